@@ -1,0 +1,270 @@
+#!/usr/bin/env bash
+# The local stack agentwatch runs and is tested against: a real Apache Kafka broker (KRaft, one node)
+# and a real Confluent-API-compatible schema registry (Apicurio Registry), both resolved from Maven
+# Central and run with Java 17 on 127.0.0.1. ClickHouse is embedded (chdb) unless CLICKHOUSE_URL is set.
+#
+#   scripts/stack.sh up       start what is not running, wait until each service answers
+#   scripts/stack.sh down     stop the processes this script started (pid files only)
+#   scripts/stack.sh status   say what runs and whether it answers
+#   scripts/stack.sh env      print the environment agentwatch needs to reach the stack
+#
+# State (data, logs, pid files) lives in $AGENTWATCH_STACK_DIR (default: <repo>/.stack); downloads
+# are cached in ~/.m2 (Maven) and $AGENTWATCH_CACHE_DIR (default: ~/.cache/agentwatch).
+set -euo pipefail
+
+repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+stack_dir=${AGENTWATCH_STACK_DIR:-$repo/.stack}
+cache_dir=${AGENTWATCH_CACHE_DIR:-$HOME/.cache/agentwatch}
+kafka_port=${STACK_KAFKA_PORT:-9092}
+controller_port=${STACK_KAFKA_CONTROLLER_PORT:-9093}
+registry_port=${STACK_REGISTRY_PORT:-8081}
+kafka_heap=${STACK_KAFKA_HEAP:-512m}
+registry_heap=${STACK_REGISTRY_HEAP:-256m}
+start_timeout=${STACK_START_TIMEOUT:-120}
+
+registry_version=3.0.9
+registry_artifact=io.apicurio:apicurio-registry-app:$registry_version:zip:all
+registry_jar=apicurio-registry-app-$registry_version-runner.jar
+registry_path=/apis/ccompat/v7
+
+logs=$stack_dir/logs
+pids=$stack_dir/pids
+
+say() { printf '[stack] %s\n' "$*" >&2; }
+fail() { printf '[stack] error: %s\n' "$*" >&2; exit 1; }
+
+need() {
+  local cmd=$1 hint=$2
+  command -v "$cmd" >/dev/null 2>&1 || fail "'$cmd' is not installed. $hint"
+}
+
+check_tools() {
+  need java "Install Java 17 or newer (Debian: apt-get install openjdk-17-jre-headless)."
+  need mvn "Install Maven (Debian: apt-get install maven); it fetches Kafka and the registry from Maven Central."
+  need curl "Install curl (Debian: apt-get install curl)."
+  local major
+  major=$(java -XshowSettings:properties -version 2>&1 | awk -F'= ' '/java.specification.version/ {print $2}')
+  [ "${major%%.*}" -ge 17 ] 2>/dev/null || fail "Java $major found; Kafka ${kafka_version:-3.9} here needs Java 17 or newer."
+}
+
+# True when something accepts TCP connections on 127.0.0.1:$1.
+port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+# A pid file names a live process of ours only if its command line still mentions our stack dir
+# (guards against a recycled pid after a reboot); we never look processes up by name.
+live_pid() {
+  local file=$pids/$1.pid pid
+  [ -f "$file" ] || return 1
+  pid=$(cat "$file")
+  [ -n "$pid" ] && [ -r "/proc/$pid/cmdline" ] || return 1
+  tr '\0' ' ' < "/proc/$pid/cmdline" | grep -qF -- "$stack_dir" || return 1
+  echo "$pid"
+}
+
+ensure_port_free() {
+  local port=$1 what=$2
+  if port_open "$port"; then
+    local holder
+    holder=$(ss -ltnpH "sport = :$port" 2>/dev/null | grep -o 'users:(([^)]*' | head -1 | sed 's/users:((//')
+    fail "port $port ($what) is already in use${holder:+ by $holder}. Stop that process, or pick another port (see 'scripts/stack.sh --help')."
+  fi
+}
+
+# Starts "$@" detached in its own session, logging to $logs/$name.log, and records its pid.
+spawn() {
+  local name=$1; shift
+  : > "$logs/$name.log"
+  setsid "$@" >> "$logs/$name.log" 2>&1 < /dev/null &
+  echo $! > "$pids/$name.pid"
+}
+
+# Polls "$probe" until it succeeds; on time-out, or if the process died, shows the log and fails.
+wait_until() {
+  local name=$1 probe=$2 deadline=$((SECONDS + start_timeout))
+  while ! eval "$probe" >/dev/null 2>&1; do
+    if ! live_pid "$name" >/dev/null; then
+      tail -n 30 "$logs/$name.log" >&2 || true
+      fail "$name exited during start-up; its log is $logs/$name.log (last lines above)."
+    fi
+    [ $SECONDS -lt "$deadline" ] || { tail -n 30 "$logs/$name.log" >&2; fail "$name did not answer within ${start_timeout}s; see $logs/$name.log."; }
+    sleep 0.5
+  done
+}
+
+# ---------------------------------------------------------------------------------------- Kafka
+kafka_classpath() {
+  local cp_file=$stack_dir/kafka/classpath.txt pom=$repo/scripts/stack/kafka-pom.xml
+  if [ ! -s "$cp_file" ] || [ "$pom" -nt "$cp_file" ]; then
+    say "resolving the Kafka broker from Maven Central (cached in ~/.m2 after the first run)"
+    mvn -q -B -f "$pom" dependency:build-classpath -Dmdep.includeScope=runtime \
+      -Dmdep.outputFile="$cp_file.tmp" > "$logs/maven-kafka.log" 2>&1 \
+      || { tail -n 20 "$logs/maven-kafka.log" >&2; fail "Maven could not resolve Kafka (is Maven Central reachable?); see $logs/maven-kafka.log."; }
+    mv "$cp_file.tmp" "$cp_file"
+  fi
+  cat "$cp_file"
+}
+
+kafka_up() {
+  if live_pid kafka >/dev/null; then say "kafka already running (pid $(live_pid kafka)) on 127.0.0.1:$kafka_port"; return; fi
+  ensure_port_free "$kafka_port" "Kafka broker"
+  ensure_port_free "$controller_port" "Kafka controller"
+  mkdir -p "$stack_dir/kafka/data"
+  local cp props=$stack_dir/kafka/server.properties
+  cp=$(kafka_classpath)
+  cat > "$props" <<EOF
+# Written by scripts/stack.sh: one KRaft node that is both broker and controller.
+process.roles=broker,controller
+node.id=1
+controller.quorum.voters=1@127.0.0.1:$controller_port
+listeners=PLAINTEXT://127.0.0.1:$kafka_port,CONTROLLER://127.0.0.1:$controller_port
+advertised.listeners=PLAINTEXT://127.0.0.1:$kafka_port
+controller.listener.names=CONTROLLER
+listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
+inter.broker.listener.name=PLAINTEXT
+log.dirs=$stack_dir/kafka/data
+auto.create.topics.enable=false
+num.partitions=1
+offsets.topic.replication.factor=1
+offsets.topic.num.partitions=6
+transaction.state.log.replication.factor=1
+transaction.state.log.min.isr=1
+group.initial.rebalance.delay.ms=0
+log.retention.hours=168
+EOF
+  if [ ! -f "$stack_dir/kafka/data/meta.properties" ]; then
+    local cluster_id
+    cluster_id=$(java -cp "$cp" kafka.tools.StorageTool random-uuid 2>/dev/null | tail -1)
+    java -cp "$cp" -Dlog4j.configuration="file:$repo/scripts/stack/kafka-log4j.properties" \
+      kafka.tools.StorageTool format -t "$cluster_id" -c "$props" > "$logs/kafka-format.log" 2>&1 \
+      || { cat "$logs/kafka-format.log" >&2; fail "formatting Kafka's storage failed; see $logs/kafka-format.log."; }
+  fi
+  say "starting kafka on 127.0.0.1:$kafka_port (heap $kafka_heap)"
+  spawn kafka java "-Xms128m" "-Xmx$kafka_heap" -XX:+UseG1GC -XX:MaxGCPauseMillis=20 -Djava.awt.headless=true \
+    "-Dlog4j.configuration=file:$repo/scripts/stack/kafka-log4j.properties" "-Dkafka.logs.dir=$logs" \
+    -cp "$cp" kafka.Kafka "$props"
+  wait_until kafka "port_open $kafka_port && java -cp '$cp' -Dlog4j.configuration=file:$repo/scripts/stack/kafka-log4j.properties org.apache.kafka.tools.ClusterTool cluster-id --bootstrap-server 127.0.0.1:$kafka_port"
+  say "kafka answers metadata requests on 127.0.0.1:$kafka_port"
+}
+
+# ------------------------------------------------------------------------------- Schema registry
+registry_home() {
+  local home=$cache_dir/apicurio-registry-$registry_version
+  if [ ! -f "$home/$registry_jar" ]; then
+    say "fetching Apicurio Registry $registry_version from Maven Central (cached after the first run)"
+    mvn -q -B dependency:get -Dartifact="$registry_artifact" -Dtransitive=false > "$logs/maven-registry.log" 2>&1 \
+      || { tail -n 20 "$logs/maven-registry.log" >&2; fail "Maven could not fetch $registry_artifact (is Maven Central reachable?); see $logs/maven-registry.log."; }
+    local zip=$HOME/.m2/repository/io/apicurio/apicurio-registry-app/$registry_version/apicurio-registry-app-$registry_version-all.zip
+    need unzip "Install unzip (Debian: apt-get install unzip)."
+    rm -rf "$home.tmp" && mkdir -p "$home.tmp"
+    unzip -q "$zip" -d "$home.tmp" || fail "could not unpack $zip"
+    rm -rf "$home" && mv "$home.tmp" "$home"
+  fi
+  echo "$home"
+}
+
+registry_up() {
+  if live_pid registry >/dev/null; then say "schema registry already running (pid $(live_pid registry)) on 127.0.0.1:$registry_port"; return; fi
+  ensure_port_free "$registry_port" "schema registry"
+  local home
+  home=$(registry_home)
+  say "starting the schema registry (Apicurio $registry_version, in-memory storage) on 127.0.0.1:$registry_port"
+  # -Dagentwatch.stack.dir only tags the command line so that live_pid recognises the process as ours.
+  spawn registry java "-Xmx$registry_heap" -XX:+UseSerialGC -Djava.awt.headless=true \
+    "-Dagentwatch.stack.dir=$stack_dir" -Dquarkus.http.host=127.0.0.1 "-Dquarkus.http.port=$registry_port" \
+    -Dquarkus.log.console.format="%d{HH:mm:ss} %-5p [%c{1.}] %s%e%n" \
+    -jar "$home/$registry_jar"
+  wait_until registry "curl -sf http://127.0.0.1:$registry_port$registry_path/subjects"
+  say "schema registry answers GET $registry_path/subjects on 127.0.0.1:$registry_port"
+}
+
+# ------------------------------------------------------------------------------------ ClickHouse
+clickhouse_check() {
+  if [ -n "${CLICKHOUSE_URL:-}" ]; then
+    local auth=()
+    [ -n "${CLICKHOUSE_USER:-}" ] && auth=(-u "${CLICKHOUSE_USER}:${CLICKHOUSE_PASSWORD:-}")
+    local one
+    one=$(curl -sf "${auth[@]}" --data-binary 'SELECT 1' "$CLICKHOUSE_URL/" 2>/dev/null) \
+      || fail "the ClickHouse server at CLICKHOUSE_URL=$CLICKHOUSE_URL does not answer SELECT 1; check the URL, CLICKHOUSE_USER and CLICKHOUSE_PASSWORD."
+    [ "$one" = "1" ] || fail "the ClickHouse server at $CLICKHOUSE_URL answered '$one' to SELECT 1."
+    say "clickhouse server at $CLICKHOUSE_URL answers SELECT 1"
+  elif [ -d "$repo/node_modules/chdb" ]; then
+    (cd "$repo" && node --input-type=module -e "
+      import { createChdbConnection } from 'chdb/connection';
+      const c = createChdbConnection({ path: ':memory:' });
+      const r = await c.query({ query: 'SELECT 1', format: 'TabSeparated' });
+      let out = ''; for await (const chunk of r.stream) out += Buffer.from(chunk).toString();
+      await c.close();
+      if (out.trim() !== '1') { console.error('SELECT 1 returned ' + out); process.exit(1); }
+    ") || fail "the embedded ClickHouse engine (chdb) does not answer SELECT 1; reinstall it with 'npm ci'."
+    say "embedded clickhouse (chdb) answers SELECT 1"
+  else
+    say "embedded clickhouse (chdb) not installed yet: run 'npm ci' (the README's commands do)"
+  fi
+}
+
+# -------------------------------------------------------------------------------------- commands
+stop() {
+  local name=$1 pid
+  if ! pid=$(live_pid "$name"); then rm -f "$pids/$name.pid"; say "$name not running"; return; fi
+  kill -TERM "$pid" 2>/dev/null || true
+  for _ in $(seq 1 60); do kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done
+  if kill -0 "$pid" 2>/dev/null; then say "$name (pid $pid) ignored SIGTERM for 30s; sending SIGKILL"; kill -KILL "$pid" 2>/dev/null || true; fi
+  rm -f "$pids/$name.pid"
+  say "$name stopped"
+}
+
+print_env() {
+  echo "KAFKA_BROKERS=127.0.0.1:$kafka_port"
+  echo "SCHEMA_REGISTRY_URL=http://127.0.0.1:$registry_port$registry_path"
+}
+
+status() {
+  local rc=0
+  if pid=$(live_pid kafka); then
+    if port_open "$kafka_port"; then say "kafka: running (pid $pid), 127.0.0.1:$kafka_port"; else say "kafka: running (pid $pid) but not listening on $kafka_port"; rc=1; fi
+  else say "kafka: stopped"; rc=1; fi
+  if pid=$(live_pid registry); then
+    if curl -sf "http://127.0.0.1:$registry_port$registry_path/subjects" >/dev/null; then say "schema registry: running (pid $pid), http://127.0.0.1:$registry_port$registry_path"; else say "schema registry: running (pid $pid) but not answering"; rc=1; fi
+  else say "schema registry: stopped"; rc=1; fi
+  return $rc
+}
+
+usage() {
+  sed -n '2,13p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+  cat <<EOF
+
+Environment (defaults in brackets):
+  AGENTWATCH_STACK_DIR         state: data, logs, pid files [$repo/.stack]
+  AGENTWATCH_CACHE_DIR         unpacked downloads [~/.cache/agentwatch]
+  STACK_KAFKA_PORT             broker port [9092]
+  STACK_KAFKA_CONTROLLER_PORT  KRaft controller port [9093]
+  STACK_REGISTRY_PORT          schema registry port [8081]
+  STACK_KAFKA_HEAP             broker max heap [512m]
+  STACK_REGISTRY_HEAP          registry max heap [256m]
+  STACK_START_TIMEOUT          seconds to wait for each service [120]
+  CLICKHOUSE_URL               check this ClickHouse server instead of the embedded engine
+EOF
+}
+
+cmd=${1:-}
+case "$cmd" in
+  up)
+    check_tools
+    mkdir -p "$logs" "$pids"
+    kafka_up
+    registry_up
+    clickhouse_check
+    print_env > "$stack_dir/env"
+    say "ready; environment for agentwatch in $stack_dir/env:"
+    sed 's/^/  /' "$stack_dir/env"
+    ;;
+  down)
+    mkdir -p "$pids"
+    stop registry
+    stop kafka
+    ;;
+  status) status ;;
+  env) print_env ;;
+  -h|--help|help) usage ;;
+  *) usage >&2; exit 2 ;;
+esac

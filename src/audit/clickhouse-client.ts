@@ -1,0 +1,110 @@
+// The one ClickHouse client factory: the embedded engine (chdb, in-process) by default, a ClickHouse
+// server when CLICKHOUSE_URL is set. Both come back as an @clickhouse/client ClickHouseClient whose
+// current database is CLICKHOUSE_DATABASE, so nothing above this file knows which one it got.
+
+import { mkdirSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { createClient, type ClickHouseClient } from '@clickhouse/client';
+import { createChdbConnection } from 'chdb/connection';
+import type { ClickHouseConfig } from '../config/index.js';
+import { AgentwatchError, messageOf } from '../errors.js';
+
+export type { ClickHouseClient };
+
+type ClientConnection = NonNullable<Parameters<typeof createClient>[0]>['connection'];
+
+/** Opens the configured ClickHouse, creates the database if needed, and answers SELECT 1 before returning. */
+export async function createClickHouseClient(config: ClickHouseConfig): Promise<ClickHouseClient> {
+  const client = config.url === undefined ? await openEmbedded(config) : await openServer(config);
+  await pingClickHouse(client, config);
+  return client;
+}
+
+async function openServer(config: ClickHouseConfig): Promise<ClickHouseClient> {
+  const common = {
+    url: config.url,
+    username: config.username,
+    password: config.password ?? '',
+    request_timeout: config.requestTimeoutMs,
+  };
+  // The database may not exist yet, so it is created through a client bound to no database.
+  const bootstrap = createClient(common);
+  try {
+    await bootstrap.command({ query: `CREATE DATABASE IF NOT EXISTS ${config.database}` });
+  } catch (err) {
+    throw unavailable(config, err);
+  } finally {
+    await bootstrap.close();
+  }
+  return createClient({ ...common, database: config.database });
+}
+
+async function openEmbedded(config: ClickHouseConfig): Promise<ClickHouseClient> {
+  const dataDir = resolve(config.dataDir);
+  try {
+    mkdirSync(dataDir, { recursive: true });
+  } catch (err) {
+    throw new AgentwatchError('AW_CONFIG_INVALID', `CLICKHOUSE_DATA_DIR=${config.dataDir} cannot be created (${messageOf(err)}); point it at a writable directory.`, { cause: err });
+  }
+  let connection: ReturnType<typeof createChdbConnection>;
+  try {
+    connection = createChdbConnection({ path: dataDir });
+  } catch (err) {
+    if (/only one active data directory per process/.test(messageOf(err))) {
+      throw new AgentwatchError(
+        'AW_CLICKHOUSE_EMBEDDED_CONFLICT',
+        `the embedded ClickHouse engine already has another data directory open in this process; it can open ${dataDir} only after that client is closed (chdb allows one data directory per process).`,
+        { cause: err, context: { dataDir } },
+      );
+    }
+    throw unavailable(config, err);
+  }
+  // chdb types its connection against @clickhouse/client-common while @clickhouse/client >= 1.23 ships
+  // its own copy of those types; the runtime contract is the same, only the two .d.ts trees differ.
+  const client = createClient({ connection: connection as unknown as ClientConnection, request_timeout: config.requestTimeoutMs });
+  try {
+    // chdb runs every query in one in-process session, in which USE sticks (the `database` client
+    // option is ignored by the chdb connection).
+    await client.command({ query: `CREATE DATABASE IF NOT EXISTS ${config.database}` });
+    await client.command({ query: `USE ${config.database}` });
+  } catch (err) {
+    await client.close();
+    throw unavailable(config, err);
+  }
+  return client;
+}
+
+/** SELECT 1 against the client; throws a retryable AW_CLICKHOUSE_UNAVAILABLE when it does not answer. */
+export async function pingClickHouse(client: ClickHouseClient, config: ClickHouseConfig): Promise<void> {
+  try {
+    const result = await client.query({ query: 'SELECT 1 AS ok', format: 'JSONEachRow' });
+    const rows = await result.json<{ ok: number }>();
+    if (rows[0]?.ok !== 1) throw new Error(`SELECT 1 returned ${JSON.stringify(rows)}`);
+  } catch (err) {
+    throw unavailable(config, err);
+  }
+}
+
+export function describeClickHouse(config: ClickHouseConfig): string {
+  return config.url === undefined ? `embedded chdb at ${resolve(config.dataDir)}` : `server at ${redactUrl(config.url)}`;
+}
+
+function unavailable(config: ClickHouseConfig, err: unknown): AgentwatchError {
+  return new AgentwatchError(
+    'AW_CLICKHOUSE_UNAVAILABLE',
+    `ClickHouse (${describeClickHouse(config)}) did not answer: ${messageOf(err)}. Check CLICKHOUSE_URL, CLICKHOUSE_USER and CLICKHOUSE_PASSWORD, or unset CLICKHOUSE_URL for the embedded engine.`,
+    { cause: err, retryable: true },
+  );
+}
+
+/** A URL without its user-info part, safe for logs. */
+function redactUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    parsed.username = '';
+    parsed.password = '';
+    return parsed.toString().replace(/\/$/, '');
+  } catch {
+    return '(unparseable URL)';
+  }
+}

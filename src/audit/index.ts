@@ -1,0 +1,3 @@
+// The audit stage: the ClickHouse client factory (embedded chdb or a server).
+export { createClickHouseClient, pingClickHouse, describeClickHouse } from './clickhouse-client.js';
+export type { ClickHouseClient } from './clickhouse-client.js';

@@ -1,0 +1,90 @@
+#!/usr/bin/env node
+// The agentwatch command line: parses the command, loads the Config, runs the command.
+
+import { readFileSync } from 'node:fs';
+import { describeOptions, loadConfig } from '../config/index.js';
+import { AgentwatchError, isAgentwatchError, messageOf } from '../errors.js';
+import { createLogger } from '../logger.js';
+import { checkDependencies, runService } from '../service.js';
+
+const COMMANDS: ReadonlyArray<{ name: string; summary: string }> = [
+  { name: 'run', summary: 'Run the service against the configured Kafka, schema registry and ClickHouse.' },
+  { name: 'check', summary: 'Ask Kafka, the schema registry and ClickHouse for an answer each; exit 1 if one fails.' },
+];
+
+export function helpText(): string {
+  const options = describeOptions();
+  const width = Math.max(...options.map((o) => o.name.length));
+  const lines = [
+    'agentwatch: watchdog and flight recorder for AI agent fleets on Kafka.',
+    '',
+    'Usage: agentwatch <command> [--help]',
+    '',
+    'Commands:',
+    ...COMMANDS.map((c) => `  ${c.name.padEnd(8)}${c.summary}`),
+    '',
+    'Options: from the environment, or a JSON file named by AGENTWATCH_CONFIG (the environment wins).',
+    ...options.map((o) => `  ${o.name.padEnd(width)}  ${o.description} [${o.type}; default ${o.default}]`),
+    '',
+    'Exit codes: 0 success, 1 runtime failure, 2 bad command line or configuration.',
+  ];
+  return lines.join('\n');
+}
+
+function version(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
+  return pkg.version;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  if (command === undefined || command === '--help' || command === '-h' || command === 'help' || rest.includes('--help') || rest.includes('-h')) {
+    process.stdout.write(`${helpText()}\n`);
+    return command === undefined ? 2 : 0;
+  }
+  if (command === '--version' || command === '-v') {
+    process.stdout.write(`${version()}\n`);
+    return 0;
+  }
+  if (!COMMANDS.some((c) => c.name === command)) {
+    throw new AgentwatchError('AW_CLI_USAGE', `unknown command ${JSON.stringify(command)}; commands: ${COMMANDS.map((c) => c.name).join(', ')} (see agentwatch --help).`);
+  }
+  if (rest.length > 0) {
+    throw new AgentwatchError('AW_CLI_USAGE', `'agentwatch ${command}' takes no arguments, got ${JSON.stringify(rest.join(' '))}; options come from the environment (see agentwatch --help).`);
+  }
+  const config = loadConfig();
+  const logger = createLogger(config.logLevel);
+
+  if (command === 'check') {
+    const report = await checkDependencies(config, logger);
+    process.stdout.write(`${JSON.stringify({ ok: true, ...report })}\n`);
+    return 0;
+  }
+
+  const stop = new AbortController();
+  const onSignal = (signal: NodeJS.Signals): void => {
+    if (stop.signal.aborted) {
+      logger.warn({ signal }, 'second signal: exiting now');
+      process.exit(1);
+    }
+    logger.info({ signal }, 'signal received');
+    stop.abort();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  await runService(config, logger, stop.signal);
+  return 0;
+}
+
+function exitCodeFor(err: unknown): number {
+  return isAgentwatchError(err, 'AW_CONFIG_INVALID') || isAgentwatchError(err, 'AW_CLI_USAGE') ? 2 : 1;
+}
+
+main(process.argv.slice(2)).then(
+  (code) => { process.exitCode = code; },
+  (err: unknown) => {
+    const code = isAgentwatchError(err) ? err.code : 'AW_UNEXPECTED';
+    process.stderr.write(`agentwatch: ${code}: ${messageOf(err)}\n`);
+    process.exitCode = exitCodeFor(err);
+  },
+);

@@ -1,0 +1,188 @@
+// The one validated Config of agentwatch, built at start from the environment and an optional JSON
+// file (AGENTWATCH_CONFIG). The environment wins over the file. Every problem is reported at once.
+
+import { readFileSync } from 'node:fs';
+import { AgentwatchError } from '../errors.js';
+import { OptionReader, type OptionDoc, type OptionSource } from './option-reader.js';
+
+export type SaslMechanism = 'plain' | 'scram-sha-256' | 'scram-sha-512';
+export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace';
+
+export interface KafkaConfig {
+  brokers: string[];
+  clientId: string;
+  groupId: string;
+  sasl: { mechanism: SaslMechanism; username: string; password: string } | undefined;
+  tls: { ca: string | undefined; cert: string | undefined; key: string | undefined; rejectUnauthorized: boolean } | undefined;
+  connectionTimeoutMs: number;
+  requestTimeoutMs: number;
+}
+
+export interface SchemaRegistryConfig {
+  url: string;
+  username: string | undefined;
+  password: string | undefined;
+}
+
+export interface ClickHouseConfig {
+  /** A ClickHouse server; when undefined the embedded engine (chdb) is used with dataDir. */
+  url: string | undefined;
+  username: string;
+  password: string | undefined;
+  database: string;
+  dataDir: string;
+  requestTimeoutMs: number;
+}
+
+export interface Config {
+  kafka: KafkaConfig;
+  schemaRegistry: SchemaRegistryConfig;
+  clickhouse: ClickHouseConfig;
+  logLevel: LogLevel;
+}
+
+const CONFIG_FILE_VARIABLE = 'AGENTWATCH_CONFIG';
+
+function readOptions(reader: OptionReader): Config {
+  const brokers = reader.list('KAFKA_BROKERS', ['127.0.0.1:9092'], 'Kafka bootstrap brokers, host:port.');
+  for (const broker of brokers) {
+    const match = /^(\[[^\]]+\]|[^:\s]+):(\d+)$/.exec(broker);
+    const port = match ? Number(match[2]) : 0;
+    if (!match || port < 1 || port > 65535) {
+      reader.problem(`KAFKA_BROKERS: ${JSON.stringify(broker)} is not host:port (e.g. kafka-1:9092).`);
+    }
+  }
+  if (brokers.length === 0) reader.problem('KAFKA_BROKERS is empty; name at least one broker as host:port.');
+  const clientId = reader.string('KAFKA_CLIENT_ID', 'agentwatch', 'Kafka client id (shows in broker logs and quotas).');
+  const groupId = reader.string('KAFKA_GROUP_ID', 'agentwatch', "Consumer group of agentwatch's tap; never an agent's group.");
+
+  const mechanism = reader.oneOf('KAFKA_SASL_MECHANISM', ['none', 'plain', 'scram-sha-256', 'scram-sha-512'], 'none', 'SASL mechanism for the brokers.');
+  const saslUsername = reader.optionalString('KAFKA_SASL_USERNAME', 'SASL user name (required with a SASL mechanism).');
+  const saslPassword = reader.secret('KAFKA_SASL_PASSWORD', 'SASL password (required with a SASL mechanism).');
+  let sasl: KafkaConfig['sasl'];
+  if (mechanism !== 'none') {
+    if (saslUsername === undefined || saslPassword === undefined) {
+      reader.problem(`KAFKA_SASL_MECHANISM=${mechanism} needs KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD; set both, or set KAFKA_SASL_MECHANISM=none.`);
+    } else {
+      sasl = { mechanism, username: saslUsername, password: saslPassword };
+    }
+  }
+
+  const tlsEnabled = reader.bool('KAFKA_TLS', false, 'Connect to the brokers over TLS.');
+  const caFile = reader.optionalString('KAFKA_TLS_CA_FILE', 'PEM file of the CA that signed the brokers\' certificates (default: system CAs).');
+  const certFile = reader.optionalString('KAFKA_TLS_CERT_FILE', 'PEM client certificate for mutual TLS.');
+  const keyFile = reader.optionalString('KAFKA_TLS_KEY_FILE', 'PEM private key of the client certificate.');
+  const rejectUnauthorized = reader.bool('KAFKA_TLS_REJECT_UNAUTHORIZED', true, 'Verify the brokers\' certificates (turn off only for tests).');
+  let tls: KafkaConfig['tls'];
+  if (!tlsEnabled && (caFile ?? certFile ?? keyFile) !== undefined) {
+    reader.problem('KAFKA_TLS_CA_FILE / KAFKA_TLS_CERT_FILE / KAFKA_TLS_KEY_FILE are set but KAFKA_TLS is false; set KAFKA_TLS=true or unset them.');
+  }
+  if ((certFile === undefined) !== (keyFile === undefined)) {
+    reader.problem('KAFKA_TLS_CERT_FILE and KAFKA_TLS_KEY_FILE go together; set both for mutual TLS, or neither.');
+  }
+  if (tlsEnabled) {
+    tls = {
+      ca: readPem(reader, 'KAFKA_TLS_CA_FILE', caFile),
+      cert: readPem(reader, 'KAFKA_TLS_CERT_FILE', certFile),
+      key: readPem(reader, 'KAFKA_TLS_KEY_FILE', keyFile),
+      rejectUnauthorized,
+    };
+  }
+  const connectionTimeoutMs = reader.int('KAFKA_CONNECTION_TIMEOUT_MS', 10_000, { min: 100, max: 300_000 }, 'Time to establish a broker connection.');
+  const requestTimeoutMs = reader.int('KAFKA_REQUEST_TIMEOUT_MS', 30_000, { min: 100, max: 600_000 }, 'Time to wait for a broker response.');
+
+  const registryUrl = reader.url('SCHEMA_REGISTRY_URL', 'http://127.0.0.1:8081', 'Confluent-compatible schema registry base URL (Apicurio: .../apis/ccompat/v7).');
+  const registryUsername = reader.optionalString('SCHEMA_REGISTRY_USERNAME', 'Basic-auth user for the schema registry.');
+  const registryPassword = reader.secret('SCHEMA_REGISTRY_PASSWORD', 'Basic-auth password for the schema registry.');
+  if ((registryUsername === undefined) !== (registryPassword === undefined)) {
+    reader.problem('SCHEMA_REGISTRY_USERNAME and SCHEMA_REGISTRY_PASSWORD go together; set both, or neither.');
+  }
+
+  const clickhouseUrl = reader.url('CLICKHOUSE_URL', undefined, 'ClickHouse server URL; unset means the embedded engine (chdb) in CLICKHOUSE_DATA_DIR.');
+  const clickhouseUser = reader.string('CLICKHOUSE_USER', 'default', 'ClickHouse server user.');
+  const clickhousePassword = reader.secret('CLICKHOUSE_PASSWORD', 'ClickHouse server password.');
+  const database = reader.string('CLICKHOUSE_DATABASE', 'agentwatch', 'Database that holds agentwatch\'s tables.');
+  if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(database)) {
+    reader.problem(`CLICKHOUSE_DATABASE=${JSON.stringify(database)} must be a plain identifier (letters, digits, underscore; not starting with a digit).`);
+  }
+  const dataDir = reader.string('CLICKHOUSE_DATA_DIR', './data/clickhouse', 'Data directory of the embedded engine (ignored with CLICKHOUSE_URL).');
+  const clickhouseTimeout = reader.int('CLICKHOUSE_REQUEST_TIMEOUT_MS', 30_000, { min: 100, max: 3_600_000 }, 'Time limit of one ClickHouse request.');
+
+  const logLevel = reader.oneOf('LOG_LEVEL', ['fatal', 'error', 'warn', 'info', 'debug', 'trace'], 'info', 'Log level (JSON logs on stdout).');
+
+  return {
+    kafka: { brokers, clientId, groupId, sasl, tls, connectionTimeoutMs, requestTimeoutMs },
+    schemaRegistry: { url: registryUrl ?? 'http://127.0.0.1:8081', username: registryUsername, password: registryPassword },
+    clickhouse: { url: clickhouseUrl, username: clickhouseUser, password: clickhousePassword, database, dataDir, requestTimeoutMs: clickhouseTimeout },
+    logLevel,
+  };
+}
+
+function readPem(reader: OptionReader, name: string, file: string | undefined): string | undefined {
+  if (file === undefined) return undefined;
+  try {
+    return readFileSync(file, 'utf8');
+  } catch (err) {
+    reader.problem(`${name}=${file} cannot be read (${(err as NodeJS.ErrnoException).code ?? 'error'}); point it at a readable PEM file.`);
+    return undefined;
+  }
+}
+
+/** Flattens a JSON config file into name→string, reporting values that are not scalars or lists. */
+function readConfigFile(path: string, known: ReadonlySet<string>, problems: string[]): Record<string, string> {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (err) {
+    problems.push(`${CONFIG_FILE_VARIABLE}=${path}: ${err instanceof SyntaxError ? `not valid JSON (${err.message})` : `cannot be read (${(err as NodeJS.ErrnoException).code ?? 'error'})`}.`);
+    return {};
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+    problems.push(`${CONFIG_FILE_VARIABLE}=${path}: must hold one JSON object of option names to values, e.g. {"KAFKA_BROKERS": "kafka:9092"}.`);
+    return {};
+  }
+  const values: Record<string, string> = {};
+  for (const [name, value] of Object.entries(parsed)) {
+    if (!known.has(name)) {
+      problems.push(`${path}: unknown option ${JSON.stringify(name)}; see 'agentwatch --help' for the list.`);
+    } else if (typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean') {
+      values[name] = String(value);
+    } else if (Array.isArray(value) && value.every((item) => typeof item === 'string')) {
+      values[name] = value.join(',');
+    } else {
+      problems.push(`${path}: option ${name} must be a string, number, boolean or list of strings.`);
+    }
+  }
+  return values;
+}
+
+/** Every option agentwatch reads, with type, default and description, in a stable order. */
+export function describeOptions(): OptionDoc[] {
+  const reader = new OptionReader({});
+  readOptions(reader);
+  return [
+    { name: CONFIG_FILE_VARIABLE, type: 'path', default: '(unset)', description: 'JSON file of option names to values; the environment overrides it.' },
+    ...reader.docs,
+  ];
+}
+
+/** Builds the Config or throws AW_CONFIG_INVALID listing every problem. */
+export function loadConfig(env: OptionSource = process.env): Config {
+  const problems: string[] = [];
+  const known = new Set(describeOptions().map((doc) => doc.name));
+  const filePath = env[CONFIG_FILE_VARIABLE]?.trim();
+  const fromFile = filePath ? readConfigFile(filePath, known, problems) : {};
+  const merged: Record<string, string | undefined> = { ...fromFile };
+  for (const name of known) {
+    if (env[name] !== undefined) merged[name] = env[name];
+  }
+  const reader = new OptionReader(merged);
+  const config = readOptions(reader);
+  problems.push(...reader.problems);
+  if (problems.length > 0) {
+    throw new AgentwatchError('AW_CONFIG_INVALID', `invalid configuration:\n  - ${problems.join('\n  - ')}`, {
+      context: { problems },
+    });
+  }
+  return config;
+}

@@ -1,0 +1,46 @@
+// Typed errors with stable codes. Every code is documented in docs/errors.md (a unit test keeps the
+// two in sync); a retired code is never reused.
+
+export const ERROR_CODES = {
+  AW_CONFIG_INVALID: 'Configuration is invalid; the message lists every problem and how to fix it.',
+  AW_CLI_USAGE: 'The command line is wrong (unknown command or flag, missing value).',
+  AW_KAFKA_UNAVAILABLE: 'The Kafka brokers could not be reached or refused the request.',
+  AW_REGISTRY_UNAVAILABLE: 'The schema registry could not be reached or answered with an error.',
+  AW_CLICKHOUSE_UNAVAILABLE: 'ClickHouse (embedded or server) could not be reached or refused the query.',
+  AW_CLICKHOUSE_EMBEDDED_CONFLICT:
+    'The embedded ClickHouse engine already has another data directory open in this process.',
+} as const;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+export interface AgentwatchErrorOptions {
+  cause?: unknown;
+  /** True when trying the same operation again later may succeed (an outage, not bad input). */
+  retryable?: boolean;
+  /** Facts that help the reader locate the problem (field, file, topic, offset, ...). Never secrets. */
+  context?: Record<string, unknown>;
+}
+
+export class AgentwatchError extends Error {
+  readonly code: ErrorCode;
+  readonly retryable: boolean;
+  readonly context: Record<string, unknown>;
+
+  constructor(code: ErrorCode, message: string, options: AgentwatchErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'AgentwatchError';
+    this.code = code;
+    this.retryable = options.retryable ?? false;
+    this.context = options.context ?? {};
+  }
+}
+
+export function isAgentwatchError(err: unknown, code?: ErrorCode): err is AgentwatchError {
+  return err instanceof AgentwatchError && (code === undefined || err.code === code);
+}
+
+/** The message of any thrown value, for logs and wrapped errors. */
+export function messageOf(err: unknown): string {
+  if (err instanceof Error) return err.message;
+  return String(err);
+}

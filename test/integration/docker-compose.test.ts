@@ -1,0 +1,126 @@
+// docker-compose.yml is for users with Docker; no engine runs here, so the test validates the file
+// with the real docker-compose (which needs no engine for `config`) and checks that what it sets for
+// the service is what the service reads, and that every address points at a service listening there.
+
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, test } from 'node:test';
+import { parse } from 'yaml';
+import { describeOptions, loadConfig } from '../../src/config/index.js';
+import { repoRoot } from './stack-env.js';
+
+interface ComposeService {
+  image?: string;
+  build?: unknown;
+  environment?: Record<string, string | number | boolean | null>;
+  ports?: string[];
+  volumes?: string[];
+}
+
+interface ComposeFile {
+  services: Record<string, ComposeService>;
+}
+
+/** The file as docker-compose resolves it (interpolated, normalised). */
+function resolvedCompose(): ComposeFile {
+  const out = execFileSync('docker-compose', ['-f', 'docker-compose.yml', 'config'], {
+    cwd: repoRoot,
+    encoding: 'utf8',
+    env: { ...process.env, CLICKHOUSE_PASSWORD: 'test-secret' },
+  });
+  return parse(out) as ComposeFile;
+}
+
+function env(service: ComposeService): Record<string, string> {
+  return Object.fromEntries(Object.entries(service.environment ?? {}).map(([k, v]) => [k, String(v ?? '')]));
+}
+
+function hostPort(address: string): { host: string; port: number } {
+  const url = /^[a-z]+:\/\//.test(address) ? new URL(address) : new URL(`tcp://${address}`);
+  return { host: url.hostname, port: Number(url.port) };
+}
+
+/** Ports a Kafka service listens on, from KAFKA_LISTENERS (NAME://host:port,...). */
+function kafkaListenerPorts(service: ComposeService): number[] {
+  return (env(service).KAFKA_LISTENERS ?? '').split(',').map((listener) => Number(listener.split(':').pop()));
+}
+
+describe('docker-compose.yml', () => {
+  test('is valid for docker-compose (config -q)', () => {
+    execFileSync('docker-compose', ['-f', 'docker-compose.yml', 'config', '-q'], { cwd: repoRoot, stdio: 'pipe' });
+  });
+
+  const compose = resolvedCompose();
+  const services = compose.services;
+  const agentwatch = services.agentwatch;
+
+  test('runs Kafka, a schema registry, ClickHouse, Grafana and the service built from the Dockerfile', () => {
+    for (const name of ['kafka', 'schema-registry', 'clickhouse', 'grafana', 'agentwatch']) {
+      assert.ok(services[name], `service ${name} is missing`);
+    }
+    assert.ok(agentwatch?.build, 'the agentwatch service is built from the repository Dockerfile');
+    assert.match(readFileSync(join(repoRoot, 'Dockerfile'), 'utf8'), /ENTRYPOINT \["node", "dist\/src\/cli\/main.js"\]/);
+    assert.match(env(services.grafana!).GF_INSTALL_PLUGINS ?? '', /grafana-clickhouse-datasource/);
+  });
+
+  test('sets only variables the service reads, and they form a valid configuration', () => {
+    const known = new Set(describeOptions().map((o) => o.name));
+    const vars = env(agentwatch!);
+    for (const name of Object.keys(vars)) {
+      assert.ok(known.has(name), `docker-compose sets ${name} for agentwatch, but agentwatch does not read it`);
+    }
+    const config = loadConfig(vars);
+    assert.equal(config.clickhouse.password, 'test-secret', 'CLICKHOUSE_PASSWORD is passed through from the environment');
+  });
+
+  test("the service's addresses name compose services on the ports they listen on", () => {
+    const vars = env(agentwatch!);
+    for (const broker of (vars.KAFKA_BROKERS ?? '').split(',')) {
+      const { host, port } = hostPort(broker);
+      assert.ok(services[host], `KAFKA_BROKERS names ${host}, which is not a compose service`);
+      assert.ok(kafkaListenerPorts(services[host]!).includes(port), `kafka does not listen on ${port}`);
+      assert.match(env(services[host]!).KAFKA_ADVERTISED_LISTENERS ?? '', new RegExp(`//${host}:${port}(,|$)`), `kafka must advertise ${host}:${port}`);
+    }
+    const registry = hostPort(vars.SCHEMA_REGISTRY_URL ?? '');
+    assert.ok(services[registry.host], `SCHEMA_REGISTRY_URL names ${registry.host}, which is not a compose service`);
+    assert.equal(hostPort(env(services[registry.host]!).SCHEMA_REGISTRY_LISTENERS ?? '').port, registry.port);
+
+    const clickhouse = hostPort(vars.CLICKHOUSE_URL ?? '');
+    const chService = services[clickhouse.host];
+    assert.ok(chService, `CLICKHOUSE_URL names ${clickhouse.host}, which is not a compose service`);
+    assert.equal(clickhouse.port, 8123, 'the ClickHouse server image serves HTTP on 8123');
+    const chEnv = env(chService);
+    assert.equal(chEnv.CLICKHOUSE_USER, vars.CLICKHOUSE_USER);
+    assert.equal(chEnv.CLICKHOUSE_PASSWORD, vars.CLICKHOUSE_PASSWORD);
+    assert.equal(chEnv.CLICKHOUSE_DB, vars.CLICKHOUSE_DATABASE);
+  });
+
+  test("Grafana's ClickHouse data source points at the same server, user and database", () => {
+    const datasources = parse(readFileSync(join(repoRoot, 'grafana/provisioning/datasources/agentwatch.yml'), 'utf8')) as {
+      datasources: Array<{ type: string; jsonData: Record<string, unknown>; secureJsonData: Record<string, string> }>;
+    };
+    const clickhouse = datasources.datasources.find((d) => d.type === 'grafana-clickhouse-datasource');
+    assert.ok(clickhouse, 'a grafana-clickhouse-datasource is provisioned');
+    const vars = env(agentwatch!);
+    const server = hostPort(vars.CLICKHOUSE_URL ?? '');
+    assert.equal(clickhouse.jsonData.host, server.host);
+    assert.equal(clickhouse.jsonData.port, server.port);
+    assert.equal(clickhouse.jsonData.protocol, 'http');
+    assert.equal(clickhouse.jsonData.username, vars.CLICKHOUSE_USER);
+    assert.equal(clickhouse.jsonData.defaultDatabase, vars.CLICKHOUSE_DATABASE);
+    // The password reaches Grafana through its own environment, from the same variable.
+    assert.equal(clickhouse.secureJsonData.password, '$CLICKHOUSE_PASSWORD');
+    assert.equal(env(services.grafana!).CLICKHOUSE_PASSWORD, vars.CLICKHOUSE_PASSWORD);
+  });
+
+  test('publishes host ports on 127.0.0.1 only', () => {
+    for (const [name, service] of Object.entries(services)) {
+      for (const port of service.ports ?? []) {
+        const published = typeof port === 'string' ? port : JSON.stringify(port);
+        assert.match(published, /127\.0\.0\.1/, `${name} publishes ${published} beyond loopback`);
+      }
+    }
+  });
+});

@@ -1,0 +1,50 @@
+// Data flows one way (DESIGN.md): ingest → decode → correlate → detect/audit → alert/api. This test
+// reads every import in src/ and fails when a stage imports one it may not.
+import assert from 'node:assert/strict';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join, relative, sep } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { test } from 'node:test';
+
+const src = fileURLToPath(new URL('../../../src/', import.meta.url));
+
+// Folder → the src folders it may import from. Files at src/ top level (errors, logger) are shared
+// by all; service.ts and cli/ are the composition root and may import everything.
+const ALLOWED: Record<string, readonly string[]> = {
+  config: [],
+  ingest: ['config', 'decode'],
+  decode: ['config'],
+  correlate: ['decode'],
+  detect: ['config', 'correlate', 'decode'],
+  alert: ['config', 'detect', 'decode'],
+  audit: ['config', 'decode', 'correlate'],
+  api: ['config', 'audit', 'detect', 'decode', 'correlate'],
+  sim: ['config', 'decode'],
+};
+
+function sourceFiles(dir: string): string[] {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
+    const path = join(dir, entry.name);
+    return entry.isDirectory() ? sourceFiles(path) : path.endsWith('.ts') ? [path] : [];
+  });
+}
+
+test('no stage imports a stage it may not', () => {
+  const violations: string[] = [];
+  for (const file of sourceFiles(src)) {
+    const [stage, ...rest] = relative(src, file).split(sep);
+    if (rest.length === 0 || stage === 'cli' || stage === undefined) continue;
+    const allowed = ALLOWED[stage];
+    assert.ok(allowed, `src/${stage}/ is not a known stage; add it to ALLOWED with its permitted imports`);
+    const text = readFileSync(file, 'utf8');
+    for (const match of text.matchAll(/from '(\.{1,2}\/[^']+)'/g)) {
+      const target = relative(src, join(file, '..', match[1]!)).split(sep);
+      const targetStage = target.length > 1 ? target[0]! : undefined; // undefined: a shared top-level file
+      if (targetStage === undefined || targetStage === stage) continue;
+      if (targetStage === 'service.ts' || !allowed.includes(targetStage)) {
+        violations.push(`${relative(src, file)} imports ${match[1]} (${stage} may import: ${allowed.join(', ') || 'nothing of ours'})`);
+      }
+    }
+  }
+  assert.deepEqual(violations, []);
+});
