@@ -13,11 +13,16 @@ apt_need() {
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$package" >/dev/null
 }
 
-# Node dependencies, installed from package-lock.json when missing or out of date.
+# Node dependencies from package-lock.json, reinstalled when the lock file changes. `npm install`
+# rather than `npm ci`: the npm registry reachable here lacks chdb's optional packages for other
+# platforms (@chdb/lib-darwin-*, -linux-arm64-*), which npm ci counts as a lock file out of sync.
 ensure_node_modules() {
-  if [ ! -f "$repo/node_modules/.package-lock.json" ] || [ "$repo/package-lock.json" -nt "$repo/node_modules/.package-lock.json" ]; then
-    log "installing node dependencies (npm ci)"
-    (cd "$repo" && npm ci --no-audit --no-fund --loglevel=error)
+  local stamp=$repo/node_modules/.agentwatch-lock.sha256 sum
+  sum=$(sha256sum "$repo/package-lock.json" | cut -d' ' -f1)
+  if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$sum" ]; then
+    log "installing node dependencies (npm install from package-lock.json)"
+    (cd "$repo" && npm install --no-audit --no-fund --loglevel=error)
+    sha256sum "$repo/package-lock.json" | cut -d' ' -f1 > "$stamp"
   fi
 }
 
