@@ -1,11 +1,14 @@
 // The composition root: builds the stages from one Config, wires them, and closes them in reverse
 // order on shutdown. No stage constructs another.
 
+import { Partitioners, type Kafka, type Producer } from 'kafkajs';
 import type { Config } from './config/index.js';
-import { createKafka, probeKafka, type KafkaProbe } from './ingest/index.js';
-import { probeSchemaRegistry } from './decode/index.js';
-import { createClickHouseClient, describeClickHouse, pingClickHouse, type ClickHouseClient } from './audit/index.js';
+import { Correlator, EventClock, type CorrelatorStats, type EventSink } from './correlate/index.js';
+import { RecordDecoder, probeSchemaRegistry, registrySchemaSource } from './decode/index.js';
+import { AgentTap, DlqWriter, createKafka, createTopicFilter, ensureTopics, probeKafka, type KafkaProbe, type TapStats } from './ingest/index.js';
+import { NdjsonFileSink, createClickHouseClient, describeClickHouse, pingClickHouse, type ClickHouseClient } from './audit/index.js';
 import type { Logger } from './logger.js';
+import { Pipeline, type PipelineStats } from './pipeline.js';
 
 export interface DependencyReport {
   kafka: KafkaProbe;
@@ -31,32 +34,112 @@ export async function checkDependencies(config: Config, logger: Logger, clickhou
   return { kafka, schemaRegistrySubjects, clickhouse: describeClickHouse(config.clickhouse) };
 }
 
-/** Runs agentwatch until `stop` is aborted, then closes everything it opened. */
-export async function runService(config: Config, logger: Logger, stop: AbortSignal): Promise<void> {
-  const kafka = createKafka(config.kafka, logger);
-  const cluster = await probeKafka(kafka, config.kafka);
-  logger.info({ clusterId: cluster.clusterId, brokers: config.kafka.brokers }, 'kafka reachable');
-  const subjects = await probeSchemaRegistry(config.schemaRegistry);
-  logger.info({ url: config.schemaRegistry.url, subjects }, 'schema registry reachable');
-  const clickhouse: ClickHouseClient = await createClickHouseClient(config.clickhouse);
-  logger.info({ clickhouse: describeClickHouse(config.clickhouse), database: config.clickhouse.database }, 'clickhouse ready');
+export interface ServiceOptions {
+  /** Sinks added to the configured ones (tests and embedding programs). */
+  extraSinks?: readonly EventSink[];
+}
 
+export interface ServiceStats {
+  tap: TapStats;
+  pipeline: PipelineStats;
+  correlator: CorrelatorStats;
+  dlqWritten: number;
+}
+
+export class Service {
+  private constructor(
+    private readonly logger: Logger,
+    private readonly tap: AgentTap,
+    private readonly pipeline: Pipeline,
+    private readonly correlator: Correlator,
+    private readonly dlq: DlqWriter,
+    private readonly producer: Producer,
+    private readonly sinks: readonly EventSink[],
+    readonly clickhouse: ClickHouseClient,
+  ) {}
+
+  /** Connects to everything, creates missing output topics, and starts tapping. */
+  static async start(config: Config, logger: Logger, options: ServiceOptions = {}): Promise<Service> {
+    const kafka: Kafka = createKafka(config.kafka, logger);
+    const cluster = await probeKafka(kafka, config.kafka);
+    logger.info({ clusterId: cluster.clusterId, brokers: config.kafka.brokers }, 'kafka reachable');
+    const subjects = await probeSchemaRegistry(config.schemaRegistry);
+    logger.info({ url: config.schemaRegistry.url, subjects }, 'schema registry reachable');
+    const clickhouse = await createClickHouseClient(config.clickhouse);
+    logger.info({ clickhouse: describeClickHouse(config.clickhouse), database: config.clickhouse.database }, 'clickhouse ready');
+
+    const admin = kafka.admin();
+    await admin.connect();
+    try {
+      const created = await ensureTopics(admin, [config.topics.dlq], config.topics);
+      if (created.length > 0) logger.info({ topics: created }, 'created output topics');
+    } finally {
+      await admin.disconnect();
+    }
+    const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner, allowAutoTopicCreation: false });
+    await producer.connect();
+
+    const sinks: EventSink[] = [];
+    if (config.sinks.eventsFile !== undefined) sinks.push(await NdjsonFileSink.open(config.sinks.eventsFile));
+    sinks.push(...(options.extraSinks ?? []));
+    if (sinks.length === 0) logger.warn('no sink is configured: events are decoded and correlated, then discarded (set EVENTS_FILE to keep them)');
+
+    const correlator = new Correlator(config.correlate);
+    const dlq = new DlqWriter(producer, config.topics.dlq);
+    const pipeline = new Pipeline({
+      decoder: new RecordDecoder(registrySchemaSource(config.schemaRegistry), { maxPayloadBytes: config.ingest.maxPayloadBytes }),
+      correlator,
+      clock: new EventClock(),
+      dlq,
+      sinks,
+      logger,
+      retryMaxMs: config.sinks.retryMaxMs,
+    });
+    const tap = new AgentTap(kafka, {
+      groupId: config.kafka.groupId,
+      ingest: config.ingest,
+      filter: createTopicFilter(config.ingest, config.topics),
+      handler: pipeline.handle,
+      onRebalance: () => pipeline.onRebalance(),
+    }, logger);
+    await tap.start();
+    logger.info({ topics: tap.subscribedTopics(), pattern: config.ingest.topicPattern.source, groupId: config.kafka.groupId }, 'tapping agent topics');
+    return new Service(logger, tap, pipeline, correlator, dlq, producer, sinks, clickhouse);
+  }
+
+  stats(): ServiceStats {
+    return { tap: this.tap.stats(), pipeline: this.pipeline.stats(), correlator: this.correlator.stats(), dlqWritten: this.dlq.count() };
+  }
+
+  subscribedTopics(): readonly string[] {
+    return this.tap.subscribedTopics();
+  }
+
+  /** Drains the batch in progress (its offsets are committed if every sink accepted it), then closes in reverse order. */
+  async stop(): Promise<void> {
+    this.logger.info('shutting down');
+    await this.tap.stop();
+    for (const sink of [...this.sinks].reverse()) await sink.close();
+    await this.producer.disconnect();
+    await this.clickhouse.close();
+    this.logger.info('stopped');
+  }
+}
+
+/** Runs agentwatch until `stop` is aborted. */
+export async function runService(config: Config, logger: Logger, stop: AbortSignal): Promise<void> {
+  const service = await Service.start(config, logger);
   logger.info('agentwatch running; stop with SIGINT or SIGTERM');
-  // Re-probe the dependencies periodically and say when one stops answering. The timer also keeps
-  // the process alive until a signal: a pending promise alone does not hold Node's event loop.
+  // Report progress and re-probe the dependencies periodically. The timer also keeps the process up
+  // while no topic exists yet: a pending promise alone does not hold Node's event loop.
   const health = setInterval(() => {
-    void checkDependencies(config, logger, clickhouse).then(
-      () => logger.debug('dependencies answer'),
-      (err: unknown) => logger.warn({ err }, 'a dependency stopped answering'),
-    );
+    logger.info(service.stats(), 'progress');
+    void checkDependencies(config, logger, service.clickhouse).catch((err: unknown) => logger.warn({ err }, 'a dependency stopped answering'));
   }, HEALTH_INTERVAL_MS);
   await new Promise<void>((resolve) => {
     if (stop.aborted) resolve();
     else stop.addEventListener('abort', () => resolve(), { once: true });
   });
   clearInterval(health);
-
-  logger.info('shutting down');
-  await clickhouse.close();
-  logger.info('stopped');
+  await service.stop();
 }

@@ -34,8 +34,45 @@ export interface ClickHouseConfig {
   requestTimeoutMs: number;
 }
 
+export interface IngestConfig {
+  /** Topics to tap: names matching this, minus agentwatch's own topics and excludeTopics. */
+  topicPattern: RegExp;
+  excludeTopics: string[];
+  refreshIntervalMs: number;
+  fromBeginning: boolean;
+  maxPayloadBytes: number;
+  partitionsConcurrently: number;
+}
+
+export interface TopicsConfig {
+  dlq: string;
+  anomalies: string;
+  checkpoints: string;
+  /** Partitions for the output topics agentwatch creates when they are missing. */
+  partitions: number;
+  /** Replication factor for created topics; -1 takes the broker's default. */
+  replicationFactor: number;
+}
+
+export interface CorrelateConfig {
+  taskTtlMs: number;
+  maxInFlight: number;
+  maxRecent: number;
+}
+
+export interface SinksConfig {
+  /** Append every event as NDJSON to this file (fsync per batch); undefined: off. */
+  eventsFile: string | undefined;
+  /** Longest backoff between retries of a failing sink or registry. */
+  retryMaxMs: number;
+}
+
 export interface Config {
   kafka: KafkaConfig;
+  ingest: IngestConfig;
+  topics: TopicsConfig;
+  correlate: CorrelateConfig;
+  sinks: SinksConfig;
   schemaRegistry: SchemaRegistryConfig;
   clickhouse: ClickHouseConfig;
   logLevel: LogLevel;
@@ -108,10 +145,44 @@ function readOptions(reader: OptionReader): Config {
   const dataDir = reader.string('CLICKHOUSE_DATA_DIR', './data/clickhouse', 'Data directory of the embedded engine (ignored with CLICKHOUSE_URL).');
   const clickhouseTimeout = reader.int('CLICKHOUSE_REQUEST_TIMEOUT_MS', 30_000, { min: 100, max: 3_600_000 }, 'Time limit of one ClickHouse request.');
 
+  const patternSource = reader.string('INGEST_TOPIC_PATTERN', '^agent\\.', 'Regular expression of the topics to tap; new matching topics are picked up.');
+  let topicPattern = /^agent\./;
+  try {
+    topicPattern = new RegExp(patternSource);
+  } catch (err) {
+    reader.problem(`INGEST_TOPIC_PATTERN=${JSON.stringify(patternSource)} is not a valid regular expression (${(err as Error).message}).`);
+  }
+  const excludeTopics = reader.list('INGEST_EXCLUDE_TOPICS', [], 'Topics never tapped, besides agentwatch\'s own (DLQ, anomalies, checkpoints) and internal __ topics.');
+  const refreshIntervalMs = reader.int('INGEST_TOPIC_REFRESH_MS', 30_000, { min: 500, max: 3_600_000 }, 'How often to look for new (or deleted) matching topics.');
+  const fromBeginning = reader.bool('INGEST_FROM_BEGINNING', true, 'Without a committed offset, start at the earliest record (false: only new records).');
+  const maxPayloadBytes = reader.int('INGEST_MAX_PAYLOAD_BYTES', 1_048_576, { min: 1024, max: 104_857_600 }, 'Larger record values are not parsed: opaque event plus a DLQ copy.');
+  const partitionsConcurrently = reader.int('INGEST_PARTITIONS_CONCURRENTLY', 4, { min: 1, max: 64 }, 'Partitions whose batches are processed at the same time.');
+
+  const dlqTopic = reader.string('DLQ_TOPIC', 'agentwatch.dlq', 'Dead-letter topic for records that cannot be decoded (reason in headers).');
+  const anomaliesTopic = reader.string('ANOMALIES_TOPIC', 'agent.anomalies', 'Topic the anomaly alerts are published to.');
+  const checkpointsTopic = reader.string('CHECKPOINTS_TOPIC', 'agentwatch.checkpoints', 'Topic of the audit hash-chain checkpoints.');
+  for (const [name, topic] of [['DLQ_TOPIC', dlqTopic], ['ANOMALIES_TOPIC', anomaliesTopic], ['CHECKPOINTS_TOPIC', checkpointsTopic]] as const) {
+    if (!/^[A-Za-z0-9._-]{1,249}$/.test(topic)) reader.problem(`${name}=${JSON.stringify(topic)} is not a legal Kafka topic name (letters, digits, . _ -; at most 249).`);
+  }
+  const outputPartitions = reader.int('OUTPUT_TOPIC_PARTITIONS', 3, { min: 1, max: 1000 }, 'Partitions of the output topics agentwatch creates when missing.');
+  const outputReplication = reader.int('OUTPUT_TOPIC_REPLICATION', -1, { min: -1, max: 10 }, 'Replication factor of created output topics (-1: broker default).');
+  if (outputReplication === 0) reader.problem('OUTPUT_TOPIC_REPLICATION=0 is not a replication factor; use -1 (broker default) or 1 and up.');
+
+  const taskTtlMs = reader.int('CORRELATE_TASK_TTL_MS', 60_000, { min: 100, max: 86_400_000 }, 'A task with no answer this long (event time) after its request times out.');
+  const maxInFlight = reader.int('CORRELATE_MAX_INFLIGHT', 100_000, { min: 10, max: 10_000_000 }, 'Most tasks awaiting an answer; beyond it the oldest is evicted (counted).');
+  const maxRecent = reader.int('CORRELATE_MAX_RECENT', 100_000, { min: 10, max: 10_000_000 }, 'Finished tasks remembered to recognise retries and duplicate answers.');
+
+  const eventsFile = reader.optionalString('EVENTS_FILE', 'Append every event as NDJSON to this file, fsynced before offsets are committed.');
+  const retryMaxMs = reader.int('SINK_RETRY_MAX_MS', 30_000, { min: 100, max: 600_000 }, 'Longest backoff between retries of a failing sink or schema registry.');
+
   const logLevel = reader.oneOf('LOG_LEVEL', ['fatal', 'error', 'warn', 'info', 'debug', 'trace'], 'info', 'Log level (JSON logs on stdout).');
 
   return {
     kafka: { brokers, clientId, groupId, sasl, tls, connectionTimeoutMs, requestTimeoutMs },
+    ingest: { topicPattern, excludeTopics, refreshIntervalMs, fromBeginning, maxPayloadBytes, partitionsConcurrently },
+    topics: { dlq: dlqTopic, anomalies: anomaliesTopic, checkpoints: checkpointsTopic, partitions: outputPartitions, replicationFactor: outputReplication },
+    correlate: { taskTtlMs, maxInFlight, maxRecent },
+    sinks: { eventsFile, retryMaxMs },
     schemaRegistry: { url: registryUrl ?? 'http://127.0.0.1:8081', username: registryUsername, password: registryPassword },
     clickhouse: { url: clickhouseUrl, username: clickhouseUser, password: clickhousePassword, database, dataDir, requestTimeoutMs: clickhouseTimeout },
     logLevel,

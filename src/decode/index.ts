@@ -1,2 +1,8 @@
-// The decode stage: wire formats to the canonical AgentEvent.
-export { createSchemaRegistry, probeSchemaRegistry } from './schema-registry.js';
+// The decode stage: wire formats (Confluent Avro via the registry, JSON envelope, A2A JSON-RPC) → AgentEvent.
+export { createSchemaRegistry, probeSchemaRegistry, registrySchemaSource } from './schema-registry.js';
+export { RecordDecoder } from './record-decoder.js';
+export type { DecoderOptions, RegisteredSchema, SchemaSource } from './record-decoder.js';
+export { TASK_OPENING_METHODS, normaliseMethod, normaliseState } from './a2a-jsonrpc.js';
+export { DLQ_REASONS, ENCODINGS, EVENT_KINDS, TASK_STATES, TERMINAL_STATES } from './agent-event.js';
+export type { AgentEvent, DlqReason, Encoding, EventKind, TaskState } from './agent-event.js';
+export type { KafkaRecord } from './kafka-record.js';

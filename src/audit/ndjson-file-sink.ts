@@ -1,0 +1,43 @@
+// A sink that appends every event (and every task timeout) as one JSON line to a file, and fsyncs
+// before it resolves, so a committed offset never passes what is on disk. The simplest flight
+// recorder, and a way to see exactly what agentwatch extracted.
+
+import { open, type FileHandle } from 'node:fs/promises';
+import type { CorrelatedBatch, EventSink } from '../correlate/index.js';
+import type { AgentEvent } from '../decode/index.js';
+
+export class NdjsonFileSink implements EventSink {
+  readonly name = 'events-file';
+
+  private constructor(private readonly file: FileHandle, readonly path: string) {}
+
+  static async open(path: string): Promise<NdjsonFileSink> {
+    return new NdjsonFileSink(await open(path, 'a'), path);
+  }
+
+  async accept(batch: CorrelatedBatch): Promise<void> {
+    const lines: string[] = [];
+    for (const event of batch.events) lines.push(JSON.stringify({ type: 'event', ...eventForJson(event) }));
+    for (const timeout of batch.timeouts) lines.push(JSON.stringify({ type: 'timeout', ...timeout }));
+    if (lines.length === 0) return;
+    await this.file.appendFile(`${lines.join('\n')}\n`);
+    await this.file.sync();
+  }
+
+  async close(): Promise<void> {
+    await this.file.close();
+  }
+}
+
+/** The event as JSON: the raw value as UTF-8 text when it is text, else base64. */
+export function eventForJson(event: AgentEvent): Record<string, unknown> {
+  const { value, body, ...rest } = event;
+  const raw = value === null ? null : event.encoding === 'opaque' || event.encoding === 'avro'
+    ? { base64: value.toString('base64') }
+    : { text: value.toString('utf8') };
+  return { ...rest, body: event.encoding === 'avro' ? JSON.parse(JSON.stringify(body, avroJsonReplacer)) : body, value: raw };
+}
+
+function avroJsonReplacer(_key: string, value: unknown): unknown {
+  return typeof value === 'bigint' ? value.toString() : value;
+}

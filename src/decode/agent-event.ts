@@ -1,0 +1,68 @@
+// The canonical AgentEvent: every Kafka record yields exactly one, including records that cannot be
+// parsed. Decode fills the Kafka coordinates and agent semantics; correlate fills latencyMs, retries
+// and timedOut.
+
+export const EVENT_KINDS = ['request', 'result', 'status', 'error', 'unknown'] as const;
+export type EventKind = (typeof EVENT_KINDS)[number];
+
+/** A2A task states (v0.3 spelling; v1.0's TASK_STATE_* names are mapped onto these). */
+export const TASK_STATES = ['submitted', 'working', 'input-required', 'completed', 'failed', 'canceled', 'rejected', 'auth-required', 'unknown'] as const;
+export type TaskState = (typeof TASK_STATES)[number];
+
+/** States after which a task gets no further answer. */
+export const TERMINAL_STATES: ReadonlySet<TaskState> = new Set(['completed', 'failed', 'canceled', 'rejected']);
+
+export const ENCODINGS = ['avro', 'json', 'a2a-jsonrpc', 'opaque'] as const;
+export type Encoding = (typeof ENCODINGS)[number];
+
+/** Why a record was copied to the dead-letter topic. */
+export const DLQ_REASONS = ['unknown-schema', 'avro-decode-failed', 'invalid-utf8', 'invalid-json', 'oversized'] as const;
+export type DlqReason = (typeof DLQ_REASONS)[number];
+
+export interface AgentEvent {
+  // Kafka coordinates
+  topic: string;
+  partition: number;
+  offset: string;
+  timestamp: number;
+  key: string | null;
+  headers: Record<string, string>;
+
+  // Agent semantics (OpenTelemetry names in comments where they exist)
+  /** The agent the event belongs to: the producer when it names itself, else the capability. */
+  agent: string;
+  /** Task type / capability (from the topic agent.<kind>.<capability>, else the payload). */
+  capability: string;
+  workflowId: string | null;
+  /** a2a.task.id */
+  taskId: string | null;
+  messageId: string | null;
+  /** gen_ai.conversation.id (the A2A context id) */
+  contextId: string | null;
+  /** JSON-RPC request id, which pairs a response with its request. */
+  rpcId: string | null;
+  /** a2a.method.name, normalised to A2A v1.0 names (SendMessage, GetTask, ...). */
+  method: string | null;
+  /** Workflow step, for correlation when there is no task id. */
+  step: string | null;
+  kind: EventKind;
+  /** a2a.task.state */
+  state: TaskState | null;
+  /** error.type */
+  errorType: string | null;
+  attempt: number;
+  payloadBytes: number;
+  encoding: Encoding;
+  schemaId: number | null;
+  parseError: string | null;
+  dlqReason: DlqReason | null;
+  /** The decoded value (JSON, or the Avro record as JSON); null when opaque. */
+  body: unknown;
+  /** The original record value, for the DLQ and the audit store. */
+  value: Buffer | null;
+
+  // Filled by correlation
+  latencyMs: number | null;
+  retries: number;
+  timedOut: boolean;
+}

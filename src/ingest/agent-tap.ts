@@ -1,0 +1,179 @@
+// The Kafka tap: consumes every agent topic in agentwatch's own consumer group and hands each
+// topic-partition batch to a handler; the batch's offsets are committed only after the handler
+// resolved (every sink accepted). While the handler works, the partition is not fetched further:
+// a slow sink holds the backlog in Kafka, not in memory.
+//
+// kafkajs resolves a topic regex only when it subscribes, so the tap lists the topics itself every
+// INGEST_TOPIC_REFRESH_MS and, when the matching set changed, replaces its consumer with one
+// subscribed to the new set (uncommitted work is simply read again by the new consumer).
+
+import type { Admin, Consumer, EachBatchPayload, IHeaders, Kafka, KafkaMessage } from 'kafkajs';
+import type { IngestConfig } from '../config/index.js';
+import type { KafkaRecord } from '../decode/index.js';
+import type { Logger } from '../logger.js';
+import type { TopicFilter } from './topic-filter.js';
+
+export interface TapBatch {
+  topic: string;
+  partition: number;
+  /** At least one record, in offset order. */
+  records: KafkaRecord[];
+  /** True when this batch reaches the partition's high watermark (no backlog behind it). */
+  caughtUp: boolean;
+  /** Keeps the group membership alive while the handler waits on a slow sink. */
+  heartbeat(): Promise<void>;
+  /** False once the tap is stopping or the partition moved to another member: give up, it will be read again. */
+  isActive(): boolean;
+}
+
+export type BatchHandler = (batch: TapBatch) => Promise<void>;
+
+export interface TapStats {
+  topics: number;
+  records: number;
+  batches: number;
+  commits: number;
+  resubscriptions: number;
+}
+
+export interface TapOptions {
+  groupId: string;
+  ingest: IngestConfig;
+  filter: TopicFilter;
+  handler: BatchHandler;
+  /** Called when the consumer (re)joins the group: the set of owned partitions changed. */
+  onRebalance?: () => void;
+}
+
+export class AgentTap {
+  private admin: Admin | undefined;
+  private consumer: Consumer | undefined;
+  private topics: string[] = [];
+  private refreshTimer: NodeJS.Timeout | undefined;
+  private refreshing: Promise<void> | undefined;
+  private stopping = false;
+  private readonly counters = { records: 0, batches: 0, commits: 0, resubscriptions: 0 };
+
+  constructor(private readonly kafka: Kafka, private readonly options: TapOptions, private readonly logger: Logger) {}
+
+  /** Subscribes to the matching topics (if any yet) and starts consuming; then keeps looking for new ones. */
+  async start(): Promise<void> {
+    this.admin = this.kafka.admin();
+    await this.admin.connect();
+    await this.refresh();
+    this.refreshTimer = setInterval(() => void this.refresh(), this.options.ingest.refreshIntervalMs);
+  }
+
+  /** Stops fetching, lets the batch in progress finish (and commit), and leaves the group. */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    clearInterval(this.refreshTimer);
+    await this.refreshing;
+    await this.consumer?.disconnect();
+    this.consumer = undefined;
+    await this.admin?.disconnect();
+  }
+
+  subscribedTopics(): readonly string[] {
+    return this.topics;
+  }
+
+  stats(): TapStats {
+    return { topics: this.topics.length, ...this.counters };
+  }
+
+  /** Lists topics and resubscribes when the matching set changed. Never throws; failures are logged and retried next time. */
+  refresh(): Promise<void> {
+    this.refreshing ??= this.refreshOnce().finally(() => { this.refreshing = undefined; });
+    return this.refreshing;
+  }
+
+  private async refreshOnce(): Promise<void> {
+    if (this.stopping || this.admin === undefined) return;
+    try {
+      const wanted = (await this.admin.listTopics()).filter(this.options.filter).sort();
+      if (wanted.length === this.topics.length && wanted.every((topic, i) => topic === this.topics[i])) return;
+      const added = wanted.filter((topic) => !this.topics.includes(topic));
+      const removed = this.topics.filter((topic) => !wanted.includes(topic));
+      this.logger.info({ added, removed, topics: wanted.length }, 'agent topics changed; resubscribing');
+      await this.subscribe(wanted);
+    } catch (err) {
+      this.logger.warn({ err }, 'could not refresh the agent topics; will try again at the next interval');
+    }
+  }
+
+  private async subscribe(topics: string[]): Promise<void> {
+    await this.consumer?.disconnect();
+    this.consumer = undefined;
+    this.topics = topics;
+    if (topics.length === 0 || this.stopping) return;
+    const consumer = this.kafka.consumer({
+      groupId: this.options.groupId,
+      allowAutoTopicCreation: false,
+      sessionTimeout: 30_000,
+      heartbeatInterval: 3_000,
+    });
+    consumer.on(consumer.events.GROUP_JOIN, () => this.options.onRebalance?.());
+    consumer.on(consumer.events.CRASH, ({ payload }) => {
+      this.logger.error({ err: payload.error, restart: payload.restart }, 'kafka consumer crashed');
+    });
+    await consumer.connect();
+    await consumer.subscribe({ topics, fromBeginning: this.options.ingest.fromBeginning });
+    await consumer.run({
+      autoCommit: false,
+      eachBatchAutoResolve: false,
+      partitionsConsumedConcurrently: this.options.ingest.partitionsConcurrently,
+      eachBatch: (payload) => this.onBatch(consumer, payload),
+    });
+    this.consumer = consumer;
+    this.counters.resubscriptions += 1;
+  }
+
+  private async onBatch(consumer: Consumer, payload: EachBatchPayload): Promise<void> {
+    const { batch, heartbeat, isRunning, isStale, resolveOffset } = payload;
+    const messages = batch.messages;
+    const last = messages[messages.length - 1];
+    if (last === undefined) return;
+    const records = messages.map((message) => toRecord(batch.topic, batch.partition, message));
+    const next = (BigInt(last.offset) + 1n).toString();
+    await this.options.handler({
+      topic: batch.topic,
+      partition: batch.partition,
+      records,
+      caughtUp: BigInt(next) >= BigInt(batch.highWatermark),
+      heartbeat,
+      isActive: () => isRunning() && !isStale() && !this.stopping,
+    });
+    this.counters.records += records.length;
+    this.counters.batches += 1;
+    // Every sink accepted these records: commit, even while stopping (that is the drain). A stale
+    // batch's partition belongs to another member now; the broker would refuse the commit.
+    if (isStale()) return;
+    resolveOffset(last.offset);
+    await consumer.commitOffsets([{ topic: batch.topic, partition: batch.partition, offset: next }]);
+    this.counters.commits += 1;
+    await heartbeat();
+  }
+}
+
+function toRecord(topic: string, partition: number, message: KafkaMessage): KafkaRecord {
+  return {
+    topic,
+    partition,
+    offset: message.offset,
+    timestamp: Number(message.timestamp),
+    key: message.key === null ? null : message.key.toString('utf8'),
+    headers: headerStrings(message.headers),
+    value: message.value,
+  };
+}
+
+function headerStrings(headers: IHeaders | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  if (headers === undefined) return out;
+  for (const [name, value] of Object.entries(headers)) {
+    if (value === undefined) continue;
+    out[name] = Array.isArray(value) ? value.map((v) => v.toString()).join(',') : value.toString();
+  }
+  return out;
+}

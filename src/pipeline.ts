@@ -1,0 +1,121 @@
+// The data path for one tapped batch: decode → DLQ copies → correlate → every sink. The tap commits
+// the batch's offsets only after this resolves. Anything that fails (registry, DLQ, a sink) is
+// retried with backoff, heartbeating, until it succeeds or the batch is no longer ours; nothing is
+// skipped, so a stuck sink stalls consumption instead of losing events.
+
+import type { Correlator, EventClock, EventSink } from './correlate/index.js';
+import type { AgentEvent, DlqReason, Encoding, EventKind, RecordDecoder } from './decode/index.js';
+import { messageOf } from './errors.js';
+import type { DlqWriter, TapBatch } from './ingest/index.js';
+import type { Logger } from './logger.js';
+
+export interface PipelineDeps {
+  decoder: RecordDecoder;
+  correlator: Correlator;
+  clock: EventClock;
+  dlq: DlqWriter;
+  sinks: readonly EventSink[];
+  logger: Logger;
+  /** Longest backoff between retries. */
+  retryMaxMs: number;
+}
+
+export interface PipelineStats {
+  events: number;
+  byEncoding: Partial<Record<Encoding, number>>;
+  byKind: Partial<Record<EventKind, number>>;
+  dlq: Partial<Record<DlqReason, number>>;
+  timeouts: number;
+  retries: number;
+}
+
+const HEARTBEAT_EVERY_MS = 3_000;
+const FIRST_BACKOFF_MS = 100;
+
+/** Thrown when a batch is abandoned because the tap stopped or lost the partition; it will be read again. */
+export class BatchAbandoned extends Error {
+  constructor(step: string) {
+    super(`batch abandoned during ${step}: the tap is stopping or the partition was reassigned`);
+    this.name = 'BatchAbandoned';
+  }
+}
+
+export class Pipeline {
+  private readonly counters: PipelineStats = { events: 0, byEncoding: {}, byKind: {}, dlq: {}, timeouts: 0, retries: 0 };
+
+  constructor(private readonly deps: PipelineDeps) {}
+
+  readonly handle = async (batch: TapBatch): Promise<void> => {
+    const { decoder, correlator, clock, dlq, sinks } = this.deps;
+    const events = await this.persist(batch, 'decode', () => decoder.decode(batch.records));
+    const dead = events.filter((event) => event.dlqReason !== null);
+    if (dead.length > 0) await this.persist(batch, `DLQ copy to ${dlq.topic}`, () => dlq.write(dead));
+
+    const lastTimestamp = batch.records[batch.records.length - 1]!.timestamp;
+    clock.observe(`${batch.topic}:${batch.partition}`, lastTimestamp, batch.caughtUp);
+    const timeouts = correlator.process(events, clock.now());
+    this.count(events, timeouts.length);
+
+    const correlated = { topic: batch.topic, partition: batch.partition, events, timeouts };
+    await Promise.all(sinks.map((sink) => this.persist(batch, `sink ${sink.name}`, () => sink.accept(correlated))));
+  };
+
+  /** The tap rejoined its group: partition progress starts over. */
+  onRebalance(): void {
+    this.deps.clock.resetPartitions();
+  }
+
+  stats(): PipelineStats {
+    return structuredClone(this.counters);
+  }
+
+  /** Runs `step` until it succeeds, heartbeating while it waits; gives up only when the batch is no longer ours. */
+  private async persist<T>(batch: TapBatch, what: string, step: () => Promise<T>): Promise<T> {
+    let backoff = FIRST_BACKOFF_MS;
+    for (let attempt = 1; ; attempt += 1) {
+      try {
+        return await whileHeartbeating(batch, step());
+      } catch (err) {
+        if (!batch.isActive()) throw new BatchAbandoned(what);
+        this.counters.retries += 1;
+        this.deps.logger.warn(
+          { err: messageOf(err), attempt, retryInMs: backoff, topic: batch.topic, partition: batch.partition, firstOffset: batch.records[0]?.offset },
+          `${what} failed; consumption of this partition waits and retries`,
+        );
+        await sleepWhileHeartbeating(batch, backoff);
+        if (!batch.isActive()) throw new BatchAbandoned(what);
+        backoff = Math.min(backoff * 2, this.deps.retryMaxMs);
+      }
+    }
+  }
+
+  private count(events: readonly AgentEvent[], timeouts: number): void {
+    const c = this.counters;
+    c.events += events.length;
+    c.timeouts += timeouts;
+    for (const event of events) {
+      c.byEncoding[event.encoding] = (c.byEncoding[event.encoding] ?? 0) + 1;
+      c.byKind[event.kind] = (c.byKind[event.kind] ?? 0) + 1;
+      if (event.dlqReason !== null) c.dlq[event.dlqReason] = (c.dlq[event.dlqReason] ?? 0) + 1;
+    }
+  }
+}
+
+async function whileHeartbeating<T>(batch: TapBatch, work: Promise<T>): Promise<T> {
+  const timer = setInterval(() => void batch.heartbeat().catch(() => undefined), HEARTBEAT_EVERY_MS);
+  try {
+    return await work;
+  } finally {
+    clearInterval(timer);
+  }
+}
+
+/** Sleeps up to `ms`, heartbeating, and wakes early when the batch stops being ours (prompt shutdown). */
+async function sleepWhileHeartbeating(batch: TapBatch, ms: number): Promise<void> {
+  const until = Date.now() + ms;
+  await whileHeartbeating(batch, (async () => {
+    while (Date.now() < until && batch.isActive()) {
+      await new Promise<void>((resolve) => setTimeout(resolve, Math.min(250, until - Date.now())));
+    }
+  })());
+}

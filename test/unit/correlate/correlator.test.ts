@@ -1,0 +1,168 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+import { Correlator, EventClock } from '../../../src/correlate/index.js';
+import type { AgentEvent } from '../../../src/decode/index.js';
+
+const T0 = 1_700_000_000_000;
+let offset = 0;
+
+function event(kind: AgentEvent['kind'], at: number, ids: Partial<AgentEvent> = {}): AgentEvent {
+  return {
+    topic: kind === 'request' ? 'agent.tasks.x' : 'agent.results.x', partition: 0, offset: String(offset++), timestamp: at,
+    key: null, headers: {}, agent: 'x', capability: 'x', workflowId: null, taskId: null, messageId: null, contextId: null,
+    rpcId: null, method: null, step: null, kind, state: kind === 'result' ? 'completed' : null, errorType: null, attempt: 1,
+    payloadBytes: 10, encoding: 'json', schemaId: null, parseError: null, dlqReason: null, body: null, value: null,
+    latencyMs: null, retries: 0, timedOut: false, ...ids,
+  };
+}
+
+/** Heap in use after a full garbage collection. */
+function liveHeap(): number {
+  setFlagsFromString('--expose-gc');
+  (runInNewContext('gc') as () => void)();
+  return process.memoryUsage().heapUsed;
+}
+
+const options = { taskTtlMs: 60_000, maxInFlight: 1000, maxRecent: 1000 };
+
+describe('Correlator', () => {
+  test('a result answers its request by task id: latency, no retry', () => {
+    const c = new Correlator(options);
+    const request = event('request', T0, { taskId: 't1' });
+    const result = event('result', T0 + 250, { taskId: 't1' });
+    assert.deepEqual(c.process([request, result], T0 + 250), []);
+    assert.equal(result.latencyMs, 250);
+    assert.equal(result.retries, 0);
+    assert.equal(c.stats().inFlight, 0);
+    assert.equal(c.stats().answered, 1);
+  });
+
+  test('an A2A response finds a request that had only a JSON-RPC id', () => {
+    const c = new Correlator(options);
+    const request = event('request', T0, { rpcId: '17', method: 'SendMessage' });
+    const response = event('result', T0 + 40, { rpcId: '17', taskId: 'server-assigned' });
+    c.process([request, response], T0 + 40);
+    assert.equal(response.latencyMs, 40);
+  });
+
+  test('the seed envelope pairs by workflow + capability + step when there is no task id', () => {
+    const c = new Correlator(options);
+    const request = event('request', T0, { workflowId: 'wf', step: '2' });
+    const other = event('result', T0 + 5, { workflowId: 'wf', step: '1' });
+    const result = event('result', T0 + 9, { workflowId: 'wf', step: '2' });
+    c.process([request, other, result], T0 + 9);
+    assert.equal(other.latencyMs, null);
+    assert.equal(result.latencyMs, 9);
+    assert.equal(c.stats().orphanAnswers, 1);
+  });
+
+  test('a task requested again is a retry; the answer carries the retry count and the latency of the last attempt', () => {
+    const c = new Correlator(options);
+    const first = event('request', T0, { taskId: 't' });
+    const second = event('request', T0 + 1000, { taskId: 't' });
+    const result = event('result', T0 + 1300, { taskId: 't' });
+    c.process([first, second, result], T0 + 1300);
+    assert.deepEqual([first.retries, second.retries, second.attempt], [0, 1, 2]);
+    assert.deepEqual([result.retries, result.latencyMs], [1, 300]);
+    assert.equal(c.stats().retries, 1);
+  });
+
+  test('a retry after a failed answer still counts as a retry', () => {
+    const c = new Correlator(options);
+    const failed = event('error', T0 + 10, { taskId: 't' });
+    const again = event('request', T0 + 20, { taskId: 't' });
+    c.process([event('request', T0, { taskId: 't' }), failed, again], T0 + 20);
+    assert.equal(again.retries, 1);
+  });
+
+  test('the same request record read twice (a redelivery to agentwatch) is not a retry', () => {
+    const c = new Correlator(options);
+    const request = event('request', T0, { taskId: 't' });
+    c.process([request], T0);
+    const redelivered = { ...request, retries: 0 };
+    c.process([redelivered], T0);
+    assert.equal(redelivered.retries, 0);
+    assert.deepEqual([c.stats().retries, c.stats().redeliveries], [0, 1]);
+  });
+
+  test('a request unanswered past the TTL of event time times out once; a late answer is flagged', () => {
+    const c = new Correlator(options);
+    c.process([event('request', T0, { taskId: 'slow', workflowId: 'wf' })], T0);
+    assert.deepEqual(c.process([], T0 + 59_999), []);
+    const timeouts = c.process([], T0 + 60_000);
+    assert.equal(timeouts.length, 1);
+    assert.deepEqual([timeouts[0]!.taskId, timeouts[0]!.workflowId, timeouts[0]!.expiredAt], ['slow', 'wf', T0 + 60_000]);
+    assert.deepEqual(c.process([], T0 + 120_000), [], 'a timeout is reported once');
+    const late = event('result', T0 + 90_000, { taskId: 'slow' });
+    c.process([late], T0 + 120_000);
+    assert.deepEqual([late.timedOut, late.latencyMs], [true, 90_000]);
+    assert.equal(c.stats().lateAnswers, 1);
+  });
+
+  test('a second answer to the same task is counted as a duplicate', () => {
+    const c = new Correlator(options);
+    c.process([event('request', T0, { taskId: 't' }), event('result', T0 + 1, { taskId: 't' }), event('result', T0 + 2, { taskId: 't' })], T0 + 2);
+    assert.equal(c.stats().duplicateAnswers, 1);
+  });
+
+  test('status updates do not answer; a terminal status does; GetTask opens nothing', () => {
+    const c = new Correlator(options);
+    const working = event('status', T0 + 5, { taskId: 't', state: 'working' });
+    const done = event('status', T0 + 8, { taskId: 't', state: 'canceled' });
+    c.process([event('request', T0, { taskId: 't' }), working, done, event('request', T0, { taskId: 'g', method: 'GetTask' })], T0 + 8);
+    assert.deepEqual([working.latencyMs, done.latencyMs], [null, 8]);
+    assert.equal(c.stats().inFlight, 0);
+  });
+
+  test('the in-flight table is capped: the oldest is evicted and counted', () => {
+    const c = new Correlator({ ...options, maxInFlight: 10 });
+    c.process(Array.from({ length: 15 }, (_, i) => event('request', T0 + i, { taskId: `t${i}` })), T0);
+    assert.deepEqual([c.stats().inFlight, c.stats().evictions], [10, 5]);
+    const late = event('result', T0 + 100, { taskId: 't0' });
+    c.process([late], T0 + 100);
+    assert.equal(late.latencyMs, 100, 'an evicted task is still recognised while it is remembered');
+  });
+
+  test('memory stays bounded with 1,000,000 distinct unanswered task ids', () => {
+    const cap = 100_000;
+    const c = new Correlator({ taskTtlMs: 3_600_000, maxInFlight: cap, maxRecent: cap });
+    const batchSize = 10_000;
+    let heapAtCap = 0;
+    for (let b = 0; b < 100; b += 1) {
+      const batch = Array.from({ length: batchSize }, (_, i) => event('request', T0 + b * batchSize + i, { taskId: `task-${b * batchSize + i}` }));
+      c.process(batch, T0);
+      if (b === 19) heapAtCap = liveHeap(); // 200,000 requests: both tables full
+    }
+    const stats = c.stats();
+    assert.equal(stats.requests, 1_000_000);
+    assert.equal(stats.inFlight, cap);
+    assert.equal(stats.evictions, 1_000_000 - cap);
+    assert.equal(stats.recentEvictions, 1_000_000 - 2 * cap);
+    // Past the cap, the next 800,000 ids add no lasting memory.
+    const growth = liveHeap() - heapAtCap;
+    assert.ok(growth < 16 * 1024 * 1024, `heap grew by ${Math.round(growth / 1048576)} MB after the tables were full`);
+  });
+});
+
+describe('EventClock', () => {
+  test('while a partition has a backlog, time is its last timestamp; once all are caught up, the newest', () => {
+    const clock = new EventClock();
+    clock.observe('results:0', T0 + 5_000, false);
+    clock.observe('tasks:0', T0 + 100_000, false);
+    assert.equal(clock.now(), T0 + 5_000, 'the lagging results partition holds the clock back');
+    clock.observe('results:0', T0 + 20_000, true);
+    assert.equal(clock.now(), T0 + 100_000, 'results:0 is caught up: every answer up to now has been read');
+    clock.observe('tasks:0', T0 + 120_000, true);
+    assert.equal(clock.now(), T0 + 120_000);
+  });
+
+  test('never goes backwards', () => {
+    const clock = new EventClock();
+    clock.observe('a:0', T0 + 10, true);
+    clock.resetPartitions();
+    clock.observe('b:0', T0, false);
+    assert.equal(clock.now(), T0 + 10);
+  });
+});
