@@ -60,9 +60,10 @@ export class Pipeline {
     await Promise.all(sinks.map((sink) => this.persist(batch, `sink ${sink.name}`, () => sink.accept(correlated))));
   };
 
-  /** The tap rejoined its group: partition progress starts over. */
-  onRebalance(): void {
+  /** The tap (re)joined its group: partition progress starts over from the new assignment's backlog. */
+  onAssignment(backlogged: readonly string[] | null): void {
     this.deps.clock.resetPartitions();
+    for (const partition of backlogged ?? []) this.deps.clock.expect(partition);
   }
 
   stats(): PipelineStats {

@@ -100,7 +100,7 @@ export class Service {
       ingest: config.ingest,
       filter: createTopicFilter(config.ingest, config.topics),
       handler: pipeline.handle,
-      onRebalance: () => pipeline.onRebalance(),
+      onAssignment: (backlogged) => pipeline.onAssignment(backlogged),
     }, logger);
     await tap.start();
     logger.info({ topics: tap.subscribedTopics(), pattern: config.ingest.topicPattern.source, groupId: config.kafka.groupId }, 'tapping agent topics');

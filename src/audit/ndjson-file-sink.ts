@@ -9,6 +9,9 @@ import type { AgentEvent } from '../decode/index.js';
 export class NdjsonFileSink implements EventSink {
   readonly name = 'events-file';
 
+  /** Appends run one at a time: concurrent appendFile calls on one handle could interleave. */
+  private tail: Promise<void> = Promise.resolve();
+
   private constructor(private readonly file: FileHandle, readonly path: string) {}
 
   static async open(path: string): Promise<NdjsonFileSink> {
@@ -20,11 +23,16 @@ export class NdjsonFileSink implements EventSink {
     for (const event of batch.events) lines.push(JSON.stringify({ type: 'event', ...eventForJson(event) }));
     for (const timeout of batch.timeouts) lines.push(JSON.stringify({ type: 'timeout', ...timeout }));
     if (lines.length === 0) return;
-    await this.file.appendFile(`${lines.join('\n')}\n`);
-    await this.file.sync();
+    const write = this.tail.then(async () => {
+      await this.file.appendFile(`${lines.join('\n')}\n`);
+      await this.file.sync();
+    });
+    this.tail = write.catch(() => undefined);
+    await write;
   }
 
   async close(): Promise<void> {
+    await this.tail;
     await this.file.close();
   }
 }

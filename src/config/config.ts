@@ -42,6 +42,7 @@ export interface IngestConfig {
   fromBeginning: boolean;
   maxPayloadBytes: number;
   partitionsConcurrently: number;
+  maxBytesPerPartition: number;
 }
 
 export interface TopicsConfig {
@@ -158,6 +159,8 @@ function readOptions(reader: OptionReader): Config {
   const maxPayloadBytes = reader.int('INGEST_MAX_PAYLOAD_BYTES', 1_048_576, { min: 1024, max: 104_857_600 }, 'Larger record values are not parsed: opaque event plus a DLQ copy.');
   const partitionsConcurrently = reader.int('INGEST_PARTITIONS_CONCURRENTLY', 4, { min: 1, max: 64 }, 'Partitions whose batches are processed at the same time.');
 
+  const maxBytesPerPartition = reader.int('INGEST_MAX_BYTES_PER_PARTITION', 1_048_576, { min: 1024, max: 104_857_600 }, 'Most bytes fetched per partition at once: the size (and memory) of one batch.');
+
   const dlqTopic = reader.string('DLQ_TOPIC', 'agentwatch.dlq', 'Dead-letter topic for records that cannot be decoded (reason in headers).');
   const anomaliesTopic = reader.string('ANOMALIES_TOPIC', 'agent.anomalies', 'Topic the anomaly alerts are published to.');
   const checkpointsTopic = reader.string('CHECKPOINTS_TOPIC', 'agentwatch.checkpoints', 'Topic of the audit hash-chain checkpoints.');
@@ -179,7 +182,7 @@ function readOptions(reader: OptionReader): Config {
 
   return {
     kafka: { brokers, clientId, groupId, sasl, tls, connectionTimeoutMs, requestTimeoutMs },
-    ingest: { topicPattern, excludeTopics, refreshIntervalMs, fromBeginning, maxPayloadBytes, partitionsConcurrently },
+    ingest: { topicPattern, excludeTopics, refreshIntervalMs, fromBeginning, maxPayloadBytes, partitionsConcurrently, maxBytesPerPartition },
     topics: { dlq: dlqTopic, anomalies: anomaliesTopic, checkpoints: checkpointsTopic, partitions: outputPartitions, replicationFactor: outputReplication },
     correlate: { taskTtlMs, maxInFlight, maxRecent },
     sinks: { eventsFile, retryMaxMs },

@@ -2,7 +2,13 @@
 // latencyMs, counts retries, and reports tasks left unanswered past their TTL of event time.
 //
 // Keys: a request is filed under its task id, else its JSON-RPC id, else workflow + capability +
-// step; an answer looks up each of its own keys in that order. Both tables are insertion-ordered
+// step; an answer looks up each of its own keys in that order.
+//
+// Order: live, a request is read before its answer, and the answer event carries latencyMs. While
+// catching up a backlog, an answer can be read before its request (they sit on different topics);
+// it then waits, up to the TTL of event time, in a table of pending answers, and the request event
+// that pairs with it carries latencyMs. A request read later but sent before that answer is a retry
+// of the answered task, not a new task. Both tables are insertion-ordered
 // (OrderedTable) with a cap: the in-flight table evicts its oldest entry when full (counted, never silent), and the
 // table of recently finished tasks, which recognises retries after an answer and duplicate answers,
 // drops its oldest.
@@ -49,7 +55,9 @@ export interface CorrelatorStats {
   lateAnswers: number;
   /** Answers to a task that was already answered. */
   duplicateAnswers: number;
-  /** Answers whose request was never seen (or forgotten). */
+  /** Answers read before their request, still waiting for it. */
+  pendingAnswers: number;
+  /** Answers whose request never arrived within the TTL (or was forgotten). */
   orphanAnswers: number;
   /** In-flight tasks dropped because the table was full. */
   evictions: number;
@@ -64,6 +72,7 @@ interface InFlightTask {
   topic: string;
   partition: number;
   offset: string;
+  source: string;
   requestedAt: number;
   deadline: number;
   attempts: number;
@@ -73,14 +82,24 @@ type Outcome = 'answered' | 'timed-out' | 'evicted';
 
 interface FinishedTask {
   requestedAt: number;
+  answeredAt: number | null;
   attempts: number;
   outcome: Outcome;
+  /** Where the latest request was read, to tell a redelivery from a retry. */
+  source: string;
+}
+
+interface PendingAnswer {
+  answeredAt: number;
+  /** Every key the answer is filed under, to remove them together. */
+  keys: string[];
 }
 
 export class Correlator {
   private readonly inFlight = new OrderedTable<InFlightTask>();
   private readonly recent = new OrderedTable<FinishedTask>();
-  private readonly counters: Omit<CorrelatorStats, 'inFlight'> = {
+  private readonly pendingAnswers = new OrderedTable<PendingAnswer>();
+  private readonly counters: Omit<CorrelatorStats, 'inFlight' | 'pendingAnswers'> = {
     requests: 0, answered: 0, retries: 0, redeliveries: 0, timeouts: 0, lateAnswers: 0,
     duplicateAnswers: 0, orphanAnswers: 0, evictions: 0, recentEvictions: 0,
   };
@@ -100,43 +119,66 @@ export class Correlator {
   }
 
   stats(): CorrelatorStats {
-    return { inFlight: this.inFlight.size, ...this.counters };
+    return { inFlight: this.inFlight.size, pendingAnswers: this.pendingAnswers.size, ...this.counters };
   }
 
   private onRequest(event: AgentEvent): void {
     if (event.method !== null && !TASK_OPENING_METHODS.has(event.method)) return;
     const key = requestKey(event);
     if (key === null) return;
-    this.counters.requests += 1;
-    let attempts = 1;
+    const source = sourceOf(event);
     const pending = this.inFlight.get(key);
-    if (pending !== undefined) {
-      if (pending.topic === event.topic && pending.partition === event.partition && pending.offset === event.offset) {
-        // The same record again: a redelivery to us, not a retry by the fleet.
-        this.counters.requests -= 1;
-        this.counters.redeliveries += 1;
-        event.retries = pending.attempts - 1;
-        return;
-      }
-      attempts = pending.attempts + 1;
-      // set() below makes it the newest, so the table stays ordered by latest request.
-    } else {
-      const finished = this.recent.get(key);
-      if (finished !== undefined) {
-        attempts = finished.attempts + 1;
-        this.recent.delete(key);
-      }
+    if (pending !== undefined && pending.source === source) {
+      // The same record again: a redelivery to us, not a retry by the fleet.
+      this.counters.redeliveries += 1;
+      event.retries = pending.attempts - 1;
+      return;
     }
-    attempts = Math.max(attempts, event.attempt);
-    if (attempts > 1) this.counters.retries += 1;
-    event.retries = attempts - 1;
+    const finished = pending === undefined ? this.recent.get(key) : undefined;
+    if (finished !== undefined && finished.source === source) {
+      this.counters.redeliveries += 1;
+      event.retries = finished.attempts - 1;
+      return;
+    }
+    this.counters.requests += 1;
+    const attempts = Math.max(event.attempt, pending !== undefined ? pending.attempts + 1 : finished !== undefined ? finished.attempts + 1 : 1);
     event.attempt = attempts;
+    event.retries = attempts - 1;
+    if (attempts > 1) this.counters.retries += 1;
+
+    if (finished !== undefined && finished.answeredAt !== null && finished.answeredAt >= event.timestamp) {
+      // Sent before the answer that was already read: a retry of the answered task.
+      finished.attempts = attempts;
+      finished.source = source;
+      event.latencyMs = finished.answeredAt - event.timestamp;
+      return;
+    }
+    const early = this.takePendingAnswer(event);
+    if (early !== undefined) {
+      this.counters.answered += 1;
+      event.latencyMs = Math.max(0, early.answeredAt - event.timestamp);
+      this.remember(key, { requestedAt: event.timestamp, answeredAt: early.answeredAt, attempts, outcome: 'answered', source });
+      return;
+    }
+    if (finished !== undefined) this.recent.delete(key);
+    // set() makes the key the newest, so the table stays ordered by latest request.
     this.inFlight.set(key, {
       taskId: event.taskId, workflowId: event.workflowId, agent: event.agent, capability: event.capability,
-      topic: event.topic, partition: event.partition, offset: event.offset,
+      topic: event.topic, partition: event.partition, offset: event.offset, source,
       requestedAt: event.timestamp, deadline: event.timestamp + this.options.taskTtlMs, attempts,
     });
     if (this.inFlight.size > this.options.maxInFlight) this.evictOldest();
+  }
+
+  /** Removes and returns an answer read before this request, if one waits under any of the request's keys. */
+  private takePendingAnswer(event: AgentEvent): PendingAnswer | undefined {
+    for (const key of answerKeys(event)) {
+      const early = this.pendingAnswers.get(key);
+      if (early === undefined) continue;
+      for (const alias of early.keys) this.pendingAnswers.delete(alias);
+      return early;
+    }
+    return undefined;
   }
 
   private onAnswer(event: AgentEvent): void {
@@ -147,7 +189,7 @@ export class Correlator {
         this.counters.answered += 1;
         event.latencyMs = Math.max(0, event.timestamp - pending.requestedAt);
         event.retries = pending.attempts - 1;
-        this.remember(key, { requestedAt: pending.requestedAt, attempts: pending.attempts, outcome: 'answered' });
+        this.remember(key, { requestedAt: pending.requestedAt, answeredAt: event.timestamp, attempts: pending.attempts, outcome: 'answered', source: pending.source });
         return;
       }
     }
@@ -163,10 +205,24 @@ export class Correlator {
         event.latencyMs = Math.max(0, event.timestamp - finished.requestedAt);
         event.timedOut = finished.outcome === 'timed-out';
         finished.outcome = 'answered';
+        finished.answeredAt = event.timestamp;
       }
       return;
     }
-    this.counters.orphanAnswers += 1;
+    // Read before its request (catching up): wait for the request, up to the TTL.
+    const keys = answerKeys(event);
+    if (keys.length === 0) {
+      this.counters.orphanAnswers += 1;
+      return;
+    }
+    const early: PendingAnswer = { answeredAt: event.timestamp, keys };
+    for (const key of keys) this.pendingAnswers.set(key, early);
+    while (this.pendingAnswers.size > this.options.maxInFlight) {
+      const oldest = this.pendingAnswers.oldest()!;
+      for (const alias of oldest.value.keys) this.pendingAnswers.delete(alias);
+      this.counters.orphanAnswers += 1;
+      this.counters.evictions += 1;
+    }
   }
 
   private expire(now: number): TaskTimeout[] {
@@ -181,7 +237,12 @@ export class Correlator {
         topic: task.topic, partition: task.partition, offset: task.offset,
         requestedAt: task.requestedAt, expiredAt: task.deadline, attempts: task.attempts,
       });
-      this.remember(key, { requestedAt: task.requestedAt, attempts: task.attempts, outcome: 'timed-out' });
+      this.remember(key, { requestedAt: task.requestedAt, answeredAt: null, attempts: task.attempts, outcome: 'timed-out', source: task.source });
+    }
+    // Answers whose request did not show up within the TTL.
+    for (let entry = this.pendingAnswers.oldest(); entry !== undefined && entry.value.answeredAt + this.options.taskTtlMs <= now; entry = this.pendingAnswers.oldest()) {
+      for (const alias of entry.value.keys) this.pendingAnswers.delete(alias);
+      this.counters.orphanAnswers += 1;
     }
     return timeouts;
   }
@@ -191,7 +252,7 @@ export class Correlator {
     if (oldest === undefined) return;
     this.inFlight.delete(oldest.key);
     this.counters.evictions += 1;
-    this.remember(oldest.key, { requestedAt: oldest.value.requestedAt, attempts: oldest.value.attempts, outcome: 'evicted' });
+    this.remember(oldest.key, { requestedAt: oldest.value.requestedAt, answeredAt: null, attempts: oldest.value.attempts, outcome: 'evicted', source: oldest.value.source });
   }
 
   private remember(key: string, finished: FinishedTask): void {
@@ -204,6 +265,10 @@ export class Correlator {
       }
     }
   }
+}
+
+function sourceOf(event: AgentEvent): string {
+  return `${event.topic}:${event.partition}:${event.offset}`;
 }
 
 function isAnswer(event: AgentEvent): boolean {

@@ -5,9 +5,8 @@
 // the oldest "last seen" timestamp among partitions that still have a backlog; once every partition
 // is caught up, it is the newest timestamp seen. It never goes backwards.
 //
-// Limit: a partition with a backlog counts only once it has delivered a batch. The tap fetches every
-// assigned partition at once, so this matters only if one partition's first batch comes after
-// another has advanced the clock by more than the task TTL.
+// A partition with a backlog holds the clock back before it delivered anything: the tap announces
+// such partitions with expect() when it joins the group, before their first batch.
 
 export class EventClock {
   private readonly partitions = new Map<string, { lastTimestamp: number; caughtUp: boolean }>();
@@ -16,13 +15,18 @@ export class EventClock {
   /** Records the progress of one partition after a batch: its newest timestamp and whether it has no backlog. */
   observe(partitionKey: string, lastTimestamp: number, caughtUp: boolean): void {
     const previous = this.partitions.get(partitionKey);
-    this.partitions.set(partitionKey, { lastTimestamp: Math.max(lastTimestamp, previous?.lastTimestamp ?? lastTimestamp), caughtUp });
+    this.partitions.set(partitionKey, { lastTimestamp: Math.max(lastTimestamp, previous?.lastTimestamp ?? Number.NEGATIVE_INFINITY), caughtUp });
     this.current = Math.max(this.current, this.compute());
   }
 
   /** Forgets partition progress (after a rebalance the set of partitions changes); keeps the time. */
   resetPartitions(): void {
     this.partitions.clear();
+  }
+
+  /** Announces a partition with a backlog that has not delivered yet: time stands still until it does. */
+  expect(partitionKey: string): void {
+    if (!this.partitions.has(partitionKey)) this.partitions.set(partitionKey, { lastTimestamp: Number.NEGATIVE_INFINITY, caughtUp: false });
   }
 
   /** Event time now, in ms since the epoch; -Infinity before the first observation. */

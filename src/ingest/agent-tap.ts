@@ -41,8 +41,12 @@ export interface TapOptions {
   ingest: IngestConfig;
   filter: TopicFilter;
   handler: BatchHandler;
-  /** Called when the consumer (re)joins the group: the set of owned partitions changed. */
-  onRebalance?: () => void;
+  /**
+   * Called when the consumer (re)joined the group, before any batch of the new assignment, with the
+   * owned partitions ("topic:partition") that have records left to read; null if that could not be
+   * determined.
+   */
+  onAssignment?: (backlogged: string[] | null) => void;
 }
 
 export class AgentTap {
@@ -52,6 +56,8 @@ export class AgentTap {
   private refreshTimer: NodeJS.Timeout | undefined;
   private refreshing: Promise<void> | undefined;
   private stopping = false;
+  /** Settles once the current assignment's backlog has been announced; batches wait for it. */
+  private assignmentAnnounced: Promise<void> = Promise.resolve();
   private readonly counters = { records: 0, batches: 0, commits: 0, resubscriptions: 0 };
 
   constructor(private readonly kafka: Kafka, private readonly options: TapOptions, private readonly logger: Logger) {}
@@ -112,8 +118,11 @@ export class AgentTap {
       allowAutoTopicCreation: false,
       sessionTimeout: 30_000,
       heartbeatInterval: 3_000,
+      maxBytesPerPartition: this.options.ingest.maxBytesPerPartition,
     });
-    consumer.on(consumer.events.GROUP_JOIN, () => this.options.onRebalance?.());
+    consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
+      this.assignmentAnnounced = this.announceBacklog(payload.memberAssignment);
+    });
     consumer.on(consumer.events.CRASH, ({ payload }) => {
       this.logger.error({ err: payload.error, restart: payload.restart }, 'kafka consumer crashed');
     });
@@ -131,6 +140,7 @@ export class AgentTap {
 
   private async onBatch(consumer: Consumer, payload: EachBatchPayload): Promise<void> {
     const { batch, heartbeat, isRunning, isStale, resolveOffset } = payload;
+    await this.assignmentAnnounced;
     const messages = batch.messages;
     const last = messages[messages.length - 1];
     if (last === undefined) return;
@@ -153,6 +163,31 @@ export class AgentTap {
     await consumer.commitOffsets([{ topic: batch.topic, partition: batch.partition, offset: next }]);
     this.counters.commits += 1;
     await heartbeat();
+  }
+
+  /** Finds which assigned partitions have records left (committed offset, or the start, below the high watermark). */
+  private async announceBacklog(assignment: Record<string, number[]>): Promise<void> {
+    if (this.options.onAssignment === undefined || this.admin === undefined) return;
+    try {
+      const topics = Object.keys(assignment);
+      const committed = await this.admin.fetchOffsets({ groupId: this.options.groupId, topics });
+      const backlogged: string[] = [];
+      for (const topic of topics) {
+        const ends = new Map((await this.admin.fetchTopicOffsets(topic)).map((p) => [p.partition, p]));
+        const done = new Map(committed.find((c) => c.topic === topic)?.partitions.map((p) => [p.partition, p.offset]) ?? []);
+        for (const partition of assignment[topic] ?? []) {
+          const end = ends.get(partition);
+          if (end === undefined) continue;
+          const committedOffset = done.get(partition) ?? '-1';
+          const start = committedOffset !== '-1' ? committedOffset : this.options.ingest.fromBeginning ? end.low : end.high;
+          if (BigInt(end.high) > BigInt(start)) backlogged.push(`${topic}:${partition}`);
+        }
+      }
+      this.options.onAssignment(backlogged);
+    } catch (err) {
+      this.logger.warn({ err }, 'could not read the backlog of the new assignment; task timeouts may fire early while catching up');
+      this.options.onAssignment(null);
+    }
   }
 }
 

@@ -55,7 +55,33 @@ describe('Correlator', () => {
     c.process([request, other, result], T0 + 9);
     assert.equal(other.latencyMs, null);
     assert.equal(result.latencyMs, 9);
-    assert.equal(c.stats().orphanAnswers, 1);
+    assert.equal(c.stats().pendingAnswers, 1, 'the step-1 answer waits for its request');
+    c.process([], T0 + 5 + 60_000);
+    assert.deepEqual([c.stats().pendingAnswers, c.stats().orphanAnswers], [0, 1], 'and gives up after the TTL');
+  });
+
+  test('an answer read before its request (catching up) pairs when the request arrives: the request carries the latency', () => {
+    const c = new Correlator(options);
+    const result = event('result', T0 + 700, { taskId: 't' });
+    c.process([result], T0);
+    assert.equal(result.latencyMs, null);
+    const request = event('request', T0 + 200, { taskId: 't' });
+    assert.deepEqual(c.process([request], T0 + 700), []);
+    assert.equal(request.latencyMs, 500);
+    assert.deepEqual([c.stats().inFlight, c.stats().pendingAnswers, c.stats().answered, c.stats().orphanAnswers], [0, 0, 1, 0]);
+  });
+
+  test('a retry read after the answer it got is a retry of the answered task, not a new task', () => {
+    const c = new Correlator(options);
+    const result = event('result', T0 + 5_300, { taskId: 't' });
+    const first = event('request', T0, { taskId: 't' });
+    const retry = event('request', T0 + 5_000, { taskId: 't' });
+    c.process([result], T0);
+    c.process([first, retry], T0 + 5_300);
+    assert.deepEqual([first.latencyMs, first.retries], [5_300, 0], 'from the first attempt to the answer');
+    assert.deepEqual([retry.latencyMs, retry.retries], [300, 1], 'from the retry to the answer');
+    assert.deepEqual(c.process([], T0 + 1_000_000), [], 'nothing is left to time out');
+    assert.equal(c.stats().retries, 1);
   });
 
   test('a task requested again is a retry; the answer carries the retry count and the latency of the last attempt', () => {
