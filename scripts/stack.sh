@@ -17,6 +17,12 @@ stack_dir=${AGENTWATCH_STACK_DIR:-$repo/.stack}
 cache_dir=${AGENTWATCH_CACHE_DIR:-$HOME/.cache/agentwatch}
 kafka_port=${STACK_KAFKA_PORT:-9092}
 controller_port=${STACK_KAFKA_CONTROLLER_PORT:-9093}
+sasl_port=${STACK_KAFKA_SASL_PORT:-9094}
+# Credentials of the SASL listener (PLAIN, SCRAM-SHA-256, SCRAM-SHA-512): local test secrets only.
+sasl_user=agentwatch
+sasl_password=agentwatch-secret
+# Bumped when the broker's storage must be formatted anew (e.g. SCRAM credentials added at format time).
+kafka_layout=2
 registry_port=${STACK_REGISTRY_PORT:-8081}
 kafka_heap=${STACK_KAFKA_HEAP:-512m}
 registry_heap=${STACK_REGISTRY_HEAP:-256m}
@@ -108,6 +114,10 @@ kafka_up() {
   if live_pid kafka >/dev/null; then say "kafka already running (pid $(live_pid kafka)) on 127.0.0.1:$kafka_port"; return; fi
   ensure_port_free "$kafka_port" "Kafka broker"
   ensure_port_free "$controller_port" "Kafka controller"
+  ensure_port_free "$sasl_port" "Kafka SASL listener"
+  if [ "$(cat "$stack_dir/kafka/layout" 2>/dev/null)" != "$kafka_layout" ]; then
+    rm -rf "$stack_dir/kafka/data"
+  fi
   mkdir -p "$stack_dir/kafka/data"
   local cp props=$stack_dir/kafka/server.properties
   cp=$(kafka_classpath)
@@ -116,10 +126,14 @@ kafka_up() {
 process.roles=broker,controller
 node.id=1
 controller.quorum.voters=1@127.0.0.1:$controller_port
-listeners=PLAINTEXT://127.0.0.1:$kafka_port,CONTROLLER://127.0.0.1:$controller_port
-advertised.listeners=PLAINTEXT://127.0.0.1:$kafka_port
+listeners=PLAINTEXT://127.0.0.1:$kafka_port,CONTROLLER://127.0.0.1:$controller_port,SASL_PLAINTEXT://127.0.0.1:$sasl_port
+advertised.listeners=PLAINTEXT://127.0.0.1:$kafka_port,SASL_PLAINTEXT://127.0.0.1:$sasl_port
 controller.listener.names=CONTROLLER
-listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
+listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT,SASL_PLAINTEXT:SASL_PLAINTEXT
+sasl.enabled.mechanisms=PLAIN,SCRAM-SHA-256,SCRAM-SHA-512
+listener.name.sasl_plaintext.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required user_$sasl_user="$sasl_password";
+listener.name.sasl_plaintext.scram-sha-256.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
+listener.name.sasl_plaintext.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
 inter.broker.listener.name=PLAINTEXT
 log.dirs=$stack_dir/kafka/data
 auto.create.topics.enable=false
@@ -135,8 +149,11 @@ EOF
     local cluster_id
     cluster_id=$(java -cp "$cp" kafka.tools.StorageTool random-uuid 2>/dev/null | tail -1)
     java -cp "$cp" -Dlog4j.configuration="file:$repo/scripts/stack/kafka-log4j.properties" \
-      kafka.tools.StorageTool format -t "$cluster_id" -c "$props" > "$logs/kafka-format.log" 2>&1 \
+      kafka.tools.StorageTool format -t "$cluster_id" -c "$props" \
+      --add-scram "SCRAM-SHA-256=[name=$sasl_user,password=$sasl_password]" \
+      --add-scram "SCRAM-SHA-512=[name=$sasl_user,password=$sasl_password]" > "$logs/kafka-format.log" 2>&1 \
       || { cat "$logs/kafka-format.log" >&2; fail "formatting Kafka's storage failed; see $logs/kafka-format.log."; }
+    echo "$kafka_layout" > "$stack_dir/kafka/layout"
   fi
   say "starting kafka on 127.0.0.1:$kafka_port (heap $kafka_heap)"
   spawn kafka java "-Xms128m" "-Xmx$kafka_heap" -XX:+UseG1GC -XX:MaxGCPauseMillis=20 -Djava.awt.headless=true \
@@ -216,6 +233,10 @@ stop() {
 print_env() {
   echo "KAFKA_BROKERS=127.0.0.1:$kafka_port"
   echo "SCHEMA_REGISTRY_URL=http://127.0.0.1:$registry_port$registry_path"
+  # For tests of secured connections (not read by agentwatch itself):
+  echo "STACK_KAFKA_SASL_BROKERS=127.0.0.1:$sasl_port"
+  echo "STACK_KAFKA_SASL_USERNAME=$sasl_user"
+  echo "STACK_KAFKA_SASL_PASSWORD=$sasl_password"
 }
 
 status() {
@@ -238,6 +259,7 @@ Environment (defaults in brackets):
   AGENTWATCH_CACHE_DIR         unpacked downloads [~/.cache/agentwatch]
   STACK_KAFKA_PORT             broker port [9092]
   STACK_KAFKA_CONTROLLER_PORT  KRaft controller port [9093]
+  STACK_KAFKA_SASL_PORT        SASL_PLAINTEXT listener (PLAIN, SCRAM-SHA-256/512) [9094]
   STACK_REGISTRY_PORT          schema registry port [8081]
   STACK_KAFKA_HEAP             broker max heap [512m]
   STACK_REGISTRY_HEAP          registry max heap [256m]

@@ -97,6 +97,7 @@ export class Service {
     });
     const tap = new AgentTap(kafka, {
       groupId: config.kafka.groupId,
+      sessionTimeoutMs: config.kafka.sessionTimeoutMs,
       ingest: config.ingest,
       filter: createTopicFilter(config.ingest, config.topics),
       handler: pipeline.handle,

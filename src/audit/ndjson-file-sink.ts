@@ -14,8 +14,16 @@ export class NdjsonFileSink implements EventSink {
 
   private constructor(private readonly file: FileHandle, readonly path: string) {}
 
+  /** Opens `path` for appending. A last line torn by a crash is ended, so new lines start clean. */
   static async open(path: string): Promise<NdjsonFileSink> {
-    return new NdjsonFileSink(await open(path, 'a'), path);
+    const file = await open(path, 'a+');
+    const { size } = await file.stat();
+    if (size > 0) {
+      const last = Buffer.alloc(1);
+      await file.read(last, 0, 1, size - 1);
+      if (last[0] !== 0x0a) await file.appendFile('\n');
+    }
+    return new NdjsonFileSink(file, path);
   }
 
   async accept(batch: CorrelatedBatch): Promise<void> {

@@ -16,6 +16,7 @@ export interface KafkaConfig {
   tls: { ca: string | undefined; cert: string | undefined; key: string | undefined; rejectUnauthorized: boolean } | undefined;
   connectionTimeoutMs: number;
   requestTimeoutMs: number;
+  sessionTimeoutMs: number;
 }
 
 export interface SchemaRegistryConfig {
@@ -128,6 +129,7 @@ function readOptions(reader: OptionReader): Config {
   }
   const connectionTimeoutMs = reader.int('KAFKA_CONNECTION_TIMEOUT_MS', 10_000, { min: 100, max: 300_000 }, 'Time to establish a broker connection.');
   const requestTimeoutMs = reader.int('KAFKA_REQUEST_TIMEOUT_MS', 30_000, { min: 100, max: 600_000 }, 'Time to wait for a broker response.');
+  const sessionTimeoutMs = reader.int('KAFKA_SESSION_TIMEOUT_MS', 30_000, { min: 6_000, max: 1_800_000 }, 'Consumer group session timeout: how long a crashed instance holds its partitions.');
 
   const registryUrl = reader.url('SCHEMA_REGISTRY_URL', 'http://127.0.0.1:8081', 'Confluent-compatible schema registry base URL (Apicurio: .../apis/ccompat/v7).');
   const registryUsername = reader.optionalString('SCHEMA_REGISTRY_USERNAME', 'Basic-auth user for the schema registry.');
@@ -181,7 +183,7 @@ function readOptions(reader: OptionReader): Config {
   const logLevel = reader.oneOf('LOG_LEVEL', ['fatal', 'error', 'warn', 'info', 'debug', 'trace'], 'info', 'Log level (JSON logs on stdout).');
 
   return {
-    kafka: { brokers, clientId, groupId, sasl, tls, connectionTimeoutMs, requestTimeoutMs },
+    kafka: { brokers, clientId, groupId, sasl, tls, connectionTimeoutMs, requestTimeoutMs, sessionTimeoutMs },
     ingest: { topicPattern, excludeTopics, refreshIntervalMs, fromBeginning, maxPayloadBytes, partitionsConcurrently, maxBytesPerPartition },
     topics: { dlq: dlqTopic, anomalies: anomaliesTopic, checkpoints: checkpointsTopic, partitions: outputPartitions, replicationFactor: outputReplication },
     correlate: { taskTtlMs, maxInFlight, maxRecent },

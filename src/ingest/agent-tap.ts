@@ -38,6 +38,7 @@ export interface TapStats {
 
 export interface TapOptions {
   groupId: string;
+  sessionTimeoutMs: number;
   ingest: IngestConfig;
   filter: TopicFilter;
   handler: BatchHandler;
@@ -109,16 +110,20 @@ export class AgentTap {
   }
 
   private async subscribe(topics: string[]): Promise<void> {
+    this.topics = topics;
+    const t0 = Date.now();
     await this.consumer?.disconnect();
     this.consumer = undefined;
-    this.topics = topics;
+    this.logger.debug({ ms: Date.now() - t0 }, 'previous consumer disconnected');
     if (topics.length === 0 || this.stopping) return;
     const consumer = this.kafka.consumer({
       groupId: this.options.groupId,
       allowAutoTopicCreation: false,
-      sessionTimeout: 30_000,
-      heartbeatInterval: 3_000,
+      sessionTimeout: this.options.sessionTimeoutMs,
+      heartbeatInterval: Math.min(3_000, Math.floor(this.options.sessionTimeoutMs / 3)),
       maxBytesPerPartition: this.options.ingest.maxBytesPerPartition,
+      // A fetch waits at most this long for new records; a resubscription waits for the fetch in flight.
+      maxWaitTimeInMs: 1_000,
     });
     consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
       this.assignmentAnnounced = this.announceBacklog(payload.memberAssignment);
@@ -136,6 +141,7 @@ export class AgentTap {
     });
     this.consumer = consumer;
     this.counters.resubscriptions += 1;
+    this.logger.debug({ ms: Date.now() - t0 }, 'subscribed');
   }
 
   private async onBatch(consumer: Consumer, payload: EachBatchPayload): Promise<void> {

@@ -18,6 +18,14 @@ function stackEnvFile(): Record<string, string> {
   return values;
 }
 
+/** The SASL listener of the local stack: broker address and its test credentials. */
+export function stackSasl(): { brokers: string; username: string; password: string } {
+  const env = { ...stackEnvFile(), ...process.env };
+  const brokers = env.STACK_KAFKA_SASL_BROKERS;
+  if (brokers === undefined) throw new Error('the local stack has no SASL listener: run `scripts/stack.sh up` (it writes STACK_KAFKA_SASL_BROKERS to .stack/env).');
+  return { brokers, username: env.STACK_KAFKA_SASL_USERNAME ?? '', password: env.STACK_KAFKA_SASL_PASSWORD ?? '' };
+}
+
 /** The Config integration tests use: the real stack's addresses, plus any overrides. */
 export function stackConfig(overrides: Record<string, string> = {}): Config {
   const fromStack = stackEnvFile();

@@ -50,6 +50,7 @@ test('up is idempotent, status reports both services, down stops every process i
     AGENTWATCH_STACK_DIR: stackDir,
     STACK_KAFKA_PORT: String(await freePort()),
     STACK_KAFKA_CONTROLLER_PORT: String(await freePort()),
+    STACK_KAFKA_SASL_PORT: String(await freePort()),
     STACK_REGISTRY_PORT: String(await freePort()),
   };
   stack('up');
