@@ -57,6 +57,8 @@ export interface CorrelatorStats {
   duplicateAnswers: number;
   /** Answers read before their request, still waiting for it. */
   pendingAnswers: number;
+  /** Requests that found their answer already read (catching up). */
+  answersBeforeRequests: number;
   /** Answers whose request never arrived within the TTL (or was forgotten). */
   orphanAnswers: number;
   /** In-flight tasks dropped because the table was full. */
@@ -100,7 +102,7 @@ export class Correlator {
   private readonly recent = new OrderedTable<FinishedTask>();
   private readonly pendingAnswers = new OrderedTable<PendingAnswer>();
   private readonly counters: Omit<CorrelatorStats, 'inFlight' | 'pendingAnswers'> = {
-    requests: 0, answered: 0, retries: 0, redeliveries: 0, timeouts: 0, lateAnswers: 0,
+    requests: 0, answered: 0, answersBeforeRequests: 0, retries: 0, redeliveries: 0, timeouts: 0, lateAnswers: 0,
     duplicateAnswers: 0, orphanAnswers: 0, evictions: 0, recentEvictions: 0,
   };
 
@@ -156,6 +158,7 @@ export class Correlator {
     const early = this.takePendingAnswer(event);
     if (early !== undefined) {
       this.counters.answered += 1;
+      this.counters.answersBeforeRequests += 1;
       event.latencyMs = Math.max(0, early.answeredAt - event.timestamp);
       this.remember(key, { requestedAt: event.timestamp, answeredAt: early.answeredAt, attempts, outcome: 'answered', source });
       return;
@@ -172,7 +175,7 @@ export class Correlator {
 
   /** Removes and returns an answer read before this request, if one waits under any of the request's keys. */
   private takePendingAnswer(event: AgentEvent): PendingAnswer | undefined {
-    for (const key of answerKeys(event)) {
+    for (const key of correlationKeys(event)) {
       const early = this.pendingAnswers.get(key);
       if (early === undefined) continue;
       for (const alias of early.keys) this.pendingAnswers.delete(alias);
@@ -209,8 +212,8 @@ export class Correlator {
       }
       return;
     }
-    // Read before its request (catching up): wait for the request, up to the TTL.
-    const keys = answerKeys(event);
+    // Read before its request (catching up): wait for the request, up to the TTL, under its own keys only.
+    const keys = correlationKeys(event);
     if (keys.length === 0) {
       this.counters.orphanAnswers += 1;
       return;
@@ -284,17 +287,35 @@ function rpcKey(event: AgentEvent): string | null {
   return event.rpcId === null ? null : `r:${event.capability}|${event.rpcId}`;
 }
 
-function requestKey(event: AgentEvent): string | null {
-  if (event.taskId !== null) return `t:${event.taskId}`;
-  return rpcKey(event) ?? workflowKey(event);
-}
-
-function answerKeys(event: AgentEvent): string[] {
+/**
+ * The keys an event is known by: its task id and JSON-RPC id when it has either; only without both,
+ * its workflow + capability + step, which many tasks may share and so must never stand in for a
+ * missing specific id.
+ */
+function correlationKeys(event: AgentEvent): string[] {
   const keys: string[] = [];
   if (event.taskId !== null) keys.push(`t:${event.taskId}`);
   const rpc = rpcKey(event);
   if (rpc !== null) keys.push(rpc);
+  if (keys.length === 0) {
+    const workflow = workflowKey(event);
+    if (workflow !== null) keys.push(workflow);
+  }
+  return keys;
+}
+
+/** A request is filed under its most specific key. */
+function requestKey(event: AgentEvent): string | null {
+  return correlationKeys(event)[0] ?? null;
+}
+
+/**
+ * Where an answer may find its request: its own keys, then its workflow key, under which only requests
+ * without a task id or JSON-RPC id are ever filed (the task envelope without task_id, answered with one).
+ */
+function answerKeys(event: AgentEvent): string[] {
+  const keys = correlationKeys(event);
   const workflow = workflowKey(event);
-  if (workflow !== null) keys.push(workflow);
+  if (workflow !== null && !keys.includes(workflow)) keys.push(workflow);
   return keys;
 }

@@ -157,6 +157,7 @@ test('every answered request has its exact latency, on the answer or (read first
   }
   const stats = service.stats().correlator;
   assert.deepEqual([stats.answered, stats.orphanAnswers, stats.pendingAnswers], [expected.answers, 0, 0]);
+  process.stdout.write(`# mixed: ${stats.answersBeforeRequests} of ${stats.answered} answers were read before their request\n`);
 });
 
 test('redelivered tasks carry their retry count, on the repeated request and on the answer', () => {

@@ -71,6 +71,19 @@ describe('Correlator', () => {
     assert.deepEqual([c.stats().inFlight, c.stats().pendingAnswers, c.stats().answered, c.stats().orphanAnswers], [0, 0, 1, 0]);
   });
 
+  test('regression: an answer waiting for its request is not taken by another task of the same workflow', () => {
+    // Found by the 10,000-record test: pending answers were filed under the shared workflow key too.
+    const c = new Correlator(options);
+    const answerOfA = event('result', T0 + 100, { taskId: 'a', workflowId: 'wf' });
+    c.process([answerOfA], T0);
+    const requestOfB = event('request', T0 + 10, { taskId: 'b', workflowId: 'wf' });
+    const requestOfA = event('request', T0 + 20, { taskId: 'a', workflowId: 'wf' });
+    c.process([requestOfB, requestOfA], T0 + 100);
+    assert.deepEqual([requestOfB.latencyMs, requestOfA.latencyMs], [null, 80]);
+    const timeouts = c.process([], T0 + 10 + 60_000);
+    assert.deepEqual(timeouts.map((t) => t.taskId), ['b']);
+  });
+
   test('a retry read after the answer it got is a retry of the answered task, not a new task', () => {
     const c = new Correlator(options);
     const result = event('result', T0 + 5_300, { taskId: 't' });
