@@ -31,6 +31,7 @@ ensure_stack_tools() {
   apt_need mvn maven
   apt_need unzip unzip
   apt_need curl curl
+  apt_need openssl openssl
 }
 
 # Starts the local stack; if it was not running before, stops it again when the calling script exits

@@ -18,6 +18,7 @@ cache_dir=${AGENTWATCH_CACHE_DIR:-$HOME/.cache/agentwatch}
 kafka_port=${STACK_KAFKA_PORT:-9092}
 controller_port=${STACK_KAFKA_CONTROLLER_PORT:-9093}
 sasl_port=${STACK_KAFKA_SASL_PORT:-9094}
+tls_port=${STACK_KAFKA_TLS_PORT:-9096}
 # Credentials of the SASL listener (PLAIN, SCRAM-SHA-256, SCRAM-SHA-512): local test secrets only.
 sasl_user=agentwatch
 sasl_password=agentwatch-secret
@@ -48,6 +49,7 @@ check_tools() {
   need java "Install Java 17 or newer (Debian: apt-get install openjdk-17-jre-headless)."
   need mvn "Install Maven (Debian: apt-get install maven); it fetches Kafka and the registry from Maven Central."
   need curl "Install curl (Debian: apt-get install curl)."
+  need openssl "Install openssl (Debian: apt-get install openssl); it makes the test certificates of the TLS listener."
   local major
   major=$(java -XshowSettings:properties -version 2>&1 | awk -F'= ' '/java.specification.version/ {print $2}')
   [ "${major%%.*}" -ge 17 ] 2>/dev/null || fail "Java $major found; Kafka ${kafka_version:-3.9} here needs Java 17 or newer."
@@ -97,6 +99,26 @@ wait_until() {
   done
 }
 
+# ------------------------------------------------------------------------------ TLS test material
+# A throw-away CA, a broker certificate for 127.0.0.1 and a client certificate, in $stack_dir/tls.
+tls_material() {
+  local dir=$stack_dir/tls
+  [ -s "$dir/broker.pem" ] && [ -s "$dir/client.key" ] && return
+  mkdir -p "$dir"
+  (
+    cd "$dir"
+    openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj "/CN=agentwatch test CA" -keyout ca.key -out ca.pem
+    for name in broker client; do
+      openssl req -newkey rsa:2048 -nodes -subj "/CN=agentwatch-$name" -keyout "$name.key" -out "$name.csr"
+      printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\n' > "$name.ext"
+      openssl x509 -req -in "$name.csr" -CA ca.pem -CAkey ca.key -CAcreateserial -days 3650 -extfile "$name.ext" -out "$name.crt"
+    done
+    # Kafka reads a PEM keystore holding an unencrypted PKCS#8 key followed by the certificate chain.
+    openssl pkcs8 -topk8 -nocrypt -in broker.key -out broker.p8
+    cat broker.p8 broker.crt ca.pem > broker.pem
+  ) > "$logs/tls.log" 2>&1 || { cat "$logs/tls.log" >&2; fail "openssl could not make the TLS test certificates; see $logs/tls.log."; }
+}
+
 # ---------------------------------------------------------------------------------------- Kafka
 kafka_classpath() {
   local cp_file=$stack_dir/kafka/classpath.txt pom=$repo/scripts/stack/kafka-pom.xml
@@ -115,6 +137,8 @@ kafka_up() {
   ensure_port_free "$kafka_port" "Kafka broker"
   ensure_port_free "$controller_port" "Kafka controller"
   ensure_port_free "$sasl_port" "Kafka SASL listener"
+  ensure_port_free "$tls_port" "Kafka TLS listener"
+  tls_material
   if [ "$(cat "$stack_dir/kafka/layout" 2>/dev/null)" != "$kafka_layout" ]; then
     rm -rf "$stack_dir/kafka/data"
   fi
@@ -126,10 +150,15 @@ kafka_up() {
 process.roles=broker,controller
 node.id=1
 controller.quorum.voters=1@127.0.0.1:$controller_port
-listeners=PLAINTEXT://127.0.0.1:$kafka_port,CONTROLLER://127.0.0.1:$controller_port,SASL_PLAINTEXT://127.0.0.1:$sasl_port
-advertised.listeners=PLAINTEXT://127.0.0.1:$kafka_port,SASL_PLAINTEXT://127.0.0.1:$sasl_port
+listeners=PLAINTEXT://127.0.0.1:$kafka_port,CONTROLLER://127.0.0.1:$controller_port,SASL_PLAINTEXT://127.0.0.1:$sasl_port,SSL://127.0.0.1:$tls_port
+advertised.listeners=PLAINTEXT://127.0.0.1:$kafka_port,SASL_PLAINTEXT://127.0.0.1:$sasl_port,SSL://127.0.0.1:$tls_port
 controller.listener.names=CONTROLLER
-listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT,SASL_PLAINTEXT:SASL_PLAINTEXT
+listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT,SASL_PLAINTEXT:SASL_PLAINTEXT,SSL:SSL
+listener.name.ssl.ssl.keystore.type=PEM
+listener.name.ssl.ssl.keystore.location=$stack_dir/tls/broker.pem
+listener.name.ssl.ssl.truststore.type=PEM
+listener.name.ssl.ssl.truststore.location=$stack_dir/tls/ca.pem
+listener.name.ssl.ssl.client.auth=required
 sasl.enabled.mechanisms=PLAIN,SCRAM-SHA-256,SCRAM-SHA-512
 listener.name.sasl_plaintext.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required user_$sasl_user="$sasl_password";
 listener.name.sasl_plaintext.scram-sha-256.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
@@ -237,6 +266,8 @@ print_env() {
   echo "STACK_KAFKA_SASL_BROKERS=127.0.0.1:$sasl_port"
   echo "STACK_KAFKA_SASL_USERNAME=$sasl_user"
   echo "STACK_KAFKA_SASL_PASSWORD=$sasl_password"
+  echo "STACK_KAFKA_TLS_BROKERS=127.0.0.1:$tls_port"
+  echo "STACK_TLS_DIR=$stack_dir/tls"
 }
 
 status() {
@@ -260,6 +291,7 @@ Environment (defaults in brackets):
   STACK_KAFKA_PORT             broker port [9092]
   STACK_KAFKA_CONTROLLER_PORT  KRaft controller port [9093]
   STACK_KAFKA_SASL_PORT        SASL_PLAINTEXT listener (PLAIN, SCRAM-SHA-256/512) [9094]
+  STACK_KAFKA_TLS_PORT         SSL listener, client certificates required [9096]
   STACK_REGISTRY_PORT          schema registry port [8081]
   STACK_KAFKA_HEAP             broker max heap [512m]
   STACK_REGISTRY_HEAP          registry max heap [256m]

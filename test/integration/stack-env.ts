@@ -26,6 +26,15 @@ export function stackSasl(): { brokers: string; username: string; password: stri
   return { brokers, username: env.STACK_KAFKA_SASL_USERNAME ?? '', password: env.STACK_KAFKA_SASL_PASSWORD ?? '' };
 }
 
+/** The TLS listener of the local stack (client certificates required) and its test CA and client certificate. */
+export function stackTls(): { brokers: string; ca: string; cert: string; key: string } {
+  const env = { ...stackEnvFile(), ...process.env };
+  const brokers = env.STACK_KAFKA_TLS_BROKERS;
+  const dir = env.STACK_TLS_DIR;
+  if (brokers === undefined || dir === undefined) throw new Error('the local stack has no TLS listener: run `scripts/stack.sh up` (it writes STACK_KAFKA_TLS_BROKERS to .stack/env).');
+  return { brokers, ca: `${dir}/ca.pem`, cert: `${dir}/client.crt`, key: `${dir}/client.key` };
+}
+
 /** The Config integration tests use: the real stack's addresses, plus any overrides. */
 export function stackConfig(overrides: Record<string, string> = {}): Config {
   const fromStack = stackEnvFile();

@@ -51,6 +51,7 @@ test('up is idempotent, status reports both services, down stops every process i
     STACK_KAFKA_PORT: String(await freePort()),
     STACK_KAFKA_CONTROLLER_PORT: String(await freePort()),
     STACK_KAFKA_SASL_PORT: String(await freePort()),
+    STACK_KAFKA_TLS_PORT: String(await freePort()),
     STACK_REGISTRY_PORT: String(await freePort()),
   };
   stack('up');
