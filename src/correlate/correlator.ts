@@ -27,16 +27,19 @@ export interface CorrelatorOptions {
   maxRecent: number;
 }
 
-/** A task that got no answer within its TTL. */
-export interface TaskTimeout {
+/** Which task, and where its (latest) request was read. */
+export interface TaskRef {
   taskId: string | null;
   workflowId: string | null;
   agent: string;
   capability: string;
-  /** Where the (latest) request was read. */
   topic: string;
   partition: number;
   offset: string;
+}
+
+/** A task that got no answer within its TTL. */
+export interface TaskTimeout extends TaskRef {
   requestedAt: number;
   /** Event time at which the TTL ran out. */
   expiredAt: number;
@@ -66,14 +69,7 @@ export interface CorrelatorStats {
   recentEvictions: number;
 }
 
-interface InFlightTask {
-  taskId: string | null;
-  workflowId: string | null;
-  agent: string;
-  capability: string;
-  topic: string;
-  partition: number;
-  offset: string;
+interface InFlightTask extends TaskRef {
   source: string;
   requestedAt: number;
   deadline: number;

@@ -2,6 +2,8 @@
 // parsed. Decode fills the Kafka coordinates and agent semantics; correlate fills latencyMs, retries
 // and timedOut.
 
+import type { KafkaRecord } from './kafka-record.js';
+
 export const EVENT_KINDS = ['request', 'result', 'status', 'error', 'unknown'] as const;
 export type EventKind = (typeof EVENT_KINDS)[number];
 
@@ -19,15 +21,8 @@ export type Encoding = (typeof ENCODINGS)[number];
 export const DLQ_REASONS = ['unknown-schema', 'avro-decode-failed', 'invalid-utf8', 'invalid-json', 'oversized'] as const;
 export type DlqReason = (typeof DLQ_REASONS)[number];
 
-export interface AgentEvent {
-  // Kafka coordinates
-  topic: string;
-  partition: number;
-  offset: string;
-  timestamp: number;
-  key: string | null;
-  headers: Record<string, string>;
-
+/** The Kafka coordinates, key, headers and original value come from the record (KafkaRecord). */
+export interface AgentEvent extends KafkaRecord {
   // Agent semantics (OpenTelemetry names in comments where they exist)
   /** The agent the event belongs to: the producer when it names itself, else the capability. */
   agent: string;
@@ -58,8 +53,6 @@ export interface AgentEvent {
   dlqReason: DlqReason | null;
   /** The decoded value (JSON, or the Avro record as JSON); null when opaque. */
   body: unknown;
-  /** The original record value, for the DLQ and the audit store. */
-  value: Buffer | null;
 
   // Filled by correlation
   latencyMs: number | null;
