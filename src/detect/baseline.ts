@@ -1,0 +1,121 @@
+// An agent's learned normal behaviour: an exponentially forgetting mean μ and covariance Σ of its
+// window feature vectors, fed only with windows that did not alert.
+//
+// Learning (weighted Welford, West 1979), with forgetting factor α = 1 − 1/memory:
+//   W ← αW + 1;  δ = x − μ;  μ ← μ + δ/W;  C ← αC + δ (x − μ)ᵀ;  S = C / W
+// Shrinkage toward the diagonal keeps Σ invertible from the first windows on, and a per-feature
+// floor on the variance keeps a constant feature (e.g. a timeout rate that has always been 0) from
+// making Σ singular or turning a tiny change into an infinite distance:
+//   Σᵢⱼ = (1 − λ) Sᵢⱼ (i ≠ j),  Σᵢᵢ = max(Sᵢᵢ, floorᵢ²),  λ = k / (W + k)
+// With λ > 0 this is positive definite whenever every Σᵢᵢ > 0 (a PSD matrix plus a positive diagonal).
+
+import { cholesky, choleskySolve } from './cholesky.js';
+
+export interface BaselineOptions {
+  /** Windows of memory: older windows weigh e⁻¹ after about this many (α = 1 − 1/memory); Infinity never forgets. */
+  memoryWindows: number;
+  /** Smallest standard deviation per feature. */
+  sigmaFloor: Float64Array;
+  /** Pseudo-count k of the shrinkage toward the diagonal. */
+  shrinkage: number;
+}
+
+export interface ScoreParts {
+  /** D² = (x − μ)ᵀ Σ⁻¹ (x − μ). */
+  d2: number;
+  /** cᵢ = (x − μ)ᵢ (Σ⁻¹(x − μ))ᵢ; they sum to D². Missing features contribute 0. */
+  contributions: Float64Array;
+}
+
+export class Baseline {
+  readonly d: number;
+  private weight = 0;
+  private learned = 0;
+  private readonly mu: Float64Array;
+  private readonly scatter: Float64Array;
+  private factor: Float64Array | null = null;
+  private readonly alpha: number;
+  // Scratch buffers: scoring allocates only its result.
+  private readonly delta: Float64Array;
+  private readonly solved: Float64Array;
+
+  constructor(d: number, private readonly options: BaselineOptions) {
+    if (options.sigmaFloor.length !== d) throw new RangeError(`sigmaFloor has ${options.sigmaFloor.length} entries for ${d} features`);
+    this.d = d;
+    this.mu = new Float64Array(d);
+    this.scatter = new Float64Array(d * d);
+    this.delta = new Float64Array(d);
+    this.solved = new Float64Array(d);
+    this.alpha = Number.isFinite(options.memoryWindows) ? 1 - 1 / options.memoryWindows : 1;
+  }
+
+  /** Windows learned so far. */
+  get windows(): number {
+    return this.learned;
+  }
+
+  get mean(): Float64Array {
+    return this.mu;
+  }
+
+  /** Learns one normal window. Missing (NaN) features are taken at the current mean. */
+  learn(x: Float64Array): void {
+    const { d, mu, scatter, delta, alpha } = this;
+    this.weight = alpha * this.weight + 1;
+    const w = this.weight;
+    for (let i = 0; i < d; i += 1) {
+      const xi = Number.isNaN(x[i]!) ? (this.learned === 0 ? 0 : mu[i]!) : x[i]!;
+      delta[i] = xi - mu[i]!;
+      mu[i] = mu[i]! + delta[i]! / w;
+      this.solved[i] = xi - mu[i]!; // x − μ_new
+    }
+    for (let i = 0; i < d; i += 1) {
+      for (let j = 0; j < d; j += 1) scatter[i * d + j] = alpha * scatter[i * d + j]! + delta[i]! * this.solved[j]!;
+    }
+    this.learned += 1;
+    this.factor = null;
+  }
+
+  /** The shrunk, floored covariance Σ (row-major d×d). */
+  covariance(): Float64Array {
+    const { d, scatter, weight } = this;
+    const lambda = this.options.shrinkage / (weight + this.options.shrinkage);
+    const sigma = new Float64Array(d * d);
+    for (let i = 0; i < d; i += 1) {
+      for (let j = 0; j < d; j += 1) {
+        const s = weight > 0 ? scatter[i * d + j]! / weight : 0;
+        if (i === j) {
+          const floor = this.options.sigmaFloor[i]!;
+          sigma[i * d + i] = Math.max(s, floor * floor);
+        } else {
+          sigma[i * d + j] = (1 - lambda) * s;
+        }
+      }
+    }
+    return sigma;
+  }
+
+  /** D² of `x` against this baseline, with each feature's additive contribution. */
+  score(x: Float64Array): ScoreParts {
+    const { d, mu, delta, solved } = this;
+    if (this.factor === null) {
+      this.factor = cholesky(this.covariance(), d);
+      if (this.factor === null) throw new Error('baseline covariance is not positive definite (a sigma floor of 0?)');
+    }
+    for (let i = 0; i < d; i += 1) delta[i] = Number.isNaN(x[i]!) ? 0 : x[i]! - mu[i]!;
+    choleskySolve(this.factor, d, delta, solved);
+    const contributions = new Float64Array(d);
+    let d2 = 0;
+    for (let i = 0; i < d; i += 1) {
+      contributions[i] = delta[i]! * solved[i]!;
+      d2 += contributions[i]!;
+    }
+    return { d2, contributions };
+  }
+
+  /** Standard deviation per feature (of the shrunk, floored Σ). */
+  sigma(): Float64Array {
+    const cov = this.covariance();
+    return Float64Array.from({ length: this.d }, (_, i) => Math.sqrt(cov[i * this.d + i]!));
+  }
+}

@@ -1,0 +1,73 @@
+// The χ² distribution with k degrees of freedom: CDF through the regularised lower incomplete gamma
+// function P(k/2, x/2) (series for x < a+1, continued fraction otherwise; Numerical Recipes §6.2),
+// and the quantile by bisection on the CDF. Used for the alert threshold and the p-value of a score.
+
+function logGamma(z: number): number {
+  // Lanczos approximation (g = 7, n = 9), accurate to ~1e-15 for z > 0.
+  const c = [0.99999999999980993, 676.5203681218851, -1259.1392167224028, 771.32342877765313, -176.61502916214059,
+    12.507343278686905, -0.13857109526572012, 9.9843695780195716e-6, 1.5056327351493116e-7];
+  if (z < 0.5) return Math.log(Math.PI / Math.sin(Math.PI * z)) - logGamma(1 - z);
+  const x = z - 1;
+  let sum = c[0]!;
+  for (let i = 1; i < 9; i += 1) sum += c[i]! / (x + i);
+  const t = x + 7.5;
+  return 0.5 * Math.log(2 * Math.PI) + (x + 0.5) * Math.log(t) - t + Math.log(sum);
+}
+
+/** Regularised lower incomplete gamma P(a, x). */
+function gammaP(a: number, x: number): number {
+  if (x <= 0) return 0;
+  const lnPrefix = -x + a * Math.log(x) - logGamma(a);
+  if (x < a + 1) {
+    let term = 1 / a;
+    let sum = term;
+    for (let n = 1; n < 1000; n += 1) {
+      term *= x / (a + n);
+      sum += term;
+      if (Math.abs(term) < Math.abs(sum) * 1e-15) break;
+    }
+    return sum * Math.exp(lnPrefix);
+  }
+  // Lentz's continued fraction for Q(a, x).
+  const tiny = 1e-300;
+  let b = x + 1 - a;
+  let c = 1 / tiny;
+  let d = 1 / b;
+  let h = d;
+  for (let i = 1; i < 1000; i += 1) {
+    const an = -i * (i - a);
+    b += 2;
+    d = an * d + b;
+    if (Math.abs(d) < tiny) d = tiny;
+    c = b + an / c;
+    if (Math.abs(c) < tiny) c = tiny;
+    d = 1 / d;
+    const delta = d * c;
+    h *= delta;
+    if (Math.abs(delta - 1) < 1e-15) break;
+  }
+  return 1 - Math.exp(lnPrefix) * h;
+}
+
+export function chiSquareCdf(x: number, k: number): number {
+  return gammaP(k / 2, x / 2);
+}
+
+/** P(X ≥ x): the p-value of a squared Mahalanobis distance x with k features. */
+export function chiSquareSurvival(x: number, k: number): number {
+  return Math.max(0, 1 - chiSquareCdf(x, k));
+}
+
+/** The p-quantile of χ²(k). */
+export function chiSquareQuantile(p: number, k: number): number {
+  if (!(p > 0 && p < 1)) throw new RangeError(`chiSquareQuantile: p must be in (0, 1), got ${p}`);
+  let lo = 0;
+  let hi = Math.max(1, k);
+  while (chiSquareCdf(hi, k) < p) hi *= 2;
+  for (let i = 0; i < 200 && hi - lo > 1e-12 * hi; i += 1) {
+    const mid = (lo + hi) / 2;
+    if (chiSquareCdf(mid, k) < p) lo = mid;
+    else hi = mid;
+  }
+  return (lo + hi) / 2;
+}
