@@ -9,6 +9,8 @@ export const ERROR_CODES = {
   AW_CLICKHOUSE_UNAVAILABLE: 'ClickHouse (embedded or server) could not be reached or refused the query.',
   AW_CLICKHOUSE_EMBEDDED_CONFLICT:
     'The embedded ClickHouse engine already has another data directory open in this process.',
+  AW_SCORE_INPUT_INVALID: 'The input of `agentwatch score` is malformed; the message names the line and column.',
+  AW_DETECT_FEATURE_UNKNOWN: 'DETECT_FEATURES or --columns names a feature or column that does not exist.',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

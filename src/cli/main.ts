@@ -6,10 +6,12 @@ import { describeOptions, loadConfig } from '../config/index.js';
 import { AgentwatchError, isAgentwatchError, messageOf } from '../errors.js';
 import { createLogger } from '../logger.js';
 import { checkDependencies, runService } from '../service.js';
+import { parseScoreArguments, runScore, SCORE_USAGE } from './score-command.js';
 
 const COMMANDS: ReadonlyArray<{ name: string; summary: string }> = [
   { name: 'run', summary: 'Run the service against the configured Kafka, schema registry and ClickHouse.' },
   { name: 'check', summary: 'Ask Kafka, the schema registry and ClickHouse for an answer each; exit 1 if one fails.' },
+  { name: 'score', summary: 'Score window feature rows (CSV or JSONL, file or stdin) offline; one JSON line per row.' },
 ];
 
 export function helpText(): string {
@@ -22,6 +24,14 @@ export function helpText(): string {
     '',
     'Commands:',
     ...COMMANDS.map((c) => `  ${c.name.padEnd(8)}${c.summary}`),
+    '',
+    `Usage of score: ${SCORE_USAGE}`,
+    '  FILE|-          input file (.csv with a header row, or .jsonl); - or none: stdin',
+    '  --columns a,b   columns to score (default: every numeric column of the first row)',
+    '  --warmup N      leading rows that fit the initial baseline and are never flagged',
+    '                  (default: WARMUP_ROWS, else DETECT_WARMUP_WINDOWS)',
+    '  --format F      csv or jsonl (default: from the file name, else from the first line)',
+    '  Output per row: {"index", "score", "threshold", "anomaly", "contributions"}; score is null while warming up.',
     '',
     'Options: from the environment, or a JSON file named by AGENTWATCH_CONFIG (the environment wins).',
     ...options.map((o) => `  ${o.name.padEnd(width)}  ${o.description} [${o.type}; default ${o.default}]`),
@@ -48,6 +58,10 @@ export async function main(argv: string[]): Promise<number> {
   }
   if (!COMMANDS.some((c) => c.name === command)) {
     throw new AgentwatchError('AW_CLI_USAGE', `unknown command ${JSON.stringify(command)}; commands: ${COMMANDS.map((c) => c.name).join(', ')} (see agentwatch --help).`);
+  }
+  if (command === 'score') {
+    const args = parseScoreArguments(rest);
+    return runScore(args, loadConfig(), process.stdin, process.stdout, process.stderr);
   }
   if (rest.length > 0) {
     throw new AgentwatchError('AW_CLI_USAGE', `'agentwatch ${command}' takes no arguments, got ${JSON.stringify(rest.join(' '))}; options come from the environment (see agentwatch --help).`);
@@ -76,8 +90,10 @@ export async function main(argv: string[]): Promise<number> {
   return 0;
 }
 
+const USAGE_ERRORS = ['AW_CONFIG_INVALID', 'AW_CLI_USAGE', 'AW_SCORE_INPUT_INVALID', 'AW_DETECT_FEATURE_UNKNOWN'] as const;
+
 function exitCodeFor(err: unknown): number {
-  return isAgentwatchError(err, 'AW_CONFIG_INVALID') || isAgentwatchError(err, 'AW_CLI_USAGE') ? 2 : 1;
+  return USAGE_ERRORS.some((code) => isAgentwatchError(err, code)) ? 2 : 1;
 }
 
 main(process.argv.slice(2)).then(

@@ -69,8 +69,27 @@ export interface SinksConfig {
   retryMaxMs: number;
 }
 
+export interface DetectConfig {
+  windowMs: number;
+  latenessMs: number;
+  p: number;
+  threshold: 'chi2' | 'empirical';
+  fireAfter: number;
+  resolveAfter: number;
+  warmupWindows: number;
+  memoryWindows: number;
+  /** Shrinkage pseudo-count; undefined: the number of features. */
+  shrinkage: number | undefined;
+  /** Feature names to score (validated by the detector); empty: all. */
+  features: string[];
+  maxAgents: number;
+  /** `agentwatch score`: leading rows that fit the initial baseline (undefined: DETECT_WARMUP_WINDOWS). */
+  warmupRows: number | undefined;
+}
+
 export interface Config {
   kafka: KafkaConfig;
+  detect: DetectConfig;
   ingest: IngestConfig;
   topics: TopicsConfig;
   correlate: CorrelateConfig;
@@ -180,10 +199,34 @@ function readOptions(reader: OptionReader): Config {
   const eventsFile = reader.optionalString('EVENTS_FILE', 'Append every event as NDJSON to this file, fsynced before offsets are committed.');
   const retryMaxMs = reader.int('SINK_RETRY_MAX_MS', 30_000, { min: 100, max: 600_000 }, 'Longest backoff between retries of a failing sink or schema registry.');
 
+  const windowMs = reader.int('DETECT_WINDOW_MS', 10_000, { min: 100, max: 3_600_000 }, 'Tumbling window length per agent, in event time.');
+  const latenessMs = reader.int('DETECT_LATENESS_MS', 5_000, { min: 0, max: 3_600_000 }, 'How long after its end a window waits for late events before it is scored.');
+  const p = reader.float('DETECT_P', 0.999, { min: 0, max: 1, exclusive: true }, 'Alert when D² exceeds this quantile (χ² of the feature count, or empirical).');
+  const threshold = reader.oneOf('DETECT_THRESHOLD', ['chi2', 'empirical'], 'chi2', 'Threshold: the χ² quantile, or the quantile of the agent\'s own normal scores.');
+  const fireAfter = reader.int('DETECT_FIRE_AFTER', 1, { min: 1, max: 100 }, 'Anomalous windows in a row before an alert fires.');
+  const resolveAfter = reader.int('DETECT_RESOLVE_AFTER', 3, { min: 1, max: 1000 }, 'Normal windows in a row before a firing alert resolves.');
+  const warmupWindows = reader.int('DETECT_WARMUP_WINDOWS', 30, { min: 2, max: 100_000 }, 'Windows an agent\'s baseline learns before it can alert (the fleet prior scores it meanwhile).');
+  const memoryWindows = reader.int('DETECT_MEMORY_WINDOWS', 360, { min: 10, max: 10_000_000 }, 'Baseline memory in windows (exponential forgetting); adapts to slow change.');
+  const shrinkageRaw = reader.optionalString('DETECT_SHRINKAGE', 'Pseudo-count of the covariance shrinkage toward the diagonal (default: the number of features).');
+  let shrinkage: number | undefined;
+  if (shrinkageRaw !== undefined) {
+    shrinkage = Number(shrinkageRaw);
+    if (!Number.isFinite(shrinkage) || shrinkage <= 0) reader.problem(`DETECT_SHRINKAGE=${JSON.stringify(shrinkageRaw)} must be a positive number.`);
+  }
+  const features = reader.list('DETECT_FEATURES', [], 'Features to score (default: all; see the README).');
+  const warmupRowsRaw = reader.optionalString('WARMUP_ROWS', '`agentwatch score`: leading rows that fit the initial baseline (default: DETECT_WARMUP_WINDOWS; --warmup wins).');
+  let warmupRows: number | undefined;
+  if (warmupRowsRaw !== undefined) {
+    warmupRows = Number(warmupRowsRaw);
+    if (!/^\d+$/.test(warmupRowsRaw) || warmupRows < 2) reader.problem(`WARMUP_ROWS=${JSON.stringify(warmupRowsRaw)} must be a whole number of at least 2.`);
+  }
+  const maxAgents = reader.int('DETECT_MAX_AGENTS', 10_000, { min: 1, max: 1_000_000 }, 'Most agents with windows and baselines; the least recently seen is dropped (counted).');
+
   const logLevel = reader.oneOf('LOG_LEVEL', ['fatal', 'error', 'warn', 'info', 'debug', 'trace'], 'info', 'Log level (JSON logs on stdout).');
 
   return {
     kafka: { brokers, clientId, groupId, sasl, tls, connectionTimeoutMs, requestTimeoutMs, sessionTimeoutMs },
+    detect: { windowMs, latenessMs, p, threshold, fireAfter, resolveAfter, warmupWindows, memoryWindows, shrinkage, features, maxAgents, warmupRows },
     ingest: { topicPattern, excludeTopics, refreshIntervalMs, fromBeginning, maxPayloadBytes, partitionsConcurrently, maxBytesPerPartition },
     topics: { dlq: dlqTopic, anomalies: anomaliesTopic, checkpoints: checkpointsTopic, partitions: outputPartitions, replicationFactor: outputReplication },
     correlate: { taskTtlMs, maxInFlight, maxRecent },

@@ -60,6 +60,20 @@ export class OptionReader {
     return parsed;
   }
 
+  float(name: string, def: number, bounds: { min: number; max: number; exclusive?: boolean }, description: string): number {
+    const range = bounds.exclusive ? `between ${bounds.min} and ${bounds.max} (exclusive)` : `from ${bounds.min} to ${bounds.max}`;
+    this.doc(name, `number ${bounds.exclusive ? '(' : '['}${bounds.min}, ${bounds.max}${bounds.exclusive ? ')' : ']'}`, String(def), description);
+    const value = this.raw(name);
+    if (value === undefined) return def;
+    const parsed = Number(value);
+    const inside = bounds.exclusive ? parsed > bounds.min && parsed < bounds.max : parsed >= bounds.min && parsed <= bounds.max;
+    if (!/^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$/.test(value) || !Number.isFinite(parsed) || !inside) {
+      this.problems.push(`${name}=${JSON.stringify(value)} is not a number ${range}.`);
+      return def;
+    }
+    return parsed;
+  }
+
   bool(name: string, def: boolean, description: string): boolean {
     this.doc(name, 'boolean', String(def), description);
     const value = this.raw(name);

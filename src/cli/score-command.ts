@@ -1,0 +1,105 @@
+// `agentwatch score`: offline scoring of window feature rows (CSV or JSONL, file or stdin) with the
+// same WindowScorer and defaults as the live detector. One JSON line per input row, in order:
+//   {"index", "score", "threshold", "anomaly", "contributions"}
+// The first --warmup rows (WARMUP_ROWS, else DETECT_WARMUP_WINDOWS) fit the initial baseline and
+// are never flagged (score null); afterwards, rows that are not anomalous keep teaching it.
+
+import { createReadStream } from 'node:fs';
+import type { Readable, Writable } from 'node:stream';
+import type { Config } from '../config/index.js';
+import { scorerOptions, WindowScorer } from '../detect/index.js';
+import { AgentwatchError } from '../errors.js';
+import { numericCell, readRows, type InputFormat } from './score-input.js';
+
+export interface ScoreArguments {
+  file: string | undefined;
+  columns: string[] | undefined;
+  warmup: number | undefined;
+  format: InputFormat | undefined;
+}
+
+export const SCORE_USAGE = 'agentwatch score [FILE|-] [--columns a,b,c] [--warmup N] [--format csv|jsonl]';
+
+export function parseScoreArguments(args: readonly string[]): ScoreArguments {
+  const parsed: ScoreArguments = { file: undefined, columns: undefined, warmup: undefined, format: undefined };
+  for (let i = 0; i < args.length; i += 1) {
+    const arg = args[i]!;
+    const [flag, inline] = arg.startsWith('--') && arg.includes('=') ? [arg.slice(0, arg.indexOf('=')), arg.slice(arg.indexOf('=') + 1)] : [arg, undefined];
+    const value = (): string => {
+      const v = inline ?? args[++i];
+      if (v === undefined || v === '') throw new AgentwatchError('AW_CLI_USAGE', `${flag} needs a value; usage: ${SCORE_USAGE}`);
+      return v;
+    };
+    if (flag === '--columns') parsed.columns = value().split(',').map((c) => c.trim()).filter((c) => c !== '');
+    else if (flag === '--warmup') {
+      const v = value();
+      if (!/^\d+$/.test(v) || Number(v) < 2) throw new AgentwatchError('AW_CLI_USAGE', `--warmup ${v}: give a whole number of rows, at least 2`);
+      parsed.warmup = Number(v);
+    } else if (flag === '--format') {
+      const v = value();
+      if (v !== 'csv' && v !== 'jsonl') throw new AgentwatchError('AW_CLI_USAGE', `--format ${v}: use csv or jsonl`);
+      parsed.format = v;
+    } else if (flag.startsWith('-') && flag !== '-') throw new AgentwatchError('AW_CLI_USAGE', `unknown flag ${flag}; usage: ${SCORE_USAGE}`);
+    else if (parsed.file !== undefined) throw new AgentwatchError('AW_CLI_USAGE', `one input file only (got ${parsed.file} and ${arg}); usage: ${SCORE_USAGE}`);
+    else parsed.file = arg;
+  }
+  if (parsed.columns?.length === 0) throw new AgentwatchError('AW_CLI_USAGE', '--columns is empty; name at least one column');
+  return parsed;
+}
+
+function formatFor(file: string | undefined, given: InputFormat | undefined): InputFormat | undefined {
+  if (given !== undefined || file === undefined || file === '-') return given;
+  if (/\.(jsonl|ndjson)$/i.test(file)) return 'jsonl';
+  if (/\.csv$/i.test(file)) return 'csv';
+  return undefined;
+}
+
+export async function runScore(args: ScoreArguments, config: Config, stdin: Readable, stdout: Writable, stderr?: Writable): Promise<number> {
+  const input = args.file === undefined || args.file === '-' ? stdin : createReadStream(args.file);
+  if (input !== stdin) {
+    await new Promise<void>((resolve, reject) => {
+      input.once('open', () => resolve());
+      input.once('error', (err: NodeJS.ErrnoException) => reject(new AgentwatchError('AW_CLI_USAGE', `cannot read ${args.file}: ${err.code ?? err.message}`, { cause: err })));
+    });
+  }
+  const warmup = args.warmup ?? config.detect.warmupRows ?? config.detect.warmupWindows;
+  let columns: string[] | undefined = args.columns;
+  let scorer: WindowScorer | undefined;
+  let index = 0;
+  let vector = new Float64Array(0);
+
+  for await (const row of readRows(input, formatFor(args.file, args.format))) {
+    if (columns === undefined) {
+      columns = [...row.cells].filter(([, v]) => numericCell(v) !== undefined).map(([k]) => k);
+      if (columns.length === 0) throw new AgentwatchError('AW_SCORE_INPUT_INVALID', `line ${row.line}: no numeric column to score`, { context: { line: row.line } });
+      const ignored = [...row.cells.keys()].filter((k) => !columns!.includes(k));
+      stderr?.write(`agentwatch score: scoring ${columns.join(', ')}${ignored.length > 0 ? `; not numeric on line ${row.line}, ignored: ${ignored.join(', ')} (choose with --columns)` : ''}\n`);
+    }
+    if (scorer === undefined) {
+      const unknown = columns.filter((c) => !row.cells.has(c));
+      if (unknown.length > 0) {
+        throw new AgentwatchError('AW_DETECT_FEATURE_UNKNOWN', `--columns names ${unknown.map((c) => JSON.stringify(c)).join(', ')}, not in the input; columns: ${[...row.cells.keys()].join(', ')}`);
+      }
+      // Columns have no known scale offline, so the σ floor is only there to keep Σ invertible.
+      scorer = new WindowScorer(columns.length, scorerOptions(config.detect, new Float64Array(columns.length).fill(1e-6), warmup));
+      vector = new Float64Array(columns.length);
+    }
+    columns.forEach((column, i) => {
+      if (!row.cells.has(column)) {
+        throw new AgentwatchError('AW_SCORE_INPUT_INVALID', `line ${row.line}: column ${JSON.stringify(column)} is missing`, { context: { line: row.line, column } });
+      }
+      const value = numericCell(row.cells.get(column));
+      if (value === undefined) {
+        throw new AgentwatchError('AW_SCORE_INPUT_INVALID', `line ${row.line}, column ${JSON.stringify(column)}: ${JSON.stringify(row.cells.get(column))} is not a number`, { context: { line: row.line, column } });
+      }
+      vector[i] = value;
+    });
+    const result = scorer.assess(vector, true);
+    const contributions: Record<string, number> = {};
+    if (result.contributions !== null) columns.forEach((column, i) => { contributions[column] = result.contributions![i]!; });
+    const line = JSON.stringify({ index, score: result.score, threshold: result.threshold, anomaly: result.anomaly, contributions });
+    if (!stdout.write(`${line}\n`)) await new Promise((resolve) => stdout.once('drain', resolve));
+    index += 1;
+  }
+  return 0;
+}

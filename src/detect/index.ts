@@ -1,0 +1,13 @@
+// The detect stage: window features, per-agent baselines, Mahalanobis scoring, explanations, hysteresis.
+export { Baseline } from './baseline.js';
+export type { BaselineOptions, ScoreParts } from './baseline.js';
+export { WindowScorer } from './window-scorer.js';
+export type { ScorerOptions, WindowScore } from './window-scorer.js';
+export { scorerOptions } from './scorer-options.js';
+export { Threshold, severityOf } from './threshold.js';
+export type { Severity, ThresholdMode, ThresholdOptions } from './threshold.js';
+export { Hysteresis } from './hysteresis.js';
+export type { AlertState, AlertTransition } from './hysteresis.js';
+export { FEATURES, FEATURE_NAMES } from './features.js';
+export type { FeatureDefinition, FeatureName } from './features.js';
+export { chiSquareCdf, chiSquareQuantile, chiSquareSurvival } from './chi-square.js';
