@@ -56,7 +56,7 @@ export class Pipeline {
     const timeouts = correlator.process(events, clock.now());
     this.count(events, timeouts.length);
 
-    const correlated = { topic: batch.topic, partition: batch.partition, events, timeouts };
+    const correlated = { topic: batch.topic, partition: batch.partition, events, timeouts, watermark: clock.now() };
     await Promise.all(sinks.map((sink) => this.persist(batch, `sink ${sink.name}`, () => sink.accept(correlated))));
   };
 

@@ -11,6 +11,8 @@ export interface CorrelatedBatch {
   events: readonly AgentEvent[];
   /** Tasks whose TTL ran out while this batch was processed (from any partition). */
   timeouts: readonly TaskTimeout[];
+  /** Event time now (EventClock): every partition has been read up to about this timestamp. */
+  watermark: number;
 }
 
 /**

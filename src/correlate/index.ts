@@ -3,3 +3,4 @@ export { Correlator } from './correlator.js';
 export type { CorrelatorOptions, CorrelatorStats, TaskRef, TaskTimeout } from './correlator.js';
 export { EventClock } from './event-clock.js';
 export type { CorrelatedBatch, EventSink } from './event-sink.js';
+export { OrderedTable } from './ordered-table.js';

@@ -47,6 +47,11 @@ export class OrderedTable<V> {
     return node === undefined ? undefined : { key: node.key, value: node.value };
   }
 
+  /** Entries from oldest to newest. Do not add or delete while iterating. */
+  *entries(): IterableIterator<[string, V]> {
+    for (let node = this.oldestNode; node !== undefined; node = node.newer) yield [node.key, node.value];
+  }
+
   private unlink(node: Node<V>): void {
     if (node.older === undefined) this.oldestNode = node.newer;
     else node.older.newer = node.newer;

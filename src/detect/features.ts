@@ -12,9 +12,9 @@ export const FEATURES = [
   { name: 'request_rate', description: 'ln(1 + requests per second)', sigmaFloor: 0.05 },
   { name: 'latency_p50', description: 'ln(1 + median answer latency in ms)', sigmaFloor: 0.05 },
   { name: 'latency_p95', description: 'ln(1 + 95th percentile answer latency in ms)', sigmaFloor: 0.05 },
-  { name: 'retries_per_task', description: 'retried requests per request', sigmaFloor: 0.01 },
-  { name: 'timeout_rate', description: 'timeouts per request', sigmaFloor: 0.01 },
-  { name: 'failure_rate', description: 'failed answers (errors, failed/rejected states) per answer', sigmaFloor: 0.01 },
+  { name: 'retries_per_task', description: 'retried requests per request', sigmaFloor: 0.05 },
+  { name: 'timeout_rate', description: 'timeouts per request', sigmaFloor: 0.05 },
+  { name: 'failure_rate', description: 'failed answers (errors, failed/rejected states) per answer', sigmaFloor: 0.05 },
   { name: 'payload_bytes_mean', description: 'ln(1 + mean payload bytes)', sigmaFloor: 0.05 },
   { name: 'payload_bytes_p95', description: 'ln(1 + 95th percentile payload bytes)', sigmaFloor: 0.05 },
 ] as const satisfies readonly FeatureDefinition[];
