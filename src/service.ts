@@ -4,7 +4,9 @@
 import { Partitioners, type Kafka, type Producer } from 'kafkajs';
 import type { Config } from './config/index.js';
 import { Correlator, EventClock, type CorrelatorStats, type EventSink } from './correlate/index.js';
-import { RecordDecoder, probeSchemaRegistry, registrySchemaSource } from './decode/index.js';
+import { RecordDecoder, createSchemaRegistry, probeSchemaRegistry, registrySchemaSource } from './decode/index.js';
+import { Detector, DetectorSink, type AnomalyAlert, type DetectorStats } from './detect/index.js';
+import { AlertPublisher, AlertStream } from './alert/index.js';
 import { AgentTap, DlqWriter, createKafka, createTopicFilter, ensureTopics, probeKafka, type KafkaProbe, type TapStats } from './ingest/index.js';
 import { NdjsonFileSink, createClickHouseClient, describeClickHouse, pingClickHouse, type ClickHouseClient } from './audit/index.js';
 import type { Logger } from './logger.js';
@@ -43,7 +45,9 @@ export interface ServiceStats {
   tap: TapStats;
   pipeline: PipelineStats;
   correlator: CorrelatorStats;
+  detector: DetectorStats;
   dlqWritten: number;
+  alertsPublished: number;
 }
 
 export class Service {
@@ -56,6 +60,10 @@ export class Service {
     private readonly producer: Producer,
     private readonly sinks: readonly EventSink[],
     readonly clickhouse: ClickHouseClient,
+    private readonly detector: Detector,
+    private readonly publisher: AlertPublisher,
+    /** Every alert as it is published, for in-process subscribers. */
+    readonly alerts: AlertStream,
   ) {}
 
   /** Connects to everything, creates missing output topics, and starts tapping. */
@@ -71,7 +79,7 @@ export class Service {
     const admin = kafka.admin();
     await admin.connect();
     try {
-      const created = await ensureTopics(admin, [config.topics.dlq], config.topics);
+      const created = await ensureTopics(admin, [config.topics.dlq, config.topics.anomalies], config.topics);
       if (created.length > 0) logger.info({ topics: created }, 'created output topics');
     } finally {
       await admin.disconnect();
@@ -79,10 +87,23 @@ export class Service {
     const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner, allowAutoTopicCreation: false });
     await producer.connect();
 
-    const sinks: EventSink[] = [];
+    const detector = new Detector(config.detect);
+    const publisher = await AlertPublisher.create(producer, createSchemaRegistry(config.schemaRegistry), config.topics.anomalies);
+    const alerts = new AlertStream((err) => logger.warn({ err }, 'an alert subscriber threw and was removed'));
+    const detectorSink = new DetectorSink(detector, async (batch) => {
+      // Kafka first: if publishing fails the batch is offered again, and the stream must not repeat itself.
+      await publisher.publish(batch);
+      for (const alert of batch) {
+        logAlert(logger, alert);
+        alerts.emit(alert);
+      }
+    });
+    logger.info({ topic: config.topics.anomalies, schemaId: publisher.schemaId, features: detector.featureNames }, 'alerts go to the anomalies topic');
+
+    const sinks: EventSink[] = [detectorSink];
     if (config.sinks.eventsFile !== undefined) sinks.push(await NdjsonFileSink.open(config.sinks.eventsFile));
     sinks.push(...(options.extraSinks ?? []));
-    if (sinks.length === 0) logger.warn('no sink is configured: events are decoded and correlated, then discarded (set EVENTS_FILE to keep them)');
+    if (config.sinks.eventsFile === undefined) logger.warn('events are not recorded: set EVENTS_FILE to keep them (the ClickHouse audit store is not built yet)');
 
     const correlator = new Correlator(config.correlate);
     const dlq = new DlqWriter(producer, config.topics.dlq);
@@ -105,11 +126,14 @@ export class Service {
     }, logger);
     await tap.start();
     logger.info({ topics: tap.subscribedTopics(), pattern: config.ingest.topicPattern.source, groupId: config.kafka.groupId }, 'tapping agent topics');
-    return new Service(logger, tap, pipeline, correlator, dlq, producer, sinks, clickhouse);
+    return new Service(logger, tap, pipeline, correlator, dlq, producer, sinks, clickhouse, detector, publisher, alerts);
   }
 
   stats(): ServiceStats {
-    return { tap: this.tap.stats(), pipeline: this.pipeline.stats(), correlator: this.correlator.stats(), dlqWritten: this.dlq.count() };
+    return {
+      tap: this.tap.stats(), pipeline: this.pipeline.stats(), correlator: this.correlator.stats(), detector: this.detector.stats(),
+      dlqWritten: this.dlq.count(), alertsPublished: this.publisher.count(),
+    };
   }
 
   subscribedTopics(): readonly string[] {
@@ -125,6 +149,17 @@ export class Service {
     await this.clickhouse.close();
     this.logger.info('stopped');
   }
+}
+
+function logAlert(logger: Logger, alert: AnomalyAlert): void {
+  const top = alert.features.slice(0, 3).map((f) => ({ feature: f.name, value: round(f.value), baseline: round(f.baselineMean), contribution: round(f.contribution) }));
+  const fields = { alertId: alert.alertId, agent: alert.agent, severity: alert.severity, score: round(alert.score), threshold: round(alert.threshold), windowStart: new Date(alert.windowStart).toISOString(), top };
+  if (alert.state === 'FIRING') logger.warn(fields, `anomaly FIRING for ${alert.agent}`);
+  else logger.info(fields, `anomaly RESOLVED for ${alert.agent}`);
+}
+
+function round(value: number): number | null {
+  return Number.isFinite(value) ? Math.round(value * 1000) / 1000 : null;
 }
 
 /** Runs agentwatch until `stop` is aborted. */
