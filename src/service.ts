@@ -8,7 +8,10 @@ import { RecordDecoder, createSchemaRegistry, probeSchemaRegistry, registrySchem
 import { Detector, DetectorSink, type AnomalyAlert, type DetectorStats } from './detect/index.js';
 import { AlertPublisher, AlertStream } from './alert/index.js';
 import { AgentTap, DlqWriter, createKafka, createTopicFilter, ensureTopics, probeKafka, type KafkaProbe, type TapStats } from './ingest/index.js';
-import { NdjsonFileSink, createClickHouseClient, describeClickHouse, pingClickHouse, type ClickHouseClient } from './audit/index.js';
+import {
+  AuditWriter, CheckpointPublisher, NdjsonFileSink, createClickHouseClient, createRedactor, describeClickHouse, migrate, pingClickHouse,
+  type AuditWriterStats, type ClickHouseClient,
+} from './audit/index.js';
 import type { Logger } from './logger.js';
 import { Pipeline, type PipelineStats } from './pipeline.js';
 
@@ -46,8 +49,10 @@ export interface ServiceStats {
   pipeline: PipelineStats;
   correlator: CorrelatorStats;
   detector: DetectorStats;
+  audit: AuditWriterStats;
   dlqWritten: number;
   alertsPublished: number;
+  checkpointsPublished: number;
 }
 
 export class Service {
@@ -64,6 +69,8 @@ export class Service {
     private readonly publisher: AlertPublisher,
     /** Every alert as it is published, for in-process subscribers. */
     readonly alerts: AlertStream,
+    private readonly audit: AuditWriter,
+    private readonly checkpoints: CheckpointPublisher,
   ) {}
 
   /** Connects to everything, creates missing output topics, and starts tapping. */
@@ -75,11 +82,13 @@ export class Service {
     logger.info({ url: config.schemaRegistry.url, subjects }, 'schema registry reachable');
     const clickhouse = await createClickHouseClient(config.clickhouse);
     logger.info({ clickhouse: describeClickHouse(config.clickhouse), database: config.clickhouse.database }, 'clickhouse ready');
+    const migrations = await migrate(clickhouse, { retentionDays: config.audit.retentionDays });
+    logger.info(migrations, 'audit schema up to date');
 
     const admin = kafka.admin();
     await admin.connect();
     try {
-      const created = await ensureTopics(admin, [config.topics.dlq, config.topics.anomalies], config.topics);
+      const created = await ensureTopics(admin, [config.topics.dlq, config.topics.anomalies, config.topics.checkpoints], config.topics);
       if (created.length > 0) logger.info({ topics: created }, 'created output topics');
     } finally {
       await admin.disconnect();
@@ -87,12 +96,19 @@ export class Service {
     const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner, allowAutoTopicCreation: false });
     await producer.connect();
 
+    const audit = new AuditWriter(clickhouse, {
+      batchRows: config.audit.batchRows, flushMs: config.audit.flushMs, retryMaxMs: config.sinks.retryMaxMs,
+      redact: createRedactor(config.audit.redactPaths), logger,
+    });
+    const checkpoints = new CheckpointPublisher(producer, config.topics.checkpoints, audit, (err) => logger.warn({ err }, 'could not publish hash-chain checkpoints; the next interval tries again'));
+    checkpoints.start(config.audit.checkpointIntervalMs);
     const detector = new Detector(config.detect);
     const publisher = await AlertPublisher.create(producer, createSchemaRegistry(config.schemaRegistry), config.topics.anomalies);
     const alerts = new AlertStream((err) => logger.warn({ err }, 'an alert subscriber threw and was removed'));
     const detectorSink = new DetectorSink(detector, async (batch) => {
       // Kafka first: if publishing fails the batch is offered again, and the stream must not repeat itself.
       await publisher.publish(batch);
+      await audit.recordAlerts(batch);
       for (const alert of batch) {
         logAlert(logger, alert);
         alerts.emit(alert);
@@ -100,10 +116,9 @@ export class Service {
     });
     logger.info({ topic: config.topics.anomalies, schemaId: publisher.schemaId, features: detector.featureNames }, 'alerts go to the anomalies topic');
 
-    const sinks: EventSink[] = [detectorSink];
+    const sinks: EventSink[] = [audit, detectorSink];
     if (config.sinks.eventsFile !== undefined) sinks.push(await NdjsonFileSink.open(config.sinks.eventsFile));
     sinks.push(...(options.extraSinks ?? []));
-    if (config.sinks.eventsFile === undefined) logger.warn('events are not recorded: set EVENTS_FILE to keep them (the ClickHouse audit store is not built yet)');
 
     const correlator = new Correlator(config.correlate);
     const dlq = new DlqWriter(producer, config.topics.dlq);
@@ -126,13 +141,13 @@ export class Service {
     }, logger);
     await tap.start();
     logger.info({ topics: tap.subscribedTopics(), pattern: config.ingest.topicPattern.source, groupId: config.kafka.groupId }, 'tapping agent topics');
-    return new Service(logger, tap, pipeline, correlator, dlq, producer, sinks, clickhouse, detector, publisher, alerts);
+    return new Service(logger, tap, pipeline, correlator, dlq, producer, sinks, clickhouse, detector, publisher, alerts, audit, checkpoints);
   }
 
   stats(): ServiceStats {
     return {
       tap: this.tap.stats(), pipeline: this.pipeline.stats(), correlator: this.correlator.stats(), detector: this.detector.stats(),
-      dlqWritten: this.dlq.count(), alertsPublished: this.publisher.count(),
+      audit: this.audit.stats(), dlqWritten: this.dlq.count(), alertsPublished: this.publisher.count(), checkpointsPublished: this.checkpoints.count(),
     };
   }
 
@@ -145,6 +160,7 @@ export class Service {
     this.logger.info('shutting down');
     await this.tap.stop();
     for (const sink of [...this.sinks].reverse()) await sink.close();
+    await this.checkpoints.stop(); // the last tails, after the audit writer flushed
     await this.producer.disconnect();
     await this.clickhouse.close();
     this.logger.info('stopped');

@@ -7,11 +7,16 @@ import { AgentwatchError, isAgentwatchError, messageOf } from '../errors.js';
 import { createLogger } from '../logger.js';
 import { checkDependencies, runService } from '../service.js';
 import { parseScoreArguments, runScore, SCORE_USAGE } from './score-command.js';
+import { parseVerifyArguments, runVerify, VERIFY_USAGE } from './verify-command.js';
+import { createClickHouseClient, migrate } from '../audit/index.js';
+import { createKafka } from '../ingest/index.js';
 
 const COMMANDS: ReadonlyArray<{ name: string; summary: string }> = [
   { name: 'run', summary: 'Run the service against the configured Kafka, schema registry and ClickHouse.' },
   { name: 'check', summary: 'Ask Kafka, the schema registry and ClickHouse for an answer each; exit 1 if one fails.' },
   { name: 'score', summary: 'Score window feature rows (CSV or JSONL, file or stdin) offline; one JSON line per row.' },
+  { name: 'migrate', summary: 'Create or upgrade the audit tables in ClickHouse (run also runs it at start).' },
+  { name: 'verify', summary: 'Recompute the audit hash chain; report the first altered row or gap; exit 1 if any.' },
 ];
 
 export function helpText(): string {
@@ -32,6 +37,11 @@ export function helpText(): string {
     '                  (default: WARMUP_ROWS, else DETECT_WARMUP_WINDOWS)',
     '  --format F      csv or jsonl (default: from the file name, else from the first line)',
     '  Output per row: {"index", "score", "threshold", "anomaly", "contributions"}; score is null while warming up.',
+    '',
+    `Usage of verify: ${VERIFY_USAGE}`,
+    '  default: every stored topic-partition, from its first stored row to its last',
+    '  --checkpoints   also check the rows against the checkpoints published to CHECKPOINTS_TOPIC',
+    '  Output: one JSON report per partition {ok, rowsChecked, problem: {kind: altered|gap|link, offset}}.',
     '',
     'Options: from the environment, or a JSON file named by AGENTWATCH_CONFIG (the environment wins).',
     ...options.map((o) => `  ${o.name.padEnd(width)}  ${o.description} [${o.type}; default ${o.default}]`),
@@ -63,11 +73,31 @@ export async function main(argv: string[]): Promise<number> {
     const args = parseScoreArguments(rest);
     return runScore(args, loadConfig(), process.stdin, process.stdout, process.stderr);
   }
+  if (command === 'verify') {
+    const args = parseVerifyArguments(rest);
+    const config = loadConfig();
+    const client = await createClickHouseClient(config.clickhouse);
+    try {
+      return await runVerify(args, client, () => createKafka(config.kafka, createLogger('warn')), config.topics.checkpoints, process.stdout);
+    } finally {
+      await client.close();
+    }
+  }
   if (rest.length > 0) {
     throw new AgentwatchError('AW_CLI_USAGE', `'agentwatch ${command}' takes no arguments, got ${JSON.stringify(rest.join(' '))}; options come from the environment (see agentwatch --help).`);
   }
   const config = loadConfig();
   const logger = createLogger(config.logLevel);
+
+  if (command === 'migrate') {
+    const client = await createClickHouseClient(config.clickhouse);
+    try {
+      process.stdout.write(`${JSON.stringify(await migrate(client, { retentionDays: config.audit.retentionDays }))}\n`);
+    } finally {
+      await client.close();
+    }
+    return 0;
+  }
 
   if (command === 'check') {
     const report = await checkDependencies(config, logger);

@@ -87,8 +87,17 @@ export interface DetectConfig {
   warmupRows: number | undefined;
 }
 
+export interface AuditConfig {
+  batchRows: number;
+  flushMs: number;
+  redactPaths: string[];
+  retentionDays: number;
+  checkpointIntervalMs: number;
+}
+
 export interface Config {
   kafka: KafkaConfig;
+  audit: AuditConfig;
   detect: DetectConfig;
   ingest: IngestConfig;
   topics: TopicsConfig;
@@ -222,10 +231,17 @@ function readOptions(reader: OptionReader): Config {
   }
   const maxAgents = reader.int('DETECT_MAX_AGENTS', 10_000, { min: 1, max: 1_000_000 }, 'Most agents with windows and baselines; the least recently seen is dropped (counted).');
 
+  const auditBatchRows = reader.int('AUDIT_BATCH_ROWS', 5_000, { min: 1, max: 1_000_000 }, 'Audit rows per ClickHouse insert (or fewer after AUDIT_FLUSH_MS).');
+  const auditFlushMs = reader.int('AUDIT_FLUSH_MS', 1_000, { min: 10, max: 600_000 }, 'Longest wait before buffered audit rows are inserted.');
+  const redactPaths = reader.list('AUDIT_REDACT_PATHS', [], 'JSON paths masked before a payload is stored and hashed (dot-separated, * for any key or item), e.g. params.message.parts.*.text.');
+  const retentionDays = reader.int('AUDIT_RETENTION_DAYS', 0, { min: 0, max: 36_500 }, 'Delete audit rows this many days after ingestion (0: keep forever). Applies when the table is created.');
+  const checkpointIntervalMs = reader.int('CHECKPOINT_INTERVAL_MS', 60_000, { min: 100, max: 86_400_000 }, 'How often the hash-chain tails are published to CHECKPOINTS_TOPIC.');
+
   const logLevel = reader.oneOf('LOG_LEVEL', ['fatal', 'error', 'warn', 'info', 'debug', 'trace'], 'info', 'Log level (JSON logs on stdout).');
 
   return {
     kafka: { brokers, clientId, groupId, sasl, tls, connectionTimeoutMs, requestTimeoutMs, sessionTimeoutMs },
+    audit: { batchRows: auditBatchRows, flushMs: auditFlushMs, redactPaths, retentionDays, checkpointIntervalMs },
     detect: { windowMs, latenessMs, p, threshold, fireAfter, resolveAfter, warmupWindows, memoryWindows, shrinkage, features, maxAgents, warmupRows },
     ingest: { topicPattern, excludeTopics, refreshIntervalMs, fromBeginning, maxPayloadBytes, partitionsConcurrently, maxBytesPerPartition },
     topics: { dlq: dlqTopic, anomalies: anomaliesTopic, checkpoints: checkpointsTopic, partitions: outputPartitions, replicationFactor: outputReplication },

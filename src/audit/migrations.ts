@@ -1,0 +1,87 @@
+// Versioned schema of the audit store. Migrations run in order at start and with `agentwatch
+// migrate`; each applied version is recorded in schema_migrations, and a migration is never edited
+// once released (add a new one instead).
+//
+// audit_events is append-only: one row per Kafka record, with the (redacted) payload, the canonical
+// event fields, and the hash chain (prev_offset, prev_hash, hash) per topic-partition. It is
+// partitioned by the month of ingestion, so that every insert of the writer lands in one partition
+// and is a single atomic part; record time (ts) has a min-max index for time-range queries. The
+// ORDER BY serves the compliance queries: by workflow, then time.
+
+export interface Migration {
+  version: number;
+  name: string;
+  /** Statements, run in order. `{retention}` is replaced by the TTL clause (or nothing). */
+  statements: string[];
+}
+
+export const MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    name: 'audit_events and anomalies',
+    statements: [
+      `CREATE TABLE IF NOT EXISTS audit_events (
+        topic LowCardinality(String) COMMENT 'messaging.destination.name',
+        partition UInt32,
+        offset UInt64,
+        prev_offset Int64 COMMENT 'offset of the previous stored record of this topic-partition; -1 for the first',
+        ts DateTime64(3, 'UTC') COMMENT 'Kafka record timestamp (event time)',
+        key String,
+        headers Map(String, String),
+        agent LowCardinality(String),
+        capability LowCardinality(String),
+        workflow_id String,
+        task_id String COMMENT 'a2a.task.id',
+        message_id String,
+        context_id String COMMENT 'gen_ai.conversation.id',
+        rpc_id String,
+        method LowCardinality(String) COMMENT 'a2a.method.name',
+        step String,
+        kind LowCardinality(String),
+        state LowCardinality(String) COMMENT 'a2a.task.state',
+        error_type String COMMENT 'error.type',
+        attempt UInt16,
+        payload_bytes UInt32,
+        encoding LowCardinality(String),
+        schema_id Int64 COMMENT '-1 when not Confluent-framed',
+        parse_error String,
+        dlq_reason LowCardinality(String),
+        latency_ms Int64 COMMENT '-1 when unknown',
+        retries UInt16,
+        timed_out UInt8,
+        payload String COMMENT 'the record value after redaction: UTF-8 text, or base64 when payload_encoding = base64',
+        payload_encoding LowCardinality(String),
+        prev_hash String,
+        hash String COMMENT 'SHA-256 over prev_hash and the canonical row',
+        ingested_at DateTime64(3, 'UTC'),
+        INDEX ts_minmax ts TYPE minmax GRANULARITY 1,
+        INDEX task_bloom task_id TYPE bloom_filter(0.01) GRANULARITY 4,
+        INDEX agent_set agent TYPE set(1000) GRANULARITY 4
+      ) ENGINE = MergeTree
+      PARTITION BY toYYYYMM(ingested_at)
+      ORDER BY (workflow_id, ts, topic, partition, offset)
+      {retention}`,
+      `CREATE TABLE IF NOT EXISTS anomalies (
+        alert_id String,
+        agent LowCardinality(String),
+        state LowCardinality(String),
+        severity LowCardinality(String),
+        onset DateTime64(3, 'UTC'),
+        window_start DateTime64(3, 'UTC'),
+        window_end DateTime64(3, 'UTC'),
+        score Float64,
+        threshold Float64,
+        p_value Float64,
+        features String COMMENT 'JSON: [{name, value, baseline_mean, contribution}], largest contribution first',
+        published_at DateTime64(3, 'UTC')
+      ) ENGINE = MergeTree
+      PARTITION BY toYYYYMM(window_start)
+      ORDER BY (agent, window_start, alert_id)`,
+    ],
+  },
+];
+
+/** The TTL clause for audit_events: keep forever (0) or N days after ingestion. */
+export function retentionClause(retentionDays: number): string {
+  return retentionDays > 0 ? `TTL toDateTime(ingested_at) + INTERVAL ${Math.floor(retentionDays)} DAY` : '';
+}

@@ -1,0 +1,41 @@
+// Masks configured JSON paths in a payload before it is stored and hashed, so the hash chain covers
+// exactly what is stored. A path is dot-separated; `*` matches every key of an object or every item
+// of an array: "params.message.parts.*.text", "payload.customer.email", "*.password".
+
+export const REDACTED = '[REDACTED]';
+
+export type Redactor = (body: unknown) => { value: unknown; changed: boolean };
+
+export function createRedactor(paths: readonly string[]): Redactor {
+  const compiled = paths.map((path) => path.split('.').filter((part) => part !== ''));
+  if (compiled.length === 0) return (body) => ({ value: body, changed: false });
+  return (body) => {
+    let changed = false;
+    let value = body;
+    for (const parts of compiled) {
+      const result = mask(value, parts, 0);
+      value = result.value;
+      changed ||= result.changed;
+    }
+    return { value, changed };
+  };
+}
+
+/** Returns a copy with the path masked (the input is never modified). */
+function mask(node: unknown, parts: readonly string[], depth: number): { value: unknown; changed: boolean } {
+  if (depth === parts.length) return { value: REDACTED, changed: node !== REDACTED };
+  if (typeof node !== 'object' || node === null) return { value: node, changed: false };
+  const part = parts[depth]!;
+  const keys = part === '*' ? Object.keys(node) : Object.prototype.hasOwnProperty.call(node, part) ? [part] : [];
+  if (keys.length === 0) return { value: node, changed: false };
+  const copy: Record<string, unknown> | unknown[] = Array.isArray(node) ? [...node] : { ...(node as Record<string, unknown>) };
+  let changed = false;
+  for (const key of keys) {
+    const result = mask((node as Record<string, unknown>)[key], parts, depth + 1);
+    if (result.changed) {
+      (copy as Record<string, unknown>)[key] = result.value;
+      changed = true;
+    }
+  }
+  return changed ? { value: copy, changed } : { value: node, changed: false };
+}

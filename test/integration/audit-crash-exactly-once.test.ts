@@ -1,0 +1,131 @@
+// The audit store, end to end on the real broker and the embedded ClickHouse engine:
+// 100,000 records through a real `agentwatch run`, SIGKILLed midway and restarted, leave exactly
+// 100,000 audit rows and every partition's chain verifies. Then a row altered directly in ClickHouse
+// is reported at its offset, a deleted row as a gap, and a truncated tail (invisible to the chain
+// alone) by the checkpoints published to Kafka, all through `agentwatch verify`.
+
+import assert from 'node:assert/strict';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, test } from 'node:test';
+import { createClickHouseClient, verifyPartition } from '../../src/audit/index.js';
+import { connectedProducer, createTopics, isolatedOverrides, runId, testKafka, waitFor } from './harness.js';
+import { repoRoot, stackConfig } from './stack-env.js';
+
+const run = runId();
+const TOPIC = `agent.tasks.audit-${run}`;
+const PARTITIONS = 4;
+const RECORDS = 100_000;
+const dir = mkdtempSync(join(tmpdir(), `aw-audit-${run}-`));
+const eventsFile = join(dir, 'events.ndjson');
+const overrides = isolatedOverrides(run, {
+  CLICKHOUSE_DATA_DIR: join(dir, 'clickhouse'),
+  CHECKPOINTS_TOPIC: `agentwatch-test.checkpoints.${run}`,
+  CHECKPOINT_INTERVAL_MS: '500',
+  EVENTS_FILE: eventsFile,
+  KAFKA_SESSION_TIMEOUT_MS: '6000',
+  AUDIT_REDACT_PATHS: 'payload.secret',
+  LOG_LEVEL: 'warn',
+});
+const kafka = testKafka();
+let child: ChildProcess | undefined;
+
+after(() => {
+  child?.kill('SIGKILL');
+  rmSync(dir, { recursive: true, force: true });
+});
+
+function env(): NodeJS.ProcessEnv {
+  const config = stackConfig();
+  return { PATH: process.env.PATH ?? '', KAFKA_BROKERS: config.kafka.brokers.join(','), SCHEMA_REGISTRY_URL: config.schemaRegistry.url, ...overrides };
+}
+
+const cli = join(repoRoot, 'dist/src/cli/main.js');
+
+/** Distinct offsets in the events file (the progress signal; the ClickHouse directory is the child's while it runs). */
+function eventsSeen(): number {
+  if (!existsSync(eventsFile)) return 0;
+  const seen = new Set<string>();
+  for (const line of readFileSync(eventsFile, 'utf8').split('\n')) {
+    const match = /"partition":(\d+),"offset":"(\d+)"/.exec(line);
+    if (match !== null) seen.add(`${match[1]}:${match[2]}`);
+  }
+  return seen.size;
+}
+
+function verify(...args: string[]): { code: number | null; reports: Array<Record<string, unknown>> } {
+  const result = spawnSync(process.execPath, [cli, 'verify', ...args], { env: env(), encoding: 'utf8' });
+  return { code: result.status, reports: result.stdout.trim().split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as Record<string, unknown>) };
+}
+
+test('SIGKILL midway and restart: exactly 100,000 audit rows, every chain verifies; tampering is found', async () => {
+  await createTopics(kafka, [{ topic: TOPIC, numPartitions: PARTITIONS }]);
+  const producer = await connectedProducer(kafka);
+  for (let start = 0; start < RECORDS; start += 2_000) {
+    await producer.send({
+      topic: TOPIC,
+      messages: Array.from({ length: 2_000 }, (_, j) => {
+        const i = start + j;
+        return { key: `wf-${i % 1000}`, partition: i % PARTITIONS, value: JSON.stringify({ workflow_id: `wf-${i % 1000}`, task_type: 'audit', task_id: `t-${i}`, payload: { i, secret: `s-${i}` } }) };
+      }),
+    });
+  }
+  await producer.disconnect();
+
+  child = spawn(process.execPath, [cli, 'run'], { env: env(), stdio: ['ignore', 'ignore', 'inherit'] });
+  await waitFor('a third of the records in flight', () => eventsSeen() >= 30_000, 120_000);
+  child.kill('SIGKILL');
+  await once(child, 'exit');
+  assert.ok(eventsSeen() < RECORDS, 'killed midway');
+
+  child = spawn(process.execPath, [cli, 'run'], { env: env(), stdio: ['ignore', 'ignore', 'inherit'] });
+  await waitFor('every record after the restart', () => eventsSeen() >= RECORDS, 180_000);
+  child.kill('SIGTERM'); // a clean stop flushes the writer and publishes the last checkpoints
+  const [code] = await once(child, 'exit');
+  assert.equal(code, 0);
+  child = undefined;
+
+  const client = await createClickHouseClient(stackConfig(overrides).clickhouse);
+  try {
+    const [counts] = await (await client.query({
+      query: 'SELECT count() AS rows, uniqExact(partition, offset) AS distinct_records FROM audit_events WHERE topic = {topic:String}',
+      query_params: { topic: TOPIC }, format: 'JSONEachRow',
+    })).json<{ rows: string; distinct_records: string }>();
+    assert.deepEqual([Number(counts!.rows), Number(counts!.distinct_records)], [RECORDS, RECORDS], 'exactly once: no record missing, none twice');
+    const [secrets] = await (await client.query({ query: "SELECT countIf(payload LIKE '%s-1%') AS leaked FROM audit_events", format: 'JSONEachRow' })).json<{ leaked: string }>();
+    assert.equal(Number(secrets!.leaked), 0, 'redacted paths are not stored');
+    for (let p = 0; p < PARTITIONS; p += 1) {
+      const report = await verifyPartition(client, { topic: TOPIC, partition: p });
+      assert.deepEqual([report.ok, report.rowsChecked, report.startsAfter], [true, RECORDS / PARTITIONS, null], `partition ${p}: ${JSON.stringify(report.problem)}`);
+    }
+  } finally {
+    await client.close();
+  }
+
+  const clean = verify('--checkpoints');
+  assert.equal(clean.code, 0, JSON.stringify(clean.reports));
+  assert.ok(Number(clean.reports.at(-1)!.checkpoints) >= PARTITIONS, 'checkpoints were published');
+
+  // Tampering, directly in ClickHouse.
+  const tamper = await createClickHouseClient(stackConfig(overrides).clickhouse);
+  try {
+    await tamper.command({ query: `ALTER TABLE audit_events UPDATE payload = '{"forged":true}' WHERE topic = '${TOPIC}' AND partition = 0 AND offset = 500 SETTINGS mutations_sync = 1` });
+    await tamper.command({ query: `ALTER TABLE audit_events DELETE WHERE topic = '${TOPIC}' AND partition = 1 AND offset = 700 SETTINGS mutations_sync = 1` });
+    await tamper.command({ query: `ALTER TABLE audit_events DELETE WHERE topic = '${TOPIC}' AND partition = 2 AND offset = ${RECORDS / PARTITIONS - 1} SETTINGS mutations_sync = 1` });
+  } finally {
+    await tamper.close();
+  }
+  const altered = verify('--topic', TOPIC, '--partition', '0');
+  assert.equal(altered.code, 1);
+  assert.deepEqual([(altered.reports[0]!.problem as { kind: string; offset: string }).kind, (altered.reports[0]!.problem as { offset: string }).offset], ['altered', '500']);
+  const deleted = verify('--topic', TOPIC, '--partition', '1');
+  assert.deepEqual([(deleted.reports[0]!.problem as { kind: string }).kind, (deleted.reports[0]!.problem as { offset: string }).offset], ['gap', '700']);
+  const truncated = verify('--topic', TOPIC, '--partition', '2', '--checkpoints');
+  assert.equal(truncated.reports[0]!.ok, true, 'the chain alone cannot see a truncated tail');
+  const checkpointProblem = truncated.reports[1]!.problem as { kind: string; offset: string };
+  assert.deepEqual([checkpointProblem.kind, checkpointProblem.offset], ['checkpoint', String(RECORDS / PARTITIONS - 1)]);
+  assert.equal(truncated.code, 1);
+});
