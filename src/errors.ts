@@ -11,6 +11,11 @@ export const ERROR_CODES = {
     'The embedded ClickHouse engine already has another data directory open in this process.',
   AW_SCORE_INPUT_INVALID: 'The input of `agentwatch score` is malformed; the message names the line and column.',
   AW_DETECT_FEATURE_UNKNOWN: 'DETECT_FEATURES or --columns names a feature or column that does not exist.',
+  AW_API_BAD_REQUEST: 'HTTP 400: a parameter is unknown, malformed or out of range; the message names it.',
+  AW_API_UNAUTHORIZED: 'HTTP 401: no valid API key was presented.',
+  AW_API_FORBIDDEN: 'HTTP 403: the API key lacks the role the route needs.',
+  AW_API_NOT_FOUND: 'HTTP 404: no such route.',
+  AW_API_INTERNAL: 'HTTP 500: the request failed inside agentwatch; details are in the server log only.',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

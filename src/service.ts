@@ -7,6 +7,8 @@ import { Correlator, EventClock, type CorrelatorStats, type EventSink } from './
 import { RecordDecoder, createSchemaRegistry, probeSchemaRegistry, registrySchemaSource } from './decode/index.js';
 import { Detector, DetectorSink, type AnomalyAlert, type DetectorStats } from './detect/index.js';
 import { AlertPublisher, AlertStream } from './alert/index.js';
+import { buildApi } from './api/index.js';
+import type { FastifyInstance } from 'fastify';
 import { AgentTap, DlqWriter, createKafka, createTopicFilter, ensureTopics, probeKafka, type KafkaProbe, type TapStats } from './ingest/index.js';
 import {
   AuditWriter, CheckpointPublisher, NdjsonFileSink, createClickHouseClient, createRedactor, describeClickHouse, migrate, pingClickHouse,
@@ -71,6 +73,9 @@ export class Service {
     readonly alerts: AlertStream,
     private readonly audit: AuditWriter,
     private readonly checkpoints: CheckpointPublisher,
+    private readonly api: FastifyInstance,
+    /** Where the HTTP API listens, e.g. http://127.0.0.1:8080. */
+    readonly apiUrl: string,
   ) {}
 
   /** Connects to everything, creates missing output topics, and starts tapping. */
@@ -141,7 +146,19 @@ export class Service {
     }, logger);
     await tap.start();
     logger.info({ topics: tap.subscribedTopics(), pattern: config.ingest.topicPattern.source, groupId: config.kafka.groupId }, 'tapping agent topics');
-    return new Service(logger, tap, pipeline, correlator, dlq, producer, sinks, clickhouse, detector, publisher, alerts, audit, checkpoints);
+
+    const api = await buildApi({
+      clickhouse,
+      config: config.api,
+      agents: () => detector.snapshot(),
+      readiness: async () => ({
+        kafka: await probeKafka(kafka, config.kafka).then(() => true, () => false),
+        clickhouse: await pingClickHouse(clickhouse, config.clickhouse).then(() => true, () => false),
+      }),
+    }, logger);
+    const apiUrl = await api.listen({ host: config.api.host, port: config.api.port });
+    logger.info({ url: apiUrl, docs: `${apiUrl}/docs`, keys: config.api.keys.map((k) => k.name) }, 'API listening');
+    return new Service(logger, tap, pipeline, correlator, dlq, producer, sinks, clickhouse, detector, publisher, alerts, audit, checkpoints, api, apiUrl);
   }
 
   stats(): ServiceStats {
@@ -158,6 +175,7 @@ export class Service {
   /** Drains the batch in progress (its offsets are committed if every sink accepted it), then closes in reverse order. */
   async stop(): Promise<void> {
     this.logger.info('shutting down');
+    await this.api.close();
     await this.tap.stop();
     for (const sink of [...this.sinks].reverse()) await sink.close();
     await this.checkpoints.stop(); // the last tails, after the audit writer flushed

@@ -95,8 +95,26 @@ export interface AuditConfig {
   checkpointIntervalMs: number;
 }
 
+export type ApiRole = 'auditor' | 'sre' | 'admin';
+
+export interface ApiKeyConfig {
+  name: string;
+  roles: ApiRole[];
+  key: string;
+}
+
+export interface ApiConfig {
+  host: string;
+  port: number;
+  keys: ApiKeyConfig[];
+  maxPageRows: number;
+  maxExportRows: number;
+  queryTimeoutMs: number;
+}
+
 export interface Config {
   kafka: KafkaConfig;
+  api: ApiConfig;
   audit: AuditConfig;
   detect: DetectConfig;
   ingest: IngestConfig;
@@ -237,10 +255,36 @@ function readOptions(reader: OptionReader): Config {
   const retentionDays = reader.int('AUDIT_RETENTION_DAYS', 0, { min: 0, max: 36_500 }, 'Delete audit rows this many days after ingestion (0: keep forever). Applies when the table is created.');
   const checkpointIntervalMs = reader.int('CHECKPOINT_INTERVAL_MS', 60_000, { min: 100, max: 86_400_000 }, 'How often the hash-chain tails are published to CHECKPOINTS_TOPIC.');
 
+  const apiHost = reader.string('API_HOST', '127.0.0.1', 'Address the HTTP API listens on (0.0.0.0 to expose it).');
+  const apiPort = reader.int('API_PORT', 8080, { min: 0, max: 65_535 }, 'Port of the HTTP API (0: any free port).');
+  const apiKeyEntries = reader.list('API_KEYS', [], 'API keys as name:role[+role]:key (roles auditor, sre, admin; keys of 16+ characters), comma-separated. Secret.');
+  const apiKeys: ApiKeyConfig[] = [];
+  for (const entry of apiKeyEntries) {
+    const [name, roleList, ...keyParts] = entry.split(':');
+    const key = keyParts.join(':');
+    const roles = (roleList ?? '').split('+').filter((r) => r !== '');
+    const label = name === undefined || name === '' ? '(unnamed)' : name;
+    if (name === undefined || name === '' || roles.length === 0 || key === '') {
+      reader.problem(`API_KEYS: an entry of ${label} is not name:role[+role]:key.`);
+    } else if (roles.some((r) => !['auditor', 'sre', 'admin'].includes(r))) {
+      reader.problem(`API_KEYS: key ${label} has an unknown role in ${JSON.stringify(roleList)}; roles are auditor, sre, admin.`);
+    } else if (key.length < 16) {
+      reader.problem(`API_KEYS: the key of ${label} is shorter than 16 characters; use a long random key.`);
+    } else if (apiKeys.some((k) => k.name === name)) {
+      reader.problem(`API_KEYS: the name ${label} is used twice.`);
+    } else {
+      apiKeys.push({ name, roles: roles as ApiRole[], key });
+    }
+  }
+  const maxPageRows = reader.int('API_MAX_PAGE_ROWS', 1_000, { min: 1, max: 100_000 }, 'Largest page a query endpoint returns (the limit parameter may not exceed it).');
+  const maxExportRows = reader.int('API_MAX_EXPORT_ROWS', 10_000_000, { min: 1, max: 1_000_000_000 }, 'Most rows one export streams.');
+  const queryTimeoutMs = reader.int('API_QUERY_TIMEOUT_MS', 10_000, { min: 100, max: 3_600_000 }, 'Time limit of one API query in ClickHouse (exports: ten times this).');
+
   const logLevel = reader.oneOf('LOG_LEVEL', ['fatal', 'error', 'warn', 'info', 'debug', 'trace'], 'info', 'Log level (JSON logs on stdout).');
 
   return {
     kafka: { brokers, clientId, groupId, sasl, tls, connectionTimeoutMs, requestTimeoutMs, sessionTimeoutMs },
+    api: { host: apiHost, port: apiPort, keys: apiKeys, maxPageRows, maxExportRows, queryTimeoutMs },
     audit: { batchRows: auditBatchRows, flushMs: auditFlushMs, redactPaths, retentionDays, checkpointIntervalMs },
     detect: { windowMs, latenessMs, p, threshold, fireAfter, resolveAfter, warmupWindows, memoryWindows, shrinkage, features, maxAgents, warmupRows },
     ingest: { topicPattern, excludeTopics, refreshIntervalMs, fromBeginning, maxPayloadBytes, partitionsConcurrently, maxBytesPerPartition },

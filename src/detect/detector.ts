@@ -66,6 +66,17 @@ interface AgentState {
   scorer: WindowScorer;
   hysteresis: Hysteresis;
   lastWindow: number;
+  lastReport: WindowReport | undefined;
+}
+
+/** One agent as the API shows it: its last scored window, its baseline, whether it alerts. */
+export interface AgentSnapshot {
+  agent: string;
+  firing: boolean;
+  baselineWindows: number;
+  warm: boolean;
+  lastWindow: { windowStart: number; windowEnd: number; score: number | null; threshold: number; anomaly: boolean } | null;
+  features: Array<{ name: string; value: number | null; baselineMean: number; baselineSigma: number; contribution: number | null }>;
 }
 
 export class Detector {
@@ -108,6 +119,31 @@ export class Detector {
     return { agents: this.agents.size, firing, ...this.counters };
   }
 
+  /** Every agent's last scored window and baseline, most recently seen last. */
+  snapshot(): AgentSnapshot[] {
+    const agents: AgentSnapshot[] = [];
+    for (const [agent, state] of this.agents.entries()) {
+      const report = state.lastReport;
+      const sigma = state.scorer.baseline.sigma();
+      const mean = state.scorer.baseline.mean;
+      agents.push({
+        agent,
+        firing: state.hysteresis.firing,
+        baselineWindows: state.scorer.baseline.windows,
+        warm: state.scorer.warm,
+        lastWindow: report === undefined ? null : { windowStart: report.windowStart, windowEnd: report.windowEnd, score: report.score.score, threshold: report.score.threshold, anomaly: report.score.anomaly },
+        features: this.featureNames.map((name, i) => ({
+          name,
+          value: report === undefined || Number.isNaN(report.values[i]!) ? null : report.values[i]!,
+          baselineMean: mean[i]!,
+          baselineSigma: sigma[i]!,
+          contribution: report?.score.contributions?.[i] ?? null,
+        })),
+      });
+    }
+    return agents;
+  }
+
   private accumulator(agent: string, timestamp: number): WindowAccumulator | undefined {
     const start = Math.floor(timestamp / this.config.windowMs) * this.config.windowMs;
     if (start + this.config.windowMs + this.config.latenessMs <= this.lastWatermark || start < this.closedBefore) {
@@ -121,6 +157,7 @@ export class Detector {
         scorer: new WindowScorer(this.featureNames.length, scorerOptions(this.config, this.sigmaFloor)),
         hysteresis: new Hysteresis(agent, this.config.fireAfter, this.config.resolveAfter),
         lastWindow: start,
+        lastReport: undefined,
       };
       if (this.agents.size >= this.config.maxAgents) this.evictLeastRecent();
     }
@@ -158,6 +195,7 @@ export class Detector {
         this.counters.windowsScored += 1;
         if (score.anomaly) this.counters.anomalousWindows += 1;
         const report = { agent, windowStart: start, windowEnd: start + windowMs, score, values };
+        state.lastReport = report;
         windows.push(report);
         const transition = state.hysteresis.update(score.anomaly, start);
         if (transition !== undefined) alerts.push(this.alert(report, transition.state, transition.alertId, transition.onset));

@@ -12,6 +12,6 @@ export { FEATURES, FEATURE_NAMES } from './features.js';
 export type { FeatureDefinition, FeatureName } from './features.js';
 export { chiSquareCdf, chiSquareQuantile, chiSquareSurvival } from './chi-square.js';
 export { Detector } from './detector.js';
-export type { AnomalyAlert, DetectorStats, FeatureExplanation, WindowReport } from './detector.js';
+export type { AgentSnapshot, AnomalyAlert, DetectorStats, FeatureExplanation, WindowReport } from './detector.js';
 export { DetectorSink } from './detector-sink.js';
 export type { AlertDelivery } from './detector-sink.js';

@@ -25,6 +25,7 @@ export function isolatedOverrides(run: string, extra: Record<string, string> = {
     DLQ_TOPIC: `agentwatch.dlq.${run}`,
     CLICKHOUSE_DATA_DIR: mkdtempSync(join(tmpdir(), `aw-${run}-`)),
     OUTPUT_TOPIC_PARTITIONS: '1',
+    API_PORT: '0',
     ...extra,
   };
 }

@@ -21,6 +21,7 @@ test('agentwatch run stays up until SIGTERM, then exits 0 after closing', async 
     KAFKA_BROKERS: config.kafka.brokers.join(','),
     SCHEMA_REGISTRY_URL: config.schemaRegistry.url,
     CLICKHOUSE_DATA_DIR: dataDir,
+    API_PORT: '0',
   };
   const cli = join(repoRoot, 'dist/src/cli/main.js');
   const child = spawn(process.execPath, [cli, 'run'], { env, stdio: ['ignore', 'pipe', 'inherit'] });

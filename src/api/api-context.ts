@@ -1,0 +1,14 @@
+// What the API needs from the rest of agentwatch, handed in by the composition root.
+
+import type { ClickHouseClient } from '../audit/index.js';
+import type { ApiConfig } from '../config/index.js';
+import type { AgentSnapshot } from '../detect/index.js';
+
+export interface ApiContext {
+  clickhouse: ClickHouseClient;
+  config: ApiConfig;
+  /** The detector's current view of every agent. */
+  agents: () => AgentSnapshot[];
+  /** name → answers, for /readyz. */
+  readiness: () => Promise<Record<string, boolean>>;
+}

@@ -1,0 +1,78 @@
+// The HTTP API (Fastify): compliance queries, export and verification for auditors, anomalies and
+// agents for SREs, health for everyone. Schema first: every route declares its request and response
+// schemas, which validate (unknown parameters are rejected), serialise, and make /openapi.json.
+
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
+import type { ApiRole } from '../config/index.js';
+import type { Logger } from '../logger.js';
+import type { ApiContext } from './api-context.js';
+import { ApiError } from './api-errors.js';
+import { ApiKeys, mayAccess, presentedKey } from './auth.js';
+import { auditRoutes } from './routes/audit.js';
+import { fleetRoutes } from './routes/fleet.js';
+import { healthRoutes } from './routes/health.js';
+import { workflowRoutes } from './routes/workflows.js';
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** Roles that may call the route (admin always may); none: public. */
+    roles?: readonly ApiRole[];
+  }
+}
+
+export async function buildApi(context: ApiContext, logger: Logger): Promise<FastifyInstance> {
+  const app = Fastify({
+    loggerInstance: logger.child({ component: 'api' }) as FastifyBaseLogger,
+    // Unknown query parameters are an error (400), not silently dropped; types are coerced from text.
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: true, allErrors: false } },
+    bodyLimit: 64 * 1024,
+  });
+  const keys = new ApiKeys(context.config.keys);
+  if (keys.size === 0) logger.warn('API_KEYS is empty: every API route except /healthz, /readyz and the docs answers 401');
+
+  await app.register(swagger, {
+    openapi: {
+      info: { title: 'agentwatch API', version: '1', description: 'Compliance queries, export and verification of the agent audit trail; anomalies and agents.' },
+      components: { securitySchemes: { apiKey: { type: 'http', scheme: 'bearer', description: 'Authorization: Bearer <API key> (or X-API-Key)' } } },
+      security: [{ apiKey: [] }],
+    },
+  });
+  await app.register(swaggerUi, { routePrefix: '/docs' });
+
+  app.addHook('onRequest', async (request, reply) => {
+    const roles = request.routeOptions.config.roles;
+    if (roles === undefined) return;
+    const principal = keys.authenticate(presentedKey(request.headers));
+    if (principal === undefined) {
+      return reply.code(401).send({ error: { code: 'AW_API_UNAUTHORIZED', message: 'a valid API key is required (Authorization: Bearer <key>)' } });
+    }
+    if (!mayAccess(principal, roles)) {
+      return reply.code(403).send({ error: { code: 'AW_API_FORBIDDEN', message: `this key may not call ${request.routeOptions.url}; it needs the role ${roles.join(' or ')}` } });
+    }
+    request.log.info({ apiKey: principal.name }, 'authorised');
+    return undefined;
+  });
+
+  app.setErrorHandler((error: FastifyError | ApiError, request, reply) => {
+    if (error instanceof ApiError) return reply.code(error.statusCode).send({ error: { code: error.code, message: error.message } });
+    if ('validation' in error && error.validation !== undefined) {
+      return reply.code(400).send({ error: { code: 'AW_API_BAD_REQUEST', message: `${error.validationContext ?? 'request'} ${error.message.replace(/^(querystring|params|body)\s*/, '')}` } });
+    }
+    if (error.statusCode !== undefined && error.statusCode >= 400 && error.statusCode < 500) {
+      return reply.code(error.statusCode).send({ error: { code: 'AW_API_BAD_REQUEST', message: error.message } });
+    }
+    // Database errors and bugs: logged in full, never echoed (they could reveal internals).
+    request.log.error({ err: error }, 'request failed');
+    return reply.code(500).send({ error: { code: 'AW_API_INTERNAL', message: 'the request failed inside agentwatch; the server log has the details' } });
+  });
+  app.setNotFoundHandler((request, reply) => reply.code(404).send({ error: { code: 'AW_API_NOT_FOUND', message: `no route ${request.method} ${request.url.split('?')[0]}` } }));
+
+  healthRoutes(app, context);
+  auditRoutes(app, context);
+  workflowRoutes(app, context);
+  fleetRoutes(app, context);
+  app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+  return app;
+}

@@ -1,0 +1,217 @@
+// The read side of the audit store, for the API: filtered search with keyset pagination, a
+// workflow's timeline, streamed export, and anomalies. Every user value is a bound query parameter;
+// every query runs read-only (readonly = 2) with a row limit and a time limit.
+
+import { Transform, type Readable } from 'node:stream';
+import type { ClickHouseClient } from '@clickhouse/client';
+import { clickhouseTime } from './audit-row.js';
+
+export interface AuditFilter {
+  workflowId?: string | undefined;
+  taskId?: string | undefined;
+  agent?: string | undefined;
+  capability?: string | undefined;
+  topic?: string | undefined;
+  kind?: string | undefined;
+  state?: string | undefined;
+  /** ms since the epoch, inclusive */
+  from?: number | undefined;
+  /** ms since the epoch, exclusive */
+  to?: number | undefined;
+}
+
+export interface QueryLimits {
+  timeoutMs: number;
+  maxRows: number;
+}
+
+/** Position after the last row of a page, in the stable order (ts, topic, partition, offset). */
+export interface AuditCursor {
+  ts: number;
+  topic: string;
+  partition: number;
+  offset: string;
+}
+
+export const AUDIT_COLUMNS = `toUnixTimestamp64Milli(ts) AS ts_ms, topic, partition, toString(offset) AS offset_text,
+  agent, capability, workflow_id, task_id, message_id, context_id, rpc_id, method, step, kind, state, error_type,
+  attempt, payload_bytes, encoding, schema_id, parse_error, dlq_reason, latency_ms, retries, timed_out, key, headers,
+  payload, payload_encoding, hash`;
+
+export interface AuditRecord {
+  ts: string;
+  topic: string;
+  partition: number;
+  offset: string;
+  agent: string;
+  capability: string;
+  workflow_id: string;
+  task_id: string;
+  message_id: string;
+  context_id: string;
+  rpc_id: string;
+  method: string;
+  step: string;
+  kind: string;
+  state: string;
+  error_type: string;
+  attempt: number;
+  payload_bytes: number;
+  encoding: string;
+  schema_id: number | null;
+  parse_error: string;
+  dlq_reason: string;
+  latency_ms: number | null;
+  retries: number;
+  timed_out: boolean;
+  key: string;
+  headers: Record<string, string>;
+  payload: string;
+  payload_encoding: string;
+  hash: string;
+}
+
+type RawRecord = Omit<AuditRecord, 'ts' | 'offset' | 'schema_id' | 'latency_ms' | 'timed_out'> & {
+  ts_ms: number | string; offset_text: string; schema_id: number | string; latency_ms: number | string; timed_out: number;
+};
+
+function toRecord(raw: RawRecord): AuditRecord {
+  const { ts_ms, offset_text, schema_id, latency_ms, timed_out, ...rest } = raw;
+  return {
+    ...rest,
+    ts: new Date(Number(ts_ms)).toISOString(),
+    offset: offset_text,
+    partition: Number(raw.partition),
+    schema_id: Number(schema_id) < 0 ? null : Number(schema_id),
+    latency_ms: Number(latency_ms) < 0 ? null : Number(latency_ms),
+    timed_out: Number(timed_out) === 1,
+  };
+}
+
+function where(filter: AuditFilter): { sql: string; params: Record<string, unknown> } {
+  const clauses: string[] = [];
+  const params: Record<string, unknown> = {};
+  const equal = (column: string, name: string, value: string | undefined) => {
+    if (value === undefined) return;
+    clauses.push(`${column} = {${name}:String}`);
+    params[name] = value;
+  };
+  equal('workflow_id', 'workflowId', filter.workflowId);
+  equal('task_id', 'taskId', filter.taskId);
+  equal('agent', 'agent', filter.agent);
+  equal('capability', 'capability', filter.capability);
+  equal('topic', 'topic', filter.topic);
+  equal('kind', 'kind', filter.kind);
+  equal('state', 'state', filter.state);
+  if (filter.from !== undefined) {
+    clauses.push(`ts >= {from:DateTime64(3, 'UTC')}`);
+    params.from = clickhouseTime(filter.from);
+  }
+  if (filter.to !== undefined) {
+    clauses.push(`ts < {to:DateTime64(3, 'UTC')}`);
+    params.to = clickhouseTime(filter.to);
+  }
+  return { sql: clauses.length === 0 ? '1' : clauses.join(' AND '), params };
+}
+
+function settings(limits: QueryLimits): Record<string, string | number> {
+  return {
+    readonly: '2',
+    max_execution_time: Math.max(1, Math.ceil(limits.timeoutMs / 1000)),
+    max_result_rows: limits.maxRows,
+    result_overflow_mode: 'throw',
+    prefer_column_name_to_alias: 1,
+  };
+}
+
+export async function searchAudit(client: ClickHouseClient, filter: AuditFilter, page: { limit: number; after?: AuditCursor | undefined }, limits: QueryLimits): Promise<{ records: AuditRecord[]; next: AuditCursor | null }> {
+  const { sql, params } = where(filter);
+  let keyset = '';
+  if (page.after !== undefined) {
+    keyset = `AND (ts, topic, partition, offset) > ({afterTs:DateTime64(3, 'UTC')}, {afterTopic:String}, {afterPartition:UInt32}, {afterOffset:UInt64})`;
+    Object.assign(params, { afterTs: clickhouseTime(page.after.ts), afterTopic: page.after.topic, afterPartition: page.after.partition, afterOffset: page.after.offset });
+  }
+  const result = await client.query({
+    query: `SELECT ${AUDIT_COLUMNS} FROM audit_events WHERE ${sql} ${keyset} ORDER BY ts, topic, partition, offset LIMIT {limit:UInt32}`,
+    query_params: { ...params, limit: page.limit + 1 },
+    format: 'JSONEachRow',
+    clickhouse_settings: settings({ ...limits, maxRows: page.limit + 1 }),
+  });
+  const raw = await result.json<RawRecord>();
+  const records = raw.slice(0, page.limit).map(toRecord);
+  const last = records.at(-1);
+  const next = raw.length > page.limit && last !== undefined
+    ? { ts: Date.parse(last.ts), topic: last.topic, partition: last.partition, offset: last.offset }
+    : null;
+  return { records, next };
+}
+
+/** Every event of one workflow in time order (at most `limit`; `truncated` says when there were more). */
+export async function workflowTimeline(client: ClickHouseClient, workflowId: string, limit: number, limits: QueryLimits): Promise<{ records: AuditRecord[]; truncated: boolean }> {
+  const { records, next } = await searchAudit(client, { workflowId }, { limit }, limits);
+  return { records, truncated: next !== null };
+}
+
+/** Streams the filtered rows as NDJSON or CSV (with a header row), straight from ClickHouse. */
+export async function exportAudit(client: ClickHouseClient, filter: AuditFilter, format: 'ndjson' | 'csv', limits: QueryLimits, signal?: AbortSignal): Promise<Readable> {
+  const { sql, params } = where(filter);
+  const result = await client.query({
+    query: `SELECT ${AUDIT_COLUMNS} FROM audit_events WHERE ${sql} ORDER BY ts, topic, partition, offset`,
+    query_params: params,
+    format: format === 'ndjson' ? 'JSONEachRow' : 'CSVWithNames',
+    clickhouse_settings: settings(limits),
+    ...(signal === undefined ? {} : { abort_signal: signal }),
+  });
+  const rows = result.stream();
+  return rows.pipe(new Transform({
+    writableObjectMode: true,
+    transform(chunk: Array<{ text: string }>, _encoding, done) {
+      done(null, chunk.map((row) => `${row.text}\n`).join(''));
+    },
+  }));
+}
+
+export interface AnomalyFilter {
+  agent?: string | undefined;
+  state?: string | undefined;
+  from?: number | undefined;
+  to?: number | undefined;
+}
+
+export interface AnomalyRecord {
+  alert_id: string;
+  agent: string;
+  state: string;
+  severity: string;
+  onset: string;
+  window_start: string;
+  window_end: string;
+  score: number;
+  threshold: number;
+  p_value: number;
+  features: unknown;
+}
+
+export async function searchAnomalies(client: ClickHouseClient, filter: AnomalyFilter, limit: number, limits: QueryLimits): Promise<AnomalyRecord[]> {
+  const clauses: string[] = [];
+  const params: Record<string, unknown> = { limit };
+  if (filter.agent !== undefined) { clauses.push('agent = {agent:String}'); params.agent = filter.agent; }
+  if (filter.state !== undefined) { clauses.push('state = {state:String}'); params.state = filter.state; }
+  if (filter.from !== undefined) { clauses.push(`window_start >= {from:DateTime64(3, 'UTC')}`); params.from = clickhouseTime(filter.from); }
+  if (filter.to !== undefined) { clauses.push(`window_start < {to:DateTime64(3, 'UTC')}`); params.to = clickhouseTime(filter.to); }
+  const result = await client.query({
+    query: `SELECT alert_id, agent, state, severity, toUnixTimestamp64Milli(onset) AS onset_ms, toUnixTimestamp64Milli(window_start) AS start_ms,
+              toUnixTimestamp64Milli(window_end) AS end_ms, score, threshold, p_value, features
+            FROM anomalies WHERE ${clauses.length === 0 ? '1' : clauses.join(' AND ')}
+            ORDER BY window_start DESC, alert_id LIMIT {limit:UInt32}`,
+    query_params: params,
+    format: 'JSONEachRow',
+    clickhouse_settings: settings(limits),
+  });
+  const rows = await result.json<{ alert_id: string; agent: string; state: string; severity: string; onset_ms: number; start_ms: number; end_ms: number; score: number; threshold: number; p_value: number; features: string }>();
+  return rows.map((r) => ({
+    alert_id: r.alert_id, agent: r.agent, state: r.state, severity: r.severity,
+    onset: new Date(Number(r.onset_ms)).toISOString(), window_start: new Date(Number(r.start_ms)).toISOString(), window_end: new Date(Number(r.end_ms)).toISOString(),
+    score: r.score, threshold: r.threshold, p_value: r.p_value, features: JSON.parse(r.features) as unknown,
+  }));
+}
