@@ -8,6 +8,7 @@ import { createLogger } from '../logger.js';
 import { checkDependencies, runService } from '../service.js';
 import { parseScoreArguments, runScore, SCORE_USAGE } from './score-command.js';
 import { parseVerifyArguments, runVerify, VERIFY_USAGE } from './verify-command.js';
+import { parseSimulateArguments, runSimulate, SIMULATE_USAGE } from './simulate-command.js';
 import { createClickHouseClient, migrate } from '../audit/index.js';
 import { createKafka } from '../ingest/index.js';
 
@@ -17,6 +18,7 @@ const COMMANDS: ReadonlyArray<{ name: string; summary: string }> = [
   { name: 'score', summary: 'Score window feature rows (CSV or JSONL, file or stdin) offline; one JSON line per row.' },
   { name: 'migrate', summary: 'Create or upgrade the audit tables in ClickHouse (run also runs it at start).' },
   { name: 'verify', summary: 'Recompute the audit hash chain; report the first altered row or gap; exit 1 if any.' },
+  { name: 'simulate', summary: 'Run an A2A agent fleet (dispatcher + workers) on the configured Kafka, with fault injection.' },
 ];
 
 export function helpText(): string {
@@ -42,6 +44,14 @@ export function helpText(): string {
     '  default: every stored topic-partition, from its first stored row to its last',
     '  --checkpoints   also check the rows against the checkpoints published to CHECKPOINTS_TOPIC',
     '  Output: one JSON report per partition {ok, rowsChecked, problem: {kind: altered|gap|link, offset}}.',
+    '',
+    `Usage of simulate: ${SIMULATE_USAGE}`,
+    '  --duration D    event time to run (e.g. 20m; default: until stopped)',
+    '  --speed S       event time runs S times faster than the clock (default 1)',
+    '  --rate R        workflows per second of event time (default 5)',
+    '  --fault F       KIND:AGENT:AT:DURATION, e.g. latency-spike:summarize:6m:4m; kinds: latency-spike,',
+    '                  retry-storm, payload-bloat, stuck-worker, error-burst, joint-shift (repeatable)',
+    '  --scenario FILE JSON with the same fields (capabilities, faults, ...); flags win',
     '',
     'Options: from the environment, or a JSON file named by AGENTWATCH_CONFIG (the environment wins).',
     ...options.map((o) => `  ${o.name.padEnd(width)}  ${o.description} [${o.type}; default ${o.default}]`),
@@ -72,6 +82,14 @@ export async function main(argv: string[]): Promise<number> {
   if (command === 'score') {
     const args = parseScoreArguments(rest);
     return runScore(args, loadConfig(), process.stdin, process.stdout, process.stderr);
+  }
+  if (command === 'simulate') {
+    const scenario = parseSimulateArguments(rest);
+    const config = loadConfig();
+    const stop = new AbortController();
+    process.once('SIGINT', () => stop.abort());
+    process.once('SIGTERM', () => stop.abort());
+    return runSimulate(scenario, config, createLogger(config.logLevel), stop.signal);
   }
   if (command === 'verify') {
     const args = parseVerifyArguments(rest);

@@ -1,0 +1,307 @@
+// An A2A-over-Kafka agent fleet on a real broker, in the seed's pattern: a dispatcher publishes tasks
+// to agent.tasks.<capability> keyed by workflow id; workers in one consumer group per capability
+// process them and publish answers to agent.results.<capability>, committing manually; the dispatcher
+// chains each workflow's steps (extract → summarize → classify) and re-sends a task whose answer was
+// an error (same task id, attempt + 1): the retry the wire shows.
+//
+// Time: record timestamps come from a virtual clock that runs `speed` times faster than the wall
+// clock, and a worker waits latency / speed before answering, so an accelerated run shows the
+// pipeline hours of fleet behaviour in minutes (the event time is what agentwatch measures).
+
+import { randomUUID } from 'node:crypto';
+import { Message, Role, Task, TaskState } from '@a2a-js/sdk';
+import type { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
+import { SchemaType } from '@kafkajs/confluent-schema-registry';
+import { Partitioners, type Consumer, type EachBatchPayload, type Kafka, type Producer } from 'kafkajs';
+import { readFileSync } from 'node:fs';
+import type { Logger } from '../logger.js';
+import { activeEffects, type CapabilityProfile, type Scenario } from './scenario.js';
+
+const ENVELOPE_SCHEMA = new URL('../../../schemas/a2a-envelope.avsc', import.meta.url);
+
+export interface SimulatorStats {
+  workflowsStarted: number;
+  workflowsCompleted: number;
+  tasksDispatched: number;
+  retries: number;
+  answers: number;
+  errors: number;
+  abandoned: number;
+  eventTimeMs: number;
+}
+
+interface PendingTask {
+  workflowId: string;
+  step: number;
+  attempt: number;
+}
+
+export class FleetSimulator {
+  private producer!: Producer;
+  private readonly consumers: Consumer[] = [];
+  private readonly pending = new Map<string, PendingTask>();
+  private avroSchemaId = 0;
+  private timer: NodeJS.Timeout | undefined;
+  private startReal = 0;
+  private startEvent = 0;
+  private owedWorkflows = 0;
+  private lastTick = 0;
+  private stopped = false;
+  private readonly stats: SimulatorStats = { workflowsStarted: 0, workflowsCompleted: 0, tasksDispatched: 0, retries: 0, answers: 0, errors: 0, abandoned: 0, eventTimeMs: 0 };
+  private readonly runId = randomUUID().slice(0, 8);
+  private random: () => number = Math.random;
+  private finished!: () => void;
+  /** Resolves when the scenario's duration has passed in event time. */
+  readonly done: Promise<void> = new Promise((resolve) => { this.finished = resolve; });
+
+  constructor(
+    private readonly kafka: Kafka,
+    private readonly registry: SchemaRegistry,
+    private readonly scenario: Scenario,
+    private readonly logger: Logger,
+    private readonly options: { partitions?: number; startEventTime?: number; seed?: number } = {},
+  ) {
+    if (options.seed !== undefined) this.random = mulberry32(options.seed);
+  }
+
+  /** Event time now: the virtual clock. */
+  now(): number {
+    return this.startEvent + (Date.now() - this.startReal) * this.scenario.speed;
+  }
+
+  /** Creates the topics, registers the Avro schema, starts the workers and the dispatcher. */
+  async start(): Promise<void> {
+    const admin = this.kafka.admin();
+    await admin.connect();
+    try {
+      const existing = new Set(await admin.listTopics());
+      const topics = this.scenario.capabilities.flatMap((c) => [`agent.tasks.${c.name}`, `agent.results.${c.name}`]).filter((t) => !existing.has(t));
+      if (topics.length > 0) await admin.createTopics({ waitForLeaders: true, topics: topics.map((topic) => ({ topic, numPartitions: this.options.partitions ?? 3 })) });
+    } finally {
+      await admin.disconnect();
+    }
+    if (this.scenario.capabilities.some((c) => c.format === 'avro')) {
+      const schema = readFileSync(ENVELOPE_SCHEMA, 'utf8');
+      for (const c of this.scenario.capabilities.filter((cap) => cap.format === 'avro')) {
+        this.avroSchemaId = (await this.registry.register({ type: SchemaType.AVRO, schema }, { subject: `agent.tasks.${c.name}-value` })).id;
+      }
+    }
+    this.producer = this.kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner, allowAutoTopicCreation: false });
+    await this.producer.connect();
+    for (const capability of this.scenario.capabilities) {
+      for (let w = 0; w < capability.workers; w += 1) await this.startWorker(capability, w);
+    }
+    await this.startDispatcherListener();
+    this.startReal = Date.now();
+    this.startEvent = this.options.startEventTime ?? Date.now();
+    this.lastTick = this.startReal;
+    this.timer = setInterval(() => void this.tick(), 50);
+    this.logger.info({ capabilities: this.scenario.capabilities.map((c) => `${c.name} (${c.format})`), speed: this.scenario.speed, faults: this.scenario.faults }, 'fleet simulator started');
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearInterval(this.timer);
+    for (const consumer of this.consumers) await consumer.disconnect();
+    await this.producer?.disconnect();
+  }
+
+  snapshot(): SimulatorStats {
+    return { ...this.stats, eventTimeMs: this.now() - this.startEvent };
+  }
+
+  private offset(): number {
+    return this.now() - this.startEvent;
+  }
+
+  private async tick(): Promise<void> {
+    if (this.stopped) return;
+    const now = Date.now();
+    const eventElapsed = (now - this.lastTick) * this.scenario.speed;
+    this.lastTick = now;
+    if (this.scenario.durationMs > 0 && this.offset() >= this.scenario.durationMs) {
+      clearInterval(this.timer);
+      this.finished();
+      return;
+    }
+    this.owedWorkflows += (eventElapsed / 1000) * this.scenario.workflowsPerSecond;
+    const starting = Math.floor(this.owedWorkflows);
+    this.owedWorkflows -= starting;
+    const sends: Array<Promise<void>> = [];
+    for (let i = 0; i < starting; i += 1) {
+      this.stats.workflowsStarted += 1;
+      sends.push(this.dispatch(`wf-${this.runId}-${this.stats.workflowsStarted}`, 0, 1, `task-${randomUUID()}`));
+    }
+    await Promise.all(sends).catch((err: unknown) => this.logger.warn({ err }, 'dispatch failed'));
+  }
+
+  /** Sends step `step` of a workflow (skipping capabilities a joint shift thins out). */
+  private async dispatch(workflowId: string, step: number, attempt: number, taskId: string): Promise<void> {
+    let index = step;
+    while (index < this.scenario.capabilities.length && attempt === 1) {
+      const share = activeEffects(this.scenario.faults, this.scenario.capabilities[index]!.name, this.offset()).dispatchShare;
+      if (share >= 1 || this.random() < share) break;
+      index += 1;
+    }
+    const capability = this.scenario.capabilities[index];
+    if (capability === undefined) {
+      this.stats.workflowsCompleted += 1;
+      return;
+    }
+    this.pending.set(taskId, { workflowId, step: index, attempt });
+    if (this.pending.size > 100_000) this.pending.delete(this.pending.keys().next().value!);
+    this.stats.tasksDispatched += 1;
+    if (attempt > 1) this.stats.retries += 1;
+    await this.producer.send({
+      topic: `agent.tasks.${capability.name}`,
+      messages: [{
+        key: workflowId,
+        timestamp: String(Math.round(this.now())),
+        headers: { 'a2a-attempt': String(attempt), 'agent-id': 'dispatcher' },
+        value: await this.encodeRequest(capability, workflowId, taskId, index, attempt),
+      }],
+    });
+  }
+
+  private async encodeRequest(capability: CapabilityProfile, workflowId: string, taskId: string, step: number, attempt: number): Promise<Buffer | string> {
+    const text = 'x'.repeat(Math.max(1, Math.round(lognormal(this.random, capability.payloadMedianBytes / 2, 0.2))));
+    if (capability.format === 'a2a') {
+      const message: Message = {
+        messageId: randomUUID(), contextId: workflowId, taskId, role: Role.ROLE_USER,
+        parts: [{ content: { $case: 'text', value: text }, metadata: undefined, filename: '', mediaType: 'text/plain' }],
+        metadata: { workflowId, step: String(step), attempt }, extensions: [], referenceTaskIds: [],
+      };
+      return JSON.stringify({ jsonrpc: '2.0', id: randomUUID(), method: 'SendMessage', params: { message: Message.toJSON(message), metadata: { workflowId } } });
+    }
+    const envelope = { workflow_id: workflowId, task_type: capability.name, task_id: taskId, payload: JSON.stringify({ text }), a2a_version: '1.0' };
+    if (capability.format === 'avro') return this.registry.encode(this.avroSchemaId, envelope);
+    return JSON.stringify({ ...envelope, payload: { text }, step, attempt });
+  }
+
+  private async startWorker(capability: CapabilityProfile, index: number): Promise<void> {
+    const consumer = this.kafka.consumer({ groupId: `sim-worker-${capability.name}`, allowAutoTopicCreation: false, maxWaitTimeInMs: 200 });
+    await consumer.connect();
+    await consumer.subscribe({ topics: [`agent.tasks.${capability.name}`], fromBeginning: false });
+    await consumer.run({
+      autoCommit: false,
+      eachBatchAutoResolve: false,
+      eachBatch: (payload) => this.work(capability, index, payload),
+    });
+    this.consumers.push(consumer);
+  }
+
+  /** Answers every task of a batch after its simulated latency, then commits the batch. */
+  private async work(capability: CapabilityProfile, worker: number, { batch, resolveOffset, commitOffsetsIfNecessary, heartbeat, isRunning }: EachBatchPayload): Promise<void> {
+    await Promise.all(batch.messages.map(async (message) => {
+      const taskTs = Number(message.timestamp);
+      const task = await this.decodeTask(capability, message.value ?? Buffer.alloc(0));
+      if (task === undefined) return;
+      const effects = activeEffects(this.scenario.faults, capability.name, taskTs - this.startEvent);
+      if (effects.stuck) return; // takes the task, never answers
+      const latency = Math.round(lognormal(this.random, capability.latencyMedianMs * effects.latency, capability.latencySigma));
+      await new Promise((resolve) => setTimeout(resolve, latency / this.scenario.speed));
+      if (!isRunning() || this.stopped) return;
+      const failed = this.random() < (effects.failureRate ?? capability.failureRate);
+      const size = Math.round(lognormal(this.random, capability.payloadMedianBytes * effects.payload, 0.2));
+      await this.producer.send({
+        topic: `agent.results.${capability.name}`,
+        messages: [{
+          key: task.workflowId,
+          timestamp: String(taskTs + latency),
+          headers: { 'agent-id': `${capability.name}-worker-${worker}`, 'a2a-attempt': message.headers?.['a2a-attempt']?.toString() ?? '1' },
+          value: encodeAnswer(capability, task, failed, 'y'.repeat(Math.max(1, size))),
+        }],
+      });
+    }));
+    const last = batch.messages.at(-1);
+    if (last !== undefined) resolveOffset(last.offset);
+    await commitOffsetsIfNecessary();
+    await heartbeat();
+  }
+
+  private async decodeTask(capability: CapabilityProfile, value: Buffer): Promise<{ workflowId: string; taskId: string; rpcId: string | null } | undefined> {
+    try {
+      if (capability.format === 'avro') {
+        const decoded = (await this.registry.decode(value)) as { workflow_id: string; task_id: string | null };
+        return { workflowId: decoded.workflow_id, taskId: decoded.task_id ?? '', rpcId: null };
+      }
+      const body = JSON.parse(value.toString('utf8')) as Record<string, any>;
+      if (capability.format === 'a2a') return { workflowId: String(body.params?.message?.contextId ?? ''), taskId: String(body.params?.message?.taskId ?? ''), rpcId: String(body.id) };
+      return { workflowId: String(body.workflow_id), taskId: String(body.task_id), rpcId: null };
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** The dispatcher reads every answer: on success the workflow's next step, on error a retry. */
+  private async startDispatcherListener(): Promise<void> {
+    const consumer = this.kafka.consumer({ groupId: `sim-dispatcher-${this.runId}`, allowAutoTopicCreation: false, maxWaitTimeInMs: 200 });
+    await consumer.connect();
+    await consumer.subscribe({ topics: this.scenario.capabilities.map((c) => `agent.results.${c.name}`), fromBeginning: false });
+    await consumer.run({
+      eachMessage: async ({ message }) => {
+        const answer = parseAnswer(message.value?.toString('utf8') ?? '');
+        if (answer === undefined) return;
+        const task = this.pending.get(answer.taskId);
+        if (task === undefined) return;
+        this.pending.delete(answer.taskId);
+        this.stats.answers += 1;
+        if (answer.ok) {
+          await this.dispatch(task.workflowId, task.step + 1, 1, `task-${randomUUID()}`);
+        } else {
+          this.stats.errors += 1;
+          if (task.attempt < this.scenario.maxAttempts) await this.dispatch(task.workflowId, task.step, task.attempt + 1, answer.taskId);
+          else this.stats.abandoned += 1;
+        }
+      },
+    });
+    this.consumers.push(consumer);
+  }
+}
+
+function encodeAnswer(capability: CapabilityProfile, task: { workflowId: string; taskId: string; rpcId: string | null }, failed: boolean, text: string): string {
+  if (capability.format === 'a2a') {
+    if (failed) return JSON.stringify({ jsonrpc: '2.0', id: task.rpcId, error: { code: -32603, message: 'worker failed', data: { taskId: task.taskId } } });
+    const answer: Task = {
+      id: task.taskId, contextId: task.workflowId, artifacts: [], history: [], metadata: undefined,
+      status: {
+        state: TaskState.TASK_STATE_COMPLETED, timestamp: undefined,
+        message: { messageId: randomUUID(), contextId: task.workflowId, taskId: task.taskId, role: Role.ROLE_AGENT, parts: [{ content: { $case: 'text', value: text }, metadata: undefined, filename: '', mediaType: 'text/plain' }], metadata: undefined, extensions: [], referenceTaskIds: [] },
+      },
+    };
+    return JSON.stringify({ jsonrpc: '2.0', id: task.rpcId, result: { task: Task.toJSON(answer) } });
+  }
+  return JSON.stringify(failed
+    ? { workflow_id: task.workflowId, task_id: task.taskId, error: { type: 'WorkerError', message: 'worker failed' } }
+    : { workflow_id: task.workflowId, task_id: task.taskId, result: { text } });
+}
+
+function parseAnswer(text: string): { taskId: string; ok: boolean } | undefined {
+  try {
+    const body = JSON.parse(text) as Record<string, any>;
+    if (body.jsonrpc === '2.0') {
+      if (body.error !== undefined) return { taskId: String(body.error?.data?.taskId ?? ''), ok: false };
+      return { taskId: String(body.result?.task?.id ?? ''), ok: true };
+    }
+    return { taskId: String(body.task_id), ok: body.error === undefined };
+  } catch {
+    return undefined;
+  }
+}
+
+function lognormal(random: () => number, median: number, sigma: number): number {
+  const u = Math.max(random(), 1e-12);
+  const z = Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * random());
+  return median * Math.exp(sigma * z);
+}
+
+function mulberry32(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
