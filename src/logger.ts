@@ -4,6 +4,8 @@ import type { LogLevel } from './config/index.js';
 
 export type { Logger };
 
-export function createLogger(level: LogLevel): Logger {
-  return pino({ level, base: { service: 'agentwatch' }, timestamp: pino.stdTimeFunctions.isoTime });
+/** JSON logs on stdout, or appended to `file` (the demo keeps the terminal for people). */
+export function createLogger(level: LogLevel, file?: string): Logger {
+  const options = { level, base: { service: 'agentwatch' }, timestamp: pino.stdTimeFunctions.isoTime };
+  return file === undefined ? pino(options) : pino(options, pino.destination({ dest: file, sync: true, mkdir: true }));
 }

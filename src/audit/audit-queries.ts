@@ -114,14 +114,13 @@ function where(filter: AuditFilter): { sql: string; params: Record<string, unkno
   return { sql: clauses.length === 0 ? '1' : clauses.join(' AND '), params };
 }
 
-function settings(limits: QueryLimits): Record<string, string | number> {
-  return {
-    readonly: '2',
-    max_execution_time: Math.max(1, Math.ceil(limits.timeoutMs / 1000)),
-    max_result_rows: limits.maxRows,
-    result_overflow_mode: 'throw',
-    prefer_column_name_to_alias: 1,
-  };
+/**
+ * The query's limits as a SQL SETTINGS clause. Not `clickhouse_settings`: the embedded engine runs
+ * every query in one session, where per-request settings stick, so a readonly=2 sent with one API
+ * query would refuse every later insert (regression test: embedded-settings-stay-in-their-query).
+ */
+function settings(limits: QueryLimits): string {
+  return `SETTINGS readonly = 2, max_execution_time = ${Math.max(1, Math.ceil(limits.timeoutMs / 1000))}, max_result_rows = ${Math.floor(limits.maxRows)}, result_overflow_mode = 'throw', prefer_column_name_to_alias = 1`;
 }
 
 export async function searchAudit(client: ClickHouseClient, filter: AuditFilter, page: { limit: number; after?: AuditCursor | undefined }, limits: QueryLimits): Promise<{ records: AuditRecord[]; next: AuditCursor | null }> {
@@ -132,10 +131,9 @@ export async function searchAudit(client: ClickHouseClient, filter: AuditFilter,
     Object.assign(params, { afterTs: clickhouseTime(page.after.ts), afterTopic: page.after.topic, afterPartition: page.after.partition, afterOffset: page.after.offset });
   }
   const result = await client.query({
-    query: `SELECT ${AUDIT_COLUMNS} FROM audit_events WHERE ${sql} ${keyset} ORDER BY ts, topic, partition, offset LIMIT {limit:UInt32}`,
+    query: `SELECT ${AUDIT_COLUMNS} FROM audit_events WHERE ${sql} ${keyset} ORDER BY ts, topic, partition, offset LIMIT {limit:UInt32} ${settings({ ...limits, maxRows: page.limit + 1 })}`,
     query_params: { ...params, limit: page.limit + 1 },
     format: 'JSONEachRow',
-    clickhouse_settings: settings({ ...limits, maxRows: page.limit + 1 }),
   });
   const raw = await result.json<RawRecord>();
   const records = raw.slice(0, page.limit).map(toRecord);
@@ -156,10 +154,9 @@ export async function workflowTimeline(client: ClickHouseClient, workflowId: str
 export async function exportAudit(client: ClickHouseClient, filter: AuditFilter, format: 'ndjson' | 'csv', limits: QueryLimits, signal?: AbortSignal): Promise<Readable> {
   const { sql, params } = where(filter);
   const result = await client.query({
-    query: `SELECT ${AUDIT_COLUMNS} FROM audit_events WHERE ${sql} ORDER BY ts, topic, partition, offset`,
+    query: `SELECT ${AUDIT_COLUMNS} FROM audit_events WHERE ${sql} ORDER BY ts, topic, partition, offset ${settings(limits)}`,
     query_params: params,
     format: format === 'ndjson' ? 'JSONEachRow' : 'CSVWithNames',
-    clickhouse_settings: settings(limits),
     ...(signal === undefined ? {} : { abort_signal: signal }),
   });
   const rows = result.stream();
@@ -203,10 +200,9 @@ export async function searchAnomalies(client: ClickHouseClient, filter: AnomalyF
     query: `SELECT alert_id, agent, state, severity, toUnixTimestamp64Milli(onset) AS onset_ms, toUnixTimestamp64Milli(window_start) AS start_ms,
               toUnixTimestamp64Milli(window_end) AS end_ms, score, threshold, p_value, features
             FROM anomalies WHERE ${clauses.length === 0 ? '1' : clauses.join(' AND ')}
-            ORDER BY window_start DESC, alert_id LIMIT {limit:UInt32}`,
+            ORDER BY window_start DESC, alert_id LIMIT {limit:UInt32} ${settings(limits)}`,
     query_params: params,
     format: 'JSONEachRow',
-    clickhouse_settings: settings(limits),
   });
   const rows = await result.json<{ alert_id: string; agent: string; state: string; severity: string; onset_ms: number; start_ms: number; end_ms: number; score: number; threshold: number; p_value: number; features: string }>();
   return rows.map((r) => ({

@@ -62,12 +62,13 @@ export async function verifyPartition(client: ClickHouseClient, range: VerifyRan
     query: `SELECT ${ROW_COLUMNS} FROM audit_events
             WHERE topic = {topic:String} AND partition = {partition:UInt32}
               AND offset >= {from:UInt64} AND offset <= {to:UInt64}
-            ORDER BY offset`,
+            ORDER BY offset
+            SETTINGS prefer_column_name_to_alias = 1`,
+    // The SELECT turns offset into text for hashing; WHERE and ORDER BY must see the UInt64 column
+    // (ordering the text would put offset 10 before offset 9). A SETTINGS clause: settings sent
+    // with the request would stick to the embedded engine's session.
     query_params: { topic: range.topic, partition: range.partition, from: range.fromOffset ?? '0', to: range.toOffset ?? '18446744073709551615' },
     format: 'JSONEachRow',
-    // The SELECT turns offset into text for hashing; WHERE and ORDER BY must see the UInt64 column
-    // (ordering the text would put offset 10 before offset 9).
-    clickhouse_settings: { prefer_column_name_to_alias: 1 },
   });
   let previous: StoredRow | undefined;
   for await (const chunk of result.stream()) {

@@ -9,6 +9,8 @@ import { checkDependencies, runService } from '../service.js';
 import { parseScoreArguments, runScore, SCORE_USAGE } from './score-command.js';
 import { parseVerifyArguments, runVerify, VERIFY_USAGE } from './verify-command.js';
 import { parseSimulateArguments, runSimulate, SIMULATE_USAGE } from './simulate-command.js';
+import { runDemo } from './demo-command.js';
+import { parseDuration } from '../sim/index.js';
 import { createClickHouseClient, migrate } from '../audit/index.js';
 import { createKafka } from '../ingest/index.js';
 
@@ -19,6 +21,7 @@ const COMMANDS: ReadonlyArray<{ name: string; summary: string }> = [
   { name: 'migrate', summary: 'Create or upgrade the audit tables in ClickHouse (run also runs it at start).' },
   { name: 'verify', summary: 'Recompute the audit hash chain; report the first altered row or gap; exit 1 if any.' },
   { name: 'simulate', summary: 'Run an A2A agent fleet (dispatcher + workers) on the configured Kafka, with fault injection.' },
+  { name: 'demo', summary: 'agentwatch plus a simulated fleet with two faults: alerts, a compliance query, the API; Ctrl-C stops.' },
 ];
 
 export function helpText(): string {
@@ -53,6 +56,8 @@ export function helpText(): string {
     '                  retry-storm, payload-bloat, stuck-worker, error-burst, joint-shift (repeatable)',
     '  --scenario FILE JSON with the same fields (capabilities, faults, ...); flags win',
     '',
+    'Usage of demo: agentwatch demo [--duration 16m] [--speed 30]   (scripts/demo.sh starts the stack first)',
+    '',
     'Options: from the environment, or a JSON file named by AGENTWATCH_CONFIG (the environment wins).',
     ...options.map((o) => `  ${o.name.padEnd(width)}  ${o.description} [${o.type}; default ${o.default}]`),
     '',
@@ -82,6 +87,20 @@ export async function main(argv: string[]): Promise<number> {
   if (command === 'score') {
     const args = parseScoreArguments(rest);
     return runScore(args, loadConfig(), process.stdin, process.stdout, process.stderr);
+  }
+  if (command === 'demo') {
+    const durationIndex = rest.indexOf('--duration');
+    const speedIndex = rest.indexOf('--speed');
+    const durationMs = durationIndex >= 0 ? parseDuration(rest[durationIndex + 1] ?? '') : 16 * 60_000;
+    const speed = speedIndex >= 0 ? Number(rest[speedIndex + 1]) : 30;
+    if (durationMs === undefined || durationMs < 8 * 60_000 || !(speed > 0 && speed <= 600)) {
+      throw new AgentwatchError('AW_CLI_USAGE', 'demo: --duration must be at least 8m (the baselines learn for 5), --speed between 1 and 600');
+    }
+    const stop = new AbortController();
+    process.once('SIGINT', () => stop.abort());
+    process.once('SIGTERM', () => stop.abort());
+    const stamp = new Date().toISOString().replace(/[:.]/g, '-');
+    return runDemo({ durationMs, speed, logFile: `${process.env.AGENTWATCH_DEMO_DIR ?? '.stack/demo'}/agentwatch-${stamp}.log`, dataDir: process.env.CLICKHOUSE_DATA_DIR ?? `${process.env.AGENTWATCH_DEMO_DIR ?? '.stack/demo'}/clickhouse` }, process.stdout, stop.signal);
   }
   if (command === 'simulate') {
     const scenario = parseSimulateArguments(rest);

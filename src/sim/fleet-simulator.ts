@@ -69,8 +69,8 @@ export class FleetSimulator {
     return this.startEvent + (Date.now() - this.startReal) * this.scenario.speed;
   }
 
-  /** Creates the topics, registers the Avro schema, starts the workers and the dispatcher. */
-  async start(): Promise<void> {
+  /** Creates the fleet's topics when missing (start does it too). */
+  async ensureTopics(): Promise<void> {
     const admin = this.kafka.admin();
     await admin.connect();
     try {
@@ -80,6 +80,11 @@ export class FleetSimulator {
     } finally {
       await admin.disconnect();
     }
+  }
+
+  /** Creates the topics, registers the Avro schema, starts the workers and the dispatcher. */
+  async start(): Promise<void> {
+    await this.ensureTopics();
     if (this.scenario.capabilities.some((c) => c.format === 'avro')) {
       const schema = readFileSync(ENVELOPE_SCHEMA, 'utf8');
       for (const c of this.scenario.capabilities.filter((cap) => cap.format === 'avro')) {
