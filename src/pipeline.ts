@@ -42,23 +42,49 @@ export class BatchAbandoned extends Error {
 
 export class Pipeline {
   private readonly counters: PipelineStats = { events: 0, byEncoding: {}, byKind: {}, dlq: {}, timeouts: 0, retries: 0 };
+  /** Batches being handled, and how many of them wait on the sinks (for group commit). */
+  private inProgress = 0;
+  private waitingOnSinks = 0;
 
   constructor(private readonly deps: PipelineDeps) {}
 
   readonly handle = async (batch: TapBatch): Promise<void> => {
     const { decoder, correlator, clock, dlq, sinks } = this.deps;
-    const events = await this.persist(batch, 'decode', () => decoder.decode(batch.records));
-    const dead = events.filter((event) => event.dlqReason !== null);
-    if (dead.length > 0) await this.persist(batch, `DLQ copy to ${dlq.topic}`, () => dlq.write(dead));
+    this.inProgress += 1;
+    let waitingOnSinks = false;
+    try {
+      const events = await this.persist(batch, 'decode', () => decoder.decode(batch.records));
+      const dead = events.filter((event) => event.dlqReason !== null);
+      if (dead.length > 0) await this.persist(batch, `DLQ copy to ${dlq.topic}`, () => dlq.write(dead));
 
-    const lastTimestamp = batch.records[batch.records.length - 1]!.timestamp;
-    clock.observe(`${batch.topic}:${batch.partition}`, lastTimestamp, batch.caughtUp);
-    const timeouts = correlator.process(events, clock.now());
-    this.count(events, timeouts.length);
+      const lastTimestamp = batch.records[batch.records.length - 1]!.timestamp;
+      clock.observe(`${batch.topic}:${batch.partition}`, lastTimestamp, batch.caughtUp);
+      const timeouts = correlator.process(events, clock.now());
+      this.count(events, timeouts.length);
 
-    const correlated = { topic: batch.topic, partition: batch.partition, events, timeouts, watermark: clock.now() };
-    await Promise.all(sinks.map((sink) => this.persist(batch, `sink ${sink.name}`, () => sink.accept(correlated))));
+      const correlated = { topic: batch.topic, partition: batch.partition, events, timeouts, watermark: clock.now() };
+      const accepted = Promise.all(sinks.map((sink) => this.persist(batch, `sink ${sink.name}`, () => sink.accept(correlated))));
+      waitingOnSinks = true;
+      this.waitingOnSinks += 1;
+      this.flushIfAllWait();
+      await accepted;
+    } finally {
+      this.inProgress -= 1;
+      // A batch leaving from the sinks changes nothing for the others; one abandoned before may.
+      if (waitingOnSinks) this.waitingOnSinks -= 1;
+      else this.flushIfAllWait();
+    }
   };
+
+  /**
+   * Group commit: once every batch in progress waits on the sinks, no more rows can arrive before a
+   * sink writes, so buffering sinks are told to write now. One insert then holds the whole round of
+   * concurrently processed batches, and a batch waits for its insert rather than for AUDIT_FLUSH_MS.
+   */
+  private flushIfAllWait(): void {
+    if (this.inProgress === 0 || this.waitingOnSinks < this.inProgress) return;
+    for (const sink of this.deps.sinks) sink.flushNow?.();
+  }
 
   /** The tap (re)joined its group: partition progress starts over from the new assignment's backlog. */
   onAssignment(backlogged: readonly string[] | null): void {

@@ -1,6 +1,7 @@
 // The audit sink: every event becomes one hash-chained row of audit_events, inserted in batches
-// (AUDIT_BATCH_ROWS rows or AUDIT_FLUSH_MS, whichever first). A batch of the pipeline is accepted
-// only after ClickHouse confirmed the insert that holds its rows.
+// (AUDIT_BATCH_ROWS rows or AUDIT_FLUSH_MS, whichever first, or at once when the pipeline says every
+// batch in progress waits on the sinks: group commit). A batch of the pipeline is accepted only after
+// ClickHouse confirmed the insert that holds its rows.
 //
 // Exactly once in effect: the writer knows the stored tail (offset, hash) of every topic-partition
 // (read from ClickHouse the first time it sees it) and skips records at or below it, so a record
@@ -48,25 +49,45 @@ export class AuditWriter implements EventSink {
   private timer: NodeJS.Timeout | undefined;
   private flushing: Promise<void> = Promise.resolve();
   private closed = false;
+  /** accept calls that have not yet handed their rows to the buffer. */
+  private accepting = 0;
+  private flushWanted = false;
   private readonly counters = { rowsWritten: 0, duplicatesSkipped: 0, flushes: 0, insertRetries: 0 };
 
   constructor(private readonly client: ClickHouseClient, private readonly options: AuditWriterOptions) {}
 
   async accept(batch: CorrelatedBatch): Promise<void> {
-    const tail = await this.tail(batch.topic, batch.partition);
-    const rows: AuditRow[] = [];
-    for (const event of batch.events) {
-      const offset = BigInt(event.offset);
-      if (offset <= tail.offset) {
-        this.counters.duplicatesSkipped += 1;
-        continue;
+    this.accepting += 1;
+    let queued: Promise<void> | undefined;
+    try {
+      const tail = await this.tail(batch.topic, batch.partition);
+      const rows: AuditRow[] = [];
+      for (const event of batch.events) {
+        const offset = BigInt(event.offset);
+        if (offset <= tail.offset) {
+          this.counters.duplicatesSkipped += 1;
+          continue;
+        }
+        const row = toAuditRow(event, tail.offset < 0n ? '-1' : tail.offset.toString(), tail.hash, this.options.redact);
+        tail.offset = offset;
+        tail.hash = row.hash;
+        rows.push(row);
       }
-      const row = toAuditRow(event, tail.offset < 0n ? '-1' : tail.offset.toString(), tail.hash, this.options.redact);
-      tail.offset = offset;
-      tail.hash = row.hash;
-      rows.push(row);
+      if (rows.length > 0) queued = this.enqueue(rows);
+    } finally {
+      this.accepting -= 1;
+      if (this.flushWanted && this.accepting === 0) {
+        this.flushWanted = false;
+        void this.flush();
+      }
     }
-    if (rows.length > 0) await this.enqueue(rows);
+    await queued;
+  }
+
+  /** Group commit: no more rows come until these are written, so write them now (once the accepts under way have buffered theirs). */
+  flushNow(): void {
+    if (this.accepting > 0) this.flushWanted = true;
+    else if (this.buffer.length > 0) void this.flush();
   }
 
   /** The stored chain tail of a topic-partition (cached after the first read). */

@@ -29,7 +29,7 @@ export function demoScenario(options: DemoOptions): Scenario {
   const at = (fraction: number) => Math.round(options.durationMs * fraction);
   scenario.faults = [
     { kind: 'latency-spike', agent: 'summarize', atMs: at(0.45), durationMs: at(0.3) },
-    { kind: 'retry-storm', agent: 'classify', atMs: at(0.65), durationMs: at(0.3) },
+    { kind: 'payload-bloat', agent: 'extract', atMs: at(0.65), durationMs: at(0.3) },
   ];
   return scenario;
 }

@@ -24,5 +24,10 @@ export interface CorrelatedBatch {
 export interface EventSink {
   readonly name: string;
   accept(batch: CorrelatedBatch): Promise<void>;
+  /**
+   * Every batch in progress now waits on the sinks, so no more rows come until something is written:
+   * a buffering sink writes what it holds now instead of waiting out its flush interval (group commit).
+   */
+  flushNow?(): void;
   close(): Promise<void>;
 }

@@ -184,7 +184,9 @@ export class FleetSimulator {
   }
 
   private async startWorker(capability: CapabilityProfile, index: number): Promise<void> {
-    const consumer = this.kafka.consumer({ groupId: `sim-worker-${capability.name}`, allowAutoTopicCreation: false, maxWaitTimeInMs: 200 });
+    // One group per run: a new run must not inherit (and answer) the tasks an earlier run left.
+    const consumer = this.kafka.consumer({ groupId: `sim-worker-${capability.name}-${this.runId}`, allowAutoTopicCreation: false, maxWaitTimeInMs: 200, heartbeatInterval: 500 });
+    const joined = new Promise<void>((resolve) => consumer.on(consumer.events.GROUP_JOIN, () => resolve()));
     await consumer.connect();
     await consumer.subscribe({ topics: [`agent.tasks.${capability.name}`], fromBeginning: false });
     await consumer.run({
@@ -193,6 +195,7 @@ export class FleetSimulator {
       eachBatch: (payload) => this.work(capability, index, payload),
     });
     this.consumers.push(consumer);
+    await joined; // the first task must not be sent before a worker listens (the group starts at the latest offset)
   }
 
   /** Answers every task of a batch after its simulated latency, then commits the batch. */
@@ -240,7 +243,8 @@ export class FleetSimulator {
 
   /** The dispatcher reads every answer: on success the workflow's next step, on error a retry. */
   private async startDispatcherListener(): Promise<void> {
-    const consumer = this.kafka.consumer({ groupId: `sim-dispatcher-${this.runId}`, allowAutoTopicCreation: false, maxWaitTimeInMs: 200 });
+    const consumer = this.kafka.consumer({ groupId: `sim-dispatcher-${this.runId}`, allowAutoTopicCreation: false, maxWaitTimeInMs: 200, heartbeatInterval: 500 });
+    const joined = new Promise<void>((resolve) => consumer.on(consumer.events.GROUP_JOIN, () => resolve()));
     await consumer.connect();
     await consumer.subscribe({ topics: this.scenario.capabilities.map((c) => `agent.results.${c.name}`), fromBeginning: false });
     await consumer.run({
@@ -261,6 +265,7 @@ export class FleetSimulator {
       },
     });
     this.consumers.push(consumer);
+    await joined;
   }
 }
 

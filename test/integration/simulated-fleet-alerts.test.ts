@@ -26,7 +26,7 @@ test('two injected faults become two alerts for the right agents, with the right
   const scenario: Scenario = {
     durationMs: 16 * 60_000,
     speed: 60,
-    workflowsPerSecond: 5,
+    workflowsPerSecond: 2,
     maxAttempts: 3,
     capabilities: DEFAULT_CAPABILITIES.map((c) => ({ ...c, name: name(c.name) })),
     faults: [
@@ -35,13 +35,16 @@ test('two injected faults become two alerts for the right agents, with the right
     ],
   };
   const alerts: AnomalyAlert[] = [];
+  simulator = new FleetSimulator(testKafka(), createSchemaRegistry(stackConfig().schemaRegistry), scenario, createLogger('warn'), {
+    startEventTime: Date.now() - scenario.durationMs, seed: 7, partitions: 2,
+  });
+  // The topics exist before agentwatch starts: discovered mid-run at 60× speed, their first records
+  // would already be older than the detector's lateness.
+  await simulator.ensureTopics();
   // Lateness is event time: at 60× speed, a pipeline delay of 200 ms is 12 s of event time, so the
   // window must wait 60 s of event time (1 s of clock) for its late records.
   service = await startService(isolatedOverrides(run, { INGEST_TOPIC_REFRESH_MS: '1000', DETECT_LATENESS_MS: '60000' }), []);
   service.alerts.subscribe((alert) => alerts.push(alert));
-  simulator = new FleetSimulator(testKafka(), createSchemaRegistry(stackConfig().schemaRegistry), scenario, createLogger('warn'), {
-    startEventTime: Date.now() - scenario.durationMs, seed: 7, partitions: 2,
-  });
   await simulator.start();
   await simulator.done;
   process.stdout.write(`# simulated fleet: ${JSON.stringify(simulator.snapshot())} detector ${JSON.stringify(service.stats().detector)}\n`);
@@ -54,6 +57,6 @@ test('two injected faults become two alerts for the right agents, with the right
   const extract = firing.find((a) => a.agent === name('extract'))!;
   assert.match(extract.features[0]!.name, /^payload_bytes_(mean|p95)$/);
   const stats = simulator.snapshot();
-  assert.ok(stats.workflowsStarted > 3_000 && stats.answers > 5_000, JSON.stringify(stats));
-  assert.ok(service.stats().audit.rowsWritten > 10_000, 'the traffic is audited');
+  assert.ok(stats.workflowsStarted > 1_500 && stats.answers > 4_500, JSON.stringify(stats));
+  assert.ok(service.stats().audit.rowsWritten > 9_000, 'the traffic is audited');
 });

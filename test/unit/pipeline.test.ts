@@ -1,0 +1,72 @@
+// Group commit in the pipeline: a buffering sink is told to write once every batch in progress waits
+// on it, not before (a batch still decoding would miss the insert) and not later (no batch should
+// wait out the sink's flush interval when nothing more can arrive).
+
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { loadConfig } from '../../src/config/index.js';
+import { Correlator, EventClock, type CorrelatedBatch, type EventSink } from '../../src/correlate/index.js';
+import { RecordDecoder } from '../../src/decode/index.js';
+import type { DlqWriter, TapBatch } from '../../src/ingest/index.js';
+import { createLogger } from '../../src/logger.js';
+import { Pipeline } from '../../src/pipeline.js';
+import { record } from '../fixtures/records.js';
+
+/** Holds every accepted batch until flushNow, like the audit writer with a long flush interval. */
+class BufferingSink implements EventSink {
+  readonly name = 'buffering';
+  held: Array<() => void> = [];
+  /** How many batches each flushNow wrote. */
+  readonly flushes: number[] = [];
+
+  accept(_batch: CorrelatedBatch): Promise<void> {
+    return new Promise((resolve) => this.held.push(resolve));
+  }
+
+  flushNow(): void {
+    this.flushes.push(this.held.length);
+    for (const resolve of this.held.splice(0)) resolve();
+  }
+
+  async close(): Promise<void> {}
+}
+
+function pipeline(sink: EventSink, schemaDelayMs: number): Pipeline {
+  const config = loadConfig({});
+  return new Pipeline({
+    decoder: new RecordDecoder({ schemaById: async () => { await new Promise((r) => setTimeout(r, schemaDelayMs)); return undefined; } }, { maxPayloadBytes: 1 << 20 }),
+    correlator: new Correlator(config.correlate),
+    clock: new EventClock(),
+    dlq: { topic: 'dlq', write: async () => undefined } as unknown as DlqWriter,
+    sinks: [sink],
+    logger: createLogger('fatal'),
+    retryMaxMs: 100,
+  });
+}
+
+function batch(partition: number, value: unknown): TapBatch {
+  return {
+    topic: 'agent.tasks.x', partition, caughtUp: true,
+    records: [record('agent.tasks.x', value, { partition })],
+    heartbeat: async () => undefined, isActive: () => true,
+  };
+}
+
+test('the sink is flushed once, when the last of the concurrent batches reaches it', async () => {
+  const sink = new BufferingSink();
+  const p = pipeline(sink, 50);
+  const envelope = { workflow_id: 'w', task_type: 'x', payload: {} };
+  // Partition 2 holds a Confluent-framed record: its decode waits 50 ms on the schema lookup.
+  const framed = Buffer.concat([Buffer.from([0, 0, 0, 0, 7]), Buffer.from('x')]);
+  const handled = Promise.all([p.handle(batch(0, envelope)), p.handle(batch(1, envelope)), p.handle(batch(2, framed))]);
+  await new Promise((r) => setTimeout(r, 20));
+  assert.deepEqual(sink.flushes, [], 'no flush while a batch is still decoding');
+  await handled;
+  assert.deepEqual(sink.flushes, [3], 'one flush wrote all three batches');
+});
+
+test('a lone batch is flushed at once', async () => {
+  const sink = new BufferingSink();
+  await pipeline(sink, 0).handle(batch(0, { workflow_id: 'w', task_type: 'x', payload: {} }));
+  assert.deepEqual(sink.flushes, [1]);
+});
