@@ -6,6 +6,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 ensure_stack_tools
 apt_need docker-compose docker-compose   # validates docker-compose.yml; needs no Docker engine
+apt_need prometheus prometheus         # a real Prometheus scrapes /metrics in the observability test (promtool too)
 ensure_node_modules
 build
 stack_up_for_this_run

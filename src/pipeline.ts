@@ -8,6 +8,7 @@ import type { AgentEvent, DlqReason, Encoding, EventKind, RecordDecoder } from '
 import { messageOf } from './errors.js';
 import type { DlqWriter, TapBatch } from './ingest/index.js';
 import type { Logger } from './logger.js';
+import type { BatchObservation } from './metrics/index.js';
 
 export interface PipelineDeps {
   decoder: RecordDecoder;
@@ -18,6 +19,8 @@ export interface PipelineDeps {
   logger: Logger;
   /** Longest backoff between retries. */
   retryMaxMs: number;
+  /** Told about every handled batch (metrics). */
+  observer?: { batch(observation: BatchObservation): void };
 }
 
 export interface PipelineStats {
@@ -53,14 +56,17 @@ export class Pipeline {
     this.inProgress += 1;
     let waitingOnSinks = false;
     try {
+      const started = performance.now();
       const events = await this.persist(batch, 'decode', () => decoder.decode(batch.records));
       const dead = events.filter((event) => event.dlqReason !== null);
       if (dead.length > 0) await this.persist(batch, `DLQ copy to ${dlq.topic}`, () => dlq.write(dead));
+      const decoded = performance.now();
 
       const lastTimestamp = batch.records[batch.records.length - 1]!.timestamp;
       clock.observe(`${batch.topic}:${batch.partition}`, lastTimestamp, batch.caughtUp);
       const timeouts = correlator.process(events, clock.now());
       this.count(events, timeouts.length);
+      const correlatedAt = performance.now();
 
       const correlated = { topic: batch.topic, partition: batch.partition, events, timeouts, watermark: clock.now() };
       const accepted = Promise.all(sinks.map((sink) => this.persist(batch, `sink ${sink.name}`, () => sink.accept(correlated))));
@@ -68,6 +74,10 @@ export class Pipeline {
       this.waitingOnSinks += 1;
       this.flushIfAllWait();
       await accepted;
+      this.deps.observer?.batch({
+        topic: batch.topic, records: batch.records.length, events,
+        seconds: { decode: (decoded - started) / 1000, correlate: (correlatedAt - decoded) / 1000, sinks: (performance.now() - correlatedAt) / 1000 },
+      });
     } finally {
       this.inProgress -= 1;
       // A batch leaving from the sinks changes nothing for the others; one abandoned before may.

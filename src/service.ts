@@ -15,6 +15,7 @@ import {
   type AuditWriterStats, type ClickHouseClient,
 } from './audit/index.js';
 import type { Logger } from './logger.js';
+import { AgentwatchMetrics } from './metrics/index.js';
 import { Pipeline, type PipelineStats } from './pipeline.js';
 
 export interface DependencyReport {
@@ -101,9 +102,17 @@ export class Service {
     const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner, allowAutoTopicCreation: false });
     await producer.connect();
 
+    // The gauges read stages created below; a scrape only happens once the API listens, after all of them.
+    const metrics = new AgentwatchMetrics({
+      correlator: () => correlator.stats(),
+      detector: () => detector.stats(),
+      audit: () => audit.stats(),
+      agents: () => detector.snapshot(),
+      consumerLag: cachedFor(5_000, () => tap.consumerLag()),
+    });
     const audit = new AuditWriter(clickhouse, {
       batchRows: config.audit.batchRows, flushMs: config.audit.flushMs, retryMaxMs: config.sinks.retryMaxMs,
-      redact: createRedactor(config.audit.redactPaths), logger,
+      redact: createRedactor(config.audit.redactPaths), logger, onInsert: (rows, seconds) => metrics.inserted(rows, seconds),
     });
     const checkpoints = new CheckpointPublisher(producer, config.topics.checkpoints, audit, (err) => logger.warn({ err }, 'could not publish hash-chain checkpoints; the next interval tries again'));
     checkpoints.start(config.audit.checkpointIntervalMs);
@@ -115,6 +124,7 @@ export class Service {
       await publisher.publish(batch);
       await audit.recordAlerts(batch);
       for (const alert of batch) {
+        metrics.alert(alert);
         logAlert(logger, alert);
         alerts.emit(alert);
       }
@@ -135,6 +145,7 @@ export class Service {
       sinks,
       logger,
       retryMaxMs: config.sinks.retryMaxMs,
+      observer: metrics,
     });
     const tap = new AgentTap(kafka, {
       groupId: config.kafka.groupId,
@@ -151,6 +162,7 @@ export class Service {
       clickhouse,
       config: config.api,
       agents: () => detector.snapshot(),
+      metrics: () => metrics.render(),
       readiness: async () => ({
         kafka: await probeKafka(kafka, config.kafka).then(() => true, () => false),
         clickhouse: await pingClickHouse(clickhouse, config.clickhouse).then(() => true, () => false),
@@ -212,4 +224,17 @@ export async function runService(config: Config, logger: Logger, stop: AbortSign
   });
   clearInterval(health);
   await service.stop();
+}
+
+/** `read`, called at most once per `ms`: concurrent and repeated callers share one answer. */
+function cachedFor<T>(ms: number, read: () => Promise<T>): () => Promise<T> {
+  let last: { at: number; value: Promise<T> } | undefined;
+  return () => {
+    if (last === undefined || Date.now() - last.at > ms) {
+      const value = read();
+      last = { at: Date.now(), value };
+      value.catch(() => { last = undefined; });
+    }
+    return last.value;
+  };
 }

@@ -9,6 +9,8 @@ export interface ApiContext {
   config: ApiConfig;
   /** The detector's current view of every agent. */
   agents: () => AgentSnapshot[];
+  /** The Prometheus text exposition, for /metrics. */
+  metrics: () => Promise<{ contentType: string; body: string }>;
   /** name → answers, for /readyz. */
   readiness: () => Promise<Record<string, boolean>>;
 }

@@ -23,6 +23,8 @@ export interface AuditWriterOptions {
   retryMaxMs: number;
   redact: Redactor;
   logger: Logger;
+  /** Told about every confirmed insert: rows per topic, and how long it took (metrics). */
+  onInsert?: (rowsByTopic: ReadonlyMap<string, number>, seconds: number) => void;
 }
 
 export interface ChainTail {
@@ -163,13 +165,20 @@ export class AuditWriter implements EventSink {
       }
       const ingestedAt = clickhouseTime(Date.now());
       const values = rows.map((row) => ({ ...row, ts: clickhouseTime(row.ts), ingested_at: ingestedAt }));
+      const started = performance.now();
       await this.retrying(`inserting ${rows.length} audit rows`, () => this.client.insert({ table: 'audit_events', values, format: 'JSONEachRow' }));
+      const seconds = (performance.now() - started) / 1000;
       this.counters.rowsWritten += rows.length;
       this.counters.flushes += 1;
       for (const row of rows) {
         const key = `${row.topic}:${row.partition}`;
         const last = this.confirmed.get(key);
         if (last === undefined || BigInt(row.offset) > BigInt(last.offset)) this.confirmed.set(key, { topic: row.topic, partition: row.partition, offset: row.offset, hash: row.hash });
+      }
+      if (this.options.onInsert !== undefined) {
+        const byTopic = new Map<string, number>();
+        for (const row of rows) byTopic.set(row.topic, (byTopic.get(row.topic) ?? 0) + 1);
+        this.options.onInsert(byTopic, seconds);
       }
       for (const resolve of waiting) resolve();
     });

@@ -110,6 +110,8 @@ export interface ApiConfig {
   maxPageRows: number;
   maxExportRows: number;
   queryTimeoutMs: number;
+  /** /metrics without an API key (otherwise it needs the sre role). */
+  metricsPublic: boolean;
 }
 
 export interface Config {
@@ -279,12 +281,13 @@ function readOptions(reader: OptionReader): Config {
   const maxPageRows = reader.int('API_MAX_PAGE_ROWS', 1_000, { min: 1, max: 100_000 }, 'Largest page a query endpoint returns (the limit parameter may not exceed it).');
   const maxExportRows = reader.int('API_MAX_EXPORT_ROWS', 10_000_000, { min: 1, max: 1_000_000_000 }, 'Most rows one export streams.');
   const queryTimeoutMs = reader.int('API_QUERY_TIMEOUT_MS', 10_000, { min: 100, max: 3_600_000 }, 'Time limit of one API query in ClickHouse (exports: ten times this).');
+  const metricsPublic = reader.bool('API_METRICS_PUBLIC', false, 'Serve /metrics without an API key (false: Prometheus scrapes with a key of role sre).');
 
   const logLevel = reader.oneOf('LOG_LEVEL', ['fatal', 'error', 'warn', 'info', 'debug', 'trace'], 'info', 'Log level (JSON logs on stdout).');
 
   return {
     kafka: { brokers, clientId, groupId, sasl, tls, connectionTimeoutMs, requestTimeoutMs, sessionTimeoutMs },
-    api: { host: apiHost, port: apiPort, keys: apiKeys, maxPageRows, maxExportRows, queryTimeoutMs },
+    api: { host: apiHost, port: apiPort, keys: apiKeys, maxPageRows, maxExportRows, queryTimeoutMs, metricsPublic },
     audit: { batchRows: auditBatchRows, flushMs: auditFlushMs, redactPaths, retentionDays, checkpointIntervalMs },
     detect: { windowMs, latenessMs, p, threshold, fireAfter, resolveAfter, warmupWindows, memoryWindows, shrinkage, features, maxAgents, warmupRows },
     ingest: { topicPattern, excludeTopics, refreshIntervalMs, fromBeginning, maxPayloadBytes, partitionsConcurrently, maxBytesPerPartition },

@@ -175,25 +175,37 @@ export class AgentTap {
   private async announceBacklog(assignment: Record<string, number[]>): Promise<void> {
     if (this.options.onAssignment === undefined || this.admin === undefined) return;
     try {
-      const topics = Object.keys(assignment);
-      const committed = await this.admin.fetchOffsets({ groupId: this.options.groupId, topics });
-      const backlogged: string[] = [];
-      for (const topic of topics) {
-        const ends = new Map((await this.admin.fetchTopicOffsets(topic)).map((p) => [p.partition, p]));
-        const done = new Map(committed.find((c) => c.topic === topic)?.partitions.map((p) => [p.partition, p.offset]) ?? []);
-        for (const partition of assignment[topic] ?? []) {
-          const end = ends.get(partition);
-          if (end === undefined) continue;
-          const committedOffset = done.get(partition) ?? '-1';
-          const start = committedOffset !== '-1' ? committedOffset : this.options.ingest.fromBeginning ? end.low : end.high;
-          if (BigInt(end.high) > BigInt(start)) backlogged.push(`${topic}:${partition}`);
-        }
-      }
+      const progress = await this.progress(Object.keys(assignment));
+      const backlogged = progress
+        .filter((p) => (assignment[p.topic] ?? []).includes(p.partition) && p.high > p.next)
+        .map((p) => `${p.topic}:${p.partition}`);
       this.options.onAssignment(backlogged);
     } catch (err) {
       this.logger.warn({ err }, 'could not read the backlog of the new assignment; task timeouts may fire early while catching up');
       this.options.onAssignment(null);
     }
+  }
+
+  /** Records not yet processed (committed) per partition of every tapped topic, from the Kafka admin API. */
+  async consumerLag(): Promise<Array<{ topic: string; partition: number; lag: number }>> {
+    const progress = await this.progress([...this.topics]);
+    return progress.map((p) => ({ topic: p.topic, partition: p.partition, lag: Number(p.high > p.next ? p.high - p.next : 0n) }));
+  }
+
+  /** For each partition of `topics`: the next offset the group will process, and the high watermark. */
+  private async progress(topics: readonly string[]): Promise<Array<{ topic: string; partition: number; next: bigint; high: bigint }>> {
+    if (this.admin === undefined || topics.length === 0) return [];
+    const committed = await this.admin.fetchOffsets({ groupId: this.options.groupId, topics: [...topics] });
+    const result: Array<{ topic: string; partition: number; next: bigint; high: bigint }> = [];
+    for (const topic of topics) {
+      const done = new Map(committed.find((c) => c.topic === topic)?.partitions.map((p) => [p.partition, p.offset]) ?? []);
+      for (const end of await this.admin.fetchTopicOffsets(topic)) {
+        const committedOffset = done.get(end.partition) ?? '-1';
+        const next = committedOffset !== '-1' ? committedOffset : this.options.ingest.fromBeginning ? end.low : end.high;
+        result.push({ topic, partition: end.partition, next: BigInt(next), high: BigInt(end.high) });
+      }
+    }
+    return result;
   }
 }
 

@@ -13,6 +13,8 @@ import { repoRoot } from './stack-env.js';
 
 interface ComposeService {
   image?: string;
+  command?: string[];
+  profiles?: string[];
   build?: unknown;
   environment?: Record<string, string | number | boolean | null>;
   ports?: string[];
@@ -25,7 +27,7 @@ interface ComposeFile {
 
 /** The file as docker-compose resolves it (interpolated, normalised). */
 function resolvedCompose(): ComposeFile {
-  const out = execFileSync('docker-compose', ['-f', 'docker-compose.yml', 'config'], {
+  const out = execFileSync('docker-compose', ['-f', 'docker-compose.yml', '--profile', 'simulator', 'config'], {
     cwd: repoRoot,
     encoding: 'utf8',
     env: { ...process.env, CLICKHOUSE_PASSWORD: 'test-secret' },
@@ -50,6 +52,7 @@ function kafkaListenerPorts(service: ComposeService): number[] {
 describe('docker-compose.yml', () => {
   test('is valid for docker-compose (config -q)', () => {
     execFileSync('docker-compose', ['-f', 'docker-compose.yml', 'config', '-q'], { cwd: repoRoot, stdio: 'pipe' });
+    execFileSync('docker-compose', ['-f', 'docker-compose.yml', '--profile', 'simulator', 'config', '-q'], { cwd: repoRoot, stdio: 'pipe' });
   });
 
   const compose = resolvedCompose();
@@ -57,7 +60,7 @@ describe('docker-compose.yml', () => {
   const agentwatch = services.agentwatch;
 
   test('runs Kafka, a schema registry, ClickHouse, Grafana and the service built from the Dockerfile', () => {
-    for (const name of ['kafka', 'schema-registry', 'clickhouse', 'grafana', 'agentwatch']) {
+    for (const name of ['kafka', 'schema-registry', 'clickhouse', 'grafana', 'agentwatch', 'prometheus']) {
       assert.ok(services[name], `service ${name} is missing`);
     }
     assert.ok(agentwatch?.build, 'the agentwatch service is built from the repository Dockerfile');
@@ -122,5 +125,39 @@ describe('docker-compose.yml', () => {
         assert.match(published, /127\.0\.0\.1/, `${name} publishes ${published} beyond loopback`);
       }
     }
+  });
+
+  test('Prometheus scrapes the service on its API port, and Grafana reads that Prometheus', () => {
+    const vars = env(agentwatch!);
+    const config = parse(readFileSync(join(repoRoot, 'grafana/prometheus/prometheus.yml'), 'utf8')) as {
+      scrape_configs: Array<{ job_name: string; metrics_path?: string; static_configs: Array<{ targets: string[] }> }>;
+    };
+    const job = config.scrape_configs.find((j) => j.job_name === 'agentwatch');
+    assert.ok(job, 'a scrape job for agentwatch');
+    assert.equal(job.metrics_path ?? '/metrics', '/metrics');
+    assert.deepEqual(job.static_configs.flatMap((c) => c.targets), [`agentwatch:${vars.API_PORT}`]);
+    assert.equal(loadConfig(vars).api.metricsPublic, true, 'the scrape job has no key, so /metrics is public on the compose network');
+    assert.ok((services.prometheus!.volumes ?? []).some((v) => String(typeof v === 'string' ? v : JSON.stringify(v)).includes('prometheus.yml')), 'the config is mounted');
+    const datasources = parse(readFileSync(join(repoRoot, 'grafana/provisioning/datasources/agentwatch.yml'), 'utf8')) as { datasources: Array<{ type: string; uid: string; url?: string }> };
+    const prometheus = datasources.datasources.find((d) => d.type === 'prometheus');
+    assert.equal(prometheus?.url, 'http://prometheus:9090');
+    // Every data source a dashboard uses is provisioned under that uid.
+    const uids = new Set(datasources.datasources.map((d) => d.uid));
+    for (const file of ['fleet-overview.json', 'audit-explorer.json']) {
+      const used = [...readFileSync(join(repoRoot, 'grafana/dashboards', file), 'utf8').matchAll(/"uid": "([^"]+)"/g)].map((m) => m[1]!).filter((uid) => uid.startsWith('agentwatch-') && !uid.startsWith('agentwatch-fleet') && !uid.startsWith('agentwatch-audit'));
+      for (const uid of used) assert.ok(uids.has(uid), `${file} uses data source ${uid}, which is not provisioned`);
+    }
+  });
+
+  test('the simulator profile runs `agentwatch simulate` from the same image with a valid configuration', () => {
+    const simulator = services.simulator;
+    assert.ok(simulator, 'a simulator service');
+    assert.deepEqual(simulator.profiles, ['simulator']);
+    assert.equal(simulator.image, agentwatch!.image);
+    assert.equal(simulator.command?.[0], 'simulate');
+    const vars = env(simulator);
+    const known = new Set(describeOptions().map((o) => o.name));
+    for (const name of Object.keys(vars)) assert.ok(known.has(name), `the simulator gets ${name}, which agentwatch does not read`);
+    assert.equal(loadConfig(vars).kafka.brokers.join(','), env(agentwatch!).KAFKA_BROKERS);
   });
 });

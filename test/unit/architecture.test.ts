@@ -22,6 +22,7 @@ const ALLOWED: Record<string, readonly string[]> = {
   audit: ['config', 'decode', 'correlate'],
   api: ['config', 'audit', 'detect', 'decode', 'correlate'],
   sim: ['config', 'decode'],
+  metrics: [],
 };
 
 function sourceFiles(dir: string): string[] {

@@ -1,4 +1,5 @@
-// Liveness and readiness, without authentication (they reveal only up/down).
+// Liveness and readiness, without authentication (they reveal only up/down), and Prometheus metrics
+// (role sre unless API_METRICS_PUBLIC).
 
 import type { FastifyInstance } from 'fastify';
 import type { ApiContext } from '../api-context.js';
@@ -15,5 +16,12 @@ export function healthRoutes(app: FastifyInstance, context: ApiContext): void {
     const checks = await context.readiness();
     const ok = Object.values(checks).every(Boolean);
     return reply.code(ok ? 200 : 503).send({ ok, checks });
+  });
+  app.get('/metrics', {
+    config: context.config.metricsPublic ? {} : { roles: ['sre'] },
+    schema: { summary: 'Prometheus metrics (text exposition format)', tags: ['health'], produces: ['text/plain'], response: { 200: { type: 'string' } } },
+  }, async (_request, reply) => {
+    const { contentType, body } = await context.metrics();
+    return reply.type(contentType).send(body);
   });
 }

@@ -1,0 +1,135 @@
+// Prometheus metrics of one agentwatch instance, served at /metrics.
+//
+// Two kinds: counters and histograms the data path feeds as it goes (records per topic, stage and
+// insert latencies, alerts), and gauges read from the stages' own statistics when Prometheus
+// scrapes (in-flight tasks, evictions, detector state, consumer lag). The stages do not import
+// this module: they report through small observer interfaces, or are read through `MetricSources`.
+
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+
+/** What the gauges read at scrape time. */
+export interface MetricSources {
+  correlator(): { inFlight: number; evictions: number; timeouts: number; retries: number; redeliveries: number; lateAnswers: number; orphanAnswers: number };
+  detector(): { agents: number; firing: number; windowsScored: number; anomalousWindows: number; lateEvents: number; agentsEvicted: number };
+  audit(): { buffered: number; insertRetries: number; duplicatesSkipped: number };
+  /** Each agent's last scored window (at most DETECT_MAX_AGENTS agents). */
+  agents(): ReadonlyArray<{ agent: string; lastWindow: { score: number | null; threshold: number } | null }>;
+  /** Records not yet processed per tapped partition (Kafka admin API); may reject, then the gauge is left out. */
+  consumerLag(): Promise<ReadonlyArray<{ topic: string; partition: number; lag: number }>>;
+}
+
+/** One pipeline batch, as the pipeline reports it. */
+export interface BatchObservation {
+  topic: string;
+  records: number;
+  /** Encoding and DLQ reason (or null) of each event. */
+  events: ReadonlyArray<{ encoding: string; dlqReason: string | null }>;
+  /** Seconds spent in each stage of this batch. */
+  seconds: { decode: number; correlate: number; sinks: number };
+}
+
+const STAGE_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+
+export class AgentwatchMetrics {
+  readonly registry = new Registry();
+  private readonly consumed: Counter<'topic'>;
+  private readonly decoded: Counter<'topic' | 'encoding'>;
+  private readonly dlq: Counter<'reason'>;
+  private readonly audited: Counter<'topic'>;
+  private readonly alerts: Counter<'agent' | 'state' | 'severity'>;
+  private readonly stageSeconds: Histogram<'stage'>;
+  private readonly insertSeconds: Histogram;
+  private readonly insertRows: Histogram;
+
+  constructor(sources: MetricSources) {
+    const registers = [this.registry];
+    collectDefaultMetrics({ register: this.registry, eventLoopMonitoringPrecision: 20 });
+    this.consumed = new Counter({ name: 'agentwatch_records_consumed_total', help: 'Kafka records read from tapped topics.', labelNames: ['topic'], registers });
+    this.decoded = new Counter({ name: 'agentwatch_events_decoded_total', help: 'Canonical events by topic and encoding (opaque: not decodable).', labelNames: ['topic', 'encoding'], registers });
+    this.dlq = new Counter({ name: 'agentwatch_dlq_records_total', help: 'Records copied to the dead-letter topic, by reason.', labelNames: ['reason'], registers });
+    this.audited = new Counter({ name: 'agentwatch_records_audited_total', help: 'Audit rows ClickHouse confirmed, by topic.', labelNames: ['topic'], registers });
+    this.alerts = new Counter({ name: 'agentwatch_alerts_total', help: 'Anomaly alerts published, by agent, state and severity.', labelNames: ['agent', 'state', 'severity'], registers });
+    this.stageSeconds = new Histogram({ name: 'agentwatch_batch_stage_seconds', help: 'Time one batch spent in a pipeline stage (sinks: until every sink accepted it).', labelNames: ['stage'], buckets: STAGE_BUCKETS, registers });
+    this.insertSeconds = new Histogram({ name: 'agentwatch_audit_insert_seconds', help: 'Duration of one audit insert into ClickHouse.', buckets: STAGE_BUCKETS, registers });
+    this.insertRows = new Histogram({ name: 'agentwatch_audit_insert_rows', help: 'Rows in one audit insert.', buckets: [1, 10, 100, 500, 1_000, 5_000, 10_000, 50_000], registers });
+
+    const gauge = (name: string, help: string, read: () => number) =>
+      new Gauge({ name, help, registers, collect() { this.set(read()); } });
+    // Totals the stages keep themselves: counters (so rate() works) set from them at scrape time.
+    const total = (name: string, help: string, read: () => number) =>
+      new Counter({ name, help, registers, collect() { this.reset(); this.inc(read()); } });
+    gauge('agentwatch_tasks_in_flight', 'Tasks awaiting an answer.', () => sources.correlator().inFlight);
+    total('agentwatch_tasks_evicted_total', 'In-flight tasks dropped because CORRELATE_MAX_INFLIGHT was reached.', () => sources.correlator().evictions);
+    total('agentwatch_task_timeouts_total', 'Tasks that timed out.', () => sources.correlator().timeouts);
+    total('agentwatch_task_retries_total', 'Tasks sent again after an answer or a timeout.', () => sources.correlator().retries);
+    total('agentwatch_task_redeliveries_total', 'Request records read again after a rebalance or restart.', () => sources.correlator().redeliveries);
+    total('agentwatch_late_answers_total', 'Answers that came after their task timed out.', () => sources.correlator().lateAnswers);
+    total('agentwatch_orphan_answers_total', 'Answers whose request never showed up.', () => sources.correlator().orphanAnswers);
+    gauge('agentwatch_agents', 'Agents with a baseline in the detector.', () => sources.detector().agents);
+    gauge('agentwatch_agents_firing', 'Agents with an alert firing.', () => sources.detector().firing);
+    total('agentwatch_windows_scored_total', 'Agent windows scored.', () => sources.detector().windowsScored);
+    total('agentwatch_windows_anomalous_total', 'Agent windows above the threshold.', () => sources.detector().anomalousWindows);
+    total('agentwatch_late_events_total', 'Events for windows already closed, left out of detection.', () => sources.detector().lateEvents);
+    total('agentwatch_agents_evicted_total', 'Agents forgotten because DETECT_MAX_AGENTS was reached.', () => sources.detector().agentsEvicted);
+    gauge('agentwatch_audit_rows_buffered', 'Audit rows waiting for their insert.', () => sources.audit().buffered);
+    total('agentwatch_audit_insert_retries_total', 'Audit inserts ClickHouse refused and that were retried.', () => sources.audit().insertRetries);
+    total('agentwatch_audit_duplicates_skipped_total', 'Redelivered records already in the audit store, skipped.', () => sources.audit().duplicatesSkipped);
+    const perAgent = (name: string, help: string, read: (window: { score: number | null; threshold: number }) => number | null) => new Gauge({
+      name, help, labelNames: ['agent'], registers,
+      collect() {
+        this.reset();
+        for (const { agent, lastWindow } of sources.agents()) {
+          const value = lastWindow === null ? null : read(lastWindow);
+          if (value !== null && Number.isFinite(value)) this.set({ agent }, value);
+        }
+      },
+    });
+    perAgent('agentwatch_agent_anomaly_score', 'Mahalanobis D² of the agent\'s last scored window.', (w) => w.score);
+    perAgent('agentwatch_agent_anomaly_threshold', 'The threshold the agent\'s score is compared with (χ² quantile of DETECT_P).', (w) => w.threshold);
+    new Gauge({
+      name: 'agentwatch_consumer_lag',
+      help: 'Records of a tapped partition not yet processed (high watermark minus committed offset).',
+      labelNames: ['topic', 'partition'],
+      registers,
+      async collect() {
+        this.reset();
+        const lags = await sources.consumerLag().catch(() => []);
+        for (const { topic, partition, lag } of lags) this.set({ topic, partition: String(partition) }, lag);
+      },
+    });
+  }
+
+  /** The pipeline handled one batch. */
+  batch(observation: BatchObservation): void {
+    this.consumed.inc({ topic: observation.topic }, observation.records);
+    const byEncoding = new Map<string, number>();
+    for (const event of observation.events) {
+      byEncoding.set(event.encoding, (byEncoding.get(event.encoding) ?? 0) + 1);
+      if (event.dlqReason !== null) this.dlq.inc({ reason: event.dlqReason });
+    }
+    for (const [encoding, count] of byEncoding) this.decoded.inc({ topic: observation.topic, encoding }, count);
+    this.stageSeconds.observe({ stage: 'decode' }, observation.seconds.decode);
+    this.stageSeconds.observe({ stage: 'correlate' }, observation.seconds.correlate);
+    this.stageSeconds.observe({ stage: 'sinks' }, observation.seconds.sinks);
+  }
+
+  /** ClickHouse confirmed an audit insert. */
+  inserted(rowsByTopic: ReadonlyMap<string, number>, seconds: number): void {
+    let rows = 0;
+    for (const [topic, count] of rowsByTopic) {
+      this.audited.inc({ topic }, count);
+      rows += count;
+    }
+    this.insertSeconds.observe(seconds);
+    this.insertRows.observe(rows);
+  }
+
+  alert(alert: { agent: string; state: string; severity: string }): void {
+    this.alerts.inc({ agent: alert.agent, state: alert.state, severity: alert.severity });
+  }
+
+  /** The Prometheus text exposition. */
+  async render(): Promise<{ contentType: string; body: string }> {
+    return { contentType: this.registry.contentType, body: await this.registry.metrics() };
+  }
+}

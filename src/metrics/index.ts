@@ -1,0 +1,1 @@
+export { AgentwatchMetrics, type BatchObservation, type MetricSources } from './agentwatch-metrics.js';
