@@ -25,6 +25,10 @@ export function demoScenario(options: DemoOptions): Scenario {
   const scenario = defaultScenario();
   scenario.durationMs = options.durationMs;
   scenario.speed = options.speed;
+  // 3 workflows/s of event time: at 30× that is about 270 tasks and 270 answers a second of wall
+  // time, which the fleet, agentwatch and its embedded ClickHouse handle in one process on 2 cores.
+  // At 5/s the fleet itself stalled now and then, and a stalled dispatcher is a real anomaly on the wire.
+  scenario.workflowsPerSecond = 3;
   // Warm-up is 30 windows (5 min of event time); the faults come after it.
   const at = (fraction: number) => Math.round(options.durationMs * fraction);
   scenario.faults = [
