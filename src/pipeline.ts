@@ -54,7 +54,7 @@ export class Pipeline {
   readonly handle = async (batch: TapBatch): Promise<void> => {
     const { decoder, correlator, clock, dlq, sinks } = this.deps;
     this.inProgress += 1;
-    let waitingOnSinks = false;
+    let reachedSinks = false;
     try {
       const started = performance.now();
       const events = await this.persist(batch, 'decode', () => decoder.decode(batch.records));
@@ -70,7 +70,7 @@ export class Pipeline {
 
       const correlated = { topic: batch.topic, partition: batch.partition, events, timeouts, watermark: clock.now() };
       const accepted = Promise.all(sinks.map((sink) => this.persist(batch, `sink ${sink.name}`, () => sink.accept(correlated))));
-      waitingOnSinks = true;
+      reachedSinks = true;
       this.waitingOnSinks += 1;
       this.flushIfAllWait();
       await accepted;
@@ -81,7 +81,7 @@ export class Pipeline {
     } finally {
       this.inProgress -= 1;
       // A batch leaving from the sinks changes nothing for the others; one abandoned before may.
-      if (waitingOnSinks) this.waitingOnSinks -= 1;
+      if (reachedSinks) this.waitingOnSinks -= 1;
       else this.flushIfAllWait();
     }
   };

@@ -107,7 +107,7 @@ export class Service {
       correlator: () => correlator.stats(),
       detector: () => detector.stats(),
       audit: () => audit.stats(),
-      agents: () => detector.snapshot(),
+      lastScores: () => detector.lastScores(),
       consumerLag: cachedFor(5_000, () => tap.consumerLag()),
     });
     const audit = new AuditWriter(clickhouse, {
@@ -231,9 +231,10 @@ function cachedFor<T>(ms: number, read: () => Promise<T>): () => Promise<T> {
   let last: { at: number; value: Promise<T> } | undefined;
   return () => {
     if (last === undefined || Date.now() - last.at > ms) {
-      const value = read();
-      last = { at: Date.now(), value };
-      value.catch(() => { last = undefined; });
+      const entry = { at: Date.now(), value: read() };
+      last = entry;
+      // A failed read is not kept: the next call asks again (unless a newer read replaced it).
+      entry.value.catch(() => { if (last === entry) last = undefined; });
     }
     return last.value;
   };

@@ -83,10 +83,10 @@ export async function runDemo(options: DemoOptions, out: Writable, stop: AbortSi
   await Promise.race([simulator.done, new Promise<void>((resolve) => stop.addEventListener('abort', () => resolve(), { once: true }))]);
   await simulator.stop();
   const stats = simulator.snapshot();
-  const detector = service.stats().detector;
-  say(`fleet done: ${stats.workflowsStarted} workflows, ${stats.tasksDispatched} tasks, ${stats.retries} retries; agentwatch audited ${service.stats().audit.rowsWritten} records, scored ${detector.windowsScored} windows`);
-  if (detector.lateEvents > 0) say(`note: ${detector.lateEvents} events came after their window had closed and were left out of detection (the machine was too busy for --speed ${options.speed}; try a lower speed)`);
-  logger.info({ stats: service.stats(), simulator: stats }, 'demo scenario finished');
+  const watched = service.stats();
+  say(`fleet done: ${stats.workflowsStarted} workflows, ${stats.tasksDispatched} tasks, ${stats.retries} retries; agentwatch audited ${watched.audit.rowsWritten} records, scored ${watched.detector.windowsScored} windows`);
+  if (watched.detector.lateEvents > 0) say(`note: ${watched.detector.lateEvents} events came after their window had closed and were left out of detection (the machine was too busy for --speed ${options.speed}; try a lower speed)`);
+  logger.info({ stats: watched, simulator: stats }, 'demo scenario finished');
 
   const affected = alerts.find((a) => a.state === 'FIRING');
   if (affected !== undefined && !stop.aborted) {

@@ -119,6 +119,16 @@ export class Detector {
     return { agents: this.agents.size, firing, ...this.counters };
   }
 
+  /** Each agent's last window score and threshold, without the baseline (cheap enough for every scrape). */
+  lastScores(): Array<{ agent: string; score: number | null; threshold: number }> {
+    const scores: Array<{ agent: string; score: number | null; threshold: number }> = [];
+    for (const [agent, state] of this.agents.entries()) {
+      const report = state.lastReport;
+      if (report !== undefined) scores.push({ agent, score: report.score.score, threshold: report.score.threshold });
+    }
+    return scores;
+  }
+
   /** Every agent's last scored window and baseline, most recently seen last. */
   snapshot(): AgentSnapshot[] {
     const agents: AgentSnapshot[] = [];

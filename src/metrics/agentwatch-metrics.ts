@@ -12,8 +12,8 @@ export interface MetricSources {
   correlator(): { inFlight: number; evictions: number; timeouts: number; retries: number; redeliveries: number; lateAnswers: number; orphanAnswers: number };
   detector(): { agents: number; firing: number; windowsScored: number; anomalousWindows: number; lateEvents: number; agentsEvicted: number };
   audit(): { buffered: number; insertRetries: number; duplicatesSkipped: number };
-  /** Each agent's last scored window (at most DETECT_MAX_AGENTS agents). */
-  agents(): ReadonlyArray<{ agent: string; lastWindow: { score: number | null; threshold: number } | null }>;
+  /** Each scored agent's last window score and threshold (at most DETECT_MAX_AGENTS agents). */
+  lastScores(): ReadonlyArray<{ agent: string; score: number | null; threshold: number }>;
   /** Records not yet processed per tapped partition (Kafka admin API); may reject, then the gauge is left out. */
   consumerLag(): Promise<ReadonlyArray<{ topic: string; partition: number; lag: number }>>;
 }
@@ -74,13 +74,13 @@ export class AgentwatchMetrics {
     gauge('agentwatch_audit_rows_buffered', 'Audit rows waiting for their insert.', () => sources.audit().buffered);
     total('agentwatch_audit_insert_retries_total', 'Audit inserts ClickHouse refused and that were retried.', () => sources.audit().insertRetries);
     total('agentwatch_audit_duplicates_skipped_total', 'Redelivered records already in the audit store, skipped.', () => sources.audit().duplicatesSkipped);
-    const perAgent = (name: string, help: string, read: (window: { score: number | null; threshold: number }) => number | null) => new Gauge({
+    const perAgent = (name: string, help: string, read: (last: { score: number | null; threshold: number }) => number | null) => new Gauge({
       name, help, labelNames: ['agent'], registers,
       collect() {
         this.reset();
-        for (const { agent, lastWindow } of sources.agents()) {
-          const value = lastWindow === null ? null : read(lastWindow);
-          if (value !== null && Number.isFinite(value)) this.set({ agent }, value);
+        for (const last of sources.lastScores()) {
+          const value = read(last);
+          if (value !== null && Number.isFinite(value)) this.set({ agent: last.agent }, value);
         }
       },
     });
