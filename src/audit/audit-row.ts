@@ -5,7 +5,7 @@
 // rows read back from ClickHouse, so any change to a stored field breaks the chain at that row, and
 // prev_offset makes a deleted row visible as a gap even where Kafka offsets are not contiguous.
 
-import { createHash } from 'node:crypto';
+import { hash as digest } from 'node:crypto';
 import type { AgentEvent } from '../decode/index.js';
 import type { Redactor } from './redaction.js';
 
@@ -54,16 +54,63 @@ export const HASHED_FIELDS = [
 
 export type HashedRow = Pick<AuditRow, (typeof HASHED_FIELDS)[number]>;
 
+/**
+ * The columns of an audit insert in the order of `ChainedRow.cells`: ingested_at (set when the batch
+ * is written); the two whose insert text differs from their hashed text (ts, headers); the chain;
+ * then the other hashed fields, whose hashed text is inserted as is.
+ */
+export const INSERT_COLUMNS = ['ingested_at', 'ts', 'headers', 'prev_hash', 'hash', ...HASHED_FIELDS.filter((f) => f !== 'ts' && f !== 'headers')] as const;
+
+const quote = JSON.stringify;
+/** Characters JSON.stringify escapes in a string (and surrogates, which it may); without them a string is quoted as is. */
+const NEEDS_ESCAPE = /["\\\u0000-\u001f\ud800-\udfff]/;
+
+/** JSON.stringify(String(value)), faster for the short plain values most cells hold. */
+function cell(value: unknown): string {
+  if (typeof value === 'number') return `"${value}"`;
+  const text = String(value);
+  return NEEDS_ESCAPE.test(text) ? quote(text) : `"${text}"`;
+}
+
+/**
+ * The hashed fields as the JSON texts canonical() puts in its array (every value as a string,
+ * headers as [name, value] pairs sorted by name), in three runs around ts and headers, whose
+ * stored form differs: [topic … prev_offset], key, [agent … payload_encoding]. Written out field by
+ * field in HASHED_FIELDS order (a test checks it): this runs for every audited record.
+ */
+function hashedRuns(row: HashedRow): { head: string; key: string; tail: string } {
+  return {
+    head: `${cell(row.topic)},${cell(row.partition)},${cell(row.offset)},${cell(row.prev_offset)}`,
+    key: cell(row.key),
+    tail: [
+      cell(row.agent), cell(row.capability), cell(row.workflow_id), cell(row.task_id), cell(row.message_id), cell(row.context_id),
+      cell(row.rpc_id), cell(row.method), cell(row.step), cell(row.kind), cell(row.state), cell(row.error_type), cell(row.attempt),
+      cell(row.payload_bytes), cell(row.encoding), cell(row.schema_id), cell(row.parse_error), cell(row.dlq_reason), cell(row.latency_ms),
+      cell(row.retries), cell(row.timed_out), quote(String(row.payload)), cell(row.payload_encoding),
+    ].join(','),
+  };
+}
+
+function canonicalOf(runs: { head: string; key: string; tail: string }, ts: string, headers: string): string {
+  return `[${runs.head},${ts},${runs.key},${headers},${runs.tail}]`;
+}
+
+function sortedHeaders(headers: Record<string, string>): string {
+  const names = Object.keys(headers);
+  if (names.length === 0) return '[]';
+  return quote(names.sort().map((name) => [name, headers[name]]));
+}
+
 export function canonical(row: HashedRow): string {
-  return JSON.stringify(HASHED_FIELDS.map((field) => {
-    const value = row[field];
-    if (field === 'headers') return Object.entries(value as Record<string, string>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-    return String(value);
-  }));
+  return canonicalOf(hashedRuns(row), cell(row.ts), sortedHeaders(row.headers));
 }
 
 export function chainHash(prevHash: string, row: HashedRow): string {
-  return createHash('sha256').update(prevHash).update('\n').update(canonical(row)).digest('hex');
+  return sha256(prevHash, canonical(row));
+}
+
+function sha256(prevHash: string, canonicalRow: string): string {
+  return digest('sha256', `${prevHash}\n${canonicalRow}`, 'hex');
 }
 
 /** The stored payload: the original text when nothing was redacted, else the redacted JSON; opaque values in base64. */
@@ -77,9 +124,24 @@ function storedPayload(event: AgentEvent, redact: Redactor): { payload: string; 
   return redacted.changed ? { payload: JSON.stringify(redacted.value), payload_encoding: 'json-redacted' } : { payload: text, payload_encoding: 'text' };
 }
 
+/** An audit row and the same row encoded for the insert. */
+export interface ChainedRow {
+  row: AuditRow;
+  /**
+   * The row's JSONCompactEachRow cells after ingested_at, comma-separated (INSERT_COLUMNS order).
+   * Built from the cells that were hashed, so each value is serialised once.
+   */
+  cells: string;
+}
+
 /** The row for `event`, chained after (prevOffset, prevHash). */
 export function toAuditRow(event: AgentEvent, prevOffset: string, prevHash: string, redact: Redactor): AuditRow {
-  const row: Omit<AuditRow, 'hash'> = {
+  return chainRow(event, prevOffset, prevHash, redact).row;
+}
+
+export function chainRow(event: AgentEvent, prevOffset: string, prevHash: string, redact: Redactor): ChainedRow {
+  const stored = storedPayload(event, redact);
+  const row: AuditRow = {
     topic: event.topic,
     partition: event.partition,
     offset: event.offset,
@@ -108,13 +170,29 @@ export function toAuditRow(event: AgentEvent, prevOffset: string, prevHash: stri
     latency_ms: event.latencyMs ?? -1,
     retries: event.retries,
     timed_out: event.timedOut ? 1 : 0,
-    ...storedPayload(event, redact),
+    payload: stored.payload,
+    payload_encoding: stored.payload_encoding,
     prev_hash: prevHash,
+    hash: '',
   };
-  return { ...row, hash: chainHash(prevHash, row) };
+  const runs = hashedRuns(row);
+  row.hash = sha256(prevHash, canonicalOf(runs, cell(row.ts), sortedHeaders(row.headers)));
+  // The insert reuses the hashed texts, except ts as DateTime64 text and headers as a Map object
+  // (ClickHouse reads the quoted numbers as numbers). Hashes are hex: quoted as they are.
+  const cells = `"${clickhouseTime(row.ts)}",${quote(row.headers)},"${prevHash}","${row.hash}",${runs.head},${runs.key},${runs.tail}`;
+  return { row, cells };
 }
 
 /** ClickHouse DateTime64(3) text for ms since the epoch, exact to the millisecond. */
 export function clickhouseTime(ms: number): string {
-  return new Date(ms).toISOString().replace('T', ' ').replace('Z', '');
+  // Records arrive in time order, so the text up to the second is usually the previous one's.
+  const second = Math.floor(ms / 1000);
+  if (second !== lastSecond) {
+    lastSecond = second;
+    lastSecondText = new Date(second * 1000).toISOString().slice(0, 19).replace('T', ' ');
+  }
+  return `${lastSecondText}.${String(ms - second * 1000).padStart(3, '0')}`;
 }
+
+let lastSecond = Number.NaN;
+let lastSecondText = '';

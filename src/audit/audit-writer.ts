@@ -14,7 +14,7 @@
 import type { ClickHouseClient } from '@clickhouse/client';
 import type { CorrelatedBatch, EventSink } from '../correlate/index.js';
 import type { Logger } from '../logger.js';
-import { clickhouseTime, toAuditRow, type AuditRow } from './audit-row.js';
+import { chainRow, clickhouseTime, INSERT_COLUMNS, type ChainedRow } from './audit-row.js';
 import type { Redactor } from './redaction.js';
 
 export interface AuditWriterOptions {
@@ -41,12 +41,14 @@ export interface AuditWriterStats {
   buffered: number;
 }
 
+const INSERT_STATEMENT = `INSERT INTO audit_events (${INSERT_COLUMNS.join(', ')}) FORMAT JSONCompactEachRow`;
+
 export class AuditWriter implements EventSink {
   readonly name = 'audit';
   private readonly tails = new Map<string, ChainTail>();
   /** Last row per topic-partition that ClickHouse confirmed, not yet checkpointed. */
   private readonly confirmed = new Map<string, { topic: string; partition: number; offset: string; hash: string }>();
-  private buffer: Array<AuditRow> = [];
+  private buffer: ChainedRow[] = [];
   private waiting: Array<() => void> = [];
   private timer: NodeJS.Timeout | undefined;
   private flushing: Promise<void> = Promise.resolve();
@@ -63,17 +65,17 @@ export class AuditWriter implements EventSink {
     let queued: Promise<void> | undefined;
     try {
       const tail = await this.tail(batch.topic, batch.partition);
-      const rows: AuditRow[] = [];
+      const rows: ChainedRow[] = [];
       for (const event of batch.events) {
         const offset = BigInt(event.offset);
         if (offset <= tail.offset) {
           this.counters.duplicatesSkipped += 1;
           continue;
         }
-        const row = toAuditRow(event, tail.offset < 0n ? '-1' : tail.offset.toString(), tail.hash, this.options.redact);
+        const chained = chainRow(event, tail.offset < 0n ? '-1' : tail.offset.toString(), tail.hash, this.options.redact);
         tail.offset = offset;
-        tail.hash = row.hash;
-        rows.push(row);
+        tail.hash = chained.row.hash;
+        rows.push(chained);
       }
       if (rows.length > 0) queued = this.enqueue(rows);
     } finally {
@@ -142,7 +144,7 @@ export class AuditWriter implements EventSink {
     await this.flush();
   }
 
-  private enqueue(rows: AuditRow[]): Promise<void> {
+  private enqueue(rows: ChainedRow[]): Promise<void> {
     const done = new Promise<void>((resolve) => this.waiting.push(resolve));
     this.buffer.push(...rows);
     if (this.buffer.length >= this.options.batchRows) void this.flush();
@@ -163,23 +165,28 @@ export class AuditWriter implements EventSink {
         for (const resolve of waiting) resolve();
         return;
       }
-      const ingestedAt = clickhouseTime(Date.now());
-      const values = rows.map((row) => ({ ...row, ts: clickhouseTime(row.ts), ingested_at: ingestedAt }));
+      // JSONCompactEachRow written by hand from the cells hashed at accept time: each value is
+      // serialised once, and ClickHouse parses compact rows faster than named ones.
+      const ingestedAt = JSON.stringify(clickhouseTime(Date.now()));
+      let body = '';
+      for (const { cells } of rows) body += `[${ingestedAt},${cells}]\n`;
       const started = performance.now();
-      await this.retrying(`inserting ${rows.length} audit rows`, () => this.client.insert({ table: 'audit_events', values, format: 'JSONEachRow' }));
+      await this.retrying(`inserting ${rows.length} audit rows`, () => this.client.command({ query: `${INSERT_STATEMENT}\n${body}` }));
       const seconds = (performance.now() - started) / 1000;
       this.counters.rowsWritten += rows.length;
       this.counters.flushes += 1;
-      for (const row of rows) {
-        const key = `${row.topic}:${row.partition}`;
+      // Rows of one topic-partition are buffered in offset order, so its last row is its new tail.
+      const lastByPartition = new Map<string, ChainedRow['row']>();
+      const byTopic = new Map<string, number>();
+      for (const { row } of rows) {
+        lastByPartition.set(`${row.topic}:${row.partition}`, row);
+        byTopic.set(row.topic, (byTopic.get(row.topic) ?? 0) + 1);
+      }
+      for (const [key, row] of lastByPartition) {
         const last = this.confirmed.get(key);
         if (last === undefined || BigInt(row.offset) > BigInt(last.offset)) this.confirmed.set(key, { topic: row.topic, partition: row.partition, offset: row.offset, hash: row.hash });
       }
-      if (this.options.onInsert !== undefined) {
-        const byTopic = new Map<string, number>();
-        for (const row of rows) byTopic.set(row.topic, (byTopic.get(row.topic) ?? 0) + 1);
-        this.options.onInsert(byTopic, seconds);
-      }
+      this.options.onInsert?.(byTopic, seconds);
       for (const resolve of waiting) resolve();
     });
     return this.flushing;

@@ -1,6 +1,6 @@
 // While ClickHouse refuses inserts, the audit writer retries with backoff and the batch is not
 // accepted (so ingest waits and commits nothing); when ClickHouse is back, every row is stored once.
-// The outage is injected by wrapping the real embedded client (its insert refuses for a while):
+// The outage is injected by wrapping the real embedded client (its audit inserts are refused for a while):
 // the real engine cannot be made unavailable on demand inside this process.
 
 import assert from 'node:assert/strict';
@@ -25,10 +25,10 @@ test('inserts refused for a while: the batch waits, then every row is stored exa
   let refusing = true;
   const flaky = new Proxy(client, {
     get(target, property, receiver) {
-      if (property === 'insert') {
-        return async (...args: Parameters<ClickHouseClient['insert']>) => {
-          if (refusing) { refusals += 1; throw new Error('ECONNREFUSED (injected outage)'); }
-          return target.insert(...args);
+      if (property === 'command') {
+        return async (...args: Parameters<ClickHouseClient['command']>) => {
+          if (refusing && args[0].query.startsWith('INSERT INTO audit_events')) { refusals += 1; throw new Error('ECONNREFUSED (injected outage)'); }
+          return target.command(...args);
         };
       }
       const value = Reflect.get(target, property, receiver) as unknown;
