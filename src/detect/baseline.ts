@@ -33,7 +33,9 @@ export class Baseline {
   private learned = 0;
   private readonly mu: Float64Array;
   private readonly scatter: Float64Array;
-  private factor: Float64Array | null = null;
+  /** Σ's Cholesky factor (lower triangle), valid while `factored`; recomputed in place after learning. */
+  private readonly factor: Float64Array;
+  private factored = false;
   private readonly alpha: number;
   // Scratch buffers: scoring allocates only its result.
   private readonly delta: Float64Array;
@@ -46,6 +48,7 @@ export class Baseline {
     this.scatter = new Float64Array(d * d);
     this.delta = new Float64Array(d);
     this.solved = new Float64Array(d);
+    this.factor = new Float64Array(d * d);
     this.alpha = Number.isFinite(options.memoryWindows) ? 1 - 1 / options.memoryWindows : 1;
   }
 
@@ -60,47 +63,47 @@ export class Baseline {
 
   /** Learns one normal window. Missing (NaN) features are taken at the current mean. */
   learn(x: Float64Array): void {
-    const { d, mu, scatter, delta, alpha } = this;
+    const { d, mu, scatter, delta, solved, alpha } = this;
     this.weight = alpha * this.weight + 1;
     const w = this.weight;
+    const first = this.learned === 0;
     for (let i = 0; i < d; i += 1) {
-      const xi = Number.isNaN(x[i]!) ? (this.learned === 0 ? 0 : mu[i]!) : x[i]!;
-      delta[i] = xi - mu[i]!;
-      mu[i] = mu[i]! + delta[i]! / w;
-      this.solved[i] = xi - mu[i]!; // x − μ_new
+      const value = x[i]!;
+      const xi = Number.isNaN(value) ? (first ? 0 : mu[i]!) : value;
+      const step = xi - mu[i]!;
+      delta[i] = step;
+      mu[i] = mu[i]! + step / w;
+      solved[i] = xi - mu[i]!; // x − μ_new
     }
     for (let i = 0; i < d; i += 1) {
-      for (let j = 0; j < d; j += 1) scatter[i * d + j] = alpha * scatter[i * d + j]! + delta[i]! * this.solved[j]!;
+      const di = delta[i]!;
+      const row = i * d;
+      for (let j = 0; j < d; j += 1) scatter[row + j] = alpha * scatter[row + j]! + di * solved[j]!;
     }
     this.learned += 1;
-    this.factor = null;
+    this.factored = false;
   }
 
-  /** The shrunk, floored covariance Σ (row-major d×d). */
-  covariance(): Float64Array {
+  /** The shrunk, floored covariance Σ (row-major d×d), into `out`. */
+  covariance(out: Float64Array = new Float64Array(this.d * this.d)): Float64Array {
     const { d, scatter, weight } = this;
-    const lambda = this.options.shrinkage / (weight + this.options.shrinkage);
-    const sigma = new Float64Array(d * d);
+    const floor = this.options.sigmaFloor;
+    const offDiagonal = weight > 0 ? (1 - this.options.shrinkage / (weight + this.options.shrinkage)) / weight : 0;
+    const diagonal = weight > 0 ? 1 / weight : 0;
     for (let i = 0; i < d; i += 1) {
-      for (let j = 0; j < d; j += 1) {
-        const s = weight > 0 ? scatter[i * d + j]! / weight : 0;
-        if (i === j) {
-          const floor = this.options.sigmaFloor[i]!;
-          sigma[i * d + i] = Math.max(s, floor * floor);
-        } else {
-          sigma[i * d + j] = (1 - lambda) * s;
-        }
-      }
+      for (let j = 0; j < d; j += 1) out[i * d + j] = scatter[i * d + j]! * offDiagonal;
+      out[i * d + i] = Math.max(scatter[i * d + i]! * diagonal, floor[i]! * floor[i]!);
     }
-    return sigma;
+    return out;
   }
 
   /** D² of `x` against this baseline, with each feature's additive contribution. */
   score(x: Float64Array): ScoreParts {
     const { d, mu, delta, solved } = this;
-    if (this.factor === null) {
-      this.factor = cholesky(this.covariance(), d);
-      if (this.factor === null) throw new Error('baseline covariance is not positive definite (a sigma floor of 0?)');
+    if (!this.factored) {
+      // Σ is built in the factor's own buffer and factored in place.
+      if (cholesky(this.covariance(this.factor), d, this.factor) === null) throw new Error('baseline covariance is not positive definite (a sigma floor of 0?)');
+      this.factored = true;
     }
     for (let i = 0; i < d; i += 1) delta[i] = Number.isNaN(x[i]!) ? 0 : x[i]! - mu[i]!;
     choleskySolve(this.factor, d, delta, solved);

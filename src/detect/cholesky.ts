@@ -4,23 +4,34 @@
 // cheaper and more stable than forming Σ⁻¹. The factor is computed once per baseline update and
 // reused for every window scored against it.
 
-/** The lower-triangular Cholesky factor of the d×d matrix `a`, or null when `a` is not positive definite. */
-export function cholesky(a: Float64Array, d: number): Float64Array | null {
-  const l = new Float64Array(d * d);
+/**
+ * The lower-triangular Cholesky factor of the d×d matrix `a` (into `out`, which may be `a`: each
+ * entry is read before it is overwritten), or null when `a` is not positive definite. Only the
+ * lower triangle of `out` is written.
+ */
+export function cholesky(a: Float64Array, d: number, out: Float64Array = new Float64Array(d * d)): Float64Array | null {
+  const l = out;
+  if (inverseDiagonal.length < d) inverseDiagonal = new Float64Array(d);
+  const inverse = inverseDiagonal; // 1 / l[j][j]: a multiplication per entry instead of a division
   for (let i = 0; i < d; i += 1) {
-    for (let j = 0; j <= i; j += 1) {
-      let sum = a[i * d + j]!;
-      for (let k = 0; k < j; k += 1) sum -= l[i * d + k]! * l[j * d + k]!;
-      if (i === j) {
-        if (!(sum > 0)) return null;
-        l[i * d + i] = Math.sqrt(sum);
-      } else {
-        l[i * d + j] = sum / l[j * d + j]!;
-      }
+    const row = i * d;
+    for (let j = 0; j < i; j += 1) {
+      const other = j * d;
+      let sum = a[row + j]!;
+      for (let k = 0; k < j; k += 1) sum -= l[row + k]! * l[other + k]!;
+      l[row + j] = sum * inverse[j]!;
     }
+    let sum = a[row + i]!;
+    for (let k = 0; k < i; k += 1) sum -= l[row + k]! * l[row + k]!;
+    if (!(sum > 0)) return null;
+    const root = Math.sqrt(sum);
+    l[row + i] = root;
+    inverse[i] = 1 / root;
   }
   return l;
 }
+
+let inverseDiagonal = new Float64Array(32);
 
 /** Solves (L Lᵀ) y = b into `out` (which may be b). */
 export function choleskySolve(l: Float64Array, d: number, b: Float64Array, out: Float64Array): Float64Array {
