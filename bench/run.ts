@@ -5,6 +5,7 @@
 import { cpus, totalmem } from 'node:os';
 import { parseArgs } from 'node:util';
 import { stackConfig } from '../test/integration/stack-env.js';
+import { runChild } from './child.js';
 import { endToEnd } from './e2e/end-to-end.js';
 
 const { values, positionals } = parseArgs({
@@ -34,7 +35,7 @@ if (unknown.length > 0) {
   process.exit(2);
 }
 const messages = positiveInt('--messages', values.messages!);
-export const rows = positiveInt('--rows', values.rows!);
+const rows = positiveInt('--rows', values.rows!);
 
 const goals: Array<{ goal: string; measured: string; met: boolean }> = [];
 console.log(`agentwatch benchmarks, ${new Date().toISOString()}`);
@@ -55,10 +56,45 @@ if (parts.includes('e2e')) {
   console.log(`agentwatch checks: ${a.auditRows.toLocaleString('en')} audit rows, ${a.stats.correlator.answered.toLocaleString('en')} tasks answered (latency known), ${a.stats.detector.windowsScored} windows scored, ${a.stats.detector.lateEvents} late events`);
   console.log('\nagentwatch per stage, summed over batches (wall time; stages of concurrent batches overlap):');
   table(['stage', 'seconds', 'batches'], Object.entries(a.stages).map(([stage, s]) => [stage, s.seconds.toFixed(1), String(s.count)]));
-  console.log('\nagentwatch main thread by stage (CPU profile, including the profiler\'s overhead):');
+  console.log(`\nagentwatch main thread by stage (CPU profile of a second run: ${fmt(rate(r.profiled))} msgs/s under the profiler; ${r.profiled.cpuSeconds!.toFixed(1)} s of process CPU):`);
   const total = Object.values(r.mainThread).reduce((x, y) => x + y, 0);
   table(['stage', 'seconds', 'share'], Object.entries(r.mainThread).sort((x, y) => y[1] - x[1]).map(([stage, s]) => [stage, s.toFixed(1), `${(100 * s / total).toFixed(0)} %`]));
   goals.push({ goal: 'end to end ≥ 0.5 × bare kafkajs', measured: ratio(rate(a) / rate(r.kafkajs)), met: rate(a) / rate(r.kafkajs) >= 0.5 });
+  console.log();
+}
+
+if (parts.includes('scoring')) {
+  const r = await runChild<{ scorer: Array<{ d: number; mode: string; windowsPerSecond: number; nsPerWindow: number }>; upkeep: { events: number; windowsScored: number; nsPerEvent: number } }>('./scoring/scoring.js', []);
+  console.log('## Scoring: WindowScorer.assess on warm baselines (64 agents round-robin)');
+  table(['d', 'mode', 'windows/s', 'ns/window'], r.scorer.map((f) => [String(f.d), f.mode, fmt(f.windowsPerSecond), fmt(f.nsPerWindow)]));
+  console.log(`window upkeep (Detector.process, 20 agents, 2 h of event time): ${r.upkeep.nsPerEvent.toFixed(0)} ns per event over ${r.upkeep.events.toLocaleString('en')} events and ${r.upkeep.windowsScored.toLocaleString('en')} windows scored`);
+  const live = r.scorer.find((f) => f.d === 8 && f.mode === 'score + learn')!;
+  goals.push({ goal: 'scoring ≥ 2,000,000 windows/s at d = 8 (score + learn)', measured: fmt(live.windowsPerSecond), met: live.windowsPerSecond >= 2_000_000 });
+  console.log();
+}
+
+if (parts.includes('memory')) {
+  type Memory = { mode: string; records: number; baselineRssMB: number; engineLoadedRssMB: number; samples: Array<{ percent: number; rssMB: number; heapUsedMB: number; heapTotalMB: number; externalMB: number; inFlight: number; agents: number }>; evictions: number };
+  console.log('## Memory: 10,000 agents, 100,000 tasks in flight (decode → correlate → detect, and audit into the embedded engine)');
+  const runs: Memory[] = [];
+  for (const mode of ['embedded', 'without-engine']) runs.push(await runChild<Memory>('./memory/memory.js', [mode], { nodeArgs: ['--expose-gc'] }));
+  table(['process', 'at start', '25 %', '50 %', '75 %', '100 %', 'V8 heap used at 100 % (after GC)'], runs.map((m) => [
+    m.mode === 'embedded' ? 'with the embedded ClickHouse engine (default)' : 'without the engine (as with CLICKHOUSE_URL, no audit sink)',
+    `${m.engineLoadedRssMB.toFixed(0)} MB`, ...m.samples.map((x) => `${x.rssMB.toFixed(0)} MB`), `${m.samples.at(-1)!.heapUsedMB.toFixed(0)} MB`,
+  ]));
+  const last = runs[0]!.samples.at(-1)!;
+  console.log(`(RSS; tasks in flight at the samples: ${runs[0]!.samples.map((x) => x.inFlight.toLocaleString('en')).join(', ')}; agents: ${last.agents.toLocaleString('en')}; evictions: ${runs[0]!.evictions})`);
+  goals.push({ goal: 'RSS ≤ 300 MB (10k agents, 100k in flight)', measured: `${last.rssMB.toFixed(0)} MB (${runs[1]!.samples.at(-1)!.rssMB.toFixed(0)} MB without the engine)`, met: last.rssMB <= 300 });
+  console.log();
+}
+
+if (parts.includes('queries')) {
+  type Queries = { rows: number; fillSeconds: number; parts: number; disk: string; figures: Array<{ name: string; p50Ms: number; p99Ms: number; meanRows: number }> };
+  const r = await runChild<Queries>('./queries/queries.js', [String(rows)]);
+  console.log(`## Queries: ${r.rows.toLocaleString('en')} audit rows in the embedded engine (${r.disk} on disk in ${r.parts} parts; generated in ${r.fillSeconds.toFixed(0)} s)`);
+  table(['query', 'p50 ms', 'p99 ms', 'rows returned (mean)'], r.figures.map((f) => [f.name, f.p50Ms.toFixed(1), f.p99Ms.toFixed(1), f.meanRows.toFixed(1)]));
+  const timeline = r.figures[0]!;
+  goals.push({ goal: `timeline p99 ≤ 50 ms on ${r.rows.toLocaleString('en')} rows`, measured: `${timeline.p99Ms.toFixed(1)} ms`, met: timeline.p99Ms <= 50 });
   console.log();
 }
 

@@ -35,6 +35,8 @@ export interface EndToEndResult {
   kcat: ReaderResult;
   kafkajs: ReaderResult;
   agentwatch: AgentwatchResult;
+  /** The same run under the CPU profiler, whose main-thread time is in `mainThread`. */
+  profiled: AgentwatchResult;
   mainThread: Record<string, number>;
 }
 
@@ -50,17 +52,20 @@ export async function endToEnd(config: Config, messages: number): Promise<EndToE
     const kcat = await readWithKcat(brokers, topics, messages);
     progress('a bare kafkajs consumer reads them');
     const bare = await runChild<ReaderResult>('./e2e/read-kafkajs.js', [brokers, topics.join(','), String(messages), String(config.ingest.partitionsConcurrently)]);
-    progress('agentwatch audits, scores and commits them (CPU-profiled)');
+    const nodeArgs = (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter((a) => a !== '');
+    progress('agentwatch audits, scores and commits them');
+    const agentwatch = await runChild<AgentwatchResult>('./e2e/read-agentwatch.js', [run, topics.join(','), String(messages)], { nodeArgs });
+    progress('agentwatch again, in a new group and store, with the CPU profiler on');
     const profileDir = mkdtempSync(join(tmpdir(), 'aw-bench-profile-'));
-    const agentwatch = await runChild<AgentwatchResult>('./e2e/read-agentwatch.js', [run, topics.join(','), String(messages)], {
-      nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${profileDir}`, ...(process.env.BENCH_NODE_ARGS ?? '').split(' ').filter((a) => a !== '')],
+    const profiled = await runChild<AgentwatchResult>('./e2e/read-agentwatch.js', [run, topics.join(','), String(messages)], {
+      nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${profileDir}`, ...nodeArgs],
     });
     const profile = readdirSync(profileDir).find((name) => name.endsWith('.cpuprofile'));
     const mainThread = profile === undefined ? {} : timeByStage(join(profileDir, profile));
     const keep = process.env.BENCH_KEEP_PROFILE; // a path: open the profile in Chrome DevTools
     if (profile !== undefined && keep !== undefined) copyFileSync(join(profileDir, profile), keep);
     rmSync(profileDir, { recursive: true, force: true });
-    return { messages, averageBytes: loaded.bytes / messages, preload: { seconds: loaded.seconds }, kcat, kafkajs: bare, agentwatch, mainThread };
+    return { messages, averageBytes: loaded.bytes / messages, preload: { seconds: loaded.seconds }, kcat, kafkajs: bare, agentwatch, profiled, mainThread };
   } finally {
     await deleteTopics(kafka, run).catch((err: unknown) => progress(`could not delete the benchmark topics: ${String(err)}`));
   }
