@@ -24,7 +24,7 @@ export interface ScoreParts {
   /** D² = (x − μ)ᵀ Σ⁻¹ (x − μ). */
   d2: number;
   /** cᵢ = (x − μ)ᵢ (Σ⁻¹(x − μ))ᵢ; they sum to D². Missing features contribute 0. */
-  contributions: Float64Array;
+  contributions: number[];
 }
 
 export class Baseline {
@@ -32,6 +32,7 @@ export class Baseline {
   private weight = 0;
   private learned = 0;
   private readonly mu: Float64Array;
+  /** C, kept in its lower triangle only (it is symmetric: δ and x − μ_new are parallel). */
   private readonly scatter: Float64Array;
   /** Σ's Cholesky factor (lower triangle), valid while `factored`; recomputed in place after learning. */
   private readonly factor: Float64Array;
@@ -61,6 +62,13 @@ export class Baseline {
     return this.mu;
   }
 
+  /** A copy of the mean, as a plain array (cheap to allocate at any d). */
+  meanCopy(): number[] {
+    const copy = new Array<number>(this.d);
+    for (let i = 0; i < this.d; i += 1) copy[i] = this.mu[i]!;
+    return copy;
+  }
+
   /** Learns one normal window. Missing (NaN) features are taken at the current mean. */
   learn(x: Float64Array): void {
     const { d, mu, scatter, delta, solved, alpha } = this;
@@ -78,7 +86,7 @@ export class Baseline {
     for (let i = 0; i < d; i += 1) {
       const di = delta[i]!;
       const row = i * d;
-      for (let j = 0; j < d; j += 1) scatter[row + j] = alpha * scatter[row + j]! + di * solved[j]!;
+      for (let j = 0; j <= i; j += 1) scatter[row + j] = alpha * scatter[row + j]! + di * solved[j]!;
     }
     this.learned += 1;
     this.factored = false;
@@ -86,15 +94,22 @@ export class Baseline {
 
   /** The shrunk, floored covariance Σ (row-major d×d), into `out`. */
   covariance(out: Float64Array = new Float64Array(this.d * this.d)): Float64Array {
+    this.lowerCovariance(out);
+    const d = this.d;
+    for (let i = 0; i < d; i += 1) for (let j = i + 1; j < d; j += 1) out[i * d + j] = out[j * d + i]!;
+    return out;
+  }
+
+  /** Σ's lower triangle (with the diagonal) into `out`: all that the Cholesky factorisation reads. */
+  private lowerCovariance(out: Float64Array): void {
     const { d, scatter, weight } = this;
     const floor = this.options.sigmaFloor;
     const offDiagonal = weight > 0 ? (1 - this.options.shrinkage / (weight + this.options.shrinkage)) / weight : 0;
     const diagonal = weight > 0 ? 1 / weight : 0;
     for (let i = 0; i < d; i += 1) {
-      for (let j = 0; j < d; j += 1) out[i * d + j] = scatter[i * d + j]! * offDiagonal;
+      for (let j = 0; j < i; j += 1) out[i * d + j] = scatter[i * d + j]! * offDiagonal;
       out[i * d + i] = Math.max(scatter[i * d + i]! * diagonal, floor[i]! * floor[i]!);
     }
-    return out;
   }
 
   /** D² of `x` against this baseline, with each feature's additive contribution. */
@@ -102,12 +117,14 @@ export class Baseline {
     const { d, mu, delta, solved } = this;
     if (!this.factored) {
       // Σ is built in the factor's own buffer and factored in place.
-      if (cholesky(this.covariance(this.factor), d, this.factor) === null) throw new Error('baseline covariance is not positive definite (a sigma floor of 0?)');
+      this.lowerCovariance(this.factor);
+      if (cholesky(this.factor, d, this.factor) === null) throw new Error('baseline covariance is not positive definite (a sigma floor of 0?)');
       this.factored = true;
     }
     for (let i = 0; i < d; i += 1) delta[i] = Number.isNaN(x[i]!) ? 0 : x[i]! - mu[i]!;
     choleskySolve(this.factor, d, delta, solved);
-    const contributions = new Float64Array(d);
+    // A plain array: a Float64Array of more than 8 entries gets an off-heap store, ~1 us to allocate.
+    const contributions = new Array<number>(d);
     let d2 = 0;
     for (let i = 0; i < d; i += 1) {
       contributions[i] = delta[i]! * solved[i]!;

@@ -14,10 +14,14 @@ function logGamma(z: number): number {
   return 0.5 * Math.log(2 * Math.PI) + (x + 0.5) * Math.log(t) - t + Math.log(sum);
 }
 
-/** Regularised lower incomplete gamma P(a, x). */
-function gammaP(a: number, x: number): number {
-  if (x <= 0) return 0;
-  const lnPrefix = -x + a * Math.log(x) - logGamma(a);
+/**
+ * Regularised incomplete gamma: P(a, x) and Q(a, x) = 1 − P. The series gives P and the continued
+ * fraction gives Q; each tail is computed directly where it is the small one, so a p-value of
+ * 1e-20 is not lost to 1 − P rounding.
+ */
+function gammaTails(a: number, x: number): { p: number; q: number } {
+  if (x <= 0) return { p: 0, q: 1 };
+  const lnPrefix = -x + a * Math.log(x) - logGammaCached(a);
   if (x < a + 1) {
     let term = 1 / a;
     let sum = term;
@@ -26,7 +30,8 @@ function gammaP(a: number, x: number): number {
       sum += term;
       if (Math.abs(term) < Math.abs(sum) * 1e-15) break;
     }
-    return sum * Math.exp(lnPrefix);
+    const p = sum * Math.exp(lnPrefix);
+    return { p, q: 1 - p };
   }
   // Lentz's continued fraction for Q(a, x).
   const tiny = 1e-300;
@@ -46,16 +51,28 @@ function gammaP(a: number, x: number): number {
     h *= delta;
     if (Math.abs(delta - 1) < 1e-15) break;
   }
-  return 1 - Math.exp(lnPrefix) * h;
+  const q = Math.exp(lnPrefix) * h;
+  return { p: 1 - q, q };
+}
+
+/** log Γ(a) for the few a = k/2 in use (a score's p-value is computed for every window). */
+const logGammas = new Map<number, number>();
+function logGammaCached(a: number): number {
+  let value = logGammas.get(a);
+  if (value === undefined) {
+    value = logGamma(a);
+    if (logGammas.size < 256) logGammas.set(a, value);
+  }
+  return value;
 }
 
 export function chiSquareCdf(x: number, k: number): number {
-  return gammaP(k / 2, x / 2);
+  return gammaTails(k / 2, x / 2).p;
 }
 
 /** P(X ≥ x): the p-value of a squared Mahalanobis distance x with k features. */
 export function chiSquareSurvival(x: number, k: number): number {
-  return Math.max(0, 1 - chiSquareCdf(x, k));
+  return Math.min(1, Math.max(0, gammaTails(k / 2, x / 2).q));
 }
 
 /** The p-quantile of χ²(k). */

@@ -23,9 +23,9 @@ export interface WindowScore {
   /** χ² p-value of the score (null while warming up). */
   pValue: number | null;
   /** Per-feature contributions to D² (sum to the score); null while warming up. */
-  contributions: Float64Array | null;
+  contributions: number[] | null;
   /** The baseline's mean at scoring time, per feature. */
-  baselineMean: Float64Array;
+  baselineMean: number[];
   /** Which baseline scored it. */
   against: 'own' | 'prior' | 'none';
 }
@@ -51,14 +51,14 @@ export class WindowScorer {
     const scorer = this.warm ? this : prior?.warm === true ? prior : undefined;
     if (scorer === undefined) {
       if (mayLearn) this.baseline.learn(x);
-      return { score: null, threshold: this.threshold.value(), anomaly: false, pValue: null, contributions: null, baselineMean: this.baseline.mean.slice(), against: 'none' };
+      return { score: null, threshold: this.threshold.value(), anomaly: false, pValue: null, contributions: null, baselineMean: this.baseline.meanCopy(), against: 'none' };
     }
     const { d2, contributions } = scorer.baseline.score(x);
     const threshold = scorer.threshold.value();
     const anomaly = d2 > threshold;
     const result: WindowScore = {
       score: d2, threshold, anomaly, pValue: scorer.threshold.pValue(d2), contributions,
-      baselineMean: scorer.baseline.mean.slice(), against: scorer === this ? 'own' : 'prior',
+      baselineMean: scorer.baseline.meanCopy(), against: scorer === this ? 'own' : 'prior',
     };
     if (!anomaly && mayLearn) {
       this.baseline.learn(x);
