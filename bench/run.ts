@@ -47,10 +47,12 @@ if (parts.includes('e2e')) {
   const rate = (x: { records: number; seconds: number }) => x.records / x.seconds;
   console.log(`## End to end: ${r.messages.toLocaleString('en')} A2A messages (${r.averageBytes.toFixed(0)} B on average) in 12 partitions`);
   console.log(`preload (kafkajs producer, acks=1): ${r.preload.seconds.toFixed(1)} s`);
-  table(['reader', 'seconds', 'from first record', 'msgs/s', 'vs bare kafkajs', 'process CPU s'], [
-    ['kcat (librdkafka)', r.kcat.seconds.toFixed(1), '-', fmt(rate(r.kcat)), ratio(rate(r.kcat) / rate(r.kafkajs)), '-'],
-    ['bare kafkajs eachBatch', r.kafkajs.seconds.toFixed(1), r.kafkajs.readSeconds!.toFixed(1), fmt(rate(r.kafkajs)), '1.00×', r.kafkajs.cpuSeconds!.toFixed(1)],
-    ['agentwatch (audited, scored, committed)', r.agentwatch.seconds.toFixed(1), r.agentwatch.readSeconds!.toFixed(1), fmt(rate(r.agentwatch)), ratio(rate(r.agentwatch) / rate(r.kafkajs)), r.agentwatch.cpuSeconds!.toFixed(1)],
+  const busy = (x: { cpu?: { machineBusy: number; brokerSeconds: number | null } }) => (x.cpu === undefined ? '-' : `${(100 * x.cpu.machineBusy).toFixed(0)} %`);
+  const broker = (x: { cpu?: { machineBusy: number; brokerSeconds: number | null } }) => (x.cpu?.brokerSeconds == null ? '-' : x.cpu.brokerSeconds.toFixed(1));
+  table(['reader', 'seconds', 'from first record', 'msgs/s', 'vs bare kafkajs', 'process CPU s', 'broker CPU s', 'machine busy'], [
+    ['kcat (librdkafka)', r.kcat.seconds.toFixed(1), '-', fmt(rate(r.kcat)), ratio(rate(r.kcat) / rate(r.kafkajs)), '-', broker(r.kcat), busy(r.kcat)],
+    ['bare kafkajs eachBatch', r.kafkajs.seconds.toFixed(1), r.kafkajs.readSeconds!.toFixed(1), fmt(rate(r.kafkajs)), '1.00×', r.kafkajs.cpuSeconds!.toFixed(1), broker(r.kafkajs), busy(r.kafkajs)],
+    ['agentwatch (audited, scored, committed)', r.agentwatch.seconds.toFixed(1), r.agentwatch.readSeconds!.toFixed(1), fmt(rate(r.agentwatch)), ratio(rate(r.agentwatch) / rate(r.kafkajs)), r.agentwatch.cpuSeconds!.toFixed(1), broker(r.agentwatch), busy(r.agentwatch)],
   ]);
   const a = r.agentwatch;
   console.log(`agentwatch checks: ${a.auditRows.toLocaleString('en')} audit rows, ${a.stats.correlator.answered.toLocaleString('en')} tasks answered (latency known), ${a.stats.detector.windowsScored} windows scored, ${a.stats.detector.lateEvents} late events`);

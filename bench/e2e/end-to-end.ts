@@ -12,12 +12,14 @@ import { createLogger } from '../../src/logger.js';
 import { progress, runChild } from '../child.js';
 import { benchTopics } from './a2a-traffic.js';
 import { timeByStage } from './cpu-profile.js';
+import { measuringCpu, type CpuUse } from './machine-cpu.js';
 import { deleteTopics, preload } from './preload.js';
 import { readWithKcat } from './read-kcat.js';
 
 export interface ReaderResult {
   records: number;
   seconds: number;
+  cpu?: CpuUse;
   readSeconds?: number;
   cpuSeconds?: number;
 }
@@ -49,12 +51,12 @@ export async function endToEnd(config: Config, messages: number): Promise<EndToE
   const loaded = await preload(kafka, run, messages);
   try {
     progress('kcat reads them');
-    const kcat = await readWithKcat(brokers, topics, messages);
+    const kcat = await measuringCpu(() => readWithKcat(brokers, topics, messages));
     progress('a bare kafkajs consumer reads them');
-    const bare = await runChild<ReaderResult>('./e2e/read-kafkajs.js', [brokers, topics.join(','), String(messages), String(config.ingest.partitionsConcurrently)]);
+    const bare = await measuringCpu(() => runChild<ReaderResult>('./e2e/read-kafkajs.js', [brokers, topics.join(','), String(messages), String(config.ingest.partitionsConcurrently)]));
     const nodeArgs = (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter((a) => a !== '');
     progress('agentwatch audits, scores and commits them');
-    const agentwatch = await runChild<AgentwatchResult>('./e2e/read-agentwatch.js', [run, topics.join(','), String(messages)], { nodeArgs });
+    const agentwatch = await measuringCpu(() => runChild<AgentwatchResult>('./e2e/read-agentwatch.js', [run, topics.join(','), String(messages)], { nodeArgs }));
     progress('agentwatch again, in a new group and store, with the CPU profiler on');
     const profileDir = mkdtempSync(join(tmpdir(), 'aw-bench-profile-'));
     const profiled = await runChild<AgentwatchResult>('./e2e/read-agentwatch.js', [run, topics.join(','), String(messages)], {
