@@ -91,12 +91,15 @@ if (parts.includes('memory')) {
 }
 
 if (parts.includes('queries')) {
-  type Queries = { rows: number; fillSeconds: number; parts: number; disk: string; figures: Array<{ name: string; p50Ms: number; p99Ms: number; meanRows: number }> };
+  type Figures = Array<{ name: string; p50Ms: number; p99Ms: number; meanRows: number }>;
+  type Queries = { rows: number; fillSeconds: number; disk: string; whileMerging: { parts: number; merges: number; figures: Figures }; settled: { parts: number; merges: number; figures: Figures } };
   const r = await runChild<Queries>('./queries/queries.js', [String(rows)]);
-  console.log(`## Queries: ${r.rows.toLocaleString('en')} audit rows in the embedded engine (${r.disk} on disk in ${r.parts} parts; generated in ${r.fillSeconds.toFixed(0)} s)`);
-  table(['query', 'p50 ms', 'p99 ms', 'rows returned (mean)'], r.figures.map((f) => [f.name, f.p50Ms.toFixed(1), f.p99Ms.toFixed(1), f.meanRows.toFixed(1)]));
-  const timeline = r.figures[0]!;
-  goals.push({ goal: `timeline p99 ≤ 50 ms on ${r.rows.toLocaleString('en')} rows`, measured: `${timeline.p99Ms.toFixed(1)} ms`, met: timeline.p99Ms <= 50 });
+  console.log(`## Queries: ${r.rows.toLocaleString('en')} audit rows in the embedded engine (${r.disk} on disk; generated in ${r.fillSeconds.toFixed(0)} s)`);
+  const cell = (f: Figures[number]) => `${f.p50Ms.toFixed(1)} / ${f.p99Ms.toFixed(1)}`;
+  table(['query', `p50 / p99 ms right after the load (${r.whileMerging.parts} parts, merging)`, `p50 / p99 ms once merged (${r.settled.parts} parts)`, 'rows returned (mean)'],
+    r.settled.figures.map((f, i) => [f.name, cell(r.whileMerging.figures[i]!), cell(f), f.meanRows.toFixed(1)]));
+  const [loading, merged] = [r.whileMerging.figures[0]!, r.settled.figures[0]!];
+  goals.push({ goal: `timeline p99 ≤ 50 ms on ${r.rows.toLocaleString('en')} rows`, measured: `${merged.p99Ms.toFixed(1)} ms merged, ${loading.p99Ms.toFixed(1)} ms while merging`, met: merged.p99Ms <= 50 && loading.p99Ms <= 50 });
   console.log();
 }
 

@@ -3,7 +3,9 @@
 // SELECT, in chunks of 1,000,000): 29 days of records, 10 per workflow (100,000 workflows per
 // 1,000,000 rows, interleaved in time), 200 agents, ~420-byte payloads with a random part. Then
 // times, through the same functions the API uses, a workflow timeline and two filtered searches,
-// each for different random values, and prints p50/p99 as JSON.
+// each for different random values, and prints p50/p99 as JSON: once right after the load, while
+// the engine still merges the new parts, and again once the merges settled (as in a store filled
+// over days).
 //   node dist/bench/queries/queries.js [rows]
 
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -51,7 +53,7 @@ for (let first = 0; first < rows; first += CHUNK) {
   progress(`queries: ${(first + count).toLocaleString('en')} of ${rows.toLocaleString('en')} audit rows generated`);
 }
 const fillSeconds = (performance.now() - filled) / 1000;
-const [stored] = await (await client.query({ query: "SELECT count() AS n, formatReadableSize(sum(bytes_on_disk)) AS disk FROM system.parts WHERE table = 'audit_events' AND active", format: 'JSONEachRow' })).json<{ n: string; disk: string }>();
+const [stored] = await (await client.query({ query: "SELECT formatReadableSize(sum(bytes_on_disk)) AS disk FROM system.parts WHERE table = 'audit_events' AND active", format: 'JSONEachRow' })).json<{ disk: string }>();
 const [count] = await (await client.query({ query: 'SELECT count() AS n FROM audit_events', format: 'JSONEachRow' })).json<{ n: string }>();
 if (Number(count!.n) !== rows) throw new Error(`expected ${rows} rows, found ${count!.n}`);
 
@@ -74,14 +76,34 @@ async function timed(name: string, query: () => Promise<number>): Promise<{ name
   return { name, p50Ms: ms[Math.floor(ITERATIONS * 0.5)]!, p99Ms: ms[Math.floor(ITERATIONS * 0.99)]!, meanRows: found / ITERATIONS };
 }
 
-const figures = [
+async function measure() {
+  return [
   await timed('workflow timeline (GET /v1/workflows/{id}/timeline)', async () => (await workflowTimeline(client, `wf-${random(workflows)}`, 1000, limits)).records.length),
   await timed('search: agent + kind=error + one day, first page of 100', async () => {
     const day = START + random(days) * 86_400_000;
     return (await searchAudit(client, { agent: `agent-${random(200)}`, kind: 'error', from: day, to: day + 86_400_000 }, { limit: 100 }, limits)).records.length;
   }),
   await timed('search: one task id', async () => (await searchAudit(client, { taskId: `task-${random(rows / 2)}` }, { limit: 100 }, limits)).records.length),
-];
+  ];
+}
+
+async function activeParts(): Promise<{ parts: number; merges: number }> {
+  const [row] = await (await client.query({
+    query: "SELECT (SELECT count() FROM system.parts WHERE table = 'audit_events' AND active) AS parts, (SELECT count() FROM system.merges WHERE table = 'audit_events') AS merges",
+    format: 'JSONEachRow',
+  })).json<{ parts: string; merges: string }>();
+  return { parts: Number(row!.parts), merges: Number(row!.merges) };
+}
+
+const whileMerging = { ...(await activeParts()), figures: await measure() };
+const settleStarted = performance.now();
+let state = await activeParts();
+while (state.merges > 0 && performance.now() - settleStarted < 300_000) {
+  await new Promise((resolve) => setTimeout(resolve, 1_000));
+  state = await activeParts();
+}
+progress(`queries: merges settled after ${((performance.now() - settleStarted) / 1000).toFixed(0)} s more (${state.parts} parts)`);
+const settled = { ...state, figures: await measure() };
 await client.close();
 rmSync(dataDir, { recursive: true, force: true });
-console.log(JSON.stringify({ rows, fillSeconds, parts: Number(stored!.n), disk: stored!.disk, figures }));
+console.log(JSON.stringify({ rows, fillSeconds, disk: stored!.disk, whileMerging, settled }));

@@ -6,7 +6,10 @@
 // event fields, and the hash chain (prev_offset, prev_hash, hash) per topic-partition. It is
 // partitioned by the month of ingestion, so that every insert of the writer lands in one partition
 // and is a single atomic part; record time (ts) has a min-max index for time-range queries. The
-// ORDER BY serves the compliance queries: by workflow, then time.
+// ORDER BY serves the compliance queries: by workflow, then time. Granules of 1,024 rows instead of
+// 8,192: a workflow's timeline reads one granule of every column per part, so on 10,000,000 rows
+// this took its p50 from 15 to 9 ms (bench/queries); the primary index stays small (one key per
+// 1,024 rows). Tables created before this setting keep 8,192 (a granularity cannot be altered).
 
 export interface Migration {
   version: number;
@@ -60,7 +63,8 @@ export const MIGRATIONS: readonly Migration[] = [
       ) ENGINE = MergeTree
       PARTITION BY toYYYYMM(ingested_at)
       ORDER BY (workflow_id, ts, topic, partition, offset)
-      {retention}`,
+      {retention}
+      SETTINGS index_granularity = 1024`,
       `CREATE TABLE IF NOT EXISTS anomalies (
         alert_id String,
         agent LowCardinality(String),
