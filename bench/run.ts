@@ -79,14 +79,20 @@ if (parts.includes('memory')) {
   type Memory = { mode: string; records: number; baselineRssMB: number; engineLoadedRssMB: number; samples: Array<{ percent: number; rssMB: number; heapUsedMB: number; heapTotalMB: number; externalMB: number; inFlight: number; agents: number }>; evictions: number };
   console.log('## Memory: 10,000 agents, 100,000 tasks in flight (decode → correlate → detect, and audit into the embedded engine)');
   const runs: Memory[] = [];
-  for (const mode of ['embedded', 'without-engine']) runs.push(await runChild<Memory>('./memory/memory.js', [mode], { nodeArgs: ['--expose-gc'] }));
-  table(['process', 'at start', '25 %', '50 %', '75 %', '100 %', 'V8 heap used at 100 % (after GC)'], runs.map((m) => [
-    m.mode === 'embedded' ? 'with the embedded ClickHouse engine (default)' : 'without the engine (as with CLICKHOUSE_URL, no audit sink)',
-    `${m.engineLoadedRssMB.toFixed(0)} MB`, ...m.samples.map((x) => `${x.rssMB.toFixed(0)} MB`), `${m.samples.at(-1)!.heapUsedMB.toFixed(0)} MB`,
+  const variants = [
+    { label: 'with the embedded ClickHouse engine (default)', mode: 'embedded', nodeArgs: [] },
+    { label: 'without the engine (as with CLICKHOUSE_URL, no audit sink)', mode: 'without-engine', nodeArgs: [] },
+    { label: 'the same, node --max-old-space-size=256', mode: 'without-engine', nodeArgs: ['--max-old-space-size=256'] },
+  ];
+  for (const v of variants) runs.push(await runChild<Memory>('./memory/memory.js', [v.mode], { nodeArgs: ['--expose-gc', ...v.nodeArgs] }));
+  table(['process', 'RSS at start', 'RSS at 25 / 50 / 75 / 100 %', 'V8 heap used (after GC) at 25 / 50 / 75 / 100 %'], runs.map((m, i) => [
+    variants[i]!.label,
+    `${m.engineLoadedRssMB.toFixed(0)} MB`, m.samples.map((x) => x.rssMB.toFixed(0)).join(' / ') + ' MB', m.samples.map((x) => x.heapUsedMB.toFixed(0)).join(' / ') + ' MB',
   ]));
   const last = runs[0]!.samples.at(-1)!;
   console.log(`(RSS; tasks in flight at the samples: ${runs[0]!.samples.map((x) => x.inFlight.toLocaleString('en')).join(', ')}; agents: ${last.agents.toLocaleString('en')}; evictions: ${runs[0]!.evictions})`);
-  goals.push({ goal: 'RSS ≤ 300 MB (10k agents, 100k in flight)', measured: `${last.rssMB.toFixed(0)} MB (${runs[1]!.samples.at(-1)!.rssMB.toFixed(0)} MB without the engine)`, met: last.rssMB <= 300 });
+  const peak = (m: Memory) => Math.max(...m.samples.map((x) => x.rssMB)).toFixed(0);
+  goals.push({ goal: 'RSS ≤ 300 MB (10k agents, 100k in flight)', measured: `${peak(runs[0]!)} MB (without the engine ${peak(runs[1]!)} MB; heap capped ${peak(runs[2]!)} MB)`, met: Math.max(...runs[0]!.samples.map((x) => x.rssMB)) <= 300 });
   console.log();
 }
 
