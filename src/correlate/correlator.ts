@@ -122,8 +122,9 @@ export class Correlator {
 
   private onRequest(event: AgentEvent): void {
     if (event.method !== null && !TASK_OPENING_METHODS.has(event.method)) return;
-    const key = requestKey(event);
-    if (key === null) return;
+    const keys = correlationKeys(event);
+    const key = keys[0]; // a request is filed under its most specific key
+    if (key === undefined) return;
     const source = sourceOf(event);
     const pending = this.inFlight.get(key);
     if (pending !== undefined && pending.source === source) {
@@ -151,7 +152,7 @@ export class Correlator {
       event.latencyMs = finished.answeredAt - event.timestamp;
       return;
     }
-    const early = this.takePendingAnswer(event);
+    const early = this.takePendingAnswer(keys);
     if (early !== undefined) {
       this.counters.answered += 1;
       this.counters.answersBeforeRequests += 1;
@@ -170,8 +171,9 @@ export class Correlator {
   }
 
   /** Removes and returns an answer read before this request, if one waits under any of the request's keys. */
-  private takePendingAnswer(event: AgentEvent): PendingAnswer | undefined {
-    for (const key of correlationKeys(event)) {
+  private takePendingAnswer(keys: readonly string[]): PendingAnswer | undefined {
+    if (this.pendingAnswers.size === 0) return undefined; // the usual case once caught up
+    for (const key of keys) {
       const early = this.pendingAnswers.get(key);
       if (early === undefined) continue;
       for (const alias of early.keys) this.pendingAnswers.delete(alias);
@@ -181,7 +183,8 @@ export class Correlator {
   }
 
   private onAnswer(event: AgentEvent): void {
-    for (const key of answerKeys(event)) {
+    const keys = answerKeys(event);
+    for (const key of keys) {
       const pending = this.inFlight.get(key);
       if (pending !== undefined) {
         this.inFlight.delete(key);
@@ -192,7 +195,7 @@ export class Correlator {
         return;
       }
     }
-    for (const key of answerKeys(event)) {
+    for (const key of keys) {
       const finished = this.recent.get(key);
       if (finished === undefined) continue;
       event.retries = finished.attempts - 1;
@@ -209,13 +212,13 @@ export class Correlator {
       return;
     }
     // Read before its request (catching up): wait for the request, up to the TTL, under its own keys only.
-    const keys = correlationKeys(event);
-    if (keys.length === 0) {
+    const ownKeys = correlationKeys(event);
+    if (ownKeys.length === 0) {
       this.counters.orphanAnswers += 1;
       return;
     }
-    const early: PendingAnswer = { answeredAt: event.timestamp, keys };
-    for (const key of keys) this.pendingAnswers.set(key, early);
+    const early: PendingAnswer = { answeredAt: event.timestamp, keys: ownKeys };
+    for (const key of ownKeys) this.pendingAnswers.set(key, early);
     while (this.pendingAnswers.size > this.options.maxInFlight) {
       const oldest = this.pendingAnswers.oldest()!;
       for (const alias of oldest.value.keys) this.pendingAnswers.delete(alias);
@@ -298,11 +301,6 @@ function correlationKeys(event: AgentEvent): string[] {
     if (workflow !== null) keys.push(workflow);
   }
   return keys;
-}
-
-/** A request is filed under its most specific key. */
-function requestKey(event: AgentEvent): string | null {
-  return correlationKeys(event)[0] ?? null;
 }
 
 /**
