@@ -35,6 +35,10 @@ if (unknown.length > 0) {
   process.exit(2);
 }
 const messages = positiveInt('--messages', values.messages!);
+if (messages % 2 !== 0) {
+  console.error(`--messages must be even (each task is a request and its result), not ${messages}`);
+  process.exit(2);
+}
 const rows = positiveInt('--rows', values.rows!);
 
 const goals: Array<{ goal: string; measured: string; met: boolean }> = [];

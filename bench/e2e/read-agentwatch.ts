@@ -14,6 +14,7 @@ import { Service } from '../../src/service.js';
 import { stackConfig } from '../../test/integration/stack-env.js';
 import { progress } from '../child.js';
 
+const STALL_MS = 120_000;
 const [run, topicList, expectedText] = process.argv.slice(2);
 const topics = topicList!.split(',');
 const expected = Number(expectedText);
@@ -40,10 +41,15 @@ const started = performance.now();
 const service = await Service.start(config, createLogger('warn'));
 let firstAt = 0;
 let lastReport = 0;
+let lastProgress = { at: performance.now(), records: -1 };
 for (;;) {
   const records = service.stats().tap.records;
   if (firstAt === 0 && records > 0) firstAt = performance.now();
   if (records >= expected && await allCommitted()) break;
+  if (records !== lastProgress.records) lastProgress = { at: performance.now(), records };
+  else if (performance.now() - lastProgress.at > STALL_MS) {
+    throw new Error(`agentwatch made no progress for ${STALL_MS / 1000} s: ${records} of ${expected} records read, ${service.stats().audit.rowsWritten} audited; see its warnings above`);
+  }
   if (performance.now() - lastReport > 10_000) {
     lastReport = performance.now();
     progress(`agentwatch: ${records.toLocaleString('en')} records read, ${service.stats().audit.rowsWritten.toLocaleString('en')} audited`);

@@ -28,7 +28,17 @@ const done = new Promise<void>((resolve) => {
     });
   })();
 });
+// Fails instead of waiting forever when the records stop coming (e.g. fewer than expected).
+let seen = -1;
+const watchdog = setInterval(() => {
+  if (records === seen) {
+    console.error(`the bare kafkajs consumer made no progress for 60 s: ${records} of ${expected} records read`);
+    process.exit(1);
+  }
+  seen = records;
+}, 60_000);
 await done;
+clearInterval(watchdog);
 const ended = performance.now();
 const used = process.cpuUsage(cpu);
 await consumer.disconnect();
