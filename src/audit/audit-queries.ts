@@ -2,7 +2,7 @@
 // workflow's timeline, streamed export, and anomalies. Every user value is a bound query parameter;
 // every query runs read-only (readonly = 2) with a row limit and a time limit.
 
-import { Transform, type Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import type { ClickHouseClient } from '@clickhouse/client';
 import { clickhouseTime } from './audit-row.js';
 
@@ -150,22 +150,73 @@ export async function workflowTimeline(client: ClickHouseClient, workflowId: str
   return { records, truncated: next !== null };
 }
 
-/** Streams the filtered rows as NDJSON or CSV (with a header row), straight from ClickHouse. */
-export async function exportAudit(client: ClickHouseClient, filter: AuditFilter, format: 'ndjson' | 'csv', limits: QueryLimits, signal?: AbortSignal): Promise<Readable> {
+/**
+ * Rows per slice of an export. Each slice is one query, and the embedded engine's connection hands
+ * over a query's result whole (chdb has no streaming cursor behind @clickhouse/client yet), so an
+ * export is split into slices of record time that each hold about this many rows.
+ */
+export const EXPORT_SLICE_ROWS = 20_000;
+/** Beyond 20,000,000 rows, slices grow instead (the quantile list stays a short query). */
+const MAX_EXPORT_SLICES = 1_000;
+
+/** What an export will read: its row count now, and the record-time slices [from, to) it is read in. */
+export interface ExportPlan {
+  rows: number;
+  /** ms since the epoch; null: the whole filter in one query (few rows). */
+  slices: Array<{ from: number; to: number } | null>;
+}
+
+/**
+ * Counts the rows an export matches and cuts its time range into slices of about
+ * EXPORT_SLICE_ROWS rows at the quantiles of their record time (approximate: a slice may hold a
+ * few times more, and all rows of one millisecond always share a slice).
+ */
+export async function planExport(client: ClickHouseClient, filter: AuditFilter, limits: QueryLimits): Promise<ExportPlan> {
   const { sql, params } = where(filter);
-  const result = await client.query({
-    query: `SELECT ${AUDIT_COLUMNS} FROM audit_events WHERE ${sql} ORDER BY ts, topic, partition, offset ${settings(limits)}`,
+  const [span] = await (await client.query({
+    query: `SELECT count() AS n, toUnixTimestamp64Milli(min(ts)) AS first, toUnixTimestamp64Milli(max(ts)) AS last FROM audit_events WHERE ${sql} ${settings({ ...limits, maxRows: 1 })}`,
     query_params: params,
-    format: format === 'ndjson' ? 'JSONEachRow' : 'CSVWithNames',
-    ...(signal === undefined ? {} : { abort_signal: signal }),
-  });
-  const rows = result.stream();
-  return rows.pipe(new Transform({
-    writableObjectMode: true,
-    transform(chunk: Array<{ text: string }>, _encoding, done) {
-      done(null, chunk.map((row) => `${row.text}\n`).join(''));
-    },
-  }));
+    format: 'JSONEachRow',
+  })).json<{ n: string | number; first: string | number; last: string | number }>();
+  const rows = Number(span?.n ?? 0);
+  if (rows <= EXPORT_SLICE_ROWS) return { rows, slices: [null] };
+  const first = Number(span!.first);
+  const end = Number(span!.last) + 1;
+  const count = Math.min(MAX_EXPORT_SLICES, Math.ceil(rows / EXPORT_SLICE_ROWS));
+  const levels = Array.from({ length: count - 1 }, (_, i) => ((i + 1) / count).toFixed(6)).join(', ');
+  const [cuts] = await (await client.query({
+    query: `SELECT arrayMap(t -> toUnixTimestamp64Milli(t), quantiles(${levels})(ts)) AS at FROM audit_events WHERE ${sql} ${settings({ ...limits, maxRows: 1 })}`,
+    query_params: params,
+    format: 'JSONEachRow',
+  })).json<{ at: Array<string | number> }>();
+  const bounds = [...new Set([first, ...(cuts?.at ?? []).map(Number).filter((t) => t > first && t < end), end])].sort((a, b) => a - b);
+  return { rows, slices: bounds.slice(1).map((to, i) => ({ from: bounds[i]!, to })) };
+}
+
+/**
+ * Streams the planned rows as NDJSON or CSV (one header row), slice after slice in record-time
+ * order, each slice ordered like the search. Memory holds one slice at most; a slice is queried only
+ * when the client has taken the previous one (backpressure). Rows stored meanwhile with a record
+ * time inside the planned range are included, later ones are not.
+ */
+export function streamExport(client: ClickHouseClient, filter: AuditFilter, plan: ExportPlan, format: 'ndjson' | 'csv', limits: QueryLimits, signal?: AbortSignal): Readable {
+  const { sql, params } = where(filter);
+  async function* lines(): AsyncGenerator<string> {
+    for (const [i, slice] of plan.slices.entries()) {
+      if (signal?.aborted === true) return;
+      const inSlice = slice === null ? '' : `AND ts >= {sliceFrom:DateTime64(3, 'UTC')} AND ts < {sliceTo:DateTime64(3, 'UTC')}`;
+      const result = await client.query({
+        query: `SELECT ${AUDIT_COLUMNS} FROM audit_events WHERE ${sql} ${inSlice} ORDER BY ts, topic, partition, offset ${settings(limits)}`,
+        query_params: slice === null ? params : { ...params, sliceFrom: clickhouseTime(slice.from), sliceTo: clickhouseTime(slice.to) },
+        format: format === 'ndjson' ? 'JSONEachRow' : i === 0 ? 'CSVWithNames' : 'CSV',
+        ...(signal === undefined ? {} : { abort_signal: signal }),
+      });
+      for await (const rows of result.stream() as AsyncIterable<Array<{ text: string }>>) {
+        yield rows.map((row) => `${row.text}\n`).join('');
+      }
+    }
+  }
+  return Readable.from(lines(), { objectMode: false });
 }
 
 export interface AnomalyFilter {

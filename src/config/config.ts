@@ -279,7 +279,7 @@ function readOptions(reader: OptionReader): Config {
     }
   }
   const maxPageRows = reader.int('API_MAX_PAGE_ROWS', 1_000, { min: 1, max: 100_000 }, 'Largest page a query endpoint returns (the limit parameter may not exceed it).');
-  const maxExportRows = reader.int('API_MAX_EXPORT_ROWS', 10_000_000, { min: 1, max: 1_000_000_000 }, 'Most rows one export streams.');
+  const maxExportRows = reader.int('API_MAX_EXPORT_ROWS', 10_000_000, { min: 1, max: 1_000_000_000 }, 'Most rows one export may match; a larger export is refused with a 400 (narrow it with from/to).');
   const queryTimeoutMs = reader.int('API_QUERY_TIMEOUT_MS', 10_000, { min: 100, max: 3_600_000 }, 'Time limit of one API query in ClickHouse (exports: ten times this).');
   const metricsPublic = reader.bool('API_METRICS_PUBLIC', false, 'Serve /metrics without an API key (false: Prometheus scrapes with a key of role sre).');
 

@@ -9,7 +9,11 @@ import { Readable } from 'node:stream';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { after, before, describe, test } from 'node:test';
+import { buildApi } from '../../src/api/index.js';
+import { EXPORT_SLICE_ROWS, planExport } from '../../src/audit/index.js';
+import { createLogger } from '../../src/logger.js';
 import type { Service } from '../../src/service.js';
+import { stackConfig } from './stack-env.js';
 import { connectedProducer, createTopics, isolatedOverrides, runId, startService, testKafka, waitFor } from './harness.js';
 
 const run = runId();
@@ -151,9 +155,17 @@ describe('audit queries', () => {
     assert.match(response.headers.get('content-type') ?? '', /application\/x-ndjson/);
     let lines = 0;
     let bytes = 0;
+    let previous = '';
+    const seen = new Set<string>();
     for await (const line of createInterface({ input: Readable.fromWeb(response.body as never) })) {
       lines += 1;
       bytes += line.length;
+      // Read in record-time slices: still one ordered sequence, each row once.
+      const row = JSON.parse(line) as { ts_ms: string; topic: string; partition: number; offset_text: string };
+      const position = `${String(row.ts_ms).padStart(15, '0')}|${row.topic}|${String(row.partition).padStart(5, '0')}|${row.offset_text.padStart(20, '0')}`;
+      assert.ok(position > previous, `row ${lines} out of order: ${position} after ${previous}`);
+      previous = position;
+      seen.add(`${row.partition}:${row.offset_text}`);
       // Live heap, after a collection: garbage not yet collected is not buffering (and made this
       // check flaky, 78 MB in one CI run against a usual 20 MB).
       if (lines % 20_000 === 0) {
@@ -163,6 +175,7 @@ describe('audit queries', () => {
       if (lines === 1) assert.equal(JSON.parse(line).topic, TOPIC);
     }
     assert.equal(lines, RECORDS + 2);
+    assert.equal(seen.size, RECORDS + 2, 'no row twice');
     const growth = peak - before;
     assert.ok(growth < Math.max(64 * 1024 * 1024, bytes / 2), `heap grew ${Math.round(growth / 1048576)} MB while streaming ${Math.round(bytes / 1048576)} MB`);
 
@@ -170,6 +183,36 @@ describe('audit queries', () => {
     const rows = (await csv.text()).trim().split('\n');
     assert.match(rows[0]!, /^"ts_ms","topic","partition","offset_text"/);
     assert.equal(rows.length, 1 + 100);
+  });
+
+  test('an export is read in record-time slices that cover its range; beyond API_MAX_EXPORT_ROWS it is a 400', async () => {
+    const limits = { timeoutMs: 10_000, maxRows: 1_000_000 };
+    const plan = await planExport(service.clickhouse, { topic: TOPIC }, limits);
+    assert.equal(plan.rows, RECORDS + 2);
+    assert.ok(plan.slices.length >= Math.ceil(plan.rows / EXPORT_SLICE_ROWS) - 1, `${plan.slices.length} slices`);
+    for (const [i, slice] of plan.slices.entries()) {
+      assert.ok(slice !== null && slice.from < slice.to);
+      if (i > 0) assert.equal(slice.from, plan.slices[i - 1]!.to, 'slices are contiguous');
+    }
+    const small = await planExport(service.clickhouse, { workflowId: 'wf-3' }, limits);
+    assert.deepEqual(small, { rows: 100, slices: [null] });
+
+    // The same API with a small export limit.
+    const api = await buildApi({
+      clickhouse: service.clickhouse,
+      config: { ...stackConfig(isolatedOverrides(run, { API_KEYS: `audit-team:auditor:${KEYS.auditor}` })).api, maxExportRows: 50 },
+      agents: () => [], metrics: async () => ({ contentType: 'text/plain', body: '' }), readiness: async () => ({ kafka: true, clickhouse: true }),
+    }, createLogger('fatal'));
+    try {
+      const refused = await api.inject({ url: '/v1/audit/export?workflowId=wf-3', headers: { authorization: `Bearer ${KEYS.auditor}` } });
+      assert.equal(refused.statusCode, 400);
+      assert.match(refused.json().error.message, /matches 100 rows, more than API_MAX_EXPORT_ROWS \(50\)/);
+      const allowed = await api.inject({ url: '/v1/audit/export?taskId=t-3', headers: { authorization: `Bearer ${KEYS.auditor}` } });
+      assert.equal(allowed.statusCode, 200);
+      assert.equal(allowed.body.trim().split('\n').length, 1);
+    } finally {
+      await api.close();
+    }
   });
 
   test('verify reports an intact chain for every partition', async () => {

@@ -1,7 +1,7 @@
 // Audit routes (role auditor): search with keyset pagination, streamed export, chain verification.
 
 import type { FastifyInstance } from 'fastify';
-import { exportAudit, searchAudit, verifyPartition, type AuditFilter } from '../../audit/index.js';
+import { planExport, searchAudit, streamExport, verifyPartition, type AuditFilter } from '../../audit/index.js';
 import type { ApiContext } from '../api-context.js';
 import { decodeCursor, encodeCursor } from '../cursor.js';
 import { auditFilterProperties, auditRecordSchema, errorResponses, millis } from '../schemas.js';
@@ -55,7 +55,13 @@ export function auditRoutes(app: FastifyInstance, context: ApiContext): void {
     const { format = 'ndjson', ...filters } = request.query;
     const abort = new AbortController();
     request.raw.on('close', () => abort.abort());
-    const stream = await exportAudit(clickhouse, filterOf(filters), format, { timeoutMs: config.queryTimeoutMs * 10, maxRows: config.maxExportRows }, abort.signal);
+    const filter = filterOf(filters);
+    const limits = { timeoutMs: config.queryTimeoutMs * 10, maxRows: config.maxExportRows };
+    const plan = await planExport(clickhouse, filter, limits);
+    if (plan.rows > config.maxExportRows) {
+      throw badRequest(`the export matches ${plan.rows} rows, more than API_MAX_EXPORT_ROWS (${config.maxExportRows}); narrow it, e.g. with from and to`);
+    }
+    const stream = streamExport(clickhouse, filter, plan, format, limits, abort.signal);
     reply.header('content-type', format === 'csv' ? 'text/csv; charset=utf-8' : 'application/x-ndjson; charset=utf-8');
     reply.header('content-disposition', `attachment; filename="agentwatch-audit.${format === 'csv' ? 'csv' : 'ndjson'}"`);
     return reply.send(stream);
