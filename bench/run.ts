@@ -6,7 +6,7 @@ import { cpus, totalmem } from 'node:os';
 import { parseArgs } from 'node:util';
 import { stackConfig } from '../test/integration/stack-env.js';
 import { runChild } from './child.js';
-import { endToEnd } from './e2e/end-to-end.js';
+import { endToEnd, type ReaderResult } from './e2e/end-to-end.js';
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
@@ -51,8 +51,8 @@ if (parts.includes('e2e')) {
   const rate = (x: { records: number; seconds: number }) => x.records / x.seconds;
   console.log(`## End to end: ${r.messages.toLocaleString('en')} A2A messages (${r.averageBytes.toFixed(0)} B on average) in 12 partitions`);
   console.log(`preload (kafkajs producer, acks=1): ${r.preload.seconds.toFixed(1)} s`);
-  const busy = (x: { cpu?: { machineBusy: number; brokerSeconds: number | null } }) => (x.cpu === undefined ? '-' : `${(100 * x.cpu.machineBusy).toFixed(0)} %`);
-  const broker = (x: { cpu?: { machineBusy: number; brokerSeconds: number | null } }) => (x.cpu?.brokerSeconds == null ? '-' : x.cpu.brokerSeconds.toFixed(1));
+  const busy = (x: ReaderResult) => (x.cpu === undefined ? '-' : `${(100 * x.cpu.machineBusy).toFixed(0)} %`);
+  const broker = (x: ReaderResult) => (x.cpu?.brokerSeconds == null ? '-' : x.cpu.brokerSeconds.toFixed(1));
   table(['reader', 'seconds', 'from first record', 'msgs/s', 'vs bare kafkajs', 'process CPU s', 'broker CPU s', 'machine busy'], [
     ['kcat (librdkafka)', r.kcat.seconds.toFixed(1), '-', fmt(rate(r.kcat)), ratio(rate(r.kcat) / rate(r.kafkajs)), '-', broker(r.kcat), busy(r.kcat)],
     ['bare kafkajs eachBatch', r.kafkajs.seconds.toFixed(1), r.kafkajs.readSeconds!.toFixed(1), fmt(rate(r.kafkajs)), '1.00×', r.kafkajs.cpuSeconds!.toFixed(1), broker(r.kafkajs), busy(r.kafkajs)],

@@ -1,9 +1,9 @@
 // The end-to-end benchmark's traffic: A2A JSON-RPC `SendMessage` requests on agent.tasks.<capability>
 // and their task results on agent.results.<capability>, about 500 bytes each, keyed by workflow id.
-// The shapes come from the @a2a-js/sdk types once; each message then only fills in its ids, so the
-// generator never limits the preload.
+// One message of each kind is built the way the simulator builds them, with placeholders; each
+// message then only fills in its ids, so the generator never limits the preload.
 
-import { Message, Role, Task, TaskState } from '@a2a-js/sdk';
+import { a2aSendMessage, a2aTaskCompleted } from '../../src/sim/a2a-messages.js';
 
 export interface BenchRecord {
   topic: string;
@@ -21,25 +21,7 @@ export function benchTopics(run: string): string[] {
 
 const TEXT_BYTES = 180;
 
-function requestTemplate(): string {
-  const message: Message = {
-    messageId: '@MSG@', contextId: '@WF@', taskId: '@TASK@', role: Role.ROLE_USER,
-    parts: [{ content: { $case: 'text', value: '@TEXT@' }, metadata: undefined, filename: '', mediaType: 'text/plain' }],
-    metadata: { workflowId: '@WF@', step: '@STEP@', attempt: 1 }, extensions: [], referenceTaskIds: [],
-  };
-  return JSON.stringify({ jsonrpc: '2.0', id: '@RPC@', method: 'SendMessage', params: { message: Message.toJSON(message), metadata: { workflowId: '@WF@' } } });
-}
-
-function resultTemplate(): string {
-  const task: Task = {
-    id: '@TASK@', contextId: '@WF@', artifacts: [], history: [], metadata: undefined,
-    status: {
-      state: TaskState.TASK_STATE_COMPLETED, timestamp: undefined,
-      message: { messageId: '@MSG@', contextId: '@WF@', taskId: '@TASK@', role: Role.ROLE_AGENT, parts: [{ content: { $case: 'text', value: '@TEXT@' }, metadata: undefined, filename: '', mediaType: 'text/plain' }], metadata: undefined, extensions: [], referenceTaskIds: [] },
-    },
-  };
-  return JSON.stringify({ jsonrpc: '2.0', id: '@RPC@', result: { task: Task.toJSON(task) } });
-}
+const PLACEHOLDERS = { workflowId: '@WF@', taskId: '@TASK@', rpcId: '@RPC@', messageId: '@MSG@' };
 
 /**
  * `tasks` tasks spread over the capabilities, each as a request and, `latency` ms of event time
@@ -47,8 +29,8 @@ function resultTemplate(): string {
  * `spacingMs` per task, starting at `startMs`.
  */
 export function* a2aTraffic(run: string, tasks: number, options: { startMs: number; spacingMs: number }): Generator<BenchRecord> {
-  const request = requestTemplate();
-  const result = resultTemplate();
+  const request = a2aSendMessage(PLACEHOLDERS, '@STEP@', 1, '@TEXT@');
+  const result = a2aTaskCompleted(PLACEHOLDERS, '@TEXT@');
   const text = 'lorem ipsum dolor sit amet '.repeat(Math.ceil(TEXT_BYTES / 27)).slice(0, TEXT_BYTES);
   const fill = (template: string, ids: Record<string, string>) => template.replace(/@([A-Z]+)@/g, (_, name: string) => ids[name]!);
   for (let i = 0; i < tasks; i += 1) {

@@ -9,7 +9,8 @@
 // ORDER BY serves the compliance queries: by workflow, then time. Granules of 1,024 rows instead of
 // 8,192: a workflow's timeline reads one granule of every column per part; right after loading
 // 10,000,000 rows this took its p50 from 15 to about 10 ms and its p99 from 43 to about 35 ms
-// (bench/queries). The primary index stays small (one key per 1,024 rows). Tables created before this setting keep 8,192 (a granularity cannot be altered).
+// (bench/queries). The primary index stays small (one key per 1,024 rows). Tables created before
+// this setting keep 8,192 (a granularity cannot be altered).
 
 export interface Migration {
   version: number;

@@ -92,8 +92,9 @@ export class Baseline {
     this.factored = false;
   }
 
-  /** The shrunk, floored covariance Σ (row-major d×d), into `out`. */
-  covariance(out: Float64Array = new Float64Array(this.d * this.d)): Float64Array {
+  /** The shrunk, floored covariance Σ (row-major d×d). */
+  covariance(): Float64Array {
+    const out = new Float64Array(this.d * this.d);
     this.lowerCovariance(out);
     const d = this.d;
     for (let i = 0; i < d; i += 1) for (let j = i + 1; j < d; j += 1) out[i * d + j] = out[j * d + i]!;

@@ -21,7 +21,7 @@ function logGamma(z: number): number {
  */
 function gammaTails(a: number, x: number): { p: number; q: number } {
   if (x <= 0) return { p: 0, q: 1 };
-  const lnPrefix = -x + a * Math.log(x) - logGammaCached(a);
+  const lnPrefix = -x + a * Math.log(x) - logGamma(a);
   if (x < a + 1) {
     let term = 1 / a;
     let sum = term;
@@ -53,17 +53,6 @@ function gammaTails(a: number, x: number): { p: number; q: number } {
   }
   const q = Math.exp(lnPrefix) * h;
   return { p: 1 - q, q };
-}
-
-/** log Γ(a) for the few a = k/2 in use (a score's p-value is computed for every window). */
-const logGammas = new Map<number, number>();
-function logGammaCached(a: number): number {
-  let value = logGammas.get(a);
-  if (value === undefined) {
-    value = logGamma(a);
-    if (logGammas.size < 256) logGammas.set(a, value);
-  }
-  return value;
 }
 
 export function chiSquareCdf(x: number, k: number): number {

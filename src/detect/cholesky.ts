@@ -11,27 +11,21 @@
  */
 export function cholesky(a: Float64Array, d: number, out: Float64Array = new Float64Array(d * d)): Float64Array | null {
   const l = out;
-  if (inverseDiagonal.length < d) inverseDiagonal = new Float64Array(d);
-  const inverse = inverseDiagonal; // 1 / l[j][j]: a multiplication per entry instead of a division
   for (let i = 0; i < d; i += 1) {
     const row = i * d;
     for (let j = 0; j < i; j += 1) {
       const other = j * d;
       let sum = a[row + j]!;
       for (let k = 0; k < j; k += 1) sum -= l[row + k]! * l[other + k]!;
-      l[row + j] = sum * inverse[j]!;
+      l[row + j] = sum / l[other + j]!;
     }
     let sum = a[row + i]!;
     for (let k = 0; k < i; k += 1) sum -= l[row + k]! * l[row + k]!;
     if (!(sum > 0)) return null;
-    const root = Math.sqrt(sum);
-    l[row + i] = root;
-    inverse[i] = 1 / root;
+    l[row + i] = Math.sqrt(sum);
   }
   return l;
 }
-
-let inverseDiagonal = new Float64Array(32);
 
 /** Solves (L Lᵀ) y = b into `out` (which may be b). */
 export function choleskySolve(l: Float64Array, d: number, b: Float64Array, out: Float64Array): Float64Array {

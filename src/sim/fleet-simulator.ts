@@ -9,12 +9,12 @@
 // pipeline hours of fleet behaviour in minutes (the event time is what agentwatch measures).
 
 import { randomUUID } from 'node:crypto';
-import { Message, Role, Task, TaskState } from '@a2a-js/sdk';
 import type { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
 import { SchemaType } from '@kafkajs/confluent-schema-registry';
 import { Partitioners, type Consumer, type EachBatchPayload, type Kafka, type Producer } from 'kafkajs';
 import { readFileSync } from 'node:fs';
 import type { Logger } from '../logger.js';
+import { a2aSendMessage, a2aTaskCompleted } from './a2a-messages.js';
 import { activeEffects, type CapabilityProfile, type Scenario } from './scenario.js';
 
 const ENVELOPE_SCHEMA = new URL('../../../schemas/a2a-envelope.avsc', import.meta.url);
@@ -170,14 +170,7 @@ export class FleetSimulator {
 
   private async encodeRequest(capability: CapabilityProfile, workflowId: string, taskId: string, step: number, attempt: number): Promise<Buffer | string> {
     const text = 'x'.repeat(Math.max(1, Math.round(lognormal(this.random, capability.payloadMedianBytes / 2, 0.2))));
-    if (capability.format === 'a2a') {
-      const message: Message = {
-        messageId: randomUUID(), contextId: workflowId, taskId, role: Role.ROLE_USER,
-        parts: [{ content: { $case: 'text', value: text }, metadata: undefined, filename: '', mediaType: 'text/plain' }],
-        metadata: { workflowId, step: String(step), attempt }, extensions: [], referenceTaskIds: [],
-      };
-      return JSON.stringify({ jsonrpc: '2.0', id: randomUUID(), method: 'SendMessage', params: { message: Message.toJSON(message), metadata: { workflowId } } });
-    }
+    if (capability.format === 'a2a') return a2aSendMessage({ workflowId, taskId, rpcId: randomUUID(), messageId: randomUUID() }, String(step), attempt, text);
     const envelope = { workflow_id: workflowId, task_type: capability.name, task_id: taskId, payload: JSON.stringify({ text }), a2a_version: '1.0' };
     if (capability.format === 'avro') return this.registry.encode(this.avroSchemaId, envelope);
     return JSON.stringify({ ...envelope, payload: { text }, step, attempt });
@@ -272,14 +265,7 @@ export class FleetSimulator {
 function encodeAnswer(capability: CapabilityProfile, task: { workflowId: string; taskId: string; rpcId: string | null }, failed: boolean, text: string): string {
   if (capability.format === 'a2a') {
     if (failed) return JSON.stringify({ jsonrpc: '2.0', id: task.rpcId, error: { code: -32603, message: 'worker failed', data: { taskId: task.taskId } } });
-    const answer: Task = {
-      id: task.taskId, contextId: task.workflowId, artifacts: [], history: [], metadata: undefined,
-      status: {
-        state: TaskState.TASK_STATE_COMPLETED, timestamp: undefined,
-        message: { messageId: randomUUID(), contextId: task.workflowId, taskId: task.taskId, role: Role.ROLE_AGENT, parts: [{ content: { $case: 'text', value: text }, metadata: undefined, filename: '', mediaType: 'text/plain' }], metadata: undefined, extensions: [], referenceTaskIds: [] },
-      },
-    };
-    return JSON.stringify({ jsonrpc: '2.0', id: task.rpcId, result: { task: Task.toJSON(answer) } });
+    return a2aTaskCompleted({ ...task, messageId: randomUUID() }, text);
   }
   return JSON.stringify(failed
     ? { workflow_id: task.workflowId, task_id: task.taskId, error: { type: 'WorkerError', message: 'worker failed' } }
