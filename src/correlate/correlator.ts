@@ -7,8 +7,13 @@
 // Order: live, a request is read before its answer, and the answer event carries latencyMs. While
 // catching up a backlog, an answer can be read before its request (they sit on different topics);
 // it then waits, up to the TTL of event time, in a table of pending answers, and the request event
-// that pairs with it carries latencyMs. A request read later but sent before that answer is a retry
-// of the answered task, not a new task. Both tables are insertion-ordered
+// that pairs with it carries latencyMs. Answers waiting under the same key queue in the order read,
+// and a request takes the oldest: a failed attempt's error and the retry's result may both be read
+// before either request, and the first request is answered by the error. An answer to a task
+// already answered, with a later timestamp, waits too: it may answer a retry whose request is not
+// read yet; if no request takes it within the TTL it was a duplicate answer. A request read later
+// but sent before that answer is a retry of the answered task, not a new task; an answer sent before
+// a retry that was read first answers the attempt before it. Both tables are insertion-ordered
 // (OrderedTable) with a cap: the in-flight table evicts its oldest entry when full (counted, never silent), and the
 // table of recently finished tasks, which recognises retries after an answer and duplicate answers,
 // drops its oldest.
@@ -56,7 +61,7 @@ export interface CorrelatorStats {
   timeouts: number;
   /** Answers that arrived after their task had timed out. */
   lateAnswers: number;
-  /** Answers to a task that was already answered. */
+  /** Answers to a task that was already answered (a later one is counted once no retry took it within the TTL). */
   duplicateAnswers: number;
   /** Answers read before their request, still waiting for it. */
   pendingAnswers: number;
@@ -72,6 +77,8 @@ export interface CorrelatorStats {
 interface InFlightTask extends TaskRef {
   source: string;
   requestedAt: number;
+  /** The previous attempt's request, while its answer has not been read (a retry read before it). */
+  earlierRequestedAt: number | null;
   deadline: number;
   attempts: number;
 }
@@ -91,12 +98,16 @@ interface PendingAnswer {
   answeredAt: number;
   /** Every key the answer is filed under, to remove them together. */
   keys: string[];
+  /** Its task was already answered: unclaimed, it is a duplicate answer rather than an orphan. */
+  afterAnswer: boolean;
 }
 
 export class Correlator {
   private readonly inFlight = new OrderedTable<InFlightTask>();
   private readonly recent = new OrderedTable<FinishedTask>();
-  private readonly pendingAnswers = new OrderedTable<PendingAnswer>();
+  /** Answers read before their request, per key in the order read; a key is as old as its first answer. */
+  private readonly pendingAnswers = new OrderedTable<PendingAnswer[]>();
+  private pendingCount = 0;
   private readonly counters: Omit<CorrelatorStats, 'inFlight' | 'pendingAnswers'> = {
     requests: 0, answered: 0, answersBeforeRequests: 0, retries: 0, redeliveries: 0, timeouts: 0, lateAnswers: 0,
     duplicateAnswers: 0, orphanAnswers: 0, evictions: 0, recentEvictions: 0,
@@ -117,7 +128,7 @@ export class Correlator {
   }
 
   stats(): CorrelatorStats {
-    return { inFlight: this.inFlight.size, pendingAnswers: this.pendingAnswers.size, ...this.counters };
+    return { inFlight: this.inFlight.size, pendingAnswers: this.pendingCount, ...this.counters };
   }
 
   private onRequest(event: AgentEvent): void {
@@ -165,21 +176,48 @@ export class Correlator {
     this.inFlight.set(key, {
       taskId: event.taskId, workflowId: event.workflowId, agent: event.agent, capability: event.capability,
       topic: event.topic, partition: event.partition, offset: event.offset, source,
-      requestedAt: event.timestamp, deadline: event.timestamp + this.options.taskTtlMs, attempts,
+      requestedAt: event.timestamp, earlierRequestedAt: pending?.requestedAt ?? null, deadline: event.timestamp + this.options.taskTtlMs, attempts,
     });
     if (this.inFlight.size > this.options.maxInFlight) this.evictOldest();
   }
 
-  /** Removes and returns an answer read before this request, if one waits under any of the request's keys. */
+  /** Removes and returns the oldest answer read before this request under the first of its keys that has one. */
   private takePendingAnswer(keys: readonly string[]): PendingAnswer | undefined {
-    if (this.pendingAnswers.size === 0) return undefined; // the usual case once caught up
+    if (this.pendingCount === 0) return undefined; // the usual case once caught up
     for (const key of keys) {
-      const early = this.pendingAnswers.get(key);
+      const early = this.pendingAnswers.get(key)?.[0];
       if (early === undefined) continue;
-      for (const alias of early.keys) this.pendingAnswers.delete(alias);
+      this.removePending(early);
       return early;
     }
     return undefined;
+  }
+
+  /** Files an answer read before its request under each of its keys, behind any already waiting there. */
+  private addPending(answer: PendingAnswer): void {
+    for (const key of answer.keys) {
+      const queue = this.pendingAnswers.get(key);
+      if (queue === undefined) this.pendingAnswers.set(key, [answer]);
+      else queue.push(answer);
+    }
+    this.pendingCount += 1;
+    while (this.pendingCount > this.options.maxInFlight) {
+      this.removePending(this.pendingAnswers.oldest()!.value[0]!);
+      this.counters.orphanAnswers += 1;
+      this.counters.evictions += 1;
+    }
+  }
+
+  private removePending(answer: PendingAnswer): void {
+    for (const key of answer.keys) {
+      const queue = this.pendingAnswers.get(key);
+      if (queue === undefined) continue;
+      const at = queue.indexOf(answer);
+      if (at >= 0) queue.splice(at, 1);
+      if (queue.length === 0) this.pendingAnswers.delete(key);
+      else if (at === 0) this.pendingAnswers.set(key, queue); // as old as its new first answer
+    }
+    this.pendingCount -= 1;
   }
 
   private onAnswer(event: AgentEvent): void {
@@ -187,6 +225,15 @@ export class Correlator {
     for (const key of keys) {
       const pending = this.inFlight.get(key);
       if (pending !== undefined) {
+        if (pending.earlierRequestedAt !== null && event.timestamp < pending.requestedAt) {
+          // Sent before the latest attempt was requested: it answers the attempt before, whose retry
+          // was read first. The task stays in flight for the latest attempt's answer.
+          this.counters.answered += 1;
+          event.latencyMs = Math.max(0, event.timestamp - pending.earlierRequestedAt);
+          event.retries = Math.max(0, pending.attempts - 2);
+          pending.earlierRequestedAt = null;
+          return;
+        }
         this.inFlight.delete(key);
         this.counters.answered += 1;
         event.latencyMs = Math.max(0, event.timestamp - pending.requestedAt);
@@ -200,7 +247,10 @@ export class Correlator {
       if (finished === undefined) continue;
       event.retries = finished.attempts - 1;
       if (finished.outcome === 'answered') {
-        this.counters.duplicateAnswers += 1;
+        const ownKeys = correlationKeys(event);
+        // Later than the answer it already got: perhaps the answer to a retry not read yet.
+        if (finished.answeredAt !== null && event.timestamp > finished.answeredAt && ownKeys.length > 0) this.addPending({ answeredAt: event.timestamp, keys: ownKeys, afterAnswer: true });
+        else this.counters.duplicateAnswers += 1;
       } else {
         // Answered after it timed out (or was evicted): still a latency, and flagged.
         this.counters.lateAnswers += 1;
@@ -217,14 +267,7 @@ export class Correlator {
       this.counters.orphanAnswers += 1;
       return;
     }
-    const early: PendingAnswer = { answeredAt: event.timestamp, keys: ownKeys };
-    for (const key of ownKeys) this.pendingAnswers.set(key, early);
-    while (this.pendingAnswers.size > this.options.maxInFlight) {
-      const oldest = this.pendingAnswers.oldest()!;
-      for (const alias of oldest.value.keys) this.pendingAnswers.delete(alias);
-      this.counters.orphanAnswers += 1;
-      this.counters.evictions += 1;
-    }
+    this.addPending({ answeredAt: event.timestamp, keys: ownKeys, afterAnswer: false });
   }
 
   private expire(now: number): TaskTimeout[] {
@@ -242,9 +285,11 @@ export class Correlator {
       this.remember(key, { requestedAt: task.requestedAt, answeredAt: null, attempts: task.attempts, outcome: 'timed-out', source: task.source });
     }
     // Answers whose request did not show up within the TTL.
-    for (let entry = this.pendingAnswers.oldest(); entry !== undefined && entry.value.answeredAt + this.options.taskTtlMs <= now; entry = this.pendingAnswers.oldest()) {
-      for (const alias of entry.value.keys) this.pendingAnswers.delete(alias);
-      this.counters.orphanAnswers += 1;
+    for (let entry = this.pendingAnswers.oldest(); entry !== undefined && entry.value[0]!.answeredAt + this.options.taskTtlMs <= now; entry = this.pendingAnswers.oldest()) {
+      const unclaimed = entry.value[0]!;
+      this.removePending(unclaimed);
+      if (unclaimed.afterAnswer) this.counters.duplicateAnswers += 1;
+      else this.counters.orphanAnswers += 1;
     }
     return timeouts;
   }

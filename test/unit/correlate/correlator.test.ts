@@ -140,10 +140,68 @@ describe('Correlator', () => {
     assert.equal(c.stats().lateAnswers, 1);
   });
 
-  test('a second answer to the same task is counted as a duplicate', () => {
+  test('a second answer to the same task is counted as a duplicate once no retry has taken it within the TTL', () => {
     const c = new Correlator(options);
     c.process([event('request', T0, { taskId: 't' }), event('result', T0 + 1, { taskId: 't' }), event('result', T0 + 2, { taskId: 't' })], T0 + 2);
-    assert.equal(c.stats().duplicateAnswers, 1);
+    assert.deepEqual([c.stats().duplicateAnswers, c.stats().pendingAnswers], [0, 1], 'it may answer a retry not read yet');
+    c.process([], T0 + 2 + 60_000);
+    assert.deepEqual([c.stats().duplicateAnswers, c.stats().pendingAnswers, c.stats().orphanAnswers], [1, 0, 0]);
+    c.process([event('result', T0 + 2, { taskId: 't' })], T0 + 2 + 60_000);
+    assert.equal(c.stats().duplicateAnswers, 2, 'an answer no later than the one the task got is a duplicate at once');
+  });
+
+  test('regression: a failed attempt and its retry, both answers read before either request, pair in order', () => {
+    // Found in the demo: the retry's result replaced the error under the task id, so the first
+    // request took it (a latency spanning both attempts) and the error answered nothing.
+    const c = new Correlator(options);
+    const failed = event('error', T0 + 135, { taskId: 't' });
+    const result = event('result', T0 + 610, { taskId: 't' });
+    c.process([failed, result], T0 + 610);
+    const first = event('request', T0, { taskId: 't' });
+    const retry = event('request', T0 + 360, { taskId: 't' });
+    c.process([first, retry], T0 + 610);
+    assert.deepEqual([first.latencyMs, retry.latencyMs, retry.retries], [135, 250, 1]);
+    assert.deepEqual(c.process([], T0 + 1_000_000), [], 'nothing times out');
+    assert.deepEqual([c.stats().pendingAnswers, c.stats().orphanAnswers, c.stats().duplicateAnswers], [0, 0, 0]);
+  });
+
+  test('regression: the answer to a retry read before the retry itself pairs with it instead of counting as a duplicate', () => {
+    // Found in the demo: the retry then waited in flight for an answer already read, and timed out.
+    const c = new Correlator(options);
+    const first = event('request', T0, { taskId: 't' });
+    const failed = event('error', T0 + 135, { taskId: 't' });
+    const result = event('result', T0 + 610, { taskId: 't' });
+    c.process([first, failed, result], T0 + 610);
+    const retry = event('request', T0 + 360, { taskId: 't' });
+    c.process([retry], T0 + 610);
+    assert.deepEqual([failed.latencyMs, retry.latencyMs, retry.retries], [135, 250, 1]);
+    assert.deepEqual(c.process([], T0 + 1_000_000), [], 'the retry does not time out');
+    assert.deepEqual([c.stats().pendingAnswers, c.stats().duplicateAnswers, c.stats().timeouts], [0, 0, 0]);
+  });
+
+  test('regression: a retry read before the failed attempt\'s error: the error answers the first attempt, the result the retry', () => {
+    // Found in the demo: the error answered the retry (latency 0) and the retry's result became a duplicate.
+    const c = new Correlator(options);
+    const first = event('request', T0, { taskId: 't' });
+    const retry = event('request', T0 + 360, { taskId: 't' });
+    const failed = event('error', T0 + 135, { taskId: 't' });
+    const result = event('result', T0 + 610, { taskId: 't' });
+    c.process([first, retry, failed, result], T0 + 610);
+    assert.deepEqual([failed.latencyMs, failed.retries, result.latencyMs, result.retries], [135, 0, 250, 1]);
+    assert.deepEqual(c.process([], T0 + 1_000_000), [], 'nothing times out');
+    assert.deepEqual([c.stats().answered, c.stats().duplicateAnswers, c.stats().pendingAnswers], [2, 0, 0]);
+  });
+
+  test('A2A: answers filed under a task id and a JSON-RPC id leave both queues when taken', () => {
+    const c = new Correlator(options);
+    const failed = event('error', T0 + 100, { taskId: 't', rpcId: '1' });
+    const result = event('result', T0 + 400, { taskId: 't', rpcId: '2' });
+    c.process([failed, result], T0 + 400);
+    const first = event('request', T0, { taskId: 't', rpcId: '1', method: 'SendMessage' });
+    const retry = event('request', T0 + 200, { taskId: 't', rpcId: '2', method: 'SendMessage' });
+    c.process([first, retry], T0 + 400);
+    assert.deepEqual([first.latencyMs, retry.latencyMs], [100, 200]);
+    assert.equal(c.stats().pendingAnswers, 0);
   });
 
   test('status updates do not answer; a terminal status does; GetTask opens nothing', () => {
