@@ -7,11 +7,18 @@
 // Time: record timestamps come from a virtual clock that runs `speed` times faster than the wall
 // clock, and a worker waits latency / speed before answering, so an accelerated run shows the
 // pipeline hours of fleet behaviour in minutes (the event time is what agentwatch measures).
+//
+// Concurrency: a worker answers the tasks it has fetched concurrently, as A2A agents do, up to
+// MAX_TASKS_IN_FLIGHT (then it stops fetching, like a full worker pool), and commits each batch once
+// all of its answers are out, in batch order. A worker that waited for a batch's slowest task before
+// fetching the next would turn one agent's latency spike into a stall of every later step: a gap in
+// the next agent's traffic that no real fleet shows. The dispatcher handles a batch of answers
+// concurrently too.
 
 import { randomUUID } from 'node:crypto';
 import type { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
 import { SchemaType } from '@kafkajs/confluent-schema-registry';
-import { Partitioners, type Consumer, type EachBatchPayload, type Kafka, type Producer } from 'kafkajs';
+import { Partitioners, type Consumer, type EachBatchPayload, type Kafka, type KafkaMessage, type Producer } from 'kafkajs';
 import { readFileSync } from 'node:fs';
 import type { Logger } from '../logger.js';
 import { a2aSendMessage, a2aTaskCompleted } from './a2a-messages.js';
@@ -28,6 +35,14 @@ export interface SimulatorStats {
   errors: number;
   abandoned: number;
   eventTimeMs: number;
+}
+
+const MAX_TASKS_IN_FLIGHT = 1000;
+
+/** One worker's answers under way, and the chain of its batch commits. */
+interface WorkerState {
+  inFlight: number;
+  commits: Promise<void>;
 }
 
 interface PendingTask {
@@ -182,42 +197,54 @@ export class FleetSimulator {
     const joined = new Promise<void>((resolve) => consumer.on(consumer.events.GROUP_JOIN, () => resolve()));
     await consumer.connect();
     await consumer.subscribe({ topics: [`agent.tasks.${capability.name}`], fromBeginning: false });
+    const state: WorkerState = { inFlight: 0, commits: Promise.resolve() };
     await consumer.run({
       autoCommit: false,
       eachBatchAutoResolve: false,
-      eachBatch: (payload) => this.work(capability, index, payload),
+      eachBatch: (payload) => this.work(capability, index, consumer, state, payload),
     });
     this.consumers.push(consumer);
     await joined; // the first task must not be sent before a worker listens (the group starts at the latest offset)
   }
 
-  /** Answers every task of a batch after its simulated latency, then commits the batch. */
-  private async work(capability: CapabilityProfile, worker: number, { batch, resolveOffset, commitOffsetsIfNecessary, heartbeat, isRunning }: EachBatchPayload): Promise<void> {
-    await Promise.all(batch.messages.map(async (message) => {
-      const taskTs = Number(message.timestamp);
-      const task = await this.decodeTask(capability, message.value ?? Buffer.alloc(0));
-      if (task === undefined) return;
-      const effects = activeEffects(this.scenario.faults, capability.name, taskTs - this.startEvent);
-      if (effects.stuck) return; // takes the task, never answers
-      const latency = Math.round(lognormal(this.random, capability.latencyMedianMs * effects.latency, capability.latencySigma));
-      await new Promise((resolve) => setTimeout(resolve, latency / this.scenario.speed));
-      if (!isRunning() || this.stopped) return;
-      const failed = this.random() < (effects.failureRate ?? capability.failureRate);
-      const size = Math.round(lognormal(this.random, capability.payloadMedianBytes * effects.payload, 0.2));
-      await this.producer.send({
-        topic: `agent.results.${capability.name}`,
-        messages: [{
-          key: task.workflowId,
-          timestamp: String(taskTs + latency),
-          headers: { 'agent-id': `${capability.name}-worker-${worker}`, 'a2a-attempt': message.headers?.['a2a-attempt']?.toString() ?? '1' },
-          value: encodeAnswer(capability, task, failed, 'y'.repeat(Math.max(1, size))),
-        }],
-      });
-    }));
+  /** Starts answering every task of a batch; its offsets are committed once all of them are answered. */
+  private async work(capability: CapabilityProfile, worker: number, consumer: Consumer, state: WorkerState, { batch, resolveOffset, heartbeat, isRunning }: EachBatchPayload): Promise<void> {
     const last = batch.messages.at(-1);
-    if (last !== undefined) resolveOffset(last.offset);
-    await commitOffsetsIfNecessary();
+    if (last === undefined) return;
+    state.inFlight += batch.messages.length;
+    const answered = Promise.all(batch.messages.map((message) => this.answer(capability, worker, message, isRunning)))
+      .finally(() => { state.inFlight -= batch.messages.length; });
+    resolveOffset(last.offset);
+    const next = { topic: batch.topic, partition: batch.partition, offset: String(BigInt(last.offset) + 1n) };
+    state.commits = state.commits
+      .then(() => answered)
+      .then(() => (this.stopped ? undefined : consumer.commitOffsets([next])))
+      .catch((err: unknown) => { if (!this.stopped) this.logger.warn({ err, capability: capability.name }, 'worker commit failed'); });
+    if (state.inFlight >= MAX_TASKS_IN_FLIGHT) await state.commits;
     await heartbeat();
+  }
+
+  /** Answers one task after its simulated latency. */
+  private async answer(capability: CapabilityProfile, worker: number, message: KafkaMessage, isRunning: () => boolean): Promise<void> {
+    const taskTs = Number(message.timestamp);
+    const task = await this.decodeTask(capability, message.value ?? Buffer.alloc(0));
+    if (task === undefined) return;
+    const effects = activeEffects(this.scenario.faults, capability.name, taskTs - this.startEvent);
+    if (effects.stuck) return; // takes the task, never answers
+    const latency = Math.round(lognormal(this.random, capability.latencyMedianMs * effects.latency, capability.latencySigma));
+    await new Promise((resolve) => setTimeout(resolve, latency / this.scenario.speed));
+    if (!isRunning() || this.stopped) return;
+    const failed = this.random() < (effects.failureRate ?? capability.failureRate);
+    const size = Math.round(lognormal(this.random, capability.payloadMedianBytes * effects.payload, 0.2));
+    await this.producer.send({
+      topic: `agent.results.${capability.name}`,
+      messages: [{
+        key: task.workflowId,
+        timestamp: String(taskTs + latency),
+        headers: { 'agent-id': `${capability.name}-worker-${worker}`, 'a2a-attempt': message.headers?.['a2a-attempt']?.toString() ?? '1' },
+        value: encodeAnswer(capability, task, failed, 'y'.repeat(Math.max(1, size))),
+      }],
+    });
   }
 
   private async decodeTask(capability: CapabilityProfile, value: Buffer): Promise<{ workflowId: string; taskId: string; rpcId: string | null } | undefined> {
@@ -241,24 +268,29 @@ export class FleetSimulator {
     await consumer.connect();
     await consumer.subscribe({ topics: this.scenario.capabilities.map((c) => `agent.results.${c.name}`), fromBeginning: false });
     await consumer.run({
-      eachMessage: async ({ message }) => {
-        const answer = parseAnswer(message.value?.toString('utf8') ?? '');
-        if (answer === undefined) return;
-        const task = this.pending.get(answer.taskId);
-        if (task === undefined) return;
-        this.pending.delete(answer.taskId);
-        this.stats.answers += 1;
-        if (answer.ok) {
-          await this.dispatch(task.workflowId, task.step + 1, 1, `task-${randomUUID()}`);
-        } else {
-          this.stats.errors += 1;
-          if (task.attempt < this.scenario.maxAttempts) await this.dispatch(task.workflowId, task.step, task.attempt + 1, answer.taskId);
-          else this.stats.abandoned += 1;
-        }
+      eachBatch: async ({ batch }) => {
+        await Promise.all(batch.messages.map((message) => this.onAnswer(message.value?.toString('utf8') ?? '')));
       },
     });
     this.consumers.push(consumer);
     await joined;
+  }
+
+  /** One answer: the workflow's next step, or a retry of a failed task. */
+  private async onAnswer(text: string): Promise<void> {
+    const answer = parseAnswer(text);
+    if (answer === undefined) return;
+    const task = this.pending.get(answer.taskId);
+    if (task === undefined) return;
+    this.pending.delete(answer.taskId);
+    this.stats.answers += 1;
+    if (answer.ok) {
+      await this.dispatch(task.workflowId, task.step + 1, 1, `task-${randomUUID()}`);
+    } else {
+      this.stats.errors += 1;
+      if (task.attempt < this.scenario.maxAttempts) await this.dispatch(task.workflowId, task.step, task.attempt + 1, answer.taskId);
+      else this.stats.abandoned += 1;
+    }
   }
 }
 
