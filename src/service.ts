@@ -5,7 +5,7 @@ import { Partitioners, type Kafka, type Producer } from 'kafkajs';
 import type { Config } from './config/index.js';
 import { Correlator, EventClock, type CorrelatorStats, type EventSink } from './correlate/index.js';
 import { RecordDecoder, createSchemaRegistry, probeSchemaRegistry, registrySchemaSource } from './decode/index.js';
-import { Detector, DetectorSink, type AnomalyAlert, type DetectorStats } from './detect/index.js';
+import { Detector, DetectorSink, type AnomalyAlert, type DetectorStats, type WindowReport } from './detect/index.js';
 import { AlertPublisher, AlertStream } from './alert/index.js';
 import { buildApi } from './api/index.js';
 import type { FastifyInstance } from 'fastify';
@@ -128,7 +128,7 @@ export class Service {
         logAlert(logger, alert);
         alerts.emit(alert);
       }
-    });
+    }, logger.isLevelEnabled('debug') ? (windows) => logWindows(logger, detector.featureNames, windows) : undefined);
     logger.info({ topic: config.topics.anomalies, schemaId: publisher.schemaId, features: detector.featureNames }, 'alerts go to the anomalies topic');
 
     const sinks: EventSink[] = [audit, detectorSink];
@@ -202,6 +202,18 @@ function logAlert(logger: Logger, alert: AnomalyAlert): void {
   const fields = { alertId: alert.alertId, agent: alert.agent, severity: alert.severity, score: round(alert.score), threshold: round(alert.threshold), windowStart: new Date(alert.windowStart).toISOString(), top };
   if (alert.state === 'FIRING') logger.warn(fields, `anomaly FIRING for ${alert.agent}`);
   else logger.info(fields, `anomaly RESOLVED for ${alert.agent}`);
+}
+
+/** LOG_LEVEL=debug: every scored window with its values, to answer "why did this (not) alert?". */
+function logWindows(logger: Logger, featureNames: readonly string[], windows: readonly WindowReport[]): void {
+  for (const w of windows) {
+    const values = Object.fromEntries(featureNames.map((name, i) => [name, round(w.values[i]!)]));
+    const contributions = w.score.contributions === null ? null : Object.fromEntries(featureNames.map((name, i) => [name, round(w.score.contributions![i]!)]));
+    logger.debug({
+      agent: w.agent, windowStart: new Date(w.windowStart).toISOString(), score: w.score.score === null ? null : round(w.score.score),
+      threshold: round(w.score.threshold), anomaly: w.score.anomaly, against: w.score.against, values, contributions,
+    }, 'window scored');
+  }
 }
 
 function round(value: number): number | null {

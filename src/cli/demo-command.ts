@@ -61,10 +61,10 @@ export async function runDemo(options: DemoOptions, out: Writable, stop: AbortSi
     // Lateness is event time: scale it with the speed so pipeline delays do not drop records.
     DETECT_LATENESS_MS: String(Math.max(5_000, options.speed * 2_000)),
     API_KEYS: `demo:admin:${adminKey}`,
-    LOG_LEVEL: 'info',
+    LOG_LEVEL: process.env.LOG_LEVEL ?? 'info',
   };
   const config: Config = loadConfig(env);
-  const logger = createLogger('info', options.logFile);
+  const logger = createLogger(config.logLevel, options.logFile);
   const simulator = new FleetSimulator(createKafka(config.kafka, logger), createSchemaRegistry(config.schemaRegistry), scenario, logger, {
     startEventTime: Date.now() - options.durationMs,
   });

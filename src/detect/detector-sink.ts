@@ -4,20 +4,24 @@
 // delivered again: the detector never counts a batch twice.
 
 import type { CorrelatedBatch, EventSink } from '../correlate/index.js';
-import type { AnomalyAlert, Detector } from './detector.js';
+import type { AnomalyAlert, Detector, WindowReport } from './detector.js';
 
 export type AlertDelivery = (alerts: readonly AnomalyAlert[]) => Promise<void>;
+/** Sees every window as it closes and is scored (for example, to log it at debug level). */
+export type WindowObserver = (windows: readonly WindowReport[]) => void;
 
 export class DetectorSink implements EventSink {
   readonly name = 'detector';
   private readonly undelivered = new WeakMap<CorrelatedBatch, readonly AnomalyAlert[]>();
 
-  constructor(readonly detector: Detector, private readonly deliver: AlertDelivery) {}
+  constructor(readonly detector: Detector, private readonly deliver: AlertDelivery, private readonly observe?: WindowObserver) {}
 
   async accept(batch: CorrelatedBatch): Promise<void> {
     let alerts = this.undelivered.get(batch);
     if (alerts === undefined) {
-      alerts = this.detector.process(batch.events, batch.timeouts, batch.watermark).alerts;
+      const closed = this.detector.process(batch.events, batch.timeouts, batch.watermark);
+      alerts = closed.alerts;
+      if (closed.windows.length > 0) this.observe?.(closed.windows);
       this.undelivered.set(batch, alerts);
     }
     await this.deliver(alerts);

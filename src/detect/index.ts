@@ -14,4 +14,4 @@ export { chiSquareCdf, chiSquareQuantile, chiSquareSurvival } from './chi-square
 export { Detector } from './detector.js';
 export type { AgentSnapshot, AnomalyAlert, DetectorStats, FeatureExplanation, WindowReport } from './detector.js';
 export { DetectorSink } from './detector-sink.js';
-export type { AlertDelivery } from './detector-sink.js';
+export type { AlertDelivery, WindowObserver } from './detector-sink.js';

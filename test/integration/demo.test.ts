@@ -1,9 +1,11 @@
 // The demo command from a clean state (its own ClickHouse directory and consumer group): both
 // injected faults appear as alerts naming the right agents, the compliance query is printed, and
-// after Ctrl-C (SIGINT) the process exits and nothing of it is left running.
+// after Ctrl-C (SIGINT) the process exits and nothing of it is left running. The demo logs at debug
+// level here, so that a missed or extra alert comes with every anomalous window in the message; and
+// whatever fails, the demo is killed afterwards (it waits for Ctrl-C, and would keep this file alive).
 
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -13,7 +15,11 @@ import { waitFor } from './harness.js';
 import { repoRoot, stackConfig } from './stack-env.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'aw-demo-'));
-after(() => rmSync(dir, { recursive: true, force: true }));
+let demo: ChildProcess | undefined;
+after(() => {
+  if (demo !== undefined && demo.exitCode === null && demo.signalCode === null) demo.kill('SIGKILL');
+  rmSync(dir, { recursive: true, force: true });
+});
 
 /** Pids of live processes whose command line mentions `marker`. */
 function processesMentioning(marker: string): number[] {
@@ -22,10 +28,21 @@ function processesMentioning(marker: string): number[] {
   });
 }
 
+/** The demo log's anomalous windows and alerts, one line each: what to read when an alert is missing or extra. */
+function detectionTrace(): string {
+  const log = readdirSync(dir).find((name) => name.startsWith('agentwatch-') && name.endsWith('.log'));
+  if (log === undefined) return '(no demo log)';
+  const lines = readFileSync(join(dir, log), 'utf8').split('\n').filter((line) => line.includes('"anomaly":true') || line.includes('"msg":"anomaly '));
+  return lines.map((line) => {
+    const entry = JSON.parse(line) as { msg: string; agent: string; windowStart: string; score: number; values?: Record<string, number>; top?: unknown };
+    return `${entry.windowStart} ${entry.agent} ${entry.msg} score ${entry.score} ${JSON.stringify(entry.values ?? entry.top)}`;
+  }).join('\n');
+}
+
 test('the demo shows both faults as alerts for the right agents, then stops cleanly on Ctrl-C', async () => {
   const config = stackConfig();
-  const child = spawn(process.execPath, [join(repoRoot, 'dist/src/cli/main.js'), 'demo'], {
-    env: { PATH: process.env.PATH ?? '', KAFKA_BROKERS: config.kafka.brokers.join(','), SCHEMA_REGISTRY_URL: config.schemaRegistry.url, AGENTWATCH_DEMO_DIR: dir, API_PORT: '0' },
+  const child = demo = spawn(process.execPath, [join(repoRoot, 'dist/src/cli/main.js'), 'demo'], {
+    env: { PATH: process.env.PATH ?? '', KAFKA_BROKERS: config.kafka.brokers.join(','), SCHEMA_REGISTRY_URL: config.schemaRegistry.url, AGENTWATCH_DEMO_DIR: dir, API_PORT: '0', LOG_LEVEL: 'debug' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
@@ -33,9 +50,10 @@ test('the demo shows both faults as alerts for the right agents, then stops clea
   child.stderr.on('data', (chunk: Buffer) => { out += chunk.toString(); });
   const exited = once(child, 'exit');
   await waitFor('the demo to finish its scenario', () => out.includes('Ctrl-C stops everything.') || child.exitCode !== null, 150_000);
-  assert.match(out, /^ALERT .* summarize /m, out);
-  assert.match(out, /^ALERT .* extract /m, out);
-  assert.doesNotMatch(out, /^ALERT .* classify /m, 'no alert for the healthy agent');
+  const explain = () => `${out}\nanomalous windows and alerts in the log:\n${detectionTrace()}`;
+  assert.match(out, /^ALERT .* summarize /m, explain());
+  assert.match(out, /^ALERT .* extract /m, explain());
+  assert.doesNotMatch(out, /^ALERT .* classify /m, `no alert for the healthy agent\n${explain()}`);
   assert.match(out, /compliance query: GET \/v1\/workflows\/.+\/timeline/);
   assert.match(out, /API docs: +http:\/\/127\.0\.0\.1:\d+\/docs/);
 

@@ -1,0 +1,54 @@
+// The detector as a pipeline sink: a batch offered again after its alerts failed to go out is not
+// counted twice, its alerts are delivered again, and the window observer sees each window once.
+
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { loadConfig } from '../../../src/config/index.js';
+import type { CorrelatedBatch } from '../../../src/correlate/index.js';
+import { Detector, DetectorSink, type AnomalyAlert, type WindowReport } from '../../../src/detect/index.js';
+import { fleetTraffic } from '../../fixtures/fleet-traffic.js';
+
+const WINDOW = 10_000;
+
+function batchesWithAFault(): CorrelatedBatch[] {
+  const onset = 40 * 60_000;
+  return [...fleetTraffic({
+    agents: 3, windowMs: WINDOW, durationMs: onset + 6 * WINDOW, seed: 7,
+    faults: [{ agent: 'agent-01', kind: 'latency-spike', from: onset, durationMs: 600_000 }],
+  })].map((b) => ({ topic: 't', partition: 0, events: b.events, timeouts: b.timeouts, watermark: b.watermark }));
+}
+
+test('a batch offered again after failed delivery is detected once, its alerts delivered again; each window observed once', async () => {
+  const detector = new Detector(loadConfig({}).detect);
+  const delivered: AnomalyAlert[][] = [];
+  let failNext = false;
+  const observed: WindowReport[] = [];
+  const sink = new DetectorSink(detector, async (alerts) => {
+    if (failNext && alerts.length > 0) {
+      failNext = false;
+      throw new Error('anomalies topic unavailable');
+    }
+    delivered.push([...alerts]);
+  }, (windows) => observed.push(...windows));
+
+  let retried = 0;
+  for (const batch of batchesWithAFault()) {
+    const scoredBefore = detector.stats().windowsScored;
+    failNext = retried === 0;
+    try {
+      await sink.accept(batch);
+    } catch {
+      retried += 1;
+      const afterTheBatch = detector.stats();
+      const scoredByTheBatch = afterTheBatch.windowsScored;
+      await sink.accept(batch); // the pipeline offers the same batch again
+      assert.deepEqual(detector.stats(), afterTheBatch, 'the batch is not added to the detector twice');
+      assert.ok(scoredByTheBatch > scoredBefore);
+    }
+  }
+  const firing = delivered.flat().filter((a) => a.state === 'FIRING');
+  assert.equal(retried, 1, 'one delivery failed');
+  assert.deepEqual(firing.map((a) => a.agent), ['agent-01'], 'the alert went out once delivery worked');
+  assert.equal(observed.length, detector.stats().windowsScored, 'every scored window observed once');
+  assert.equal(new Set(observed.map((w) => `${w.agent}@${w.windowStart}`)).size, observed.length);
+});
