@@ -8,6 +8,10 @@
 // making Σ singular or turning a tiny change into an infinite distance:
 //   Σᵢⱼ = (1 − λ) Sᵢⱼ (i ≠ j),  Σᵢᵢ = max(Sᵢᵢ, floorᵢ²),  λ = k / (W + k)
 // With λ > 0 this is positive definite whenever every Σᵢᵢ > 0 (a PSD matrix plus a positive diagonal).
+//
+// Missing features (NaN: nothing in the window to measure, e.g. no answer yet) are learned at the
+// current mean, so they move neither μ nor C. A feature's first observation sets its mean, as if
+// the windows before had shown that value; until then it has no baseline and is not scored.
 
 import { cholesky, choleskySolve } from './cholesky.js';
 
@@ -38,6 +42,8 @@ export class Baseline {
   private readonly factor: Float64Array;
   private factored = false;
   private readonly alpha: number;
+  /** Whether each feature has been observed in a learned window (before that its μ is undefined). */
+  private readonly observed: Uint8Array;
   // Scratch buffers: scoring allocates only its result.
   private readonly delta: Float64Array;
   private readonly solved: Float64Array;
@@ -51,6 +57,7 @@ export class Baseline {
     this.solved = new Float64Array(d);
     this.factor = new Float64Array(d * d);
     this.alpha = Number.isFinite(options.memoryWindows) ? 1 - 1 / options.memoryWindows : 1;
+    this.observed = new Uint8Array(d);
   }
 
   /** Windows learned so far. */
@@ -69,15 +76,18 @@ export class Baseline {
     return copy;
   }
 
-  /** Learns one normal window. Missing (NaN) features are taken at the current mean. */
+  /** Learns one normal window. Missing (NaN) features are taken at the current mean; a first observation sets it. */
   learn(x: Float64Array): void {
-    const { d, mu, scatter, delta, solved, alpha } = this;
+    const { d, mu, scatter, delta, solved, alpha, observed } = this;
     this.weight = alpha * this.weight + 1;
     const w = this.weight;
-    const first = this.learned === 0;
     for (let i = 0; i < d; i += 1) {
       const value = x[i]!;
-      const xi = Number.isNaN(value) ? (first ? 0 : mu[i]!) : value;
+      if (!Number.isNaN(value) && observed[i] === 0) {
+        observed[i] = 1;
+        mu[i] = value;
+      }
+      const xi = Number.isNaN(value) ? mu[i]! : value;
       const step = xi - mu[i]!;
       delta[i] = step;
       mu[i] = mu[i]! + step / w;
@@ -122,7 +132,7 @@ export class Baseline {
       if (cholesky(this.factor, d, this.factor) === null) throw new Error('baseline covariance is not positive definite (a sigma floor of 0?)');
       this.factored = true;
     }
-    for (let i = 0; i < d; i += 1) delta[i] = Number.isNaN(x[i]!) ? 0 : x[i]! - mu[i]!;
+    for (let i = 0; i < d; i += 1) delta[i] = Number.isNaN(x[i]!) || this.observed[i] === 0 ? 0 : x[i]! - mu[i]!;
     choleskySolve(this.factor, d, delta, solved);
     // A plain array: a Float64Array of more than 8 entries gets an off-heap store, ~1 us to allocate.
     const contributions = new Array<number>(d);

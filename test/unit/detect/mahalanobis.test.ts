@@ -105,6 +105,33 @@ describe('Mahalanobis scoring', () => {
     assert.deepEqual(top, [0, 1], 'the two moved features contribute most');
   });
 
+  test('regression: a first window without a feature does not inflate its variance; the first observation sets its mean', () => {
+    // Found by the demo test (1 run in about 20): when an agent's first window held requests but no
+    // answer yet, its latency was learned as 0, so the first real latency (ln ≈ 6.4) was a deviation of
+    // full size. σ of the latency came out about 1.2 for hundreds of windows, and the 5× latency spike
+    // scored 8 against a threshold of 26: no alert.
+    const random = seededRandom(3);
+    const scorer = new WindowScorer(2, {
+      warmupWindows: 30,
+      baseline: { memoryWindows: 360, shrinkage: 2, sigmaFloor: new Float64Array(2).fill(0.05) },
+      threshold: { p: 0.999, mode: 'chi2', empiricalWindow: 0, empiricalMinimum: 0 },
+    });
+    scorer.assess(Float64Array.from([Number.NaN, 0.1]), true); // requests, no answer yet
+    for (let w = 0; w < 40; w += 1) scorer.assess(Float64Array.from([6.4 + 0.02 * random.normal(), 1.4 + 0.02 * random.normal()]), true);
+    close(scorer.baseline.mean[0]!, 6.4, 0.02, 'the latency mean is the observed one');
+    assert.ok(scorer.baseline.sigma()[0]! < 0.06, `latency σ ${scorer.baseline.sigma()[0]} stays near the floor`);
+    const spike = scorer.assess(Float64Array.from([6.4 + Math.log(5), 1.4]), true);
+    assert.equal(spike.anomaly, true, `a 5× latency scores ${spike.score}`);
+  });
+
+  test('a feature never observed has no baseline yet: it does not count in the score', () => {
+    const baseline = new Baseline(2, { memoryWindows: 100, shrinkage: 2, sigmaFloor: new Float64Array(2).fill(0.05) });
+    for (let w = 0; w < 10; w += 1) baseline.learn(Float64Array.from([Number.NaN, 1 + 0.01 * w]));
+    const { d2, contributions } = baseline.score(Float64Array.from([6.4, 1.05]));
+    assert.equal(contributions[0], 0);
+    assert.ok(d2 < 2, `D² ${d2}`);
+  });
+
   test('warm-up windows are never flagged, and anomalous windows are not learned', () => {
     const scorer = new WindowScorer(2, {
       warmupWindows: 5,
