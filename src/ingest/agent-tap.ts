@@ -126,6 +126,8 @@ export class AgentTap {
       maxWaitTimeInMs: 1_000,
     });
     consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
+      const partitions = Object.values(payload.memberAssignment).reduce((n, p) => n + p.length, 0);
+      this.logger.info({ groupId: this.options.groupId, partitions, ms: Date.now() - t0 }, 'joined the consumer group');
       this.assignmentAnnounced = this.announceBacklog(payload.memberAssignment);
     });
     consumer.on(consumer.events.CRASH, ({ payload }) => {
