@@ -2,7 +2,8 @@
 // injected faults appear as alerts naming the right agents, the compliance query is printed, and
 // after Ctrl-C (SIGINT) the process exits and nothing of it is left running. The demo logs at debug
 // level here, so that a missed or extra alert comes with every anomalous window in the message; and
-// whatever fails, the demo is killed afterwards (it waits for Ctrl-C, and would keep this file alive).
+// whatever fails, the demo is killed afterwards (it waits for Ctrl-C, and would keep this file alive),
+// and its directory (log, audit store) is kept.
 
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -16,9 +17,11 @@ import { repoRoot, stackConfig } from './stack-env.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'aw-demo-'));
 let demo: ChildProcess | undefined;
+let passed = false;
 after(() => {
   if (demo !== undefined && demo.exitCode === null && demo.signalCode === null) demo.kill('SIGKILL');
-  rmSync(dir, { recursive: true, force: true });
+  // A failed run keeps its log and audit store for a look (the path is in the demo's output).
+  if (passed) rmSync(dir, { recursive: true, force: true });
 });
 
 /** Pids of live processes whose command line mentions `marker`. */
@@ -62,4 +65,5 @@ test('the demo shows both faults as alerts for the right agents, then stops clea
   assert.equal(code, 0);
   assert.match(out, /stopped\.\n$/);
   assert.deepEqual(processesMentioning(dir), [], 'nothing of the demo is left running');
+  passed = true;
 });
