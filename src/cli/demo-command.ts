@@ -8,7 +8,6 @@ import type { Writable } from 'node:stream';
 import { loadConfig, type Config } from '../config/index.js';
 import { createSchemaRegistry } from '../decode/index.js';
 import type { AnomalyAlert } from '../detect/index.js';
-import type { Kafka } from 'kafkajs';
 import { createKafka } from '../ingest/index.js';
 import { createLogger } from '../logger.js';
 import { Service } from '../service.js';
@@ -66,15 +65,13 @@ export async function runDemo(options: DemoOptions, out: Writable, stop: AbortSi
   };
   const config: Config = loadConfig(env);
   const logger = createLogger(config.logLevel, options.logFile);
-  const kafka = createKafka(config.kafka, logger);
-  const simulator = new FleetSimulator(kafka, createSchemaRegistry(config.schemaRegistry), scenario, logger, {
+  const simulator = new FleetSimulator(createKafka(config.kafka, logger), createSchemaRegistry(config.schemaRegistry), scenario, logger, {
     startEventTime: Date.now() - options.durationMs,
   });
   say(`agentwatch demo: an A2A agent fleet (extract → summarize → classify) at ${options.speed}× speed, ${options.durationMs / 60_000} minutes of event time`);
   say(`faults: ${scenario.faults.map((f) => `${f.kind} on ${f.agent} at minute ${(f.atMs / 60_000).toFixed(1)}`).join(', ')}`);
   say(`logs: ${options.logFile}`);
   await simulator.ensureTopics();
-  await startGroupAtTheEnd(kafka, config.kafka.groupId, simulator.topics());
   const service = await Service.start(config, logger);
   const alerts: AnomalyAlert[] = [];
   service.alerts.subscribe((alert) => {
@@ -120,23 +117,4 @@ export async function runDemo(options: DemoOptions, out: Writable, stop: AbortSi
   await service.stop();
   say('stopped.');
   return 0;
-}
-
-/**
- * Commits the current end of `topics` for the demo's new consumer group, so that agentwatch reads the
- * fleet from its first record however long joining the group takes. (A new group otherwise starts
- * at the end as of its join: records the fleet sent before then would be skipped, and the baselines
- * would learn from a later start, perhaps from inside the first fault.)
- */
-async function startGroupAtTheEnd(kafka: Kafka, groupId: string, topics: readonly string[]): Promise<void> {
-  const admin = kafka.admin();
-  await admin.connect();
-  try {
-    for (const topic of topics) {
-      const ends = await admin.fetchTopicOffsets(topic);
-      await admin.setOffsets({ groupId, topic, partitions: ends.map((p) => ({ partition: p.partition, offset: p.high })) });
-    }
-  } finally {
-    await admin.disconnect();
-  }
 }

@@ -84,18 +84,13 @@ export class FleetSimulator {
     return this.startEvent + (Date.now() - this.startReal) * this.scenario.speed;
   }
 
-  /** The topics the fleet writes. */
-  topics(): string[] {
-    return this.scenario.capabilities.flatMap((c) => [`agent.tasks.${c.name}`, `agent.results.${c.name}`]);
-  }
-
   /** Creates the fleet's topics when missing (start does it too). */
   async ensureTopics(): Promise<void> {
     const admin = this.kafka.admin();
     await admin.connect();
     try {
       const existing = new Set(await admin.listTopics());
-      const topics = this.topics().filter((t) => !existing.has(t));
+      const topics = this.scenario.capabilities.flatMap((c) => [`agent.tasks.${c.name}`, `agent.results.${c.name}`]).filter((t) => !existing.has(t));
       if (topics.length > 0) await admin.createTopics({ waitForLeaders: true, topics: topics.map((topic) => ({ topic, numPartitions: this.options.partitions ?? 3 })) });
     } finally {
       await admin.disconnect();
