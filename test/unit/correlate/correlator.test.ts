@@ -27,6 +27,16 @@ function liveHeap(): number {
 
 const options = { taskTtlMs: 60_000, maxInFlight: 1000, maxRecent: 1000 };
 
+/** One task whose first attempt failed (answered after 135 ms) and whose retry succeeded (after 250 ms). */
+function failedThenRetried() {
+  return {
+    first: event('request', T0, { taskId: 't' }),
+    failed: event('error', T0 + 135, { taskId: 't' }),
+    retry: event('request', T0 + 360, { taskId: 't' }),
+    result: event('result', T0 + 610, { taskId: 't' }),
+  };
+}
+
 describe('Correlator', () => {
   test('a result answers its request by task id: latency, no retry', () => {
     const c = new Correlator(options);
@@ -154,11 +164,8 @@ describe('Correlator', () => {
     // Found in the demo: the retry's result replaced the error under the task id, so the first
     // request took it (a latency spanning both attempts) and the error answered nothing.
     const c = new Correlator(options);
-    const failed = event('error', T0 + 135, { taskId: 't' });
-    const result = event('result', T0 + 610, { taskId: 't' });
+    const { first, failed, retry, result } = failedThenRetried();
     c.process([failed, result], T0 + 610);
-    const first = event('request', T0, { taskId: 't' });
-    const retry = event('request', T0 + 360, { taskId: 't' });
     c.process([first, retry], T0 + 610);
     assert.deepEqual([first.latencyMs, retry.latencyMs, retry.retries], [135, 250, 1]);
     assert.deepEqual(c.process([], T0 + 1_000_000), [], 'nothing times out');
@@ -168,11 +175,8 @@ describe('Correlator', () => {
   test('regression: the answer to a retry read before the retry itself pairs with it instead of counting as a duplicate', () => {
     // Found in the demo: the retry then waited in flight for an answer already read, and timed out.
     const c = new Correlator(options);
-    const first = event('request', T0, { taskId: 't' });
-    const failed = event('error', T0 + 135, { taskId: 't' });
-    const result = event('result', T0 + 610, { taskId: 't' });
+    const { first, failed, retry, result } = failedThenRetried();
     c.process([first, failed, result], T0 + 610);
-    const retry = event('request', T0 + 360, { taskId: 't' });
     c.process([retry], T0 + 610);
     assert.deepEqual([failed.latencyMs, retry.latencyMs, retry.retries], [135, 250, 1]);
     assert.deepEqual(c.process([], T0 + 1_000_000), [], 'the retry does not time out');
@@ -182,10 +186,7 @@ describe('Correlator', () => {
   test('regression: a retry read before the failed attempt\'s error: the error answers the first attempt, the result the retry', () => {
     // Found in the demo: the error answered the retry (latency 0) and the retry's result became a duplicate.
     const c = new Correlator(options);
-    const first = event('request', T0, { taskId: 't' });
-    const retry = event('request', T0 + 360, { taskId: 't' });
-    const failed = event('error', T0 + 135, { taskId: 't' });
-    const result = event('result', T0 + 610, { taskId: 't' });
+    const { first, failed, retry, result } = failedThenRetried();
     c.process([first, retry, failed, result], T0 + 610);
     assert.deepEqual([failed.latencyMs, failed.retries, result.latencyMs, result.retries], [135, 0, 250, 1]);
     assert.deepEqual(c.process([], T0 + 1_000_000), [], 'nothing times out');
