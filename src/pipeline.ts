@@ -3,7 +3,7 @@
 // retried with backoff, heartbeating, until it succeeds or the batch is no longer ours; nothing is
 // skipped, so a stuck sink stalls consumption instead of losing events.
 
-import type { Correlator, EventClock, EventSink } from './correlate/index.js';
+import type { ClockFindings, CorrelatedBatch, Correlator, EventClock, EventSink } from './correlate/index.js';
 import type { AgentEvent, DlqReason, Encoding, EventKind, RecordDecoder } from './decode/index.js';
 import { messageOf } from './errors.js';
 import type { DlqWriter, TapBatch } from './ingest/index.js';
@@ -14,6 +14,8 @@ export interface PipelineDeps {
   decoder: RecordDecoder;
   correlator: Correlator;
   clock: EventClock;
+  /** Where records stamped out of any clock's reach are counted, per producer. */
+  clockFindings: ClockFindings;
   dlq: DlqWriter;
   sinks: readonly EventSink[];
   logger: Logger;
@@ -30,6 +32,8 @@ export interface PipelineStats {
   dlq: Partial<Record<DlqReason, number>>;
   timeouts: number;
   retries: number;
+  /** Records whose timestamps no clock explains (audited; not correlated or scored). */
+  clockSkew: { ahead: number; behind: number };
 }
 
 const HEARTBEAT_EVERY_MS = 3_000;
@@ -44,7 +48,10 @@ export class BatchAbandoned extends Error {
 }
 
 export class Pipeline {
-  private readonly counters: PipelineStats = { events: 0, byEncoding: {}, byKind: {}, dlq: {}, timeouts: 0, retries: 0 };
+  private readonly counters: PipelineStats = { events: 0, byEncoding: {}, byKind: {}, dlq: {}, timeouts: 0, retries: 0, clockSkew: { ahead: 0, behind: 0 } };
+  /** The last tick's output while a sink has not accepted it yet; offered again on the next tick. */
+  private undeliveredTick: CorrelatedBatch | undefined;
+  private lastTickWatermark = Number.NEGATIVE_INFINITY;
   /** Batches being handled, and how many of them wait on the sinks (for group commit). */
   private inProgress = 0;
   private waitingOnSinks = 0;
@@ -62,13 +69,14 @@ export class Pipeline {
       if (dead.length > 0) await this.persist(batch, `DLQ copy to ${dlq.topic}`, () => dlq.write(dead));
       const decoded = performance.now();
 
-      const lastTimestamp = batch.records[batch.records.length - 1]!.timestamp;
-      clock.observe(`${batch.topic}:${batch.partition}`, lastTimestamp, batch.caughtUp);
-      const timeouts = correlator.process(events, clock.now());
+      const wall = Date.now();
+      this.observeClock(`${batch.topic}:${batch.partition}`, events, batch.caughtUp, wall);
+      const watermark = clock.now(wall);
+      const timeouts = correlator.process(events, watermark);
       this.count(events, timeouts.length);
       const correlatedAt = performance.now();
 
-      const correlated = { topic: batch.topic, partition: batch.partition, events, timeouts, watermark: clock.now() };
+      const correlated = { topic: batch.topic, partition: batch.partition, events, timeouts, watermark };
       const accepted = Promise.all(sinks.map((sink) => this.persist(batch, `sink ${sink.name}`, () => sink.accept(correlated))));
       reachedSinks = true;
       this.waitingOnSinks += 1;
@@ -87,6 +95,50 @@ export class Pipeline {
   };
 
   /**
+   * Moves the partition's watermark with its records, except those whose timestamps no clock
+   * explains: those are marked (event.clockSkew) and counted per producer, and move nothing.
+   */
+  private observeClock(partitionKey: string, events: AgentEvent[], caughtUp: boolean, wall: number): void {
+    const { clock, clockFindings } = this.deps;
+    let newest = Number.NEGATIVE_INFINITY;
+    for (const event of events) {
+      const skew = clock.classify(partitionKey, event.timestamp, wall, newest);
+      if (skew === null) {
+        if (event.timestamp > newest) newest = event.timestamp;
+        continue;
+      }
+      event.clockSkew = skew;
+      this.counters.clockSkew[skew] += 1;
+      clockFindings.record(event, skew, wall);
+    }
+    clock.observe(partitionKey, newest, caughtUp, wall);
+  }
+
+  /**
+   * Lets event time move without new records: a partition that fell quiet stops holding the clock
+   * back, and after the whole fleet fell silent the clock moves on. Tasks that timed out and windows
+   * that closed meanwhile go to the sinks like a batch without records. Called periodically.
+   */
+  async tick(): Promise<void> {
+    const { clock, correlator, sinks } = this.deps;
+    if (this.undeliveredTick === undefined) {
+      const watermark = clock.now(Date.now());
+      if (watermark <= this.lastTickWatermark) return;
+      this.lastTickWatermark = watermark;
+      const timeouts = correlator.process([], watermark);
+      this.counters.timeouts += timeouts.length;
+      this.undeliveredTick = { topic: '', partition: -1, events: [], timeouts, watermark };
+    }
+    const batch = this.undeliveredTick;
+    try {
+      await Promise.all(sinks.map((sink) => sink.accept(batch)));
+      this.undeliveredTick = undefined;
+    } catch (err) {
+      this.deps.logger.warn({ err: messageOf(err) }, 'a sink refused the event-clock tick; the next tick offers it again');
+    }
+  }
+
+  /**
    * Group commit: once every batch in progress waits on the sinks, no more rows can arrive before a
    * sink writes, so buffering sinks are told to write now. One insert then holds the whole round of
    * concurrently processed batches, and a batch waits for its insert rather than for AUDIT_FLUSH_MS.
@@ -99,7 +151,8 @@ export class Pipeline {
   /** The tap (re)joined its group: partition progress starts over from the new assignment's backlog. */
   onAssignment(backlogged: readonly string[] | null): void {
     this.deps.clock.resetPartitions();
-    for (const partition of backlogged ?? []) this.deps.clock.expect(partition);
+    const wall = Date.now();
+    for (const partition of backlogged ?? []) this.deps.clock.expect(partition, wall);
   }
 
   stats(): PipelineStats {

@@ -3,7 +3,7 @@
 
 import { Partitioners, type Kafka, type Producer } from 'kafkajs';
 import type { Config } from './config/index.js';
-import { Correlator, EventClock, type CorrelatorStats, type EventSink } from './correlate/index.js';
+import { ClockFindings, Correlator, EventClock, type CorrelatorStats, type EventSink } from './correlate/index.js';
 import { RecordDecoder, createSchemaRegistry, probeSchemaRegistry, registrySchemaSource } from './decode/index.js';
 import { Detector, DetectorSink, type AnomalyAlert, type DetectorStats, type WindowReport } from './detect/index.js';
 import { AlertPublisher, AlertStream } from './alert/index.js';
@@ -25,6 +25,8 @@ export interface DependencyReport {
 }
 
 const HEALTH_INTERVAL_MS = 30_000;
+/** How often event time is re-read without new records (quiet partitions, a silent fleet). */
+const CLOCK_TICK_MS = 1_000;
 
 /**
  * Asks Kafka, the schema registry and ClickHouse for a real answer each; throws the first typed
@@ -63,6 +65,7 @@ export class Service {
     private readonly logger: Logger,
     private readonly tap: AgentTap,
     private readonly pipeline: Pipeline,
+    private readonly clockTicks: { stop(): Promise<void> },
     private readonly correlator: Correlator,
     private readonly dlq: DlqWriter,
     private readonly producer: Producer,
@@ -106,6 +109,7 @@ export class Service {
     const metrics = new AgentwatchMetrics({
       correlator: () => correlator.stats(),
       detector: () => detector.stats(),
+      clockSkew: () => pipeline.stats().clockSkew,
       audit: () => audit.stats(),
       lastScores: () => detector.lastScores(),
       consumerLag: cachedFor(5_000, () => tap.consumerLag()),
@@ -117,6 +121,7 @@ export class Service {
     const checkpoints = new CheckpointPublisher(producer, config.topics.checkpoints, audit, (err) => logger.warn({ err }, 'could not publish hash-chain checkpoints; the next interval tries again'));
     checkpoints.start(config.audit.checkpointIntervalMs);
     const detector = new Detector(config.detect);
+    const clockFindings = new ClockFindings();
     const publisher = await AlertPublisher.create(producer, createSchemaRegistry(config.schemaRegistry), config.topics.anomalies);
     const alerts = new AlertStream((err) => logger.warn({ err }, 'an alert subscriber threw and was removed'));
     const detectorSink = new DetectorSink(detector, async (batch) => {
@@ -140,7 +145,8 @@ export class Service {
     const pipeline = new Pipeline({
       decoder: new RecordDecoder(registrySchemaSource(config.schemaRegistry), { maxPayloadBytes: config.ingest.maxPayloadBytes }),
       correlator,
-      clock: new EventClock(),
+      clock: new EventClock(config.eventTime),
+      clockFindings,
       dlq,
       sinks,
       logger,
@@ -155,6 +161,7 @@ export class Service {
       handler: pipeline.handle,
       onAssignment: (backlogged) => pipeline.onAssignment(backlogged),
     }, logger);
+    const clockTicks = startTicking(() => pipeline.tick(), CLOCK_TICK_MS);
     await tap.start();
     logger.info({ topics: tap.subscribedTopics(), pattern: config.ingest.topicPattern.source, groupId: config.kafka.groupId }, 'tapping agent topics');
 
@@ -162,6 +169,7 @@ export class Service {
       clickhouse,
       config: config.api,
       agents: () => detector.snapshot(),
+      clockFindings: () => clockFindings.list(),
       metrics: () => metrics.render(),
       readiness: async () => ({
         kafka: await probeKafka(kafka, config.kafka).then(() => true, () => false),
@@ -170,7 +178,7 @@ export class Service {
     }, logger);
     const apiUrl = await api.listen({ host: config.api.host, port: config.api.port });
     logger.info({ url: apiUrl, docs: `${apiUrl}/docs`, keys: config.api.keys.map((k) => k.name) }, 'API listening');
-    return new Service(logger, tap, pipeline, correlator, dlq, producer, sinks, clickhouse, detector, publisher, alerts, audit, checkpoints, api, apiUrl);
+    return new Service(logger, tap, pipeline, clockTicks, correlator, dlq, producer, sinks, clickhouse, detector, publisher, alerts, audit, checkpoints, api, apiUrl);
   }
 
   stats(): ServiceStats {
@@ -189,6 +197,7 @@ export class Service {
     this.logger.info('shutting down');
     await this.api.close();
     await this.tap.stop();
+    await this.clockTicks.stop();
     for (const sink of [...this.sinks].reverse()) await sink.close();
     await this.checkpoints.stop(); // the last tails, after the audit writer flushed
     await this.producer.disconnect();
@@ -236,6 +245,24 @@ export async function runService(config: Config, logger: Logger, stop: AbortSign
   });
   clearInterval(health);
   await service.stop();
+}
+
+/** Runs `tick` every `ms`, never two at once; stop() waits for the one under way. */
+function startTicking(tick: () => Promise<void>, ms: number): { stop(): Promise<void> } {
+  let running: Promise<void> = Promise.resolve();
+  let busy = false;
+  const timer = setInterval(() => {
+    if (busy) return;
+    busy = true;
+    running = tick().finally(() => { busy = false; });
+  }, ms);
+  timer.unref();
+  return {
+    async stop() {
+      clearInterval(timer);
+      await running;
+    },
+  };
 }
 
 /** `read`, called at most once per `ms`: concurrent and repeated callers share one answer. */

@@ -12,7 +12,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Correlator, EventClock, type EventSink } from '../../src/correlate/index.js';
+import { ClockFindings, Correlator, EventClock, type EventSink } from '../../src/correlate/index.js';
 import { Partitioners } from 'kafkajs';
 import { RecordDecoder, type KafkaRecord } from '../../src/decode/index.js';
 import { Detector, DetectorSink } from '../../src/detect/index.js';
@@ -55,7 +55,7 @@ if (mode === 'embedded') {
 const engineLoadedRssMB = process.memoryUsage().rss / 2 ** 20;
 const pipeline = new Pipeline({
   decoder: new RecordDecoder({ schemaById: async () => undefined }, { maxPayloadBytes: config.ingest.maxPayloadBytes }),
-  correlator, clock: new EventClock(), dlq: new DlqWriter(producer, 'agentwatch.dlq.bench-memory'), sinks, logger, retryMaxMs: 5_000,
+  correlator, clock: new EventClock(config.eventTime), clockFindings: new ClockFindings(), dlq: new DlqWriter(producer, 'agentwatch.dlq.bench-memory'), sinks, logger, retryMaxMs: 5_000,
 });
 
 const start = Date.now() - Math.ceil(tasks / TASKS_PER_SECOND) * 1000 - LATENCY_MS - 60_000;

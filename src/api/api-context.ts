@@ -2,6 +2,7 @@
 
 import type { ClickHouseClient } from '../audit/index.js';
 import type { ApiConfig } from '../config/index.js';
+import type { ClockFinding } from '../correlate/index.js';
 import type { AgentSnapshot } from '../detect/index.js';
 
 export interface ApiContext {
@@ -9,6 +10,8 @@ export interface ApiContext {
   config: ApiConfig;
   /** The detector's current view of every agent. */
   agents: () => AgentSnapshot[];
+  /** Producers whose records carry timestamps no clock explains. */
+  clockFindings: () => ClockFinding[];
   /** The Prometheus text exposition, for /metrics. */
   metrics: () => Promise<{ contentType: string; body: string }>;
   /** name → answers, for /readyz. */

@@ -61,6 +61,7 @@ export class AuditWriter implements EventSink {
   constructor(private readonly client: ClickHouseClient, private readonly options: AuditWriterOptions) {}
 
   async accept(batch: CorrelatedBatch): Promise<void> {
+    if (batch.events.length === 0) return; // an event-clock tick: nothing to store
     this.accepting += 1;
     let queued: Promise<void> | undefined;
     try {

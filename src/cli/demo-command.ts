@@ -52,6 +52,7 @@ export async function runDemo(options: DemoOptions, out: Writable, stop: AbortSi
   const say = (line = '') => out.write(`${line}\n`);
   const adminKey = `demo-${randomBytes(12).toString('hex')}`;
   const scenario = demoScenario(options);
+  const startEventTime = Date.now() - options.durationMs;
   const env = {
     ...process.env,
     KAFKA_GROUP_ID: `agentwatch-demo-${Date.now()}`,
@@ -60,13 +61,16 @@ export async function runDemo(options: DemoOptions, out: Writable, stop: AbortSi
     CLICKHOUSE_DATA_DIR: options.dataDir,
     // Lateness is event time: scale it with the speed so pipeline delays do not drop records.
     DETECT_LATENESS_MS: String(Math.max(5_000, options.speed * 2_000)),
+    // The fleet's clock runs `speed` times faster, from startEventTime now: declared, so its records are on time.
+    EVENT_TIME_SPEED: String(options.speed),
+    EVENT_TIME_ANCHOR: `${startEventTime}@${Date.now()}`,
     API_KEYS: `demo:admin:${adminKey}`,
     LOG_LEVEL: process.env.LOG_LEVEL ?? 'info',
   };
   const config: Config = loadConfig(env);
   const logger = createLogger(config.logLevel, options.logFile);
   const simulator = new FleetSimulator(createKafka(config.kafka, logger), createSchemaRegistry(config.schemaRegistry), scenario, logger, {
-    startEventTime: Date.now() - options.durationMs,
+    startEventTime,
   });
   say(`agentwatch demo: an A2A agent fleet (extract → summarize → classify) at ${options.speed}× speed, ${options.durationMs / 60_000} minutes of event time`);
   say(`faults: ${scenario.faults.map((f) => `${f.kind} on ${f.agent} at minute ${(f.atMs / 60_000).toFixed(1)}`).join(', ')}`);

@@ -36,6 +36,9 @@ export async function runSimulate(scenario: Scenario, config: Config, logger: Lo
   const startEventTime = scenario.speed > 1 && scenario.durationMs > 0 ? Date.now() - scenario.durationMs : Date.now();
   const simulator = new FleetSimulator(createKafka(config.kafka, logger), createSchemaRegistry(config.schemaRegistry), scenario, logger, { startEventTime });
   await simulator.start();
+  if (scenario.speed !== 1) {
+    logger.info({ EVENT_TIME_SPEED: String(scenario.speed), EVENT_TIME_ANCHOR: `${startEventTime}@${Date.now()}` }, 'the fleet runs on an accelerated clock: give agentwatch these two options so that its records are on time');
+  }
   const progress = setInterval(() => logger.info(simulator.snapshot(), 'simulator progress'), 10_000);
   await Promise.race([simulator.done, new Promise<void>((resolve) => stop.addEventListener('abort', () => resolve(), { once: true }))]);
   clearInterval(progress);

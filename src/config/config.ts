@@ -62,6 +62,17 @@ export interface CorrelateConfig {
   maxRecent: number;
 }
 
+export interface EventTimeConfig {
+  /** A record stamped further than this ahead of the declared clock, or behind the watermark, never moves the event clock. */
+  maxSkewMs: number;
+  /** A caught-up partition with no record for this long (event time) stops holding the event clock back. */
+  idleMs: number;
+  /** Event time runs this many times faster than the wall clock (accelerated simulations declare it). */
+  speed: number;
+  /** The declared clock showed event time `event` at wall time `wall` (ms since the epoch); default: the wall clock. */
+  anchor: { event: number; wall: number };
+}
+
 export interface SinksConfig {
   /** Append every event as NDJSON to this file (fsync per batch); undefined: off. */
   eventsFile: string | undefined;
@@ -122,6 +133,7 @@ export interface Config {
   ingest: IngestConfig;
   topics: TopicsConfig;
   correlate: CorrelateConfig;
+  eventTime: EventTimeConfig;
   sinks: SinksConfig;
   schemaRegistry: SchemaRegistryConfig;
   clickhouse: ClickHouseConfig;
@@ -225,6 +237,24 @@ function readOptions(reader: OptionReader): Config {
   const maxInFlight = reader.int('CORRELATE_MAX_INFLIGHT', 100_000, { min: 10, max: 10_000_000 }, 'Most tasks awaiting an answer; beyond it the oldest is evicted (counted).');
   const maxRecent = reader.int('CORRELATE_MAX_RECENT', 100_000, { min: 10, max: 10_000_000 }, 'Finished tasks remembered to recognise retries and duplicate answers.');
 
+  const maxSkewMs = reader.int('EVENT_TIME_MAX_SKEW_MS', 300_000, { min: 1_000, max: 31_536_000_000 }, 'A record stamped this far ahead of the (declared) clock, or behind the event clock, is audited and counted per producer but never moves the event clock, nor is it correlated or scored.');
+  const idleMs = reader.int('EVENT_TIME_IDLE_MS', 15_000, { min: 100, max: 86_400_000 }, 'A caught-up partition with no new record for this long (event time) stops holding the event clock back.');
+  const speed = reader.float('EVENT_TIME_SPEED', 1, { min: 0.001, max: 10_000 }, 'Event time runs this many times faster than the wall clock: only for accelerated simulations, with EVENT_TIME_ANCHOR.');
+  const anchorText = reader.optionalString('EVENT_TIME_ANCHOR', 'The declared clock of an accelerated simulation: EVENT@WALL, its event time EVENT at wall time WALL (each ISO 8601 or ms since the epoch). Default: the wall clock.');
+  const started = Date.now();
+  let anchor = { event: started, wall: started };
+  if (anchorText !== undefined) {
+    const [eventText, wallText, ...extra] = anchorText.split('@');
+    const event = parseInstant(eventText);
+    const wall = parseInstant(wallText);
+    if (event === undefined || wall === undefined || extra.length > 0) {
+      reader.problem(`EVENT_TIME_ANCHOR=${JSON.stringify(anchorText)} is not EVENT@WALL; give two times, ISO 8601 or ms since the epoch, e.g. 2026-12-01T09:00:00Z@2026-12-01T10:00:00Z.`);
+    } else {
+      anchor = { event, wall };
+    }
+  }
+  if (speed !== 1 && anchorText === undefined) reader.problem(`EVENT_TIME_SPEED=${speed} needs EVENT_TIME_ANCHOR (which event time the simulation showed at which wall time).`);
+
   const eventsFile = reader.optionalString('EVENTS_FILE', 'Append every event as NDJSON to this file, fsynced before offsets are committed.');
   const retryMaxMs = reader.int('SINK_RETRY_MAX_MS', 30_000, { min: 100, max: 600_000 }, 'Longest backoff between retries of a failing sink or schema registry.');
 
@@ -293,11 +323,19 @@ function readOptions(reader: OptionReader): Config {
     ingest: { topicPattern, excludeTopics, refreshIntervalMs, fromBeginning, maxPayloadBytes, partitionsConcurrently, maxBytesPerPartition },
     topics: { dlq: dlqTopic, anomalies: anomaliesTopic, checkpoints: checkpointsTopic, partitions: outputPartitions, replicationFactor: outputReplication },
     correlate: { taskTtlMs, maxInFlight, maxRecent },
+    eventTime: { maxSkewMs, idleMs, speed, anchor },
     sinks: { eventsFile, retryMaxMs },
     schemaRegistry: { url: registryUrl ?? 'http://127.0.0.1:8081', username: registryUsername, password: registryPassword },
     clickhouse: { url: clickhouseUrl, username: clickhouseUser, password: clickhousePassword, database, dataDir, requestTimeoutMs: clickhouseTimeout },
     logLevel,
   };
+}
+
+/** ms since the epoch from ISO 8601 or a whole number of ms; undefined if neither. */
+function parseInstant(text: string | undefined): number | undefined {
+  if (text === undefined || text.trim() === '') return undefined;
+  const ms = /^\d+$/.test(text.trim()) ? Number(text.trim()) : Date.parse(text.trim());
+  return Number.isFinite(ms) ? ms : undefined;
 }
 
 function readPem(reader: OptionReader, name: string, file: string | undefined): string | undefined {

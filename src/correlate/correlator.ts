@@ -21,6 +21,7 @@
 // Pure: event time comes in as an argument; nothing here reads a clock.
 
 import { TASK_OPENING_METHODS, TERMINAL_STATES, type AgentEvent } from '../decode/index.js';
+import { DeadlineHeap } from './deadline-heap.js';
 import { OrderedTable } from './ordered-table.js';
 
 export interface CorrelatorOptions {
@@ -75,6 +76,8 @@ export interface CorrelatorStats {
 }
 
 interface InFlightTask extends TaskRef {
+  /** The key it is filed under in the in-flight table. */
+  key: string;
   source: string;
   requestedAt: number;
   /** The previous attempt's request, while its answer has not been read (a retry read before it). */
@@ -104,6 +107,8 @@ interface PendingAnswer {
 
 export class Correlator {
   private readonly inFlight = new OrderedTable<InFlightTask>();
+  /** In-flight tasks by deadline; an entry whose task left the table (answered, retried, evicted) is skipped when it comes up. */
+  private readonly deadlines = new DeadlineHeap<InFlightTask>();
   private readonly recent = new OrderedTable<FinishedTask>();
   /** Answers read before their request, per key in the order read; a key is as old as its first answer. */
   private readonly pendingAnswers = new OrderedTable<PendingAnswer[]>();
@@ -121,6 +126,7 @@ export class Correlator {
    */
   process(events: readonly AgentEvent[], now: number): TaskTimeout[] {
     for (const event of events) {
+      if (event.clockSkew !== null) continue; // a timestamp no clock explains says nothing about latency
       if (event.kind === 'request') this.onRequest(event);
       else if (isAnswer(event)) this.onAnswer(event);
     }
@@ -172,12 +178,14 @@ export class Correlator {
       return;
     }
     if (finished !== undefined) this.recent.delete(key);
-    // set() makes the key the newest, so the table stays ordered by latest request.
-    this.inFlight.set(key, {
-      taskId: event.taskId, workflowId: event.workflowId, agent: event.agent, capability: event.capability,
+    // set() makes the key the newest, so the table stays ordered by latest request read (for eviction).
+    const task: InFlightTask = {
+      key, taskId: event.taskId, workflowId: event.workflowId, agent: event.agent, capability: event.capability,
       topic: event.topic, partition: event.partition, offset: event.offset, source,
       requestedAt: event.timestamp, earlierRequestedAt: pending?.requestedAt ?? null, deadline: event.timestamp + this.options.taskTtlMs, attempts,
-    });
+    };
+    this.inFlight.set(key, task);
+    this.deadlines.push(task.deadline, task);
     if (this.inFlight.size > this.options.maxInFlight) this.evictOldest();
   }
 
@@ -272,9 +280,11 @@ export class Correlator {
 
   private expire(now: number): TaskTimeout[] {
     const timeouts: TaskTimeout[] = [];
-    // Ordered by latest request, so deadlines are (nearly) ascending: stop at the first live one.
-    for (let entry = this.inFlight.oldest(); entry !== undefined && entry.value.deadline <= now; entry = this.inFlight.oldest()) {
-      const { key, value: task } = entry;
+    // In deadline order, whatever order the requests were read in.
+    while (this.deadlines.peekDeadline() <= now) {
+      const task = this.deadlines.pop()!;
+      const key = task.key;
+      if (this.inFlight.get(key) !== task) continue; // answered, retried or evicted since
       this.inFlight.delete(key);
       this.counters.timeouts += 1;
       timeouts.push({
@@ -284,6 +294,8 @@ export class Correlator {
       });
       this.remember(key, { requestedAt: task.requestedAt, answeredAt: null, attempts: task.attempts, outcome: 'timed-out', source: task.source });
     }
+    // Entries of tasks that left the table wait for their deadline; drop them once they outnumber the live ones.
+    if (this.deadlines.size > 2 * this.inFlight.size + 1024) this.deadlines.retain((task) => this.inFlight.get(task.key) === task);
     // Answers whose request did not show up within the TTL.
     for (let entry = this.pendingAnswers.oldest(); entry !== undefined && entry.value[0]!.answeredAt + this.options.taskTtlMs <= now; entry = this.pendingAnswers.oldest()) {
       const unclaimed = entry.value[0]!;

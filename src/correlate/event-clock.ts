@@ -1,46 +1,117 @@
-// The event-time clock that decides when an unanswered task has timed out.
+// The event-time clock: when windows close and unanswered tasks time out. No single record can move it.
 //
-// Taking the newest timestamp seen would time out requests whose answers are merely unread: while the
-// tap catches up, a tasks partition can be read far ahead of its results partition. So the clock is
-// the oldest "last seen" timestamp among partitions that still have a backlog; once every partition
-// is caught up, it is the newest timestamp seen. It never goes backwards.
+// Each partition has its own watermark: the newest timestamp among its records. The clock is the
+// minimum over active partitions, so a window closes only when every active partition has passed
+// its end, and a task times out only when every partition that could hold its answer has passed its
+// deadline (a backlogged results partition holds the clock back while catching up). A partition is
+// active while it has a backlog, and while caught up until it has shown no record for `idleMs` of
+// event time (measured on the wall clock at the declared speed): a quiet partition then drops out, as
+// in stream processors. When every partition is idle, event time moves on from the newest record at
+// the declared speed, less `idleMs`, so windows close and timeouts fire after the whole fleet fell
+// silent. The clock never goes backwards.
 //
-// A partition with a backlog holds the clock back before it delivered anything: the tap announces
-// such partitions with expect() when it joins the group, before their first batch.
+// Records whose timestamps no clock could explain never touch a watermark:
+//   ahead:  t > reference(wall) + maxSkewMs, where reference(wall) = anchor.event + (wall − anchor.wall)·speed
+//           (the declared clock: by default the wall clock; an accelerated simulation declares its own);
+//   behind: t < max(clock, its partition's watermark) − maxSkewMs.
+// They are still audited; the pipeline counts them per producer (ClockFindings) and keeps them out of
+// correlation and detection. Records behind by less than maxSkewMs are ordinary late records.
+//
+// Pure: the wall time comes in as an argument.
+
+export type ClockSkew = 'ahead' | 'behind';
+
+export interface EventClockOptions {
+  /** A record further than this from the clock (ahead of the reference, or behind the watermark) is a clock outlier. */
+  maxSkewMs: number;
+  /** Event time after which a caught-up partition with no new record stops holding the clock back. */
+  idleMs: number;
+  /** Event time runs this many times faster than the wall clock (1 for a real fleet). */
+  speed: number;
+  /** The declared clock showed event time `event` at wall time `wall` (both ms since the epoch). */
+  anchor: { event: number; wall: number };
+}
+
+interface PartitionProgress {
+  /** Newest admitted timestamp, -Infinity before the first. */
+  watermark: number;
+  /** Wall time of the partition's last delivered record (or of its announcement). */
+  lastRecordWall: number;
+  caughtUp: boolean;
+}
 
 export class EventClock {
-  private readonly partitions = new Map<string, { lastTimestamp: number; caughtUp: boolean }>();
+  private readonly partitions = new Map<string, PartitionProgress>();
   private current = Number.NEGATIVE_INFINITY;
 
-  /** Records the progress of one partition after a batch: its newest timestamp and whether it has no backlog. */
-  observe(partitionKey: string, lastTimestamp: number, caughtUp: boolean): void {
-    const previous = this.partitions.get(partitionKey);
-    this.partitions.set(partitionKey, { lastTimestamp: Math.max(lastTimestamp, previous?.lastTimestamp ?? Number.NEGATIVE_INFINITY), caughtUp });
-    this.current = Math.max(this.current, this.compute());
+  constructor(private readonly options: EventClockOptions) {}
+
+  /** The event time the fleet's clocks should show at wall time `wall`, by the declared clock. */
+  reference(wall: number): number {
+    const { anchor, speed } = this.options;
+    return anchor.event + (wall - anchor.wall) * speed;
   }
 
-  /** Forgets partition progress (after a rebalance the set of partitions changes); keeps the time. */
+  /**
+   * Whether a record's timestamp is a clock outlier: null when it is fit to move its partition's
+   * watermark. `newestInBatch`: the newest admitted timestamp of the records before it in its batch.
+   */
+  classify(partitionKey: string, timestamp: number, wall: number, newestInBatch = Number.NEGATIVE_INFINITY): ClockSkew | null {
+    if (timestamp > this.reference(wall) + this.options.maxSkewMs) return 'ahead';
+    const watermark = this.partitions.get(partitionKey)?.watermark ?? Number.NEGATIVE_INFINITY;
+    if (timestamp < Math.max(watermark, this.current, newestInBatch) - this.options.maxSkewMs) return 'behind';
+    return null;
+  }
+
+  /**
+   * Records the progress of one partition after a batch: the newest admitted timestamp in it
+   * (-Infinity when the batch held none) and whether the partition has no backlog left.
+   */
+  observe(partitionKey: string, newestTimestamp: number, caughtUp: boolean, wall: number): void {
+    const progress = this.partitions.get(partitionKey);
+    if (progress === undefined) {
+      this.partitions.set(partitionKey, { watermark: newestTimestamp, lastRecordWall: wall, caughtUp });
+      return;
+    }
+    progress.watermark = Math.max(progress.watermark, newestTimestamp);
+    progress.lastRecordWall = wall;
+    progress.caughtUp = caughtUp;
+  }
+
+  /** Announces a partition with a backlog that has not delivered yet: the clock waits for it. */
+  expect(partitionKey: string, wall: number): void {
+    if (!this.partitions.has(partitionKey)) this.partitions.set(partitionKey, { watermark: Number.NEGATIVE_INFINITY, lastRecordWall: wall, caughtUp: false });
+  }
+
+  /** Forgets partition progress (a rebalance changes the set of partitions); keeps the time. */
   resetPartitions(): void {
     this.partitions.clear();
   }
 
-  /** Announces a partition with a backlog that has not delivered yet: time stands still until it does. */
-  expect(partitionKey: string): void {
-    if (!this.partitions.has(partitionKey)) this.partitions.set(partitionKey, { lastTimestamp: Number.NEGATIVE_INFINITY, caughtUp: false });
-  }
-
-  /** Event time now, in ms since the epoch; -Infinity before the first observation. */
-  now(): number {
+  /** Event time at wall time `wall`, in ms since the epoch; -Infinity before the first record. */
+  now(wall: number): number {
+    const { idleMs, speed } = this.options;
+    let oldestActive = Number.POSITIVE_INFINITY;
+    let anyActive = false;
+    let idleAdvance = Number.NEGATIVE_INFINITY;
+    for (const p of this.partitions.values()) {
+      const quietFor = (wall - p.lastRecordWall) * speed;
+      if (!p.caughtUp || quietFor < idleMs) {
+        anyActive = true;
+        if (p.watermark < oldestActive) oldestActive = p.watermark;
+      } else if (p.watermark > Number.NEGATIVE_INFINITY) {
+        idleAdvance = Math.max(idleAdvance, p.watermark + quietFor - idleMs);
+      }
+    }
+    const candidate = anyActive ? oldestActive : idleAdvance;
+    if (candidate > this.current) this.current = candidate;
     return this.current;
   }
 
-  private compute(): number {
-    let newest = Number.NEGATIVE_INFINITY;
-    let oldestLagging = Number.POSITIVE_INFINITY;
-    for (const { lastTimestamp, caughtUp } of this.partitions.values()) {
-      newest = Math.max(newest, lastTimestamp);
-      if (!caughtUp) oldestLagging = Math.min(oldestLagging, lastTimestamp);
-    }
-    return Math.min(newest, oldestLagging);
+  /** Partitions that currently hold the clock, for diagnostics. */
+  activePartitions(wall: number): number {
+    let n = 0;
+    for (const p of this.partitions.values()) if (!p.caughtUp || (wall - p.lastRecordWall) * this.options.speed < this.options.idleMs) n += 1;
+    return n;
   }
 }

@@ -54,6 +54,9 @@ export interface AgentEvent extends KafkaRecord {
   /** The decoded value (JSON, or the Avro record as JSON); null when opaque. */
   body: unknown;
 
+  /** Filled by the event clock: 'ahead' or 'behind' when no clock explains the timestamp (audited, not correlated or scored). */
+  clockSkew: 'ahead' | 'behind' | null;
+
   // Filled by correlation
   latencyMs: number | null;
   retries: number;

@@ -104,7 +104,7 @@ export class Detector {
   /** Adds events and timeouts, closes the windows the watermark has passed, and returns what closed and what alerted. */
   process(events: readonly AgentEvent[], timeouts: readonly TaskTimeout[], watermark: number): { windows: WindowReport[]; alerts: AnomalyAlert[] } {
     for (const event of events) {
-      if (event.encoding === 'opaque') continue;
+      if (event.encoding === 'opaque' || event.clockSkew !== null) continue;
       const window = this.accumulator(event.capability, event.timestamp);
       window?.addEvent(event);
     }

@@ -12,6 +12,8 @@ export interface MetricSources {
   correlator(): { inFlight: number; evictions: number; timeouts: number; retries: number; redeliveries: number; lateAnswers: number; orphanAnswers: number };
   detector(): { agents: number; firing: number; windowsScored: number; anomalousWindows: number; lateEvents: number; agentsEvicted: number };
   audit(): { buffered: number; insertRetries: number; duplicatesSkipped: number };
+  /** Records whose timestamps no clock explains, ahead of the declared clock or far behind the event clock. */
+  clockSkew(): { ahead: number; behind: number };
   /** Each scored agent's last window score and threshold (at most DETECT_MAX_AGENTS agents). */
   lastScores(): ReadonlyArray<{ agent: string; score: number | null; threshold: number }>;
   /** Records not yet processed per tapped partition (Kafka admin API); may reject, then the gauge is left out. */
@@ -71,6 +73,18 @@ export class AgentwatchMetrics {
     total('agentwatch_windows_anomalous_total', 'Agent windows above the threshold.', () => sources.detector().anomalousWindows);
     total('agentwatch_late_events_total', 'Events for windows already closed, left out of detection.', () => sources.detector().lateEvents);
     total('agentwatch_agents_evicted_total', 'Agents forgotten because DETECT_MAX_AGENTS was reached.', () => sources.detector().agentsEvicted);
+    new Counter({
+      name: 'agentwatch_clock_skew_records_total',
+      help: 'Records stamped too far ahead of the clock or behind the event clock (EVENT_TIME_MAX_SKEW_MS): audited, but not correlated or scored, and never moving event time.',
+      labelNames: ['direction'],
+      registers,
+      collect() {
+        const skew = sources.clockSkew();
+        this.reset();
+        this.inc({ direction: 'ahead' }, skew.ahead);
+        this.inc({ direction: 'behind' }, skew.behind);
+      },
+    });
     gauge('agentwatch_audit_rows_buffered', 'Audit rows waiting for their insert.', () => sources.audit().buffered);
     total('agentwatch_audit_insert_retries_total', 'Audit inserts ClickHouse refused and that were retried.', () => sources.audit().insertRetries);
     total('agentwatch_audit_duplicates_skipped_total', 'Redelivered records already in the audit store, skipped.', () => sources.audit().duplicatesSkipped);

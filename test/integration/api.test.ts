@@ -201,7 +201,7 @@ describe('audit queries', () => {
     const api = await buildApi({
       clickhouse: service.clickhouse,
       config: { ...stackConfig(isolatedOverrides(run, { API_KEYS: `audit-team:auditor:${KEYS.auditor}` })).api, maxExportRows: 50 },
-      agents: () => [], metrics: async () => ({ contentType: 'text/plain', body: '' }), readiness: async () => ({ kafka: true, clickhouse: true }),
+      agents: () => [], clockFindings: () => [], metrics: async () => ({ contentType: 'text/plain', body: '' }), readiness: async () => ({ kafka: true, clickhouse: true }),
     }, createLogger('fatal'));
     try {
       const refused = await api.inject({ url: '/v1/audit/export?workflowId=wf-3', headers: { authorization: `Bearer ${KEYS.auditor}` } });

@@ -49,7 +49,7 @@ before(async () => {
   const producer = await connectedProducer(testKafka());
   await producer.send({ topic: `agent.tasks.${name('extract')}`, messages: [{ key: 'broken', timestamp: String(startEventTime), value: Buffer.from([0xde, 0xad, 0xbe, 0xef]) }] });
   await producer.disconnect();
-  service = await startService(isolatedOverrides(run, { INGEST_TOPIC_REFRESH_MS: '1000', DETECT_LATENESS_MS: '60000', API_KEYS: `prometheus:sre:${sreKey}` }), []);
+  service = await startService(isolatedOverrides(run, { INGEST_TOPIC_REFRESH_MS: '1000', DETECT_LATENESS_MS: '60000', EVENT_TIME_SPEED: '60', EVENT_TIME_ANCHOR: `${startEventTime}@${Date.now()}`, API_KEYS: `prometheus:sre:${sreKey}` }), []);
 
   const port = await freePort();
   prometheusUrl = `http://127.0.0.1:${port}`;

@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { loadConfig } from '../../src/config/index.js';
-import { Correlator, EventClock, type CorrelatedBatch, type EventSink } from '../../src/correlate/index.js';
+import { ClockFindings, Correlator, EventClock, type CorrelatedBatch, type EventSink } from '../../src/correlate/index.js';
 import { RecordDecoder } from '../../src/decode/index.js';
 import type { DlqWriter, TapBatch } from '../../src/ingest/index.js';
 import { createLogger } from '../../src/logger.js';
@@ -36,7 +36,7 @@ function pipeline(sink: EventSink, schemaDelayMs: number): Pipeline {
   return new Pipeline({
     decoder: new RecordDecoder({ schemaById: async () => { await new Promise((r) => setTimeout(r, schemaDelayMs)); return undefined; } }, { maxPayloadBytes: 1 << 20 }),
     correlator: new Correlator(config.correlate),
-    clock: new EventClock(),
+    clock: new EventClock(config.eventTime), clockFindings: new ClockFindings(),
     dlq: { topic: 'dlq', write: async () => undefined } as unknown as DlqWriter,
     sinks: [sink],
     logger: createLogger('fatal'),

@@ -54,4 +54,45 @@ export function fleetRoutes(app: FastifyInstance, context: ApiContext): void {
       response: { 200: { type: 'object', properties: { agents: { type: 'array', items: { type: 'object', additionalProperties: true } } } }, ...errorResponses },
     },
   }, async () => ({ agents: context.agents() }));
+
+  app.get('/v1/findings/clock-skew', {
+    config: { roles: ['sre'] },
+    schema: {
+      summary: 'Producers whose records carry timestamps no clock explains (far ahead of the clock, or far behind event time): audited, but kept out of correlation, detection and the event clock',
+      tags: ['fleet'],
+      response: {
+        200: {
+          type: 'object',
+          properties: {
+            findings: {
+              type: 'array',
+              items: {
+                type: 'object',
+                properties: {
+                  kind: { type: 'string', enum: ['clock_skew'] }, producer: { type: 'string' }, topic: { type: 'string' },
+                  ahead: { type: 'integer' }, behind: { type: 'integer' },
+                  last: {
+                    type: 'object',
+                    properties: { partition: { type: 'integer' }, offset: { type: 'string' }, timestamp: { type: 'string' }, skew: { type: 'string' }, seen_at: { type: 'string' } },
+                  },
+                },
+              },
+            },
+          },
+        },
+        ...errorResponses,
+      },
+    },
+  }, async () => ({
+    findings: context.clockFindings().map((f) => ({
+      ...f,
+      last: { partition: f.last.partition, offset: f.last.offset, timestamp: isoOrNumber(f.last.timestamp), skew: f.last.skew, seen_at: new Date(f.last.seenAt).toISOString() },
+    })),
+  }));
+}
+
+/** A record timestamp as ISO 8601 where Date can show it (years 0–9999 in practice), else the raw number. */
+function isoOrNumber(ms: number): string {
+  const date = new Date(ms);
+  return Number.isNaN(date.getTime()) ? String(ms) : date.toISOString();
 }

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import { Correlator, EventClock } from '../../../src/correlate/index.js';
+import { Correlator } from '../../../src/correlate/index.js';
 import type { AgentEvent } from '../../../src/decode/index.js';
 
 const T0 = 1_700_000_000_000;
@@ -14,7 +14,7 @@ function event(kind: AgentEvent['kind'], at: number, ids: Partial<AgentEvent> = 
     key: null, headers: {}, agent: 'x', capability: 'x', workflowId: null, taskId: null, messageId: null, contextId: null,
     rpcId: null, method: null, step: null, kind, state: kind === 'result' ? 'completed' : null, errorType: null, attempt: 1,
     payloadBytes: 10, encoding: 'json', schemaId: null, parseError: null, dlqReason: null, body: null, value: null,
-    latencyMs: null, retries: 0, timedOut: false, ...ids,
+    latencyMs: null, retries: 0, timedOut: false, clockSkew: null, ...ids,
   };
 }
 
@@ -244,23 +244,31 @@ describe('Correlator', () => {
   });
 });
 
-describe('EventClock', () => {
-  test('while a partition has a backlog, time is its last timestamp; once all are caught up, the newest', () => {
-    const clock = new EventClock();
-    clock.observe('results:0', T0 + 5_000, false);
-    clock.observe('tasks:0', T0 + 100_000, false);
-    assert.equal(clock.now(), T0 + 5_000, 'the lagging results partition holds the clock back');
-    clock.observe('results:0', T0 + 20_000, true);
-    assert.equal(clock.now(), T0 + 100_000, 'results:0 is caught up: every answer up to now has been read');
-    clock.observe('tasks:0', T0 + 120_000, true);
-    assert.equal(clock.now(), T0 + 120_000);
+describe('Correlator timeouts', () => {
+  test('fire in deadline order, whatever order the requests were read in (a backlog read partition by partition)', () => {
+    const correlator = new Correlator(options);
+    // Partition 1 is read ahead of partition 0: its later requests come first.
+    correlator.process([event('request', T0 + 30_000, { taskId: 'late-1' }), event('request', T0 + 40_000, { taskId: 'late-2' })], Number.NEGATIVE_INFINITY);
+    correlator.process([event('request', T0, { taskId: 'early-1' }), event('request', T0 + 10_000, { taskId: 'early-2' })], Number.NEGATIVE_INFINITY);
+    const first = correlator.process([], T0 + 60_000 + 15_000);
+    assert.deepEqual(first.map((t) => t.taskId), ['early-1', 'early-2'], 'both early tasks are due although read after tasks that are not');
+    const rest = correlator.process([], T0 + 60_000 + 50_000);
+    assert.deepEqual(rest.map((t) => [t.taskId, t.expiredAt - T0]), [['late-1', 90_000], ['late-2', 100_000]]);
+    assert.equal(correlator.stats().inFlight, 0);
   });
 
-  test('never goes backwards', () => {
-    const clock = new EventClock();
-    clock.observe('a:0', T0 + 10, true);
-    clock.resetPartitions();
-    clock.observe('b:0', T0, false);
-    assert.equal(clock.now(), T0 + 10);
+  test('an answered or retried task does not time out through its earlier deadline', () => {
+    const correlator = new Correlator(options);
+    correlator.process([event('request', T0, { taskId: 'a' }), event('request', T0, { taskId: 'b' })], T0);
+    correlator.process([event('result', T0 + 100, { taskId: 'a' }), event('request', T0 + 30_000, { taskId: 'b', attempt: 2 })], T0 + 30_000);
+    assert.deepEqual(correlator.process([], T0 + 60_000), [], 'a was answered; b was retried, its deadline moved');
+    assert.deepEqual(correlator.process([], T0 + 90_000).map((t) => [t.taskId, t.attempts]), [['b', 2]]);
+  });
+
+  test('records marked with a clock skew are left out of correlation', () => {
+    const correlator = new Correlator(options);
+    correlator.process([event('request', Date.UTC(2100, 0, 1), { taskId: 'future', clockSkew: 'ahead' }), event('request', 0, { taskId: 'past', clockSkew: 'behind' })], T0);
+    assert.equal(correlator.stats().requests, 0);
+    assert.deepEqual(correlator.process([], T0 + 3_600_000), []);
   });
 });

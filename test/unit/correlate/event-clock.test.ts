@@ -1,0 +1,90 @@
+// The event clock: the minimum over active partitions; quiet partitions drop out; a silent fleet's
+// clock moves on; no single record (stamped in 2100 or 1970) moves it.
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { EventClock } from '../../../src/correlate/index.js';
+
+const T0 = Date.UTC(2026, 11, 1, 12);
+const options = { maxSkewMs: 300_000, idleMs: 15_000, speed: 1, anchor: { event: 0, wall: 0 } };
+
+describe('EventClock', () => {
+  test('is the oldest watermark among active partitions, backlogged or live', () => {
+    const clock = new EventClock(options);
+    const wall = T0 + 200_000;
+    clock.observe('results:0', T0 + 5_000, false, wall);
+    clock.observe('tasks:0', T0 + 100_000, false, wall);
+    assert.equal(clock.now(wall), T0 + 5_000, 'the lagging results partition holds the clock back');
+    clock.observe('results:0', T0 + 20_000, true, wall);
+    assert.equal(clock.now(wall), T0 + 20_000, 'caught up and not yet idle: it still holds the clock');
+    clock.observe('tasks:0', T0 + 120_000, true, wall);
+    assert.equal(clock.now(wall), T0 + 20_000);
+  });
+
+  test('a caught-up partition quiet for the idle timeout drops out; a backlogged one never does', () => {
+    const clock = new EventClock(options);
+    clock.observe('quiet:0', T0, true, T0);
+    clock.observe('backlog:0', T0 + 1_000, false, T0);
+    clock.observe('busy:0', T0 + 10_000, true, T0 + 10_000);
+    assert.equal(clock.now(T0 + 10_000), T0);
+    clock.observe('busy:0', T0 + 20_000, true, T0 + 20_000);
+    assert.equal(clock.now(T0 + 20_000), T0 + 1_000, 'quiet:0 dropped out after 15 s; the backlogged partition holds');
+    clock.observe('backlog:0', T0 + 30_000, true, T0 + 30_000);
+    assert.equal(clock.now(T0 + 30_000), T0 + 20_000, 'busy:0 is now the oldest active one');
+  });
+
+  test('the idle timeout is event time: at a declared speed of 60 it passes 60 times sooner on the wall clock', () => {
+    const clock = new EventClock({ ...options, speed: 60, anchor: { event: T0, wall: T0 } });
+    clock.observe('quiet:0', T0, true, T0);
+    clock.observe('busy:0', T0 + 60_000, true, T0 + 200);
+    assert.equal(clock.now(T0 + 200), T0, 'quiet for 12 s of event time: still active');
+    clock.observe('busy:0', T0 + 66_000, true, T0 + 300);
+    assert.equal(clock.now(T0 + 300), T0 + 66_000, 'quiet for 18 s of event time: dropped out');
+  });
+
+  test('when every partition is idle, event time moves on from the newest record, less the idle timeout', () => {
+    const clock = new EventClock(options);
+    clock.observe('a:0', T0, true, T0);
+    clock.observe('b:0', T0 + 4_000, true, T0 + 4_000);
+    assert.equal(clock.now(T0 + 4_000), T0);
+    assert.equal(clock.now(T0 + 19_000), T0 + 4_000, 'both idle: the newest record, once the idle timeout passed');
+    assert.equal(clock.now(T0 + 79_000), T0 + 64_000, 'then with the wall clock');
+  });
+
+  test('never goes backwards', () => {
+    const clock = new EventClock(options);
+    clock.observe('a:0', T0 + 10, true, T0);
+    assert.equal(clock.now(T0), T0 + 10);
+    clock.resetPartitions();
+    clock.observe('b:0', T0, false, T0);
+    assert.equal(clock.now(T0), T0 + 10);
+  });
+
+  test('a partition announced with a backlog holds the clock before it delivered anything', () => {
+    const clock = new EventClock(options);
+    clock.expect('results:0', T0);
+    clock.observe('tasks:0', T0 + 50_000, false, T0);
+    assert.equal(clock.now(T0 + 600_000), Number.NEGATIVE_INFINITY);
+  });
+
+  test('records stamped in 2100 or 1970 are outliers and move nothing; ordinary lateness is not', () => {
+    const clock = new EventClock(options);
+    const wall = T0 + 1_000;
+    clock.observe('a:0', T0, true, wall);
+    clock.observe('b:0', T0 + 500, true, wall);
+    assert.equal(clock.classify('a:0', Date.UTC(2100, 0, 1), wall), 'ahead');
+    assert.equal(clock.classify('a:0', 0, wall), 'behind');
+    assert.equal(clock.classify('a:0', T0 - 60_000, wall), null, 'a minute late is late, not a broken clock');
+    assert.equal(clock.classify('a:0', wall + 200_000, wall), null, 'within the skew allowed ahead');
+    assert.equal(clock.classify('a:0', T0 - 400_000, wall, T0), 'behind', 'behind the newest record of its own batch');
+    assert.equal(clock.now(wall), T0, 'classification alone never moves the clock');
+  });
+
+  test('an accelerated simulation declares its clock: records hours ahead of the wall clock are then on time', () => {
+    const origin = T0;
+    const clock = new EventClock({ ...options, speed: 60, anchor: { event: origin, wall: origin } });
+    const wall = origin + 3_600_000; // one wall hour: 60 hours of event time
+    assert.equal(clock.classify('a:0', origin + 60 * 3_600_000, wall), null);
+    assert.equal(clock.classify('a:0', origin + 61 * 3_600_000, wall), 'ahead');
+    assert.equal(new EventClock(options).classify('a:0', origin + 60 * 3_600_000, wall), 'ahead', 'undeclared, the same record is ahead');
+  });
+});
