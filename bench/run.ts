@@ -1,6 +1,6 @@
 // `npm run bench`: agentwatch's performance against its goals, measured in one run on the local
 // stack (scripts/bench.sh starts it). Parts: e2e, scoring, memory, queries (all by default).
-//   node dist/bench/run.js [e2e] [scoring] [memory] [queries] [--messages N] [--rows N]
+//   node dist/bench/run.js [e2e] [scoring] [memory] [queries] [detection] [--messages N] [--rows N]
 
 import { cpus, totalmem } from 'node:os';
 import { parseArgs } from 'node:util';
@@ -17,7 +17,7 @@ const { values, positionals } = parseArgs({
   },
 });
 if (values.help) {
-  console.log(`Usage: npm run bench -- [e2e] [scoring] [memory] [queries] [--messages N] [--rows N]
+  console.log(`Usage: npm run bench -- [e2e] [scoring] [memory] [queries] [detection] [--messages N] [--rows N]
 
 Measures agentwatch against its performance goals on the local stack (scripts/bench.sh starts it):
   e2e      N A2A messages (default 1,000,000) over 12 partitions: kcat, a bare kafkajs consumer
@@ -25,13 +25,15 @@ Measures agentwatch against its performance goals on the local stack (scripts/be
   scoring  windows scored per second at d = 4, 8, 16; per-event window upkeep
   memory   RSS with 10,000 agents and 100,000 tasks in flight, at 25/50/75/100 % of the run
   queries  workflow timeline and filtered search p50/p99 over N audit rows (default 10,000,000)
-With no part named, all four run. See bench/README.md for the method.`);
+  detection  detection quality on a generated heterogeneous fleet, 5 seeds, from a backlog and live
+           (no Kafka needed; docs/detection.md)
+With no part named, the first four run. See bench/README.md for the method.`);
   process.exit(0);
 }
 const parts = positionals.length > 0 ? positionals : ['e2e', 'scoring', 'memory', 'queries'];
-const unknown = parts.filter((p) => !['e2e', 'scoring', 'memory', 'queries'].includes(p));
+const unknown = parts.filter((p) => !['e2e', 'scoring', 'memory', 'queries', 'detection'].includes(p));
 if (unknown.length > 0) {
-  console.error(`unknown part ${unknown.join(', ')}; the parts are e2e, scoring, memory, queries (see --help)`);
+  console.error(`unknown part ${unknown.join(', ')}; the parts are e2e, scoring, memory, queries, detection (see --help)`);
   process.exit(2);
 }
 const messages = positiveInt('--messages', values.messages!);
@@ -98,6 +100,12 @@ if (parts.includes('memory')) {
   const peak = (m: Memory) => Math.max(...m.samples.map((x) => x.rssMB)).toFixed(0);
   goals.push({ goal: 'RSS ≤ 300 MB (10k agents, 100k in flight)', measured: `${peak(runs[0]!)} MB (without the engine ${peak(runs[1]!)} MB; heap capped ${peak(runs[2]!)} MB)`, met: Math.max(...runs[0]!.samples.map((x) => x.rssMB)) <= 300 });
   console.log();
+}
+
+if (parts.includes('detection')) {
+  const { spawnSync } = await import('node:child_process');
+  const script = new URL('./detection/detection.js', import.meta.url).pathname;
+  spawnSync(process.execPath, [script, '--seeds', '5'], { stdio: 'inherit' });
 }
 
 if (parts.includes('queries')) {

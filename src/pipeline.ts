@@ -70,7 +70,10 @@ export class Pipeline {
       const decoded = performance.now();
 
       const wall = Date.now();
-      this.observeClock(`${batch.topic}:${batch.partition}`, events, batch.caughtUp, wall);
+      clock.admit(`${batch.topic}:${batch.partition}`, events, batch.caughtUp, wall, (event, skew) => {
+        this.counters.clockSkew[skew] += 1;
+        this.deps.clockFindings.record(event, skew, wall);
+      });
       const watermark = clock.now(wall);
       const timeouts = correlator.process(events, watermark);
       this.count(events, timeouts.length);
@@ -93,26 +96,6 @@ export class Pipeline {
       else this.flushIfAllWait();
     }
   };
-
-  /**
-   * Moves the partition's watermark with its records, except those whose timestamps no clock
-   * explains: those are marked (event.clockSkew) and counted per producer, and move nothing.
-   */
-  private observeClock(partitionKey: string, events: AgentEvent[], caughtUp: boolean, wall: number): void {
-    const { clock, clockFindings } = this.deps;
-    let newest = Number.NEGATIVE_INFINITY;
-    for (const event of events) {
-      const skew = clock.classify(partitionKey, event.timestamp, wall, newest);
-      if (skew === null) {
-        if (event.timestamp > newest) newest = event.timestamp;
-        continue;
-      }
-      event.clockSkew = skew;
-      this.counters.clockSkew[skew] += 1;
-      clockFindings.record(event, skew, wall);
-    }
-    clock.observe(partitionKey, newest, caughtUp, wall);
-  }
 
   /**
    * Lets event time move without new records: a partition that fell quiet stops holding the clock

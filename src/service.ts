@@ -217,10 +217,11 @@ function logAlert(logger: Logger, alert: AnomalyAlert): void {
 function logWindows(logger: Logger, featureNames: readonly string[], windows: readonly WindowReport[]): void {
   for (const w of windows) {
     const values = Object.fromEntries(featureNames.map((name, i) => [name, round(w.values[i]!)]));
+    const evidence = Object.fromEntries(featureNames.map((name, i) => [name, round(w.evidence[i]!)]));
     const contributions = w.score.contributions === null ? null : Object.fromEntries(featureNames.map((name, i) => [name, round(w.score.contributions![i]!)]));
     logger.debug({
       agent: w.agent, windowStart: new Date(w.windowStart).toISOString(), score: w.score.score === null ? null : round(w.score.score),
-      threshold: round(w.score.threshold), anomaly: w.score.anomaly, against: w.score.against, values, contributions,
+      threshold: round(w.score.threshold), anomaly: w.score.anomaly, pooledWindows: w.pooled, values, evidence, contributions,
     }, 'window scored');
   }
 }

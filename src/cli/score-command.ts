@@ -1,13 +1,15 @@
 // `agentwatch score`: offline scoring of window feature rows (CSV or JSONL, file or stdin) with the
-// same WindowScorer and defaults as the live detector. One JSON line per input row, in order:
-//   {"index", "score", "threshold", "anomaly", "contributions"}
+// same WindowScorer, IncidentTracker and defaults as the live detector. One JSON line per input row:
+//   {"index", "score", "threshold", "anomaly", "firing", "transition", "contributions"}
 // The first --warmup rows (WARMUP_ROWS, else DETECT_WARMUP_WINDOWS) fit the initial baseline and
-// are never flagged (score null); afterwards, rows that are not anomalous keep teaching it.
+// are never flagged (score null). Afterwards a row is learned only once DETECT_LEARN_DELAY_WINDOWS
+// later rows proved normal too, and nothing is learned during an incident, as live; `firing` says
+// whether an incident is open after the row (DETECT_FIRE_AFTER, DETECT_RESOLVE_AFTER, DETECT_STAY_P).
 
 import { createReadStream } from 'node:fs';
 import type { Readable, Writable } from 'node:stream';
 import type { Config } from '../config/index.js';
-import { scorerOptions, WindowScorer } from '../detect/index.js';
+import { IncidentTracker, scorerOptions, WindowScorer } from '../detect/index.js';
 import { AgentwatchError } from '../errors.js';
 import { numericCell, readRows, type InputFormat } from './score-input.js';
 
@@ -65,6 +67,8 @@ export async function runScore(args: ScoreArguments, config: Config, stdin: Read
   const warmup = args.warmup ?? config.detect.warmupRows ?? config.detect.warmupWindows;
   let columns: string[] | undefined = args.columns;
   let scorer: WindowScorer | undefined;
+  let tracker: IncidentTracker<Float64Array> | undefined;
+  let restartScorer = (): void => undefined;
   let index = 0;
   let vector = new Float64Array(0);
 
@@ -81,7 +85,13 @@ export async function runScore(args: ScoreArguments, config: Config, stdin: Read
         throw new AgentwatchError('AW_DETECT_FEATURE_UNKNOWN', `--columns names ${unknown.map((c) => JSON.stringify(c)).join(', ')}, not in the input; columns: ${[...row.cells.keys()].join(', ')}`);
       }
       // Columns have no known scale offline, so the σ floor is only there to keep Σ invertible.
-      scorer = new WindowScorer(columns.length, scorerOptions(config.detect, new Float64Array(columns.length).fill(1e-6), warmup));
+      const newScorer = () => new WindowScorer(columns!.length, scorerOptions(config.detect, new Float64Array(columns!.length).fill(1e-6), warmup));
+      restartScorer = () => { scorer = newScorer(); };
+      scorer = newScorer();
+      tracker = new IncidentTracker<Float64Array>('rows', {
+        fireAfter: config.detect.fireAfter, resolveAfter: config.detect.resolveAfter, learnDelay: config.detect.learnDelayWindows,
+        acceptAfterWindows: Math.max(1, Math.round(config.detect.acceptAfterMs / config.detect.windowMs)),
+      }, (row, score) => scorer!.learn(row, score));
       vector = new Float64Array(columns.length);
     }
     columns.forEach((column, i) => {
@@ -94,10 +104,15 @@ export async function runScore(args: ScoreArguments, config: Config, stdin: Read
       }
       vector[i] = value;
     });
-    const result = scorer.assess(vector, true);
+    const result = scorer.score(vector);
+    const step = tracker!.update(result, vector.slice(), index);
+    if (step.restart) restartScorer(); // accepted as the new normal: the baseline warms up again from here
     const contributions: Record<string, number> = {};
     if (result.contributions !== null) columns.forEach((column, i) => { contributions[column] = result.contributions![i]!; });
-    const line = JSON.stringify({ index, score: result.score, threshold: result.threshold, anomaly: result.anomaly, contributions });
+    const line = JSON.stringify({
+      index, score: result.score, threshold: result.threshold, anomaly: result.anomaly, firing: tracker!.firing,
+      transition: step.transition?.state ?? null, resolution: step.transition?.resolution ?? null, contributions,
+    });
     if (!stdout.write(`${line}\n`)) await new Promise((resolve) => stdout.once('drain', resolve));
     index += 1;
   }

@@ -94,6 +94,22 @@ export interface DetectConfig {
   /** Feature names to score (validated by the detector); empty: all. */
   features: string[];
   maxAgents: number;
+  /** Probability of the lower threshold that an incident must fall below to recover, and a window to be learned. */
+  stayP: number;
+  /** A window is learned only after this many later windows proved normal too. */
+  learnDelayWindows: number;
+  /** With nothing learned for this long (event time), the current behaviour becomes the new normal. */
+  acceptAfterMs: number;
+  /** Memory of the request rate baseline, in windows (short, to follow daily load cycles). */
+  rateMemoryWindows: number;
+  /** Most windows pooled for the evidence of a quiet agent. */
+  poolWindows: number;
+  /** Windows are pooled until about this many requests are expected. */
+  poolMinRequests: number;
+  /** Which direction of a feature alerts, by feature name (default per feature: see FEATURES). */
+  directions: Record<string, 'up' | 'down' | 'both'>;
+  /** Smallest change that alerts, by feature name. */
+  minEffects: Record<string, number>;
   /** `agentwatch score`: leading rows that fit the initial baseline (undefined: DETECT_WARMUP_WINDOWS). */
   warmupRows: number | undefined;
 }
@@ -262,10 +278,30 @@ function readOptions(reader: OptionReader): Config {
   const latenessMs = reader.int('DETECT_LATENESS_MS', 5_000, { min: 0, max: 3_600_000 }, 'How long after its end a window waits for late events before it is scored.');
   const p = reader.float('DETECT_P', 0.999, { min: 0, max: 1, exclusive: true }, 'Alert when D² exceeds this quantile (χ² of the feature count, or empirical).');
   const threshold = reader.oneOf('DETECT_THRESHOLD', ['chi2', 'empirical'], 'chi2', 'Threshold: the χ² quantile, or the quantile of the agent\'s own normal scores.');
-  const fireAfter = reader.int('DETECT_FIRE_AFTER', 2, { min: 1, max: 100 }, 'Anomalous windows in a row before an alert fires (1: fastest, about 8 false alerts per 2 h of 20 agents; see README).');
-  const resolveAfter = reader.int('DETECT_RESOLVE_AFTER', 3, { min: 1, max: 1000 }, 'Normal windows in a row before a firing alert resolves.');
-  const warmupWindows = reader.int('DETECT_WARMUP_WINDOWS', 30, { min: 2, max: 100_000 }, 'Windows an agent\'s baseline learns before it can alert (the fleet prior scores it meanwhile).');
-  const memoryWindows = reader.int('DETECT_MEMORY_WINDOWS', 360, { min: 10, max: 10_000_000 }, 'Baseline memory in windows (exponential forgetting); adapts to slow change.');
+  const fireAfter = reader.int('DETECT_FIRE_AFTER', 2, { min: 1, max: 100 }, 'Anomalous windows in a row before an alert fires (1: fastest, with more false alerts; see docs/detection.md).');
+  const resolveAfter = reader.int('DETECT_RESOLVE_AFTER', 2, { min: 1, max: 1000 }, 'Windows in a row at or below the stay threshold before a firing alert resolves.');
+  const stayP = reader.float('DETECT_STAY_P', 0.99, { min: 0, max: 1, exclusive: true }, 'An incident recovers, and a window may be learned, only at or below this quantile of the score (lower than DETECT_P).');
+  if (stayP > p) reader.problem(`DETECT_STAY_P=${stayP} is above DETECT_P=${p}; the stay threshold must be the lower one.`);
+  const warmupWindows = reader.int('DETECT_WARMUP_WINDOWS', 30, { min: 2, max: 100_000 }, 'Windows an agent\'s own baseline learns before the agent can alert (no agent is scored against another\'s).');
+  const memoryWindows = reader.int('DETECT_MEMORY_WINDOWS', 180, { min: 10, max: 10_000_000 }, 'Baseline memory in windows (exponential forgetting): latency, size and proportion baselines follow slow drift.');
+  const rateMemoryWindows = reader.int('DETECT_RATE_MEMORY_WINDOWS', 60, { min: 2, max: 10_000_000 }, 'Memory of the request-rate baseline in windows: short, so that daily load cycles are normal.');
+  const learnDelayWindows = reader.int('DETECT_LEARN_DELAY_WINDOWS', 3, { min: 0, max: 1000 }, 'A window is learned only after this many later windows proved normal too (the baseline never learns an incident\'s onset).');
+  const acceptAfterMs = reader.int('DETECT_ACCEPT_AFTER_MS', 7_200_000, { min: 60_000, max: 2_592_000_000 }, 'With nothing learned for this long (an incident that never ends), the behaviour is accepted as the new normal: the alert resolves as accepted and the baseline starts over.');
+  const poolWindows = reader.int('DETECT_POOL_WINDOWS', 3, { min: 1, max: 100 }, 'Most windows pooled into the evidence of a quiet agent (1: no pooling).');
+  const poolMinRequests = reader.int('DETECT_POOL_MIN_REQUESTS', 20, { min: 1, max: 1_000_000 }, 'Windows are pooled until about this many requests are expected.');
+  const directions: Record<string, 'up' | 'down' | 'both'> = {};
+  for (const entry of reader.list('DETECT_DIRECTIONS', [], 'Which change of a feature alerts, as feature:direction (up, down or both), comma-separated (defaults: request_rate down, payload_bytes_mean both, the rest up).')) {
+    const [name, direction] = entry.split(':');
+    if (name === undefined || name === '' || !['up', 'down', 'both'].includes(direction ?? '')) reader.problem(`DETECT_DIRECTIONS: ${JSON.stringify(entry)} is not feature:direction with a direction of up, down or both (e.g. request_rate:both).`);
+    else directions[name] = direction as 'up' | 'down' | 'both';
+  }
+  const minEffects: Record<string, number> = {};
+  for (const entry of reader.list('DETECT_MIN_EFFECTS', [], 'Smallest change that alerts, as feature:number, comma-separated: relative for rates, latencies and sizes (latency_p50:0.5 is +50 %), absolute for proportions and tail shares (failure_rate:0.1).')) {
+    const [name, text] = entry.split(':');
+    const value = Number(text);
+    if (name === undefined || name === '' || text === undefined || !Number.isFinite(value) || value < 0) reader.problem(`DETECT_MIN_EFFECTS: ${JSON.stringify(entry)} is not feature:number (e.g. latency_p50:0.25).`);
+    else minEffects[name] = value;
+  }
   const shrinkageRaw = reader.optionalString('DETECT_SHRINKAGE', 'Pseudo-count of the covariance shrinkage toward the diagonal (default: the number of features).');
   let shrinkage: number | undefined;
   if (shrinkageRaw !== undefined) {
@@ -319,7 +355,10 @@ function readOptions(reader: OptionReader): Config {
     kafka: { brokers, clientId, groupId, sasl, tls, connectionTimeoutMs, requestTimeoutMs, sessionTimeoutMs },
     api: { host: apiHost, port: apiPort, keys: apiKeys, maxPageRows, maxExportRows, queryTimeoutMs, metricsPublic },
     audit: { batchRows: auditBatchRows, flushMs: auditFlushMs, redactPaths, retentionDays, checkpointIntervalMs },
-    detect: { windowMs, latenessMs, p, threshold, fireAfter, resolveAfter, warmupWindows, memoryWindows, shrinkage, features, maxAgents, warmupRows },
+    detect: {
+      windowMs, latenessMs, p, threshold, fireAfter, resolveAfter, warmupWindows, memoryWindows, shrinkage, features, maxAgents, warmupRows,
+      stayP, learnDelayWindows, acceptAfterMs, rateMemoryWindows, poolWindows, poolMinRequests, directions, minEffects,
+    },
     ingest: { topicPattern, excludeTopics, refreshIntervalMs, fromBeginning, maxPayloadBytes, partitionsConcurrently, maxBytesPerPartition },
     topics: { dlq: dlqTopic, anomalies: anomaliesTopic, checkpoints: checkpointsTopic, partitions: outputPartitions, replicationFactor: outputReplication },
     correlate: { taskTtlMs, maxInFlight, maxRecent },

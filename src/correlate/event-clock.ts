@@ -19,6 +19,8 @@
 //
 // Pure: the wall time comes in as an argument.
 
+import type { AgentEvent } from '../decode/index.js';
+
 export type ClockSkew = 'ahead' | 'behind';
 
 export interface EventClockOptions {
@@ -61,6 +63,24 @@ export class EventClock {
     const watermark = this.partitions.get(partitionKey)?.watermark ?? Number.NEGATIVE_INFINITY;
     if (timestamp < Math.max(watermark, this.current, newestInBatch) - this.options.maxSkewMs) return 'behind';
     return null;
+  }
+
+  /**
+   * Takes one partition's batch of events (in offset order): marks those whose timestamps no clock
+   * explains (event.clockSkew, and `onSkew` for each) and moves the partition's watermark with the rest.
+   */
+  admit(partitionKey: string, events: readonly AgentEvent[], caughtUp: boolean, wall: number, onSkew?: (event: AgentEvent, skew: ClockSkew) => void): void {
+    let newest = Number.NEGATIVE_INFINITY;
+    for (const event of events) {
+      const skew = this.classify(partitionKey, event.timestamp, wall, newest);
+      if (skew === null) {
+        if (event.timestamp > newest) newest = event.timestamp;
+        continue;
+      }
+      event.clockSkew = skew;
+      onSkew?.(event, skew);
+    }
+    this.observe(partitionKey, newest, caughtUp, wall);
   }
 
   /**

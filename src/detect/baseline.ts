@@ -123,8 +123,11 @@ export class Baseline {
     }
   }
 
-  /** D² of `x` against this baseline, with each feature's additive contribution. */
-  score(x: Float64Array): ScoreParts {
+  /**
+   * D² of `x` against this baseline, with each feature's additive contribution. `keep(i)` false
+   * clears feature i's deviation (it moved the harmless way, or too little to matter).
+   */
+  score(x: Float64Array, keep?: (i: number) => boolean): ScoreParts {
     const { d, mu, delta, solved } = this;
     if (!this.factored) {
       // Σ is built in the factor's own buffer and factored in place.
@@ -132,7 +135,7 @@ export class Baseline {
       if (cholesky(this.factor, d, this.factor) === null) throw new Error('baseline covariance is not positive definite (a sigma floor of 0?)');
       this.factored = true;
     }
-    for (let i = 0; i < d; i += 1) delta[i] = Number.isNaN(x[i]!) || this.observed[i] === 0 ? 0 : x[i]! - mu[i]!;
+    for (let i = 0; i < d; i += 1) delta[i] = Number.isNaN(x[i]!) || this.observed[i] === 0 || (keep !== undefined && !keep(i)) ? 0 : x[i]! - mu[i]!;
     choleskySolve(this.factor, d, delta, solved);
     // A plain array: a Float64Array of more than 8 entries gets an off-heap store, ~1 us to allocate.
     const contributions = new Array<number>(d);

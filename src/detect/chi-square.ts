@@ -2,7 +2,7 @@
 // function P(k/2, x/2) (series for x < a+1, continued fraction otherwise; Numerical Recipes §6.2),
 // and the quantile by bisection on the CDF. Used for the alert threshold and the p-value of a score.
 
-function logGamma(z: number): number {
+export function logGamma(z: number): number {
   // Lanczos approximation (g = 7, n = 9), accurate to ~1e-15 for z > 0.
   const c = [0.99999999999980993, 676.5203681218851, -1259.1392167224028, 771.32342877765313, -176.61502916214059,
     12.507343278686905, -0.13857109526572012, 9.9843695780195716e-6, 1.5056327351493116e-7];
@@ -19,7 +19,7 @@ function logGamma(z: number): number {
  * fraction gives Q; each tail is computed directly where it is the small one, so a p-value of
  * 1e-20 is not lost to 1 − P rounding.
  */
-function gammaTails(a: number, x: number): { p: number; q: number } {
+export function gammaTails(a: number, x: number): { p: number; q: number } {
   if (x <= 0) return { p: 0, q: 1 };
   const lnPrefix = -x + a * Math.log(x) - logGamma(a);
   if (x < a + 1) {

@@ -1,18 +1,28 @@
-// Per-agent tumbling windows of event time, scored when they close, with hysteresis into alerts.
+// Per-agent tumbling windows of event time, scored when they close, with incidents and learning
+// decided by each agent's IncidentTracker. Pure: time comes in as the watermark.
 //
 // An event belongs to the window floor(timestamp / W) · W of its agent (the capability it serves);
 // a task timeout to the window in which its TTL ran out. A window closes once the watermark (the
 // pipeline's event clock) passes its end plus DETECT_LATENESS_MS; an event for a window already
-// closed is counted as late and left out of detection (it is still audited). Closed windows are
-// scored by the agent's WindowScorer, or by the fleet's while the agent is warming up, and learned
-// only when normal and no incident is ongoing. Pure: time comes in as the watermark.
+// closed is counted as late (per agent) and left out of detection (it is still audited).
+//
+// Scoring a closed window (docs/detection.md has the maths):
+// 1. Warm-up: an agent's first DETECT_WARMUP_WINDOWS windows teach its own profile (AgentProfile) and
+//    are not scored. No agent is ever scored against another's baseline.
+// 2. Evidence: the window, pooled with up to DETECT_POOL_WINDOWS − 1 windows before it until about
+//    DETECT_POOL_MIN_REQUESTS requests are expected, gives one count-aware z per feature.
+// 3. Score: D² of the z vector against the agent's learned mean and covariance of z (WindowScorer),
+//    counting only features that moved in their worse direction by at least their minimum effect;
+//    the threshold is the chi-bar-squared quantile of DETECT_P.
+// 4. The tracker fires, keeps or resolves the incident and decides what is learned.
 
 import type { DetectConfig } from '../config/index.js';
 import { OrderedTable, type TaskTimeout } from '../correlate/index.js';
 import type { AgentEvent } from '../decode/index.js';
 import { AgentwatchError } from '../errors.js';
-import { FEATURES, FEATURE_NAMES } from './features.js';
-import { Hysteresis, type AlertState } from './hysteresis.js';
+import { AgentProfile, BOTH, DEFAULT_DIRECTIONS, DEFAULT_MIN_EFFECTS, directionCode } from './agent-profile.js';
+import { FEATURE_NAMES } from './features.js';
+import { IncidentTracker, type AlertState, type Resolution } from './incident-tracker.js';
 import { scorerOptions } from './scorer-options.js';
 import { severityOf, type Severity } from './threshold.js';
 import { WindowAccumulator } from './window-accumulator.js';
@@ -20,9 +30,12 @@ import { WindowScorer, type WindowScore } from './window-scorer.js';
 
 export interface FeatureExplanation {
   name: string;
-  /** The window's value (NaN when the window had no data for it). */
+  /** The window's value in the feature's unit (NaN when the window had no data for it). */
   value: number;
+  /** The baseline's value in the same unit. */
   baselineMean: number;
+  /** Count-aware evidence: signed z of the window (pool) against the baseline (NaN: no data). */
+  z: number;
   /** Additive share of the score. */
   contribution: number;
 }
@@ -39,6 +52,8 @@ export interface AnomalyAlert {
   score: number;
   threshold: number;
   pValue: number;
+  /** On RESOLVED: whether behaviour recovered or was accepted as the new normal. */
+  resolution: Resolution | null;
   /** Every scored feature, largest contribution first. */
   features: FeatureExplanation[];
 }
@@ -48,8 +63,14 @@ export interface WindowReport {
   windowStart: number;
   windowEnd: number;
   score: WindowScore;
-  /** Selected feature values in order of `featureNames`. */
+  /** Selected feature values in order of `featureNames`, in their units. */
   values: Float64Array;
+  /** The baseline's values, same order. */
+  expected: Float64Array;
+  /** Evidence z per selected feature, same order. */
+  evidence: Float64Array;
+  /** Windows pooled for the evidence (1: this window alone). */
+  pooled: number;
 }
 
 export interface DetectorStats {
@@ -59,15 +80,40 @@ export interface DetectorStats {
   lateEvents: number;
   agentsEvicted: number;
   firing: number;
+  /** Incidents ended because their behaviour was accepted as the new normal. */
+  accepted: number;
+}
+
+interface Learnable {
+  window: WindowAccumulator;
+  /** The evidence vector, null while the profile warms up. */
+  z: Float64Array | null;
 }
 
 interface AgentState {
   open: Map<number, WindowAccumulator>;
+  /** The last closed windows, oldest first (for pooling). */
+  recent: WindowAccumulator[];
+  profile: AgentProfile;
   scorer: WindowScorer;
-  hysteresis: Hysteresis;
+  tracker: IncidentTracker<Learnable>;
   lastWindow: number;
+  /** Start of the next window to close: windows without any event close too (a silent agent is news). */
+  nextToClose: number;
   lastReport: WindowReport | undefined;
+  lateEvents: number;
+  /** While an incident is open: the features that fired it (selected indices). */
+  incidentFeatures: number[];
 }
+
+/**
+ * While an incident is open, a window is not yet a recovery if a feature that fired it is still
+ * this many standard errors off in its worse direction (pooled evidence, about p = 0.16 one-sided).
+ */
+const STILL_OFF_Z = 1;
+
+/** Most empty windows closed in a row for a silent agent; after that it skips to the present (a long gap in the log). */
+const MAX_SILENT_WINDOWS = 360;
 
 /** One agent as the API shows it: its last scored window, its baseline, whether it alerts. */
 export interface AgentSnapshot {
@@ -75,38 +121,43 @@ export interface AgentSnapshot {
   firing: boolean;
   baselineWindows: number;
   warm: boolean;
-  lastWindow: { windowStart: number; windowEnd: number; score: number | null; threshold: number; anomaly: boolean } | null;
-  features: Array<{ name: string; value: number | null; baselineMean: number; baselineSigma: number; contribution: number | null }>;
+  lateEvents: number;
+  lastWindow: { windowStart: number; windowEnd: number; score: number | null; threshold: number; anomaly: boolean; pooledWindows: number } | null;
+  features: Array<{ name: string; value: number | null; baselineMean: number | null; z: number | null; contribution: number | null }>;
 }
+
+const WARMING: WindowScore = { score: null, threshold: Number.NaN, stayThreshold: Number.NaN, anomaly: false, elevated: false, pValue: null, contributions: null, baselineMean: [] };
 
 export class Detector {
   readonly featureNames: readonly string[];
   private readonly selected: number[];
-  private readonly sigmaFloor: Float64Array;
+  private readonly directions: Int8Array;
+  private readonly minEffects: Float64Array;
+  private readonly oneSided: number;
   private readonly agents = new OrderedTable<AgentState>();
-  private readonly fleet: WindowScorer;
   private closedBefore = Number.NEGATIVE_INFINITY;
-  private readonly counters = { windowsScored: 0, anomalousWindows: 0, lateEvents: 0, agentsEvicted: 0 };
+  private readonly counters = { windowsScored: 0, anomalousWindows: 0, lateEvents: 0, agentsEvicted: 0, accepted: 0 };
   private lastWatermark = Number.NEGATIVE_INFINITY;
 
   constructor(private readonly config: DetectConfig) {
     const names = config.features.length > 0 ? config.features : FEATURE_NAMES;
-    const unknown = names.filter((name) => !(FEATURE_NAMES as readonly string[]).includes(name));
+    const known = (name: string) => (FEATURE_NAMES as readonly string[]).includes(name);
+    const unknown = [...names, ...Object.keys(config.directions), ...Object.keys(config.minEffects)].filter((name) => !known(name));
     if (unknown.length > 0) {
-      throw new AgentwatchError('AW_DETECT_FEATURE_UNKNOWN', `DETECT_FEATURES names ${unknown.join(', ')}; the features are ${FEATURE_NAMES.join(', ')}.`);
+      throw new AgentwatchError('AW_DETECT_FEATURE_UNKNOWN', `DETECT_FEATURES, DETECT_DIRECTIONS or DETECT_MIN_EFFECTS name ${[...new Set(unknown)].join(', ')}; the features are ${FEATURE_NAMES.join(', ')}.`);
     }
     this.featureNames = names;
     this.selected = names.map((name) => FEATURE_NAMES.indexOf(name as (typeof FEATURE_NAMES)[number]));
-    this.sigmaFloor = Float64Array.from(this.selected, (i) => FEATURES[i]!.sigmaFloor);
-    this.fleet = new WindowScorer(names.length, scorerOptions(config, this.sigmaFloor));
+    this.directions = Int8Array.from(FEATURE_NAMES, (name, i) => (config.directions[name] === undefined ? DEFAULT_DIRECTIONS[i]! : directionCode(config.directions[name]!)));
+    this.minEffects = Float64Array.from(FEATURE_NAMES, (name, i) => config.minEffects[name] ?? DEFAULT_MIN_EFFECTS[i]!);
+    this.oneSided = this.selected.filter((i) => this.directions[i] !== BOTH).length;
   }
 
   /** Adds events and timeouts, closes the windows the watermark has passed, and returns what closed and what alerted. */
   process(events: readonly AgentEvent[], timeouts: readonly TaskTimeout[], watermark: number): { windows: WindowReport[]; alerts: AnomalyAlert[] } {
     for (const event of events) {
       if (event.encoding === 'opaque' || event.clockSkew !== null) continue;
-      const window = this.accumulator(event.capability, event.timestamp);
-      window?.addEvent(event);
+      this.accumulator(event.capability, event.timestamp)?.addEvent(event);
     }
     for (const timeout of timeouts) this.accumulator(timeout.capability, timeout.expiredAt)?.addTimeout(timeout);
     this.lastWatermark = Math.max(this.lastWatermark, watermark);
@@ -115,7 +166,7 @@ export class Detector {
 
   stats(): DetectorStats {
     let firing = 0;
-    for (const [, state] of this.agents.entries()) if (state.hysteresis.firing) firing += 1;
+    for (const [, state] of this.agents.entries()) if (state.tracker.firing) firing += 1;
     return { agents: this.agents.size, firing, ...this.counters };
   }
 
@@ -132,21 +183,24 @@ export class Detector {
   /** Every agent's last scored window and baseline, most recently seen last. */
   snapshot(): AgentSnapshot[] {
     const agents: AgentSnapshot[] = [];
+    const finite = (v: number | undefined) => (v === undefined || !Number.isFinite(v) ? null : v);
     for (const [agent, state] of this.agents.entries()) {
       const report = state.lastReport;
-      const sigma = state.scorer.baseline.sigma();
-      const mean = state.scorer.baseline.mean;
       agents.push({
         agent,
-        firing: state.hysteresis.firing,
-        baselineWindows: state.scorer.baseline.windows,
-        warm: state.scorer.warm,
-        lastWindow: report === undefined ? null : { windowStart: report.windowStart, windowEnd: report.windowEnd, score: report.score.score, threshold: report.score.threshold, anomaly: report.score.anomaly },
+        firing: state.tracker.firing,
+        baselineWindows: state.profile.windows,
+        warm: state.profile.windows >= this.config.warmupWindows,
+        lateEvents: state.lateEvents,
+        lastWindow: report === undefined ? null : {
+          windowStart: report.windowStart, windowEnd: report.windowEnd, score: report.score.score, threshold: report.score.threshold,
+          anomaly: report.score.anomaly, pooledWindows: report.pooled,
+        },
         features: this.featureNames.map((name, i) => ({
           name,
-          value: report === undefined || Number.isNaN(report.values[i]!) ? null : report.values[i]!,
-          baselineMean: mean[i]!,
-          baselineSigma: sigma[i]!,
+          value: finite(report?.values[i]),
+          baselineMean: finite(report?.expected[i]),
+          z: finite(report?.evidence[i]),
           contribution: report?.score.contributions?.[i] ?? null,
         })),
       });
@@ -154,21 +208,50 @@ export class Detector {
     return agents;
   }
 
+  private newState(agent: string, start: number): AgentState {
+    const state: AgentState = {
+      open: new Map(),
+      recent: [],
+      profile: this.newProfile(),
+      scorer: this.newScorer(),
+      tracker: new IncidentTracker<Learnable>(agent, {
+        fireAfter: this.config.fireAfter, resolveAfter: this.config.resolveAfter, learnDelay: this.config.learnDelayWindows,
+        acceptAfterWindows: Math.max(1, Math.round(this.config.acceptAfterMs / this.config.windowMs)),
+      }, (item, score) => {
+        state.profile.learn(item.window);
+        if (item.z !== null) state.scorer.learn(item.z, score);
+      }),
+      lastWindow: start,
+      nextToClose: start,
+      lastReport: undefined,
+      lateEvents: 0,
+      incidentFeatures: [],
+    };
+    return state;
+  }
+
+  private newProfile(): AgentProfile {
+    return new AgentProfile({ rateMemoryWindows: this.config.rateMemoryWindows, memoryWindows: this.config.memoryWindows });
+  }
+
+  /** The evidence baseline starts at the model's expectation: z = 0 (one window's worth), variance 1. */
+  private newScorer(): WindowScorer {
+    const d = this.featureNames.length;
+    const scorer = new WindowScorer(d, scorerOptions(this.config, new Float64Array(d).fill(1), 0, this.oneSided));
+    scorer.learn(new Float64Array(d));
+    return scorer;
+  }
+
   private accumulator(agent: string, timestamp: number): WindowAccumulator | undefined {
     const start = Math.floor(timestamp / this.config.windowMs) * this.config.windowMs;
+    let state = this.agents.get(agent);
     if (start + this.config.windowMs + this.config.latenessMs <= this.lastWatermark || start < this.closedBefore) {
       this.counters.lateEvents += 1;
+      if (state !== undefined) state.lateEvents += 1;
       return undefined;
     }
-    let state = this.agents.get(agent);
     if (state === undefined) {
-      state = {
-        open: new Map(),
-        scorer: new WindowScorer(this.featureNames.length, scorerOptions(this.config, this.sigmaFloor)),
-        hysteresis: new Hysteresis(agent, this.config.fireAfter, this.config.resolveAfter),
-        lastWindow: start,
-        lastReport: undefined,
-      };
+      state = this.newState(agent, start);
       if (this.agents.size >= this.config.maxAgents) this.evictLeastRecent();
     }
     state.lastWindow = Math.max(state.lastWindow, start);
@@ -193,41 +276,92 @@ export class Detector {
     const alerts: AnomalyAlert[] = [];
     const { windowMs, latenessMs } = this.config;
     for (const [agent, state] of this.agents.entries()) {
-      const closable = [...state.open.keys()].filter((start) => start + windowMs + latenessMs <= watermark).sort((a, b) => a - b);
-      for (const start of closable) {
-        const accumulator = state.open.get(start)!;
+      const limit = watermark - windowMs - latenessMs; // windows starting at or before it close
+      if (state.nextToClose > limit) continue;
+      if ((limit - state.nextToClose) / windowMs >= MAX_SILENT_WINDOWS) {
+        state.nextToClose = (Math.floor(limit / windowMs) - (MAX_SILENT_WINDOWS - 1)) * windowMs;
+        for (const start of state.open.keys()) if (start < state.nextToClose) state.open.delete(start);
+      }
+      for (let start = state.nextToClose; start <= limit; start += windowMs) {
+        const window = state.open.get(start) ?? new WindowAccumulator();
         state.open.delete(start);
-        const all = accumulator.features(windowMs);
-        const values = Float64Array.from(this.selected, (i) => all[i]!);
-        const mayLearn = !state.hysteresis.firing;
-        const score = state.scorer.assess(values, mayLearn, this.fleet);
-        if (!score.anomaly && mayLearn) this.fleet.assess(values, true);
-        this.counters.windowsScored += 1;
-        if (score.anomaly) this.counters.anomalousWindows += 1;
-        const report = { agent, windowStart: start, windowEnd: start + windowMs, score, values };
-        state.lastReport = report;
+        state.nextToClose = start + windowMs;
+        const report = this.scoreWindow(agent, state, start, window);
         windows.push(report);
-        const transition = state.hysteresis.update(score.anomaly, start);
-        if (transition !== undefined) alerts.push(this.alert(report, transition.state, transition.alertId, transition.onset));
+        const stillOff = state.incidentFeatures.some((i) => this.stillOff(i, report.evidence[i]!));
+        const step = state.tracker.update(report.score, { window, z: report.score.score === null ? null : report.evidence }, start, report.pooled, stillOff);
+        if (step.transition?.state === 'FIRING') state.incidentFeatures = this.featureNames.map((_, i) => i).filter((i) => (report.score.contributions?.[i] ?? 0) > 0);
+        else if (step.transition?.state === 'RESOLVED') state.incidentFeatures = [];
+        if (step.restart) {
+          this.counters.accepted += 1;
+          state.profile = this.newProfile();
+          state.scorer = this.newScorer();
+        }
+        if (step.transition !== undefined) alerts.push(this.alert(report, step.transition.state, step.transition.alertId, step.transition.onset, step.transition.resolution));
       }
     }
     this.closedBefore = Math.max(this.closedBefore, watermark - windowMs - latenessMs);
     return { windows, alerts };
   }
 
-  private alert(report: WindowReport, state: AlertState, alertId: string, onset: number): AnomalyAlert {
+  /** Whether selected feature i's evidence z is still off in its worse direction. */
+  private stillOff(i: number, z: number): boolean {
+    const direction = this.directions[this.selected[i]!]!;
+    if (Number.isNaN(z)) return false;
+    return direction > 0 ? z >= STILL_OFF_Z : direction < 0 ? z <= -STILL_OFF_Z : Math.abs(z) >= STILL_OFF_Z;
+  }
+
+  private scoreWindow(agent: string, state: AgentState, start: number, window: WindowAccumulator): WindowReport {
+    const { windowMs } = this.config;
+    // Windows in which the agent sent nothing still count for pooling and the rate.
+    state.recent.push(window);
+    if (state.recent.length > this.config.poolWindows) state.recent.shift();
+    const d = this.featureNames.length;
+    const report: WindowReport = {
+      agent, windowStart: start, windowEnd: start + windowMs, score: WARMING,
+      values: new Float64Array(d).fill(Number.NaN), expected: new Float64Array(d).fill(Number.NaN), evidence: new Float64Array(d).fill(Number.NaN), pooled: 1,
+    };
+    if (state.profile.windows < this.config.warmupWindows) {
+      state.lastReport = report;
+      return report;
+    }
+    let pooled = 1;
+    const perWindow = state.profile.requestsPerWindow();
+    while (pooled < state.recent.length && perWindow * pooled < this.config.poolMinRequests) pooled += 1;
+    let pool = window;
+    if (pooled > 1) {
+      pool = new WindowAccumulator();
+      for (const w of state.recent.slice(-pooled)) pool.merge(w);
+    }
+    const evidence = state.profile.evidence(pool, pooled, windowMs, this.minEffects, this.directions);
+    for (let i = 0; i < d; i += 1) {
+      const f = this.selected[i]!;
+      report.values[i] = evidence.value[f]!;
+      report.expected[i] = evidence.expected[f]!;
+      report.evidence[i] = evidence.z[f]!;
+    }
+    report.pooled = pooled;
+    report.score = state.scorer.score(report.evidence, (i) => evidence.worse[this.selected[i]!] === 1);
+    this.counters.windowsScored += 1;
+    if (report.score.anomaly) this.counters.anomalousWindows += 1;
+    state.lastReport = report;
+    return report;
+  }
+
+  private alert(report: WindowReport, state: AlertState, alertId: string, onset: number, resolution: Resolution | null): AnomalyAlert {
     const { score } = report;
     const features = this.featureNames.map((name, i) => ({
       name,
       value: report.values[i]!,
-      baselineMean: score.baselineMean[i]!,
+      baselineMean: report.expected[i]!,
+      z: report.evidence[i]!,
       contribution: score.contributions?.[i] ?? 0,
     })).sort((a, b) => b.contribution - a.contribution);
     const pValue = score.pValue ?? 1;
     return {
       alertId, agent: report.agent, state, severity: severityOf(pValue), onset,
       windowStart: report.windowStart, windowEnd: report.windowEnd,
-      score: score.score ?? 0, threshold: score.threshold, pValue, features,
+      score: score.score ?? 0, threshold: score.threshold, pValue, resolution, features,
     };
   }
 }

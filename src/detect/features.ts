@@ -1,23 +1,40 @@
-// The window features scored per agent. Heavy-tailed quantities (rates, latencies, sizes) are on a
-// log scale, ln(1 + v), so that a doubling counts the same at any level; ratios stay linear.
+// The window features scored per agent, each with the direction that is worse for the fleet and the
+// smallest change that matters operationally. Only a change in the worse direction, and at least
+// that large, adds to the score (see docs/detection.md).
+//
+// What each feature measures, and the evidence it contributes (evidence.ts):
+// - request_rate: requests in the window (pool) against the baseline's rate; Poisson.
+// - latency_p50: the mean of ln(latency) against the baseline's; effect = ratio of geometric means.
+// - latency_p95: the tail: answers slower than the baseline's 99th percentile, against the share the
+//   baseline sees there; binomial. The value shown is the window's 95th percentile.
+// - retries_per_task, timeout_rate, failure_rate: proportions; binomial.
+// - payload_bytes_mean, payload_bytes_p95: as latency_p50 and latency_p95, for payload sizes.
+
+export type Direction = 'up' | 'down' | 'both';
 
 export interface FeatureDefinition {
   name: string;
   description: string;
-  /** Smallest standard deviation the baseline allows for this feature (in the feature's scale). */
-  sigmaFloor: number;
+  /** Which change is worse (and alerts) by default. */
+  direction: Direction;
+  /**
+   * Smallest change that alerts, by default: relative for rates, latencies and sizes (0.25: ±25 %),
+   * absolute for proportions and tail shares (0.05: five more in a hundred).
+   */
+  minEffect: number;
 }
 
 export const FEATURES = [
-  { name: 'request_rate', description: 'ln(1 + requests per second)', sigmaFloor: 0.05 },
-  { name: 'latency_p50', description: 'ln(1 + median answer latency in ms)', sigmaFloor: 0.05 },
-  { name: 'latency_p95', description: 'ln(1 + 95th percentile answer latency in ms)', sigmaFloor: 0.05 },
-  { name: 'retries_per_task', description: 'retried requests per request', sigmaFloor: 0.05 },
-  { name: 'timeout_rate', description: 'timeouts per request', sigmaFloor: 0.05 },
-  { name: 'failure_rate', description: 'failed answers (errors, failed/rejected states) per answer', sigmaFloor: 0.05 },
-  { name: 'payload_bytes_mean', description: 'ln(1 + mean payload bytes)', sigmaFloor: 0.05 },
-  { name: 'payload_bytes_p95', description: 'ln(1 + 95th percentile payload bytes)', sigmaFloor: 0.05 },
+  { name: 'request_rate', description: 'requests per second', direction: 'down', minEffect: 0.25 },
+  { name: 'latency_p50', description: 'typical answer latency in ms (geometric mean, about the median)', direction: 'up', minEffect: 0.25 },
+  { name: 'latency_p95', description: "95th percentile answer latency in ms; scored by the share of answers beyond the baseline's 99th percentile", direction: 'up', minEffect: 0.03 },
+  { name: 'retries_per_task', description: 'retried requests per request', direction: 'up', minEffect: 0.05 },
+  { name: 'timeout_rate', description: 'timeouts per request', direction: 'up', minEffect: 0.05 },
+  { name: 'failure_rate', description: 'failed answers (errors, failed/rejected states) per answer', direction: 'up', minEffect: 0.05 },
+  { name: 'payload_bytes_mean', description: 'typical payload size in bytes (geometric mean)', direction: 'both', minEffect: 0.25 },
+  { name: 'payload_bytes_p95', description: "95th percentile payload size in bytes; scored by the share of payloads beyond the baseline's 99th percentile", direction: 'up', minEffect: 0.03 },
 ] as const satisfies readonly FeatureDefinition[];
 
 export type FeatureName = (typeof FEATURES)[number]['name'];
 export const FEATURE_NAMES: readonly FeatureName[] = FEATURES.map((f) => f.name);
+export const FEATURE_COUNT = FEATURES.length;

@@ -26,6 +26,14 @@ export class LogHistogram {
     this.total += other.total;
   }
 
+  /** How many values lie above `value` (to the histogram's resolution). */
+  countAbove(value: number): number {
+    const limit = Math.ceil(Math.log1p(Math.max(0, value)) / LOG_GAMMA);
+    let n = 0;
+    for (const [bucket, count] of this.buckets) if (bucket > limit) n += count;
+    return n;
+  }
+
   /** The q-quantile (0..1), or NaN when empty. */
   quantile(q: number): number {
     if (this.total === 0) return Number.NaN;

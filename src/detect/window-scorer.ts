@@ -1,33 +1,36 @@
-// Scores one window feature vector against a baseline and decides whether it is anomalous. The one
-// scoring path of agentwatch: the live detector and `agentwatch score` both go through it.
+// Scores one vector against a learned baseline: D² = (x − μ)ᵀ Σ⁻¹ (x − μ), its per-feature
+// contributions, and whether it crosses the fire and stay thresholds. The one scoring path of
+// agentwatch: the live detector scores evidence vectors with it, `agentwatch score` raw feature rows.
+// What is learned, and when, is the IncidentTracker's decision; this class only scores and learns.
 //
-// Warm-up: the first `warmupWindows` windows only teach the baseline and are never flagged, unless
-// a warm prior (the fleet's baseline) is given, which scores the agent until its own is warm.
-// Learning: only windows that are not anomalous, and not while the caller says an incident is
-// ongoing, update the baseline, so an incident is not absorbed into "normal".
+// Warm-up: until `warmupWindows` windows were learned, a window is not scored (score null).
 
 import { Baseline, type BaselineOptions } from './baseline.js';
-import { Threshold, type ThresholdOptions } from './threshold.js';
+import { ScoreDistribution, Threshold, type ThresholdOptions } from './threshold.js';
 
 export interface ScorerOptions {
   warmupWindows: number;
   baseline: BaselineOptions;
   threshold: ThresholdOptions;
+  /** Features whose harmless direction is cleared before scoring (their null distribution is one-sided); default none. */
+  oneSided?: number;
 }
 
 export interface WindowScore {
-  /** D², or null while warming up with no warm prior. */
+  /** D², or null while warming up. */
   score: number | null;
   threshold: number;
+  /** The lower threshold: at or below it a window counts as recovered and may be learned. */
+  stayThreshold: number;
   anomaly: boolean;
-  /** χ² p-value of the score (null while warming up). */
+  /** Above the stay threshold: not normal enough to learn from or to end an incident. */
+  elevated: boolean;
+  /** p-value of the score under the baseline (null while warming up). */
   pValue: number | null;
   /** Per-feature contributions to D² (sum to the score); null while warming up. */
   contributions: number[] | null;
   /** The baseline's mean at scoring time, per feature. */
   baselineMean: number[];
-  /** Which baseline scored it. */
-  against: 'own' | 'prior' | 'none';
 }
 
 export class WindowScorer {
@@ -36,7 +39,8 @@ export class WindowScorer {
 
   constructor(readonly d: number, private readonly options: ScorerOptions) {
     this.baseline = new Baseline(d, options.baseline);
-    this.threshold = new Threshold(d, options.threshold);
+    const oneSided = options.oneSided ?? 0;
+    this.threshold = new Threshold(new ScoreDistribution(d - oneSided, oneSided), options.threshold);
   }
 
   get warm(): boolean {
@@ -44,26 +48,32 @@ export class WindowScorer {
   }
 
   /**
-   * Scores `x` (NaN = feature not observed in this window), then learns it when it was normal and
-   * `mayLearn`. `prior` scores the window while this scorer is still warming up.
+   * Scores `x` (NaN = not observed in this window). `keep(i)`, when given, says whether feature i's
+   * deviation counts (false: the feature moved the harmless way, or too little to matter).
    */
-  assess(x: Float64Array, mayLearn: boolean, prior?: WindowScorer): WindowScore {
-    const scorer = this.warm ? this : prior?.warm === true ? prior : undefined;
-    if (scorer === undefined) {
-      if (mayLearn) this.baseline.learn(x);
-      return { score: null, threshold: this.threshold.value(), anomaly: false, pValue: null, contributions: null, baselineMean: this.baseline.meanCopy(), against: 'none' };
+  score(x: Float64Array, keep?: (i: number) => boolean): WindowScore {
+    const threshold = this.threshold.value();
+    const stayThreshold = this.threshold.stayValue();
+    if (!this.warm) {
+      return { score: null, threshold, stayThreshold, anomaly: false, elevated: false, pValue: null, contributions: null, baselineMean: this.baseline.meanCopy() };
     }
-    const { d2, contributions } = scorer.baseline.score(x);
-    const threshold = scorer.threshold.value();
-    const anomaly = d2 > threshold;
-    const result: WindowScore = {
-      score: d2, threshold, anomaly, pValue: scorer.threshold.pValue(d2), contributions,
-      baselineMean: scorer.baseline.meanCopy(), against: scorer === this ? 'own' : 'prior',
+    const { d2, contributions } = this.baseline.score(x, keep);
+    return {
+      score: d2, threshold, stayThreshold, anomaly: d2 > threshold, elevated: d2 > stayThreshold, pValue: this.threshold.pValue(d2),
+      contributions, baselineMean: this.baseline.meanCopy(),
     };
-    if (!anomaly && mayLearn) {
-      this.baseline.learn(x);
-      if (scorer === this) this.threshold.observeNormal(d2);
-    }
+  }
+
+  /** Learns `x` as normal; `score` is its score when it had one (empirical thresholds keep it). */
+  learn(x: Float64Array, score: number | null = null): void {
+    this.baseline.learn(x);
+    if (score !== null) this.threshold.observeNormal(score);
+  }
+
+  /** Scores `x` and learns it at once when it is not elevated and `mayLearn` (no learning delay): for tests and benchmarks of the maths. */
+  assess(x: Float64Array, mayLearn: boolean): WindowScore {
+    const result = this.score(x);
+    if (mayLearn && !result.elevated) this.learn(x, result.score);
     return result;
   }
 }

@@ -148,15 +148,19 @@ export class FleetSimulator {
     const starting = Math.floor(this.owedWorkflows);
     this.owedWorkflows -= starting;
     const sends: Array<Promise<void>> = [];
+    // Spread over the interval since the last tick: a pause of this process (GC, a busy event loop)
+    // must not become a gap in the fleet's traffic, which at 60× would look like a rate drop.
+    const until = this.now();
     for (let i = 0; i < starting; i += 1) {
       this.stats.workflowsStarted += 1;
-      sends.push(this.dispatch(`wf-${this.runId}-${this.stats.workflowsStarted}`, 0, 1, `task-${randomUUID()}`));
+      const at = until - eventElapsed + ((i + 0.5) / starting) * eventElapsed;
+      sends.push(this.dispatch(`wf-${this.runId}-${this.stats.workflowsStarted}`, 0, 1, `task-${randomUUID()}`, at));
     }
     await Promise.all(sends).catch((err: unknown) => this.logger.warn({ err }, 'dispatch failed'));
   }
 
   /** Sends step `step` of a workflow (skipping capabilities a joint shift thins out). */
-  private async dispatch(workflowId: string, step: number, attempt: number, taskId: string): Promise<void> {
+  private async dispatch(workflowId: string, step: number, attempt: number, taskId: string, at = this.now()): Promise<void> {
     let index = step;
     while (index < this.scenario.capabilities.length && attempt === 1) {
       const share = activeEffects(this.scenario.faults, this.scenario.capabilities[index]!.name, this.offset()).dispatchShare;
@@ -176,7 +180,7 @@ export class FleetSimulator {
       topic: `agent.tasks.${capability.name}`,
       messages: [{
         key: workflowId,
-        timestamp: String(Math.round(this.now())),
+        timestamp: String(Math.round(at)),
         headers: { 'a2a-attempt': String(attempt), 'agent-id': 'dispatcher' },
         value: await this.encodeRequest(capability, workflowId, taskId, index, attempt),
       }],
@@ -269,7 +273,7 @@ export class FleetSimulator {
     await consumer.subscribe({ topics: this.scenario.capabilities.map((c) => `agent.results.${c.name}`), fromBeginning: false });
     await consumer.run({
       eachBatch: async ({ batch }) => {
-        await Promise.all(batch.messages.map((message) => this.onAnswer(message.value?.toString('utf8') ?? '')));
+        await Promise.all(batch.messages.map((message) => this.onAnswer(message.value?.toString('utf8') ?? '', Number(message.timestamp))));
       },
     });
     this.consumers.push(consumer);
@@ -277,7 +281,10 @@ export class FleetSimulator {
   }
 
   /** One answer: the workflow's next step, or a retry of a failed task. */
-  private async onAnswer(text: string): Promise<void> {
+  private async onAnswer(text: string, answeredAt: number): Promise<void> {
+    // The next step goes out when the answer was sent (a dispatcher that read it at once), not when
+    // this process got round to it: a pause here must not open a gap in the next agent's traffic.
+    const at = Math.min(this.now(), answeredAt + 5);
     const answer = parseAnswer(text);
     if (answer === undefined) return;
     const task = this.pending.get(answer.taskId);
@@ -285,10 +292,10 @@ export class FleetSimulator {
     this.pending.delete(answer.taskId);
     this.stats.answers += 1;
     if (answer.ok) {
-      await this.dispatch(task.workflowId, task.step + 1, 1, `task-${randomUUID()}`);
+      await this.dispatch(task.workflowId, task.step + 1, 1, `task-${randomUUID()}`, at);
     } else {
       this.stats.errors += 1;
-      if (task.attempt < this.scenario.maxAttempts) await this.dispatch(task.workflowId, task.step, task.attempt + 1, answer.taskId);
+      if (task.attempt < this.scenario.maxAttempts) await this.dispatch(task.workflowId, task.step, task.attempt + 1, answer.taskId, at);
       else this.stats.abandoned += 1;
     }
   }

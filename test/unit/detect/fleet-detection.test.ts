@@ -2,7 +2,7 @@
 // default detector configuration: a 2-hour normal run with a slow load change raises no alert, and
 // each injected fault (latency spike, retry storm, payload bloat, joint shift) in 1 agent of 20 is
 // alerted for that agent, with the right feature as top contributor, within 2 windows of its onset.
-// bench/detection-quality.ts runs the same over more seeds and prints the rates.
+// bench/detection/ measures detection on a realistic, heterogeneous fleet over seeds (docs/detection.md).
 
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
@@ -25,7 +25,7 @@ describe('detection on generated fleet traffic (defaults)', () => {
     const { alerts, detector } = run({ agents: 20, windowMs: WINDOW, durationMs: 2 * 3_600_000, seed: 1 });
     const stats = detector.stats();
     assert.equal(stats.agents, 20);
-    assert.ok(stats.windowsScored >= 20 * 715, `${stats.windowsScored} windows scored`);
+    assert.ok(stats.windowsScored >= 20 * (715 - 30), `${stats.windowsScored} windows scored after 30 windows of warm-up each`);
     assert.equal(stats.lateEvents, 0);
     assert.deepEqual(alerts.map((a) => `${a.agent}@${a.windowStart}`), []);
   });

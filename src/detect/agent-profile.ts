@@ -1,0 +1,225 @@
+// An agent's learned normal behaviour in its own units, and the count-aware evidence of a window
+// (or a pool of recent windows) against it. Learned only from windows proven normal (see
+// incident-tracker.ts), with exponential forgetting:
+//   rate:        requests per window, an EWMA over `rateMemoryWindows` (short, to follow daily load);
+//   latency and payload size: the mean and variance of ln(1 + v) over samples, and the share of
+//                samples beyond the baseline's 99th percentile (mean + 2.326 sd), learned rather than
+//                assumed, so a heavier tail than the lognormal's is not an anomaly;
+//   proportions: retries per request, timeouts per request, failures per answer, with a prior of one
+//                in a hundred so that a new agent's first failure is not infinitely surprising.
+// All as exponentially weighted sums: S ← αS + x, α = 1 − 1/memory.
+
+import { binomialZ, meanZ, poissonZ } from './evidence.js';
+import { FEATURES, FEATURE_COUNT } from './features.js';
+import type { SampleStats, WindowAccumulator } from './window-accumulator.js';
+
+export interface ProfileOptions {
+  /** Memory of the request rate, in windows (follows load cycles). */
+  rateMemoryWindows: number;
+  /** Memory of latency, size and proportion baselines, in windows. */
+  memoryWindows: number;
+}
+
+/** z of the 99th percentile of a normal distribution. */
+const Z99 = 2.3263;
+const Z95 = 1.6449;
+/** Smallest per-sample standard deviation of ln(1 + v): 5 %. */
+const SIGMA_FLOOR = 0.05;
+/** Prior of proportions and tail shares: `PRIOR_HITS` in `PRIOR_TRIALS`. */
+const PRIOR_HITS = 1;
+const PRIOR_TRIALS = 100;
+/** Smallest baseline proportion a count is tested against. */
+const PROPORTION_FLOOR = 0.002;
+
+/** One feature's evidence in one window: signed z and whether the change is large enough, in the worse direction. */
+export interface Evidence {
+  /** Signed z per feature (NaN: no data for it); positive means higher than the baseline. */
+  z: Float64Array;
+  /** Whether each feature changed at least its minimum effect, in its worse direction. */
+  worse: Uint8Array;
+  /** The window's value per feature, in the feature's unit (NaN: no data). */
+  value: Float64Array;
+  /** The baseline's value per feature, in the same unit. */
+  expected: Float64Array;
+}
+
+class SampleBaseline {
+  private weight = 0;
+  private sum = 0;
+  private sumSquares = 0;
+  private tailHits = 0;
+  private tailTrials = 0;
+
+  get known(): boolean {
+    return this.weight > 0;
+  }
+
+  mean(): number {
+    return this.sum / this.weight;
+  }
+
+  sigma(): number {
+    const mean = this.mean();
+    return Math.max(SIGMA_FLOOR, Math.sqrt(Math.max(0, this.sumSquares / this.weight - mean * mean)));
+  }
+
+  /** The value beyond which the baseline expects about 1 % of samples. */
+  tailLimit(): number {
+    return Math.expm1(this.mean() + Z99 * this.sigma());
+  }
+
+  tailShare(): number {
+    return Math.max(PROPORTION_FLOOR, (this.tailHits + PRIOR_HITS) / (this.tailTrials + PRIOR_TRIALS));
+  }
+
+  learn(samples: SampleStats, alpha: number): void {
+    if (samples.count === 0) return;
+    if (this.known) {
+      this.tailHits = alpha * this.tailHits + samples.histogram.countAbove(this.tailLimit());
+      this.tailTrials = alpha * this.tailTrials + samples.count;
+    }
+    this.weight = alpha * this.weight + samples.count;
+    this.sum = alpha * this.sum + samples.sumLog;
+    this.sumSquares = alpha * this.sumSquares + samples.sumLogSquares;
+  }
+}
+
+class ProportionBaseline {
+  private hits = 0;
+  private trials = 0;
+
+  share(): number {
+    return Math.max(PROPORTION_FLOOR, (this.hits + PRIOR_HITS) / (this.trials + PRIOR_TRIALS));
+  }
+
+  learn(hits: number, trials: number, alpha: number): void {
+    if (trials === 0) return;
+    this.hits = alpha * this.hits + hits;
+    this.trials = alpha * this.trials + trials;
+  }
+}
+
+export class AgentProfile {
+  private learned = 0;
+  private rateSum = 0;
+  private rateWeight = 0;
+  private readonly latency = new SampleBaseline();
+  private readonly payload = new SampleBaseline();
+  private readonly retries = new ProportionBaseline();
+  private readonly timeouts = new ProportionBaseline();
+  private readonly failures = new ProportionBaseline();
+  private readonly rateAlpha: number;
+  private readonly alpha: number;
+
+  constructor(options: ProfileOptions) {
+    this.rateAlpha = 1 - 1 / options.rateMemoryWindows;
+    this.alpha = 1 - 1 / options.memoryWindows;
+  }
+
+  /** Windows learned. */
+  get windows(): number {
+    return this.learned;
+  }
+
+  /** Expected requests per window. */
+  requestsPerWindow(): number {
+    return this.rateWeight > 0 ? this.rateSum / this.rateWeight : 0;
+  }
+
+  learn(window: WindowAccumulator): void {
+    const { alpha } = this;
+    this.rateSum = this.rateAlpha * this.rateSum + window.requests;
+    this.rateWeight = this.rateAlpha * this.rateWeight + 1;
+    this.latency.learn(window.latency, alpha);
+    this.payload.learn(window.payload, alpha);
+    this.retries.learn(window.retried, window.requests, alpha);
+    this.timeouts.learn(window.timeouts, Math.max(window.requests, window.timeouts), alpha);
+    this.failures.learn(window.failures, window.answers, alpha);
+    this.learned += 1;
+  }
+
+  /**
+   * Evidence of `pool` (the merge of the last `windows` windows, each `windowMs` long) against this
+   * profile, in FEATURES order; `minEffects` overrides each feature's minimum effect.
+   */
+  evidence(pool: WindowAccumulator, windows: number, windowMs: number, minEffects: ArrayLike<number>, directions: ArrayLike<number>): Evidence {
+    const z = new Float64Array(FEATURE_COUNT).fill(Number.NaN);
+    const worse = new Uint8Array(FEATURE_COUNT);
+    const value = new Float64Array(FEATURE_COUNT).fill(Number.NaN);
+    const expected = new Float64Array(FEATURE_COUNT).fill(Number.NaN);
+    const seconds = (windows * windowMs) / 1000;
+
+    // Relative change of a level (rate, latency, size): worse when beyond ±minEffect in the worse direction.
+    const level = (i: number, zi: number, ratio: number, shown: number, baseline: number) => {
+      z[i] = zi;
+      value[i] = shown;
+      expected[i] = baseline;
+      worse[i] = isWorse(directions[i]!, zi, ratio - 1, minEffects[i]!) ? 1 : 0;
+    };
+    // A count of hits among trials against a baseline share: worse when the share rose by at least
+    // minEffect and at least doubled.
+    const share = (i: number, hits: number, trials: number, p0: number, shown: number, baseline: number) => {
+      if (trials === 0) return;
+      const zi = binomialZ(hits, trials, p0);
+      const observed = hits / trials;
+      z[i] = zi;
+      value[i] = shown;
+      expected[i] = baseline;
+      worse[i] = isWorse(directions[i]!, zi, observed - p0, minEffects[i]!) && (observed >= 2 * p0 || directions[i] !== UP) ? 1 : 0;
+    };
+
+    const mu = this.requestsPerWindow() * windows;
+    level(0, poissonZ(pool.requests, mu), mu > 0 ? pool.requests / mu : Number.POSITIVE_INFINITY, pool.requests / seconds, mu / seconds);
+
+    this.samples(1, 2, pool.latency, this.latency, level, share);
+    // Retries beyond those the window's own failures and timeouts explain (above their usual share):
+    // an error burst is a failure_rate incident whose retries follow; a retry storm is retrying without cause.
+    const explained = pool.requests > 0 ? Math.max(0, (pool.failures + pool.timeouts) / pool.requests - this.failures.share() - this.timeouts.share()) : 0;
+    const retryShare = Math.min(0.99, this.retries.share() + explained);
+    share(3, pool.retried, pool.requests, retryShare, pool.requests > 0 ? pool.retried / pool.requests : Number.NaN, retryShare);
+    const timeoutTrials = Math.max(pool.requests, pool.timeouts);
+    share(4, pool.timeouts, timeoutTrials, this.timeouts.share(), timeoutTrials > 0 ? pool.timeouts / timeoutTrials : Number.NaN, this.timeouts.share());
+    share(5, pool.failures, pool.answers, this.failures.share(), pool.answers > 0 ? pool.failures / pool.answers : Number.NaN, this.failures.share());
+    this.samples(6, 7, pool.payload, this.payload, level, share);
+    return { z, worse, value, expected };
+  }
+
+  /** The centre (geometric mean) and tail (share beyond the baseline's p99) of latency or payload size. */
+  private samples(
+    centre: number, tail: number, samples: SampleStats, baseline: SampleBaseline,
+    level: (i: number, zi: number, ratio: number, shown: number, baseline: number) => void,
+    share: (i: number, hits: number, trials: number, p0: number, shown: number, baseline: number) => void,
+  ): void {
+    if (samples.count === 0 || !baseline.known) return;
+    const mu = baseline.mean();
+    const sigma = baseline.sigma();
+    if (centre === 1) {
+      // Latency: the median, robust to a slow tail (that is latency_p95's news). The sample median of
+      // n normal values has standard error σ·√(π / 2n).
+      const medianLog = Math.log1p(samples.histogram.quantile(0.5));
+      level(centre, meanZ(medianLog, samples.count, mu, sigma * Math.sqrt(Math.PI / 2)), Math.exp(medianLog - mu), Math.expm1(medianLog), Math.expm1(mu));
+    } else {
+      const meanLog = samples.meanLog();
+      level(centre, meanZ(meanLog, samples.count, mu, sigma), Math.exp(meanLog - mu), Math.expm1(meanLog), Math.expm1(mu));
+    }
+    share(tail, samples.histogram.countAbove(baseline.tailLimit()), samples.count, baseline.tailShare(), samples.histogram.quantile(0.95), Math.expm1(mu + Z95 * sigma));
+  }
+}
+
+export const UP = 1;
+export const DOWN = -1;
+export const BOTH = 0;
+
+/** Direction codes per feature: 1 up, -1 down, 0 both. */
+export function directionCode(direction: string): number {
+  return direction === 'up' ? UP : direction === 'down' ? DOWN : BOTH;
+}
+
+export const DEFAULT_DIRECTIONS = Int8Array.from(FEATURES, (f) => directionCode(f.direction));
+export const DEFAULT_MIN_EFFECTS = Float64Array.from(FEATURES, (f) => f.minEffect);
+
+function isWorse(direction: number, z: number, effect: number, minEffect: number): boolean {
+  if (direction === UP) return z > 0 && effect >= minEffect;
+  if (direction === DOWN) return z < 0 && -effect >= minEffect;
+  return Math.abs(effect) >= minEffect;
+}
