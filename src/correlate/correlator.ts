@@ -113,6 +113,8 @@ export class Correlator {
   /** Answers read before their request, per key in the order read; a key is as old as its first answer. */
   private readonly pendingAnswers = new OrderedTable<PendingAnswer[]>();
   private pendingCount = 0;
+  /** Tasks found timed out by the answer itself (sent after the deadline), reported with the next expiry. */
+  private answeredLate: TaskTimeout[] = [];
   private readonly counters: Omit<CorrelatorStats, 'inFlight' | 'pendingAnswers'> = {
     requests: 0, answered: 0, answersBeforeRequests: 0, retries: 0, redeliveries: 0, timeouts: 0, lateAnswers: 0,
     duplicateAnswers: 0, orphanAnswers: 0, evictions: 0, recentEvictions: 0,
@@ -246,6 +248,13 @@ export class Correlator {
         this.counters.answered += 1;
         event.latencyMs = Math.max(0, event.timestamp - pending.requestedAt);
         event.retries = pending.attempts - 1;
+        if (event.timestamp > pending.deadline) {
+          // Sent after its deadline: a timeout, whether or not the clock got there before the answer was read.
+          this.counters.timeouts += 1;
+          this.counters.lateAnswers += 1;
+          event.timedOut = true;
+          this.answeredLate.push(timeoutOf(pending));
+        }
         this.remember(key, { requestedAt: pending.requestedAt, answeredAt: event.timestamp, attempts: pending.attempts, outcome: 'answered', source: pending.source });
         return;
       }
@@ -279,7 +288,8 @@ export class Correlator {
   }
 
   private expire(now: number): TaskTimeout[] {
-    const timeouts: TaskTimeout[] = [];
+    const early = this.answeredLate.length;
+    const timeouts: TaskTimeout[] = early === 0 ? [] : this.answeredLate.splice(0);
     // In deadline order, whatever order the requests were read in.
     while (this.deadlines.peekDeadline() <= now) {
       const task = this.deadlines.pop()!;
@@ -287,13 +297,10 @@ export class Correlator {
       if (this.inFlight.get(key) !== task) continue; // answered, retried or evicted since
       this.inFlight.delete(key);
       this.counters.timeouts += 1;
-      timeouts.push({
-        taskId: task.taskId, workflowId: task.workflowId, agent: task.agent, capability: task.capability,
-        topic: task.topic, partition: task.partition, offset: task.offset,
-        requestedAt: task.requestedAt, expiredAt: task.deadline, attempts: task.attempts,
-      });
+      timeouts.push(timeoutOf(task));
       this.remember(key, { requestedAt: task.requestedAt, answeredAt: null, attempts: task.attempts, outcome: 'timed-out', source: task.source });
     }
+    if (early > 0) timeouts.sort((a, b) => a.expiredAt - b.expiredAt);
     // Entries of tasks that left the table wait for their deadline; drop them once they outnumber the live ones.
     if (this.deadlines.size > 2 * this.inFlight.size + 1024) this.deadlines.retain((task) => this.inFlight.get(task.key) === task);
     // Answers whose request did not show up within the TTL.
@@ -324,6 +331,14 @@ export class Correlator {
       }
     }
   }
+}
+
+function timeoutOf(task: InFlightTask): TaskTimeout {
+  return {
+    taskId: task.taskId, workflowId: task.workflowId, agent: task.agent, capability: task.capability,
+    topic: task.topic, partition: task.partition, offset: task.offset,
+    requestedAt: task.requestedAt, expiredAt: task.deadline, attempts: task.attempts,
+  };
 }
 
 function sourceOf(event: AgentEvent): string {

@@ -1,0 +1,91 @@
+// Detection on a realistic, heterogeneous fleet (fast CI versions of bench/detection/): 12 agents
+// at 0.5–5 req/s with a daily cycle, replayed from a backlog through the event clock, correlator and
+// detector with the default configuration.
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { loadConfig } from '../../../src/config/index.js';
+import { IncidentTracker } from '../../../src/detect/index.js';
+import type { WindowScore } from '../../../src/detect/index.js';
+import { evaluate } from '../../../bench/detection/evaluate.js';
+import { replayFleet } from '../../fixtures/fleet-replay.js';
+import { fleetProfiles, generateFleet, type FleetFaultKind } from '../../fixtures/realistic-fleet.js';
+
+const HOUR = 3_600_000;
+const config = loadConfig({});
+
+describe('detection on a realistic fleet (defaults)', () => {
+  test('3 hours of 12 heterogeneous agents without a fault: no alert, nothing late, no timeout', () => {
+    const run = generateFleet({ seed: 21, durationMs: 3 * HOUR });
+    const result = replayFleet(run.events, 'backlog', { seed: 21, config });
+    const alerts = result.alerts.filter((a) => a.windowStart < run.end && a.state === 'FIRING');
+    assert.deepEqual(alerts.map((a) => `${a.agent} ${a.features[0]!.name}`), []);
+    assert.equal(result.detector.lateEvents, 0);
+    assert.equal(result.timeouts.length, run.expectedTimeouts);
+  });
+
+  const kinds: FleetFaultKind[] = ['latency-x4', 'error-rate', 'rate-drop', 'payload-x6'];
+  test(`${kinds.join(', ')}, 20 minutes each on the quietest agent: alerted for it, right feature, open while it lasts`, () => {
+    const profiles = fleetProfiles(22, 12, [1, 3]);
+    const quiet = [...profiles].sort((a, b) => a.ratePerSecond - b.ratePerSecond)[0]!;
+    const faults = kinds.map((kind, i) => ({ kind, capability: quiet.capability, startMs: HOUR + i * 40 * 60_000, durationMs: 20 * 60_000 }));
+    const run = generateFleet({ seed: 22, durationMs: 4 * HOUR, faults });
+    const result = replayFleet(run.events, 'backlog', { seed: 22, config });
+    const quality = evaluate(run, result.alerts.filter((a) => a.windowStart < run.end), config.detect.windowMs);
+    for (const outcome of quality.faults) {
+      const what = `${outcome.fault.kind} on ${quiet.capability} (${quiet.ratePerSecond.toFixed(2)} req/s): ${JSON.stringify(outcome)}`;
+      assert.ok(outcome.detected && outcome.rightTarget, what);
+      assert.ok(outcome.rightFeature, what);
+      assert.ok(outcome.coverage >= 0.5, what);
+    }
+    assert.equal(quality.falseAlerts, 0);
+  });
+
+  test('one record stamped in 2100 and one in 1970 leave every other agent\'s windows, scores and late counts unchanged', () => {
+    const run = generateFleet({ seed: 23, durationMs: 1.5 * HOUR });
+    const victim = run.events.find((e) => e.kind === 'request')!;
+    const at = run.events.findIndex((e) => e.timestamp > run.start + HOUR && e.topic === victim.topic && e.partition === victim.partition);
+    const future = { ...run.events[at]!, timestamp: Date.UTC(2100, 0, 1), taskId: 'from-2100' };
+    const past = { ...run.events[at]!, timestamp: 0, taskId: 'from-1970' };
+    const withBad = [...run.events.slice(0, at), future, past, ...run.events.slice(at)];
+    const scores = (events: typeof run.events) => {
+      const r = replayFleet(events, 'backlog', { seed: 23, config });
+      return { r, alerts: r.alerts.map((a) => `${a.agent}@${a.windowStart}`) };
+    };
+    const clean = scores(run.events);
+    const bad = scores(withBad);
+    assert.deepEqual(bad.alerts, clean.alerts);
+    assert.deepEqual(bad.r.clockSkew, { ahead: 1, behind: 1 }, 'both records are counted');
+    assert.equal(bad.r.detector.windowsScored, clean.r.detector.windowsScored);
+    assert.equal(bad.r.detector.lateEvents, clean.r.detector.lateEvents);
+    assert.equal(bad.r.timeouts.length, clean.r.timeouts.length);
+  });
+});
+
+describe('IncidentTracker', () => {
+  const score = (value: number): WindowScore => ({
+    score: value, threshold: 10, stayThreshold: 5, anomaly: value > 10, elevated: value > 5, pValue: 0.5, contributions: [value], baselineMean: [0],
+  });
+  const options = { fireAfter: 2, resolveAfter: 2, learnDelay: 3, acceptAfterWindows: 50 };
+
+  test('fires after 2 anomalous windows, stays open while windows hover between the thresholds, resolves after 2 below', () => {
+    const tracker = new IncidentTracker<number>('a', options, () => undefined);
+    const states = [12, 12, 7, 8, 6, 7, 3, 4].map((v, i) => tracker.update(score(v), i, i * 10).transition?.state ?? '-');
+    assert.deepEqual(states, ['-', 'FIRING', '-', '-', '-', '-', '-', 'RESOLVED']);
+  });
+
+  test('learns a window only after 3 more proved normal; an elevated window discards those waiting', () => {
+    const learned: number[] = [];
+    const tracker = new IncidentTracker<number>('a', options, (item) => learned.push(item));
+    [1, 1, 1, 1, 1, 7, 1, 1, 1, 1].forEach((v, i) => tracker.update(score(v), i, i * 10));
+    assert.deepEqual(learned, [0, 1, 6], 'windows 2–4 waited when window 5 was elevated, and were dropped');
+  });
+
+  test('never stuck: an incident that never ends is accepted after acceptAfterWindows, and the baseline restarts', () => {
+    const tracker = new IncidentTracker<number>('a', { ...options, acceptAfterWindows: 20 }, () => undefined);
+    const steps = Array.from({ length: 30 }, (_, i) => tracker.update(score(50), i, i * 10));
+    const resolved = steps.findIndex((s) => s.transition?.state === 'RESOLVED');
+    assert.ok(resolved > 0 && resolved <= 21, `resolved at window ${resolved}`);
+    assert.equal(steps[resolved]!.transition!.resolution, 'accepted');
+    assert.equal(steps[resolved]!.restart, true);
+  });
+});
