@@ -127,11 +127,4 @@ export class EventClock {
     if (candidate > this.current) this.current = candidate;
     return this.current;
   }
-
-  /** Partitions that currently hold the clock, for diagnostics. */
-  activePartitions(wall: number): number {
-    let n = 0;
-    for (const p of this.partitions.values()) if (!p.caughtUp || (wall - p.lastRecordWall) * this.options.speed < this.options.idleMs) n += 1;
-    return n;
-  }
 }

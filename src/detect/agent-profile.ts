@@ -10,7 +10,7 @@
 // All as exponentially weighted sums: S ← αS + x, α = 1 − 1/memory.
 
 import { binomialZ, meanZ, poissonZ } from './evidence.js';
-import { FEATURES, FEATURE_COUNT } from './features.js';
+import { BOTH, FEATURE_COUNT, UP, movedWorse } from './features.js';
 import type { SampleStats, WindowAccumulator } from './window-accumulator.js';
 
 export interface ProfileOptions {
@@ -165,7 +165,9 @@ export class AgentProfile {
       z[i] = zi;
       value[i] = shown;
       expected[i] = baseline;
-      worse[i] = isWorse(directions[i]!, zi, observed - p0, minEffects[i]!) && (observed >= 2 * p0 || directions[i] !== UP) ? 1 : 0;
+      // A rise must also at least double the share: +5 points on a 40 % baseline is noise, on 1 % it is news.
+      const doubled = directions[i] !== UP || observed >= 2 * p0;
+      worse[i] = doubled && isWorse(directions[i]!, zi, observed - p0, minEffects[i]!) ? 1 : 0;
     };
 
     const mu = this.requestsPerWindow() * windows;
@@ -206,20 +208,7 @@ export class AgentProfile {
   }
 }
 
-export const UP = 1;
-export const DOWN = -1;
-export const BOTH = 0;
-
-/** Direction codes per feature: 1 up, -1 down, 0 both. */
-export function directionCode(direction: string): number {
-  return direction === 'up' ? UP : direction === 'down' ? DOWN : BOTH;
-}
-
-export const DEFAULT_DIRECTIONS = Int8Array.from(FEATURES, (f) => directionCode(f.direction));
-export const DEFAULT_MIN_EFFECTS = Float64Array.from(FEATURES, (f) => f.minEffect);
-
+/** The change is at least the minimum effect the worse way, and the evidence points the same way. */
 function isWorse(direction: number, z: number, effect: number, minEffect: number): boolean {
-  if (direction === UP) return z > 0 && effect >= minEffect;
-  if (direction === DOWN) return z < 0 && -effect >= minEffect;
-  return Math.abs(effect) >= minEffect;
+  return movedWorse(direction, effect, minEffect) && (direction === BOTH || Math.sign(z) === direction);
 }

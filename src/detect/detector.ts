@@ -20,8 +20,8 @@ import type { DetectConfig } from '../config/index.js';
 import { OrderedTable, type TaskTimeout } from '../correlate/index.js';
 import type { AgentEvent } from '../decode/index.js';
 import { AgentwatchError } from '../errors.js';
-import { AgentProfile, BOTH, DEFAULT_DIRECTIONS, DEFAULT_MIN_EFFECTS, directionCode } from './agent-profile.js';
-import { FEATURE_NAMES } from './features.js';
+import { AgentProfile } from './agent-profile.js';
+import { BOTH, DEFAULT_DIRECTIONS, DEFAULT_MIN_EFFECTS, FEATURE_NAMES, directionCode, movedWorse } from './features.js';
 import { IncidentTracker, type AlertState, type Resolution } from './incident-tracker.js';
 import { scorerOptions } from './scorer-options.js';
 import { severityOf, type Severity } from './threshold.js';
@@ -306,9 +306,7 @@ export class Detector {
 
   /** Whether selected feature i's evidence z is still off in its worse direction. */
   private stillOff(i: number, z: number): boolean {
-    const direction = this.directions[this.selected[i]!]!;
-    if (Number.isNaN(z)) return false;
-    return direction > 0 ? z >= STILL_OFF_Z : direction < 0 ? z <= -STILL_OFF_Z : Math.abs(z) >= STILL_OFF_Z;
+    return !Number.isNaN(z) && movedWorse(this.directions[this.selected[i]!]!, z, STILL_OFF_Z);
   }
 
   private scoreWindow(agent: string, state: AgentState, start: number, window: WindowAccumulator): WindowReport {

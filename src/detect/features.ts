@@ -38,3 +38,22 @@ export const FEATURES = [
 export type FeatureName = (typeof FEATURES)[number]['name'];
 export const FEATURE_NAMES: readonly FeatureName[] = FEATURES.map((f) => f.name);
 export const FEATURE_COUNT = FEATURES.length;
+
+/** Direction codes, per feature in typed arrays: 1 up, -1 down, 0 both. */
+export const UP = 1;
+export const DOWN = -1;
+export const BOTH = 0;
+
+export function directionCode(direction: Direction): number {
+  return direction === 'up' ? UP : direction === 'down' ? DOWN : BOTH;
+}
+
+export const DEFAULT_DIRECTIONS = Int8Array.from(FEATURES, (f) => directionCode(f.direction));
+export const DEFAULT_MIN_EFFECTS = Float64Array.from(FEATURES, (f) => f.minEffect);
+
+/** Whether a signed change (an effect, or a z) is at least `size` the worse way for `direction`. */
+export function movedWorse(direction: number, change: number, size: number): boolean {
+  if (direction === UP) return change >= size;
+  if (direction === DOWN) return -change >= size;
+  return Math.abs(change) >= size;
+}
