@@ -17,7 +17,8 @@ const seeds = Number(values.seeds);
 const firstSeed = Number(values.first);
 const hours = Number(values.hours);
 const modes: ReadMode[] = values.mode === 'both' ? ['backlog', 'live'] : [values.mode as ReadMode];
-const config = loadConfig({});
+// Detection options come from the environment (DETECT_*), so that variants can be compared.
+const config = loadConfig(process.env);
 const W = config.detect.windowMs;
 const KINDS: FleetFaultKind[] = FLEET_FAULT_KINDS.filter((k) => k !== 'latency-drift');
 
@@ -71,6 +72,6 @@ for (const mode of modes) {
     console.log(`| ${kind} | ${hit.length}/${of.length} | ${of.filter((o) => o.rightFeature).length}/${of.length} | ${median(hit.map((o) => o.delayWindows!))} | ${pct(median(of.map((o) => o.coverage)))} | ${median(hit.filter((o) => o.resolvedWindowsAfterEnd !== null).map((o) => o.resolvedWindowsAfterEnd!))} |`);
   }
   const hits = outcomes.filter((o) => o.detected && o.rightTarget);
-  console.log(`all faults: ${hits.length}/${outcomes.length} detected; median delay ${median(hits.map((o) => o.delayWindows!))} windows; median coverage ${pct(median(outcomes.map((o) => o.coverage)))}`);
+  console.log(`all faults: ${hits.length}/${outcomes.length} detected; delays ${hits.map((o) => o.delayWindows).sort((a, b) => a! - b!).join(" ")}; median delay ${median(hits.map((o) => o.delayWindows!))} windows; median coverage ${pct(median(outcomes.map((o) => o.coverage)))}`);
   for (const o of outcomes.filter((x) => !(x.detected && x.rightTarget && x.rightFeature))) console.log(`  missed or wrong: ${o.fault.kind} on ${o.fault.worker ?? o.fault.capability}: detected ${o.detected}, target ${o.rightTarget}, top ${o.topFeature}`);
 }

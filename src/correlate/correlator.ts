@@ -99,6 +99,8 @@ interface FinishedTask {
 
 interface PendingAnswer {
   answeredAt: number;
+  /** The agent that sent it. */
+  agent: string;
   /** Every key the answer is filed under, to remove them together. */
   keys: string[];
   /** Its task was already answered: unclaimed, it is a duplicate answer rather than an orphan. */
@@ -176,6 +178,7 @@ export class Correlator {
       this.counters.answered += 1;
       this.counters.answersBeforeRequests += 1;
       event.latencyMs = Math.max(0, early.answeredAt - event.timestamp);
+      event.answeredBy = early.agent;
       this.remember(key, { requestedAt: event.timestamp, answeredAt: early.answeredAt, attempts, outcome: 'answered', source });
       return;
     }
@@ -231,6 +234,7 @@ export class Correlator {
   }
 
   private onAnswer(event: AgentEvent): void {
+    event.answeredBy = event.agent;
     const keys = answerKeys(event);
     for (const key of keys) {
       const pending = this.inFlight.get(key);
@@ -266,7 +270,7 @@ export class Correlator {
       if (finished.outcome === 'answered') {
         const ownKeys = correlationKeys(event);
         // Later than the answer it already got: perhaps the answer to a retry not read yet.
-        if (finished.answeredAt !== null && event.timestamp > finished.answeredAt && ownKeys.length > 0) this.addPending({ answeredAt: event.timestamp, keys: ownKeys, afterAnswer: true });
+        if (finished.answeredAt !== null && event.timestamp > finished.answeredAt && ownKeys.length > 0) this.addPending({ answeredAt: event.timestamp, agent: event.agent, keys: ownKeys, afterAnswer: true });
         else this.counters.duplicateAnswers += 1;
       } else {
         // Answered after it timed out (or was evicted): still a latency, and flagged.
@@ -284,7 +288,7 @@ export class Correlator {
       this.counters.orphanAnswers += 1;
       return;
     }
-    this.addPending({ answeredAt: event.timestamp, keys: ownKeys, afterAnswer: false });
+    this.addPending({ answeredAt: event.timestamp, agent: event.agent, keys: ownKeys, afterAnswer: false });
   }
 
   private expire(now: number): TaskTimeout[] {

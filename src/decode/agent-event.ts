@@ -58,6 +58,8 @@ export interface AgentEvent extends KafkaRecord {
   clockSkew: 'ahead' | 'behind' | null;
 
   // Filled by correlation
+  /** The agent (worker) that answered the task, on its answer and on a request read after its answer. */
+  answeredBy: string | null;
   latencyMs: number | null;
   retries: number;
   timedOut: boolean;

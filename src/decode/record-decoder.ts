@@ -160,7 +160,7 @@ function buildEvent(record: KafkaRecord, semantics: Semantics, encoding: Encodin
     latencyMs: null,
     retries: 0,
     timedOut: false,
-    clockSkew: null,
+    clockSkew: null, answeredBy: null,
   };
 }
 

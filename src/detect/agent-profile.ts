@@ -102,6 +102,7 @@ class ProportionBaseline {
 export class AgentProfile {
   private learned = 0;
   private rateSum = 0;
+  private answerSum = 0;
   private rateWeight = 0;
   private readonly latency = new SampleBaseline();
   private readonly payload = new SampleBaseline();
@@ -126,9 +127,15 @@ export class AgentProfile {
     return this.rateWeight > 0 ? this.rateSum / this.rateWeight : 0;
   }
 
+  /** Expected requests or answers per window, whichever is more: how much evidence a window holds. */
+  eventsPerWindow(): number {
+    return this.rateWeight > 0 ? Math.max(this.rateSum, this.answerSum) / this.rateWeight : 0;
+  }
+
   learn(window: WindowAccumulator): void {
     const { alpha } = this;
     this.rateSum = this.rateAlpha * this.rateSum + window.requests;
+    this.answerSum = this.rateAlpha * this.answerSum + window.answers;
     this.rateWeight = this.rateAlpha * this.rateWeight + 1;
     this.latency.learn(window.latency, alpha);
     this.payload.learn(window.payload, alpha);

@@ -15,13 +15,20 @@
 //    counting only features that moved in their worse direction by at least their minimum effect;
 //    the threshold is the chi-bar-squared quantile of DETECT_P.
 // 4. The tracker fires, keeps or resolves the incident and decides what is learned.
+//
+// Workers: where the wire names the agent that answered (event.answeredBy, a worker of the
+// capability), its answers also go to a window of that worker, scored the same way against the
+// worker's own profile. A worker's window counts as anomalous only when it is also off against the
+// other workers of its capability in the same window (peer-evidence.ts): a change of the whole
+// capability is the capability's incident; one worker unlike its peers is the worker's.
 
 import type { DetectConfig } from '../config/index.js';
 import { OrderedTable, type TaskTimeout } from '../correlate/index.js';
 import type { AgentEvent } from '../decode/index.js';
 import { AgentwatchError } from '../errors.js';
 import { AgentProfile } from './agent-profile.js';
-import { BOTH, DEFAULT_DIRECTIONS, DEFAULT_MIN_EFFECTS, FEATURE_NAMES, directionCode, movedWorse } from './features.js';
+import { BOTH, DEFAULT_DIRECTIONS, DEFAULT_MIN_EFFECTS, FEATURE_NAMES, directionCode, movedWorse, type FeatureName } from './features.js';
+import { PEER_DISTRIBUTION, peerScore } from './peer-evidence.js';
 import { IncidentTracker, type AlertState, type Resolution } from './incident-tracker.js';
 import { scorerOptions } from './scorer-options.js';
 import { severityOf, type Severity } from './threshold.js';
@@ -40,9 +47,14 @@ export interface FeatureExplanation {
   contribution: number;
 }
 
+export type AlertScope = 'capability' | 'worker';
+
 export interface AnomalyAlert {
   alertId: string;
+  /** The capability, or the worker's name for a worker's alert. */
   agent: string;
+  capability: string;
+  scope: AlertScope;
   state: AlertState;
   severity: Severity;
   /** Start of the first anomalous window of the incident. */
@@ -60,6 +72,8 @@ export interface AnomalyAlert {
 
 export interface WindowReport {
   agent: string;
+  capability: string;
+  scope: AlertScope;
   windowStart: number;
   windowEnd: number;
   score: WindowScore;
@@ -71,6 +85,8 @@ export interface WindowReport {
   evidence: Float64Array;
   /** Windows pooled for the evidence (1: this window alone). */
   pooled: number;
+  /** A worker's D² against the other workers of its capability in the same window (null: capability, or no peers). */
+  peerScore: number | null;
 }
 
 export interface DetectorStats {
@@ -91,6 +107,10 @@ interface Learnable {
 }
 
 interface AgentState {
+  /** The capability, or the worker's name. */
+  agent: string;
+  capability: string;
+  scope: AlertScope;
   open: Map<number, WindowAccumulator>;
   /** The last closed windows, oldest first (for pooling). */
   recent: WindowAccumulator[];
@@ -118,6 +138,8 @@ const MAX_SILENT_WINDOWS = 360;
 /** One agent as the API shows it: its last scored window, its baseline, whether it alerts. */
 export interface AgentSnapshot {
   agent: string;
+  capability: string;
+  scope: AlertScope;
   firing: boolean;
   baselineWindows: number;
   warm: boolean;
@@ -157,9 +179,17 @@ export class Detector {
   process(events: readonly AgentEvent[], timeouts: readonly TaskTimeout[], watermark: number): { windows: WindowReport[]; alerts: AnomalyAlert[] } {
     for (const event of events) {
       if (event.encoding === 'opaque' || event.clockSkew !== null) continue;
-      this.accumulator(event.capability, event.timestamp)?.addEvent(event);
+      const window = this.accumulator(event.capability, null, event.timestamp);
+      if (window === undefined) continue;
+      window.addEvent(event);
+      const worker = event.answeredBy;
+      if (worker === null || worker === event.capability) continue;
+      // The worker's window: its answers, and latencies carried by requests read after their answer.
+      const ofWorker = this.accumulator(event.capability, worker, event.timestamp)!;
+      if (event.kind !== 'request') ofWorker.addEvent(event);
+      else if (event.latencyMs !== null) ofWorker.addLatency(event.latencyMs);
     }
-    for (const timeout of timeouts) this.accumulator(timeout.capability, timeout.expiredAt)?.addTimeout(timeout);
+    for (const timeout of timeouts) this.accumulator(timeout.capability, null, timeout.expiredAt)?.addTimeout(timeout);
     this.lastWatermark = Math.max(this.lastWatermark, watermark);
     return this.close(this.lastWatermark);
   }
@@ -173,9 +203,9 @@ export class Detector {
   /** Each agent's last window score and threshold, without the baseline (cheap enough for every scrape). */
   lastScores(): Array<{ agent: string; score: number | null; threshold: number }> {
     const scores: Array<{ agent: string; score: number | null; threshold: number }> = [];
-    for (const [agent, state] of this.agents.entries()) {
+    for (const [, state] of this.agents.entries()) {
       const report = state.lastReport;
-      if (report !== undefined) scores.push({ agent, score: report.score.score, threshold: report.score.threshold });
+      if (report !== undefined) scores.push({ agent: state.agent, score: report.score.score, threshold: report.score.threshold });
     }
     return scores;
   }
@@ -184,10 +214,12 @@ export class Detector {
   snapshot(): AgentSnapshot[] {
     const agents: AgentSnapshot[] = [];
     const finite = (v: number | undefined) => (v === undefined || !Number.isFinite(v) ? null : v);
-    for (const [agent, state] of this.agents.entries()) {
+    for (const [, state] of this.agents.entries()) {
       const report = state.lastReport;
       agents.push({
-        agent,
+        agent: state.agent,
+        capability: state.capability,
+        scope: state.scope,
         firing: state.tracker.firing,
         baselineWindows: state.profile.windows,
         warm: state.profile.windows >= this.config.warmupWindows,
@@ -208,8 +240,12 @@ export class Detector {
     return agents;
   }
 
-  private newState(agent: string, start: number): AgentState {
+  private newState(capability: string, worker: string | null, start: number): AgentState {
+    const agent = worker ?? capability;
     const state: AgentState = {
+      agent,
+      capability,
+      scope: worker === null ? 'capability' : 'worker',
       open: new Map(),
       recent: [],
       profile: this.newProfile(),
@@ -242,20 +278,22 @@ export class Detector {
     return scorer;
   }
 
-  private accumulator(agent: string, timestamp: number): WindowAccumulator | undefined {
+  /** The open window of a capability (worker null) or of one of its workers; undefined when it closed already (counted late). */
+  private accumulator(capability: string, worker: string | null, timestamp: number): WindowAccumulator | undefined {
     const start = Math.floor(timestamp / this.config.windowMs) * this.config.windowMs;
-    let state = this.agents.get(agent);
+    const key = worker === null ? capability : `${capability}\u0000${worker}`;
+    let state = this.agents.get(key);
     if (start + this.config.windowMs + this.config.latenessMs <= this.lastWatermark || start < this.closedBefore) {
       this.counters.lateEvents += 1;
       if (state !== undefined) state.lateEvents += 1;
       return undefined;
     }
     if (state === undefined) {
-      state = this.newState(agent, start);
+      state = this.newState(capability, worker, start);
       if (this.agents.size >= this.config.maxAgents) this.evictLeastRecent();
     }
     state.lastWindow = Math.max(state.lastWindow, start);
-    this.agents.set(agent, state); // most recently seen last
+    this.agents.set(key, state); // most recently seen last
     let window = state.open.get(start);
     if (window === undefined) {
       window = new WindowAccumulator();
@@ -272,11 +310,11 @@ export class Detector {
   }
 
   private close(watermark: number): { windows: WindowReport[]; alerts: AnomalyAlert[] } {
-    const windows: WindowReport[] = [];
-    const alerts: AnomalyAlert[] = [];
     const { windowMs, latenessMs } = this.config;
-    for (const [agent, state] of this.agents.entries()) {
-      const limit = watermark - windowMs - latenessMs; // windows starting at or before it close
+    const limit = watermark - windowMs - latenessMs; // windows starting at or before it close
+    // 1. Close and score every window the watermark passed, each agent's in order.
+    const closed: Array<{ state: AgentState; window: WindowAccumulator; report: WindowReport }> = [];
+    for (const [, state] of this.agents.entries()) {
       if (state.nextToClose > limit) continue;
       if ((limit - state.nextToClose) / windowMs >= MAX_SILENT_WINDOWS) {
         state.nextToClose = (Math.floor(limit / windowMs) - (MAX_SILENT_WINDOWS - 1)) * windowMs;
@@ -286,45 +324,86 @@ export class Detector {
         const window = state.open.get(start) ?? new WindowAccumulator();
         state.open.delete(start);
         state.nextToClose = start + windowMs;
-        const report = this.scoreWindow(agent, state, start, window);
-        windows.push(report);
-        const stillOff = state.incidentFeatures.some((i) => this.stillOff(i, report.evidence[i]!));
-        const step = state.tracker.update(report.score, { window, z: report.score.score === null ? null : report.evidence }, start, report.pooled, stillOff);
-        if (step.transition?.state === 'FIRING') state.incidentFeatures = this.featureNames.map((_, i) => i).filter((i) => (report.score.contributions?.[i] ?? 0) > 0);
-        else if (step.transition?.state === 'RESOLVED') state.incidentFeatures = [];
-        if (step.restart) {
-          this.counters.accepted += 1;
-          state.profile = this.newProfile();
-          state.scorer = this.newScorer();
-        }
-        if (step.transition !== undefined) alerts.push(this.alert(report, step.transition.state, step.transition.alertId, step.transition.onset, step.transition.resolution));
+        closed.push({ state, window, report: this.scoreWindow(state, start, window) });
       }
     }
-    this.closedBefore = Math.max(this.closedBefore, watermark - windowMs - latenessMs);
-    return { windows, alerts };
+    // 2. A worker is anomalous only when it is also unlike its peers in the same window.
+    if (closed.some((c) => c.state.scope === 'worker')) this.compareWithPeers(closed);
+    // 3. Incidents and learning.
+    const alerts: AnomalyAlert[] = [];
+    for (const { state, window, report } of closed) {
+      const stillOff = state.incidentFeatures.some((i) => this.stillOff(i, report.evidence[i]!));
+      const step = state.tracker.update(report.score, { window, z: report.score.score === null ? null : report.evidence }, report.windowStart, report.pooled, stillOff);
+      if (step.transition?.state === 'FIRING') state.incidentFeatures = this.featureNames.map((_, i) => i).filter((i) => (report.score.contributions?.[i] ?? 0) > 0);
+      else if (step.transition?.state === 'RESOLVED') state.incidentFeatures = [];
+      if (step.restart) {
+        this.counters.accepted += 1;
+        state.profile = this.newProfile();
+        state.scorer = this.newScorer();
+      }
+      if (step.transition !== undefined) alerts.push(this.alert(report, step.transition.state, step.transition.alertId, step.transition.onset, step.transition.resolution));
+    }
+    this.closedBefore = Math.max(this.closedBefore, limit);
+    return { windows: closed.map((c) => c.report), alerts };
   }
+
+  /**
+   * Scores each closed worker window against the other workers of its capability in the same window,
+   * and keeps it anomalous only when that peer score is elevated too (or when it has no peers with
+   * answers, never: the capability's own window speaks for a lone worker).
+   */
+  private compareWithPeers(closed: ReadonlyArray<{ state: AgentState; window: WindowAccumulator; report: WindowReport }>): void {
+    const groups = new Map<string, Array<{ state: AgentState; window: WindowAccumulator; report: WindowReport }>>();
+    for (const c of closed) {
+      if (c.state.scope !== 'worker') continue;
+      const key = `${c.state.capability}\u0000${c.report.windowStart}`;
+      const group = groups.get(key);
+      if (group === undefined) groups.set(key, [c]);
+      else group.push(c);
+    }
+    const stay = PEER_DISTRIBUTION.quantile(this.config.stayP);
+    for (const group of groups.values()) {
+      for (const c of group) {
+        const peers = new WindowAccumulator();
+        for (const other of group) if (other !== c) peers.merge(other.window);
+        if (!c.window.answered || !peers.answered) {
+          c.report.score = { ...c.report.score, anomaly: false };
+          continue;
+        }
+        const peer = peerScore(c.window, peers, this.featureRule);
+        c.report.peerScore = peer.d2;
+        if (peer.d2 <= stay) c.report.score = { ...c.report.score, anomaly: false };
+      }
+    }
+  }
+
+  private readonly featureRule = (name: FeatureName) => {
+    const i = FEATURE_NAMES.indexOf(name);
+    return { direction: this.directions[i]!, minEffect: this.minEffects[i]! };
+  };
 
   /** Whether selected feature i's evidence z is still off in its worse direction. */
   private stillOff(i: number, z: number): boolean {
     return !Number.isNaN(z) && movedWorse(this.directions[this.selected[i]!]!, z, STILL_OFF_Z);
   }
 
-  private scoreWindow(agent: string, state: AgentState, start: number, window: WindowAccumulator): WindowReport {
+  private scoreWindow(state: AgentState, start: number, window: WindowAccumulator): WindowReport {
     const { windowMs } = this.config;
     // Windows in which the agent sent nothing still count for pooling and the rate.
     state.recent.push(window);
     if (state.recent.length > this.config.poolWindows) state.recent.shift();
     const d = this.featureNames.length;
     const report: WindowReport = {
-      agent, windowStart: start, windowEnd: start + windowMs, score: WARMING,
-      values: new Float64Array(d).fill(Number.NaN), expected: new Float64Array(d).fill(Number.NaN), evidence: new Float64Array(d).fill(Number.NaN), pooled: 1,
+      agent: state.agent, capability: state.capability, scope: state.scope, windowStart: start, windowEnd: start + windowMs, score: WARMING,
+      values: new Float64Array(d).fill(Number.NaN), expected: new Float64Array(d).fill(Number.NaN), evidence: new Float64Array(d).fill(Number.NaN),
+      pooled: 1, peerScore: null,
     };
     if (state.profile.windows < this.config.warmupWindows) {
       state.lastReport = report;
       return report;
     }
     let pooled = 1;
-    const perWindow = state.profile.requestsPerWindow();
+    const perWindow = state.profile.eventsPerWindow();
     while (pooled < state.recent.length && perWindow * pooled < this.config.poolMinRequests) pooled += 1;
     let pool = window;
     if (pooled > 1) {
@@ -357,7 +436,7 @@ export class Detector {
     })).sort((a, b) => b.contribution - a.contribution);
     const pValue = score.pValue ?? 1;
     return {
-      alertId, agent: report.agent, state, severity: severityOf(pValue), onset,
+      alertId, agent: report.agent, capability: report.capability, scope: report.scope, state, severity: severityOf(pValue), onset,
       windowStart: report.windowStart, windowEnd: report.windowEnd,
       score: score.score ?? 0, threshold: score.threshold, pValue, resolution, features,
     };

@@ -59,6 +59,16 @@ export class WindowAccumulator {
     if (event.latencyMs !== null) this.latency.add(event.latencyMs);
   }
 
+  /** A latency measured on a request read after its answer, for the window of the worker that answered. */
+  addLatency(latencyMs: number): void {
+    this.latency.add(latencyMs);
+  }
+
+  /** Whether the window holds anything about answers (a worker's window may not). */
+  get answered(): boolean {
+    return this.answers > 0 || this.latency.count > 0;
+  }
+
   addTimeout(_timeout: TaskTimeout): void {
     this.timeouts += 1;
   }

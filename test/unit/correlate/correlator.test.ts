@@ -14,7 +14,7 @@ function event(kind: AgentEvent['kind'], at: number, ids: Partial<AgentEvent> = 
     key: null, headers: {}, agent: 'x', capability: 'x', workflowId: null, taskId: null, messageId: null, contextId: null,
     rpcId: null, method: null, step: null, kind, state: kind === 'result' ? 'completed' : null, errorType: null, attempt: 1,
     payloadBytes: 10, encoding: 'json', schemaId: null, parseError: null, dlqReason: null, body: null, value: null,
-    latencyMs: null, retries: 0, timedOut: false, clockSkew: null, ...ids,
+    latencyMs: null, retries: 0, timedOut: false, clockSkew: null, answeredBy: null, ...ids,
   };
 }
 
