@@ -21,6 +21,8 @@ export interface PipelineDeps {
   logger: Logger;
   /** Longest backoff between retries. */
   retryMaxMs: number;
+  /** A partition further ahead of event time than this waits for the others (EVENT_TIME_ALIGN_MS). */
+  alignMs: number;
   /** Told about every handled batch (metrics). */
   observer?: { batch(observation: BatchObservation): void };
 }
@@ -129,6 +131,16 @@ export class Pipeline {
   private flushIfAllWait(): void {
     if (this.inProgress === 0 || this.waitingOnSinks < this.inProgress) return;
     for (const sink of this.deps.sinks) sink.flushNow?.();
+  }
+
+  /**
+   * Watermark alignment: whether a partition is more than `alignMs` of event time ahead of the event
+   * clock. Its tasks would wait in memory for answers on partitions read more slowly (a backlog read
+   * unevenly), so the tap holds it until the others catch up: memory stays bounded and no answer is
+   * evicted unread.
+   */
+  isAhead(topic: string, partition: number): boolean {
+    return this.deps.clock.lead(`${topic}:${partition}`, Date.now()) > this.deps.alignMs;
   }
 
   /** The tap (re)joined its group: partition progress starts over from the new assignment's backlog. */

@@ -151,6 +151,7 @@ export class Service {
       sinks,
       logger,
       retryMaxMs: config.sinks.retryMaxMs,
+      alignMs: config.eventTime.alignMs,
       observer: metrics,
     });
     const tap = new AgentTap(kafka, {
@@ -160,8 +161,12 @@ export class Service {
       filter: createTopicFilter(config.ingest, config.topics),
       handler: pipeline.handle,
       onAssignment: (backlogged) => pipeline.onAssignment(backlogged),
+      holdBack: (topic, partition) => pipeline.isAhead(topic, partition),
     }, logger);
-    const clockTicks = startTicking(() => pipeline.tick(), CLOCK_TICK_MS);
+    const clockTicks = startTicking(async () => {
+      await pipeline.tick();
+      tap.releaseHeld();
+    }, CLOCK_TICK_MS);
     await tap.start();
     logger.info({ topics: tap.subscribedTopics(), pattern: config.ingest.topicPattern.source, groupId: config.kafka.groupId }, 'tapping agent topics');
 

@@ -55,7 +55,7 @@ if (mode === 'embedded') {
 const engineLoadedRssMB = process.memoryUsage().rss / 2 ** 20;
 const pipeline = new Pipeline({
   decoder: new RecordDecoder({ schemaById: async () => undefined }, { maxPayloadBytes: config.ingest.maxPayloadBytes }),
-  correlator, clock: new EventClock(config.eventTime), clockFindings: new ClockFindings(), dlq: new DlqWriter(producer, 'agentwatch.dlq.bench-memory'), sinks, logger, retryMaxMs: 5_000,
+  correlator, clock: new EventClock(config.eventTime), clockFindings: new ClockFindings(), dlq: new DlqWriter(producer, 'agentwatch.dlq.bench-memory'), sinks, logger, retryMaxMs: 5_000, alignMs: config.eventTime.alignMs,
 });
 
 const start = Date.now() - Math.ceil(tasks / TASKS_PER_SECOND) * 1000 - LATENCY_MS - 60_000;

@@ -67,6 +67,8 @@ export interface EventTimeConfig {
   maxSkewMs: number;
   /** A caught-up partition with no record for this long (event time) stops holding the event clock back. */
   idleMs: number;
+  /** A partition further ahead of event time than this is paused until the others catch up. */
+  alignMs: number;
   /** Event time runs this many times faster than the wall clock (accelerated simulations declare it). */
   speed: number;
   /** The declared clock showed event time `event` at wall time `wall` (ms since the epoch); default: the wall clock. */
@@ -255,6 +257,7 @@ function readOptions(reader: OptionReader): Config {
 
   const maxSkewMs = reader.int('EVENT_TIME_MAX_SKEW_MS', 300_000, { min: 1_000, max: 31_536_000_000 }, 'A record stamped this far ahead of the (declared) clock, or behind the event clock, is audited and counted per producer but never moves the event clock, nor is it correlated or scored.');
   const idleMs = reader.int('EVENT_TIME_IDLE_MS', 15_000, { min: 100, max: 86_400_000 }, 'A caught-up partition with no new record for this long (event time) stops holding the event clock back.');
+  const alignMs = reader.int('EVENT_TIME_ALIGN_MS', 300_000, { min: 1_000, max: 86_400_000 }, 'A partition read further ahead of event time than this is paused until the others catch up (bounds the tasks waiting for answers while a backlog is read).');
   const speed = reader.float('EVENT_TIME_SPEED', 1, { min: 0.001, max: 10_000 }, 'Event time runs this many times faster than the wall clock: only for accelerated simulations, with EVENT_TIME_ANCHOR.');
   const anchorText = reader.optionalString('EVENT_TIME_ANCHOR', 'The declared clock of an accelerated simulation: EVENT@WALL, its event time EVENT at wall time WALL (each ISO 8601 or ms since the epoch). Default: the wall clock.');
   const started = Date.now();
@@ -362,7 +365,7 @@ function readOptions(reader: OptionReader): Config {
     ingest: { topicPattern, excludeTopics, refreshIntervalMs, fromBeginning, maxPayloadBytes, partitionsConcurrently, maxBytesPerPartition },
     topics: { dlq: dlqTopic, anomalies: anomaliesTopic, checkpoints: checkpointsTopic, partitions: outputPartitions, replicationFactor: outputReplication },
     correlate: { taskTtlMs, maxInFlight, maxRecent },
-    eventTime: { maxSkewMs, idleMs, speed, anchor },
+    eventTime: { maxSkewMs, idleMs, alignMs, speed, anchor },
     sinks: { eventsFile, retryMaxMs },
     schemaRegistry: { url: registryUrl ?? 'http://127.0.0.1:8081', username: registryUsername, password: registryPassword },
     clickhouse: { url: clickhouseUrl, username: clickhouseUser, password: clickhousePassword, database, dataDir, requestTimeoutMs: clickhouseTimeout },

@@ -179,6 +179,17 @@ export class Correlator {
       this.counters.answersBeforeRequests += 1;
       event.latencyMs = Math.max(0, early.answeredAt - event.timestamp);
       event.answeredBy = early.agent;
+      if (early.answeredAt > event.timestamp + this.options.taskTtlMs) {
+        // Answered after its deadline, read in the other order: still a timeout.
+        this.counters.timeouts += 1;
+        this.counters.lateAnswers += 1;
+        event.timedOut = true;
+        this.answeredLate.push({
+          taskId: event.taskId, workflowId: event.workflowId, agent: event.agent, capability: event.capability,
+          topic: event.topic, partition: event.partition, offset: event.offset,
+          requestedAt: event.timestamp, expiredAt: event.timestamp + this.options.taskTtlMs, attempts,
+        });
+      }
       this.remember(key, { requestedAt: event.timestamp, answeredAt: early.answeredAt, attempts, outcome: 'answered', source });
       return;
     }

@@ -103,6 +103,14 @@ export class EventClock {
     if (!this.partitions.has(partitionKey)) this.partitions.set(partitionKey, { watermark: Number.NEGATIVE_INFINITY, lastRecordWall: wall, caughtUp: false });
   }
 
+  /** How far a partition's watermark is ahead of event time at `wall` (+Infinity while event time is unknown). */
+  lead(partitionKey: string, wall: number): number {
+    const watermark = this.partitions.get(partitionKey)?.watermark ?? Number.NEGATIVE_INFINITY;
+    const now = this.now(wall);
+    if (watermark === Number.NEGATIVE_INFINITY) return 0;
+    return now === Number.NEGATIVE_INFINITY ? Number.POSITIVE_INFINITY : watermark - now;
+  }
+
   /** Forgets partition progress (a rebalance changes the set of partitions); keeps the time. */
   resetPartitions(): void {
     this.partitions.clear();

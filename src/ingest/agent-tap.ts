@@ -30,6 +30,8 @@ export type BatchHandler = (batch: TapBatch) => Promise<void>;
 
 export interface TapStats {
   topics: number;
+  /** Partitions paused now because they ran too far ahead of event time. */
+  held: number;
   records: number;
   batches: number;
   commits: number;
@@ -48,6 +50,11 @@ export interface TapOptions {
    * determined.
    */
   onAssignment?: (backlogged: string[] | null) => void;
+  /**
+   * Asked after each batch: whether the partition ran too far ahead of event time and should wait
+   * for the others (watermark alignment). Held partitions are paused, and resumed by releaseHeld().
+   */
+  holdBack?: (topic: string, partition: number) => boolean;
 }
 
 export class AgentTap {
@@ -60,6 +67,8 @@ export class AgentTap {
   /** Settles once the current assignment's backlog has been announced; batches wait for it. */
   private assignmentAnnounced: Promise<void> = Promise.resolve();
   private readonly counters = { records: 0, batches: 0, commits: 0, resubscriptions: 0 };
+  /** Partitions paused by holdBack, as "topic:partition" → their coordinates. */
+  private readonly held = new Map<string, { topic: string; partition: number }>();
 
   constructor(private readonly kafka: Kafka, private readonly options: TapOptions, private readonly logger: Logger) {}
 
@@ -86,7 +95,18 @@ export class AgentTap {
   }
 
   stats(): TapStats {
-    return { topics: this.topics.length, ...this.counters };
+    return { topics: this.topics.length, held: this.held.size, ...this.counters };
+  }
+
+  /** Resumes the held partitions that event time has caught up with (after each batch, and on the clock tick). */
+  releaseHeld(): void {
+    const consumer = this.consumer;
+    if (consumer === undefined || this.options.holdBack === undefined) return;
+    for (const [key, { topic, partition }] of this.held) {
+      if (this.options.holdBack(topic, partition)) continue;
+      this.held.delete(key);
+      consumer.resume([{ topic, partitions: [partition] }]);
+    }
   }
 
   /** Lists topics and resubscribes when the matching set changed. Never throws; failures are logged and retried next time. */
@@ -125,7 +145,11 @@ export class AgentTap {
       // A fetch waits at most this long for new records; a resubscription waits for the fetch in flight.
       maxWaitTimeInMs: 1_000,
     });
+    this.held.clear(); // a new consumer has nothing paused
     consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
+      // The assignment may have changed: nothing stays held across it.
+      for (const { topic, partition } of this.held.values()) consumer.resume([{ topic, partitions: [partition] }]);
+      this.held.clear();
       const partitions = Object.values(payload.memberAssignment).reduce((n, p) => n + p.length, 0);
       this.logger.info({ groupId: this.options.groupId, partitions, ms: Date.now() - t0 }, 'joined the consumer group');
       this.assignmentAnnounced = this.announceBacklog(payload.memberAssignment);
@@ -170,6 +194,11 @@ export class AgentTap {
     resolveOffset(last.offset);
     await consumer.commitOffsets([{ topic: batch.topic, partition: batch.partition, offset: next }]);
     this.counters.commits += 1;
+    if (this.options.holdBack?.(batch.topic, batch.partition) === true && !this.stopping) {
+      consumer.pause([{ topic: batch.topic, partitions: [batch.partition] }]);
+      this.held.set(`${batch.topic}:${batch.partition}`, { topic: batch.topic, partition: batch.partition });
+    }
+    this.releaseHeld();
     await heartbeat();
   }
 

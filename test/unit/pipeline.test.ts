@@ -41,6 +41,7 @@ function pipeline(sink: EventSink, schemaDelayMs: number): Pipeline {
     sinks: [sink],
     logger: createLogger('fatal'),
     retryMaxMs: 100,
+    alignMs: config.eventTime.alignMs,
   });
 }
 

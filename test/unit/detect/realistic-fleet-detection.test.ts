@@ -49,7 +49,7 @@ describe('detection on a realistic fleet (defaults)', () => {
     const withBad = [...run.events.slice(0, at), future, past, ...run.events.slice(at)];
     const scores = (events: typeof run.events) => {
       const r = replayFleet(events, 'backlog', { seed: 23, config });
-      return { r, alerts: r.alerts.map((a) => `${a.agent}@${a.windowStart}`) };
+      return { r, alerts: r.alerts.map((a) => `${a.agent}@${a.windowStart}`).sort() };
     };
     const clean = scores(run.events);
     const bad = scores(withBad);
