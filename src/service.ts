@@ -124,7 +124,7 @@ export class Service {
     const clockFindings = new ClockFindings();
     const publisher = await AlertPublisher.create(producer, createSchemaRegistry(config.schemaRegistry), config.topics.anomalies);
     const alerts = new AlertStream((err) => logger.warn({ err }, 'an alert subscriber threw and was removed'));
-    const detectorSink = new DetectorSink(detector, async (batch) => {
+    const deliverAlerts = async (batch: readonly AnomalyAlert[]): Promise<void> => {
       // Kafka first: if publishing fails the batch is offered again, and the stream must not repeat itself.
       await publisher.publish(batch);
       await audit.recordAlerts(batch);
@@ -133,7 +133,8 @@ export class Service {
         logAlert(logger, alert);
         alerts.emit(alert);
       }
-    }, logger.isLevelEnabled('debug') ? (windows) => logWindows(logger, detector.featureNames, windows) : undefined);
+    };
+    const detectorSink = new DetectorSink(detector, deliverAlerts, logger.isLevelEnabled('debug') ? (windows) => logWindows(logger, detector.featureNames, windows) : undefined);
     logger.info({ topic: config.topics.anomalies, schemaId: publisher.schemaId, features: detector.featureNames }, 'alerts go to the anomalies topic');
 
     const sinks: EventSink[] = [audit, detectorSink];
@@ -175,6 +176,11 @@ export class Service {
       config: config.api,
       agents: () => detector.snapshot(),
       clockFindings: () => clockFindings.list(),
+      acceptBaseline: async (agent, by) => {
+        const outcome = detector.accept(agent, by);
+        if (typeof outcome !== 'string') await deliverAlerts([outcome]);
+        return outcome;
+      },
       metrics: () => metrics.render(),
       readiness: async () => ({
         kafka: await probeKafka(kafka, config.kafka).then(() => true, () => false),

@@ -56,5 +56,9 @@ export function toAvro(alert: AnomalyAlert, publishedAt: number): Record<string,
       contribution: f.contribution,
     })),
     published_at: publishedAt,
+    capability: alert.capability,
+    scope: alert.scope,
+    resolution: alert.resolution,
+    accepted_by: alert.acceptedBy,
   };
 }

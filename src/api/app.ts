@@ -20,6 +20,10 @@ declare module 'fastify' {
     /** Roles that may call the route (admin always may); none: public. */
     roles?: readonly ApiRole[];
   }
+  interface FastifyRequest {
+    /** The name of the API key that authorised the request (null on public routes). */
+    apiKeyName: string | null;
+  }
 }
 
 export async function buildApi(context: ApiContext, logger: Logger): Promise<FastifyInstance> {
@@ -41,6 +45,7 @@ export async function buildApi(context: ApiContext, logger: Logger): Promise<Fas
   });
   await app.register(swaggerUi, { routePrefix: '/docs' });
 
+  app.decorateRequest('apiKeyName', null);
   app.addHook('onRequest', async (request, reply) => {
     const roles = request.routeOptions.config.roles;
     if (roles === undefined) return;
@@ -51,6 +56,7 @@ export async function buildApi(context: ApiContext, logger: Logger): Promise<Fas
     if (!mayAccess(principal, roles)) {
       return reply.code(403).send({ error: { code: 'AW_API_FORBIDDEN', message: `this key may not call ${request.routeOptions.url}; it needs the role ${roles.join(' or ')}` } });
     }
+    request.apiKeyName = principal.name;
     request.log.info({ apiKey: principal.name }, 'authorised');
     return undefined;
   });

@@ -84,6 +84,17 @@ export const MIGRATIONS: readonly Migration[] = [
       ORDER BY (agent, window_start, alert_id)`,
     ],
   },
+  {
+    version: 2,
+    name: 'anomalies: capability, scope, resolution, accepted_by',
+    statements: [
+      `ALTER TABLE anomalies
+        ADD COLUMN IF NOT EXISTS capability LowCardinality(String) DEFAULT agent COMMENT 'the capability; agent is the worker for scope worker',
+        ADD COLUMN IF NOT EXISTS scope LowCardinality(String) DEFAULT 'capability' COMMENT 'capability, or worker',
+        ADD COLUMN IF NOT EXISTS resolution LowCardinality(String) DEFAULT '' COMMENT 'RESOLVED: recovered, or accepted as the new normal',
+        ADD COLUMN IF NOT EXISTS accepted_by String DEFAULT '' COMMENT 'who accepted: an API key name, or agentwatch (DETECT_ACCEPT_AFTER_MS)'`,
+    ],
+  },
 ];
 
 /** The TTL clause for audit_events: keep forever (0) or N days after ingestion. */

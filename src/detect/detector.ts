@@ -66,6 +66,8 @@ export interface AnomalyAlert {
   pValue: number;
   /** On RESOLVED: whether behaviour recovered or was accepted as the new normal. */
   resolution: Resolution | null;
+  /** With resolution 'accepted': who accepted (an API key's name, or 'agentwatch' after DETECT_ACCEPT_AFTER_MS). */
+  acceptedBy: string | null;
   /** Every scored feature, largest contribution first. */
   features: FeatureExplanation[];
 }
@@ -198,6 +200,25 @@ export class Detector {
     let firing = 0;
     for (const [, state] of this.agents.entries()) if (state.tracker.firing) firing += 1;
     return { agents: this.agents.size, firing, ...this.counters };
+  }
+
+  /**
+   * An operator accepts an agent's (capability's or worker's) current behaviour as its new normal:
+   * its open incident resolves as accepted by `by`, and its baseline starts over from the present.
+   * 'unknown' when no such agent is watched, 'not-firing' when it has no incident to accept.
+   */
+  accept(agent: string, by: string): AnomalyAlert | 'unknown' | 'not-firing' {
+    let found: AgentState | undefined;
+    for (const [, state] of this.agents.entries()) if (state.agent === agent) found = state;
+    if (found === undefined) return 'unknown';
+    const report = found.lastReport;
+    const transition = found.tracker.accept();
+    if (transition === undefined || report === undefined) return 'not-firing';
+    this.counters.accepted += 1;
+    found.profile = this.newProfile();
+    found.scorer = this.newScorer();
+    found.incidentFeatures = [];
+    return this.alert(report, transition.state, transition.alertId, transition.onset, 'accepted', by);
   }
 
   /** Each agent's last window score and threshold, without the baseline (cheap enough for every scrape). */
@@ -341,7 +362,10 @@ export class Detector {
         state.profile = this.newProfile();
         state.scorer = this.newScorer();
       }
-      if (step.transition !== undefined) alerts.push(this.alert(report, step.transition.state, step.transition.alertId, step.transition.onset, step.transition.resolution));
+      if (step.transition !== undefined) {
+        const { state: alertState, alertId, onset, resolution } = step.transition;
+        alerts.push(this.alert(report, alertState, alertId, onset, resolution, resolution === 'accepted' ? 'agentwatch' : null));
+      }
     }
     this.closedBefore = Math.max(this.closedBefore, limit);
     return { windows: closed.map((c) => c.report), alerts };
@@ -425,7 +449,7 @@ export class Detector {
     return report;
   }
 
-  private alert(report: WindowReport, state: AlertState, alertId: string, onset: number, resolution: Resolution | null): AnomalyAlert {
+  private alert(report: WindowReport, state: AlertState, alertId: string, onset: number, resolution: Resolution | null, acceptedBy: string | null): AnomalyAlert {
     const { score } = report;
     const features = this.featureNames.map((name, i) => ({
       name,
@@ -438,7 +462,7 @@ export class Detector {
     return {
       alertId, agent: report.agent, capability: report.capability, scope: report.scope, state, severity: severityOf(pValue), onset,
       windowStart: report.windowStart, windowEnd: report.windowEnd,
-      score: score.score ?? 0, threshold: score.threshold, pValue, resolution, features,
+      score: score.score ?? 0, threshold: score.threshold, pValue, resolution, acceptedBy, features,
     };
   }
 }

@@ -201,7 +201,7 @@ describe('audit queries', () => {
     const api = await buildApi({
       clickhouse: service.clickhouse,
       config: { ...stackConfig(isolatedOverrides(run, { API_KEYS: `audit-team:auditor:${KEYS.auditor}` })).api, maxExportRows: 50 },
-      agents: () => [], clockFindings: () => [], metrics: async () => ({ contentType: 'text/plain', body: '' }), readiness: async () => ({ kafka: true, clickhouse: true }),
+      agents: () => [], clockFindings: () => [], acceptBaseline: async () => 'unknown' as const, metrics: async () => ({ contentType: 'text/plain', body: '' }), readiness: async () => ({ kafka: true, clickhouse: true }),
     }, createLogger('fatal'));
     try {
       const refused = await api.inject({ url: '/v1/audit/export?workflowId=wf-3', headers: { authorization: `Bearer ${KEYS.auditor}` } });
@@ -233,6 +233,20 @@ describe('audit queries', () => {
       const agents = await call('/v1/agents', KEYS.sre);
       return agents.body.agents.some((a: any) => a.agent === `api-${run}` && a.baselineWindows > 0 && a.features.length === 8);
     }, 60_000);
+  });
+});
+
+describe('accepting a new normal', () => {
+  test('POST /v1/agents/{agent}/accept: 409 without a firing incident, 404 for an unknown agent, 403 for an auditor', async () => {
+    await waitFor('the agent to be watched', async () => (await call('/v1/agents', KEYS.sre)).body.agents.some((a: any) => a.agent === `api-${run}`), 60_000);
+    const post = (agent: string, key: string) => fetch(`${service.apiUrl}/v1/agents/${encodeURIComponent(agent)}/accept`, { method: 'POST', headers: { authorization: `Bearer ${key}` } });
+    const notFiring = await post(`api-${run}`, KEYS.sre);
+    assert.equal(notFiring.status, 409);
+    assert.equal((await notFiring.json() as any).error.code, 'AW_API_CONFLICT');
+    const unknown = await post('nobody', KEYS.sre);
+    assert.equal(unknown.status, 404);
+    assert.match((await unknown.json() as any).error.message, /no agent "nobody" is watched/);
+    assert.equal((await post(`api-${run}`, KEYS.auditor)).status, 403);
   });
 });
 

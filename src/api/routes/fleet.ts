@@ -29,7 +29,8 @@ export function fleetRoutes(app: FastifyInstance, context: ApiContext): void {
               items: {
                 type: 'object',
                 properties: {
-                  alert_id: { type: 'string' }, agent: { type: 'string' }, state: { type: 'string' }, severity: { type: 'string' },
+                  alert_id: { type: 'string' }, agent: { type: 'string' }, capability: { type: 'string' }, scope: { type: 'string' },
+                  resolution: { type: ['string', 'null'] }, accepted_by: { type: ['string', 'null'] }, state: { type: 'string' }, severity: { type: 'string' },
                   onset: { type: 'string' }, window_start: { type: 'string' }, window_end: { type: 'string' },
                   score: { type: 'number' }, threshold: { type: 'number' }, p_value: { type: 'number' },
                   features: { type: 'array', items: { type: 'object', additionalProperties: true } },
@@ -54,6 +55,34 @@ export function fleetRoutes(app: FastifyInstance, context: ApiContext): void {
       response: { 200: { type: 'object', properties: { agents: { type: 'array', items: { type: 'object', additionalProperties: true } } } }, ...errorResponses },
     },
   }, async () => ({ agents: context.agents() }));
+
+  app.post<{ Params: { agent: string } }>('/v1/agents/:agent/accept', {
+    config: { roles: ['sre'] },
+    schema: {
+      summary: "Accept an agent's current behaviour as its new normal: its firing incident resolves as accepted (by this API key, recorded with the alert) and its baseline starts over",
+      tags: ['fleet'],
+      params: { type: 'object', properties: { agent: { type: 'string', minLength: 1, maxLength: 512 } }, required: ['agent'] },
+      response: {
+        200: {
+          type: 'object',
+          properties: { alert_id: { type: 'string' }, agent: { type: 'string' }, state: { type: 'string' }, resolution: { type: 'string' }, accepted_by: { type: 'string' } },
+        },
+        ...errorResponses,
+        404: errorResponses[400],
+        409: errorResponses[400],
+      },
+    },
+  }, async (request, reply) => {
+    const outcome = await context.acceptBaseline(request.params.agent, request.apiKeyName ?? 'unknown');
+    if (outcome === 'unknown') {
+      return reply.code(404).send({ error: { code: 'AW_API_NOT_FOUND', message: `no agent ${JSON.stringify(request.params.agent)} is watched; GET /v1/agents lists them` } });
+    }
+    if (outcome === 'not-firing') {
+      return reply.code(409).send({ error: { code: 'AW_API_CONFLICT', message: `agent ${JSON.stringify(request.params.agent)} has no firing incident to accept` } });
+    }
+    request.log.warn({ agent: outcome.agent, alertId: outcome.alertId, acceptedBy: outcome.acceptedBy }, 'incident accepted as the new normal');
+    return { alert_id: outcome.alertId, agent: outcome.agent, state: outcome.state, resolution: outcome.resolution ?? 'accepted', accepted_by: outcome.acceptedBy ?? '' };
+  });
 
   app.get('/v1/findings/clock-skew', {
     config: { roles: ['sre'] },

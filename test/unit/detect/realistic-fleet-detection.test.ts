@@ -4,7 +4,8 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { loadConfig } from '../../../src/config/index.js';
-import { IncidentTracker } from '../../../src/detect/index.js';
+import { Correlator } from '../../../src/correlate/index.js';
+import { Detector, IncidentTracker, type AnomalyAlert } from '../../../src/detect/index.js';
 import type { WindowScore } from '../../../src/detect/index.js';
 import { evaluate } from '../../../bench/detection/evaluate.js';
 import { replayFleet } from '../../fixtures/fleet-replay.js';
@@ -58,6 +59,44 @@ describe('detection on a realistic fleet (defaults)', () => {
     assert.equal(bad.r.detector.windowsScored, clean.r.detector.windowsScored);
     assert.equal(bad.r.detector.lateEvents, clean.r.detector.lateEvents);
     assert.equal(bad.r.timeouts.length, clean.r.timeouts.length);
+  });
+});
+
+describe('workers and operators', () => {
+  test('a bad worker among the workers of one capability is alerted as that worker', () => {
+    const profiles = fleetProfiles(24, 12, [3, 4]);
+    const busiest = [...profiles].sort((a, b) => b.ratePerSecond - a.ratePerSecond)[0]!;
+    const worker = busiest.workers[1]!;
+    const run = generateFleet({ seed: 24, durationMs: 2 * HOUR, workersPerCapability: [3, 4], faults: [{ kind: 'bad-worker', capability: busiest.capability, worker, startMs: HOUR, durationMs: 20 * 60_000 }] });
+    const result = replayFleet(run.events, 'backlog', { seed: 24, config });
+    const firing = result.alerts.filter((a) => a.state === 'FIRING' && a.windowStart < run.end);
+    const asWorker = firing.filter((a) => a.scope === 'worker');
+    assert.deepEqual(asWorker.map((a) => [a.agent, a.capability]), [[worker, busiest.capability]], `worker alerts: ${JSON.stringify(firing.map((a) => a.agent))}`);
+    assert.ok(asWorker[0]!.windowStart >= run.start + HOUR);
+    assert.match(asWorker[0]!.features[0]!.name, /^(latency_p50|latency_p95|failure_rate)$/);
+  });
+
+  test('an operator accepts a firing incident: RESOLVED as accepted by that key, and the baseline starts over', () => {
+    const profiles = fleetProfiles(25, 12, [1, 1]);
+    const target = profiles[0]!;
+    const run = generateFleet({ seed: 25, durationMs: 2 * HOUR, workersPerCapability: [1, 1], faults: [{ kind: 'latency-x4', capability: target.capability, startMs: HOUR, durationMs: HOUR }] });
+    const detector = new Detector(config.detect);
+    const alerts: AnomalyAlert[] = [];
+    const events = run.events.map((e) => ({ ...e, latencyMs: null }));
+    const correlator = new Correlator(config.correlate);
+    for (let i = 0; i < events.length; i += 500) {
+      const batch = events.slice(i, i + 500);
+      const now = batch[batch.length - 1]!.timestamp;
+      alerts.push(...detector.process(batch, correlator.process(batch, now), now).alerts);
+      if (alerts.some((a) => a.agent === target.capability && a.state === 'FIRING')) break;
+    }
+    assert.equal(detector.accept('nobody', 'sre-team'), 'unknown');
+    const accepted = detector.accept(target.capability, 'sre-team');
+    assert.ok(typeof accepted !== 'string', 'the incident was firing');
+    assert.deepEqual([accepted.state, accepted.resolution, accepted.acceptedBy], ['RESOLVED', 'accepted', 'sre-team']);
+    const agent = detector.snapshot().find((a) => a.agent === target.capability)!;
+    assert.deepEqual([agent.firing, agent.baselineWindows], [false, 0], 'no incident, and a baseline learning anew');
+    assert.equal(detector.accept(target.capability, 'sre-team'), 'not-firing');
   });
 });
 
