@@ -2,9 +2,11 @@
 // (or a pool of recent windows) against it. Learned only from windows proven normal (see
 // incident-tracker.ts), with exponential forgetting:
 //   rate:        requests per window, an EWMA over `rateMemoryWindows` (short, to follow daily load);
-//   latency and payload size: the mean and variance of ln(1 + v) over samples, and the share of
-//                samples beyond the baseline's 99th percentile (mean + 2.326 sd), learned rather than
-//                assumed, so a heavier tail than the lognormal's is not an anomaly;
+//   latency and payload size: the mean and variance of ln(1 + v) over the samples within the
+//                baseline's 99th percentile (mean + 2.326 sd), and the share of samples beyond it,
+//                learned rather than assumed, so a heavier tail than the lognormal's is not an
+//                anomaly. Leaving the tail out of the mean and variance keeps a slow tail from
+//                widening the very limit it is measured against;
 //   proportions: retries per request, timeouts per request, failures per answer, with a prior of one
 //                in a hundred so that a new agent's first failure is not infinitely surprising.
 // All as exponentially weighted sums: S ← αS + x, α = 1 − 1/memory.
@@ -23,6 +25,8 @@ export interface ProfileOptions {
 /** z of the 99th percentile of a normal distribution. */
 const Z99 = 2.3263;
 const Z95 = 1.6449;
+/** Standard deviation of a normal distribution cut at its 99th percentile, in units of the uncut one. */
+const TRIMMED_SD = 0.968;
 /** Smallest per-sample standard deviation of ln(1 + v): 5 %. */
 const SIGMA_FLOOR = 0.05;
 /** Prior of proportions and tail shares: `PRIOR_HITS` in `PRIOR_TRIALS`. */
@@ -60,7 +64,9 @@ class SampleBaseline {
 
   sigma(): number {
     const mean = this.mean();
-    return Math.max(SIGMA_FLOOR, Math.sqrt(Math.max(0, this.sumSquares / this.weight - mean * mean)));
+    // Samples beyond the 99th percentile are left out: a normal cut there has 0.968 of the sd.
+    const trimmed = this.tailTrials > 0 ? TRIMMED_SD : 1;
+    return Math.max(SIGMA_FLOOR, Math.sqrt(Math.max(0, this.sumSquares / this.weight - mean * mean)) / trimmed);
   }
 
   /** The value beyond which the baseline expects about 1 % of samples. */
@@ -74,13 +80,16 @@ class SampleBaseline {
 
   learn(samples: SampleStats, alpha: number): void {
     if (samples.count === 0) return;
+    let within: { count: number; sumLog: number; sumLogSquares: number } = samples;
     if (this.known) {
-      this.tailHits = alpha * this.tailHits + samples.histogram.countAbove(this.tailLimit());
+      within = samples.histogram.momentsUpTo(this.tailLimit());
+      this.tailHits = alpha * this.tailHits + (samples.count - within.count);
       this.tailTrials = alpha * this.tailTrials + samples.count;
     }
-    this.weight = alpha * this.weight + samples.count;
-    this.sum = alpha * this.sum + samples.sumLog;
-    this.sumSquares = alpha * this.sumSquares + samples.sumLogSquares;
+    if (within.count === 0) return;
+    this.weight = alpha * this.weight + within.count;
+    this.sum = alpha * this.sum + within.sumLog;
+    this.sumSquares = alpha * this.sumSquares + within.sumLogSquares;
   }
 }
 

@@ -134,6 +134,11 @@ interface AgentState {
  */
 const STILL_OFF_Z = 1;
 
+/** Tail features (shares beyond the baseline's 99th percentile) pool this many times the samples, over at most TAIL_POOL_WINDOWS. */
+const TAIL_POOL_FACTOR = 3;
+const TAIL_POOL_WINDOWS = 6;
+const TAIL_FEATURES = [FEATURE_NAMES.indexOf('latency_p95'), FEATURE_NAMES.indexOf('payload_bytes_p95')];
+
 /** Most empty windows closed in a row for a silent agent; after that it skips to the present (a long gap in the log). */
 const MAX_SILENT_WINDOWS = 360;
 
@@ -407,6 +412,14 @@ export class Detector {
   };
 
   /** Whether selected feature i's evidence z is still off in its worse direction. */
+  /** The merge of the agent's last `windows` closed windows. */
+  private pool(state: AgentState, windows: number): WindowAccumulator {
+    if (windows === 1) return state.recent[state.recent.length - 1]!;
+    const pool = new WindowAccumulator();
+    for (const w of state.recent.slice(-windows)) pool.merge(w);
+    return pool;
+  }
+
   private stillOff(i: number, z: number): boolean {
     return !Number.isNaN(z) && movedWorse(this.directions[this.selected[i]!]!, z, STILL_OFF_Z);
   }
@@ -415,7 +428,7 @@ export class Detector {
     const { windowMs } = this.config;
     // Windows in which the agent sent nothing still count for pooling and the rate.
     state.recent.push(window);
-    if (state.recent.length > this.config.poolWindows) state.recent.shift();
+    if (state.recent.length > Math.max(this.config.poolWindows, TAIL_POOL_WINDOWS)) state.recent.shift();
     const d = this.featureNames.length;
     const report: WindowReport = {
       agent: state.agent, capability: state.capability, scope: state.scope, windowStart: start, windowEnd: start + windowMs, score: WARMING,
@@ -426,15 +439,25 @@ export class Detector {
       state.lastReport = report;
       return report;
     }
-    let pooled = 1;
     const perWindow = state.profile.eventsPerWindow();
-    while (pooled < state.recent.length && perWindow * pooled < this.config.poolMinRequests) pooled += 1;
-    let pool = window;
-    if (pooled > 1) {
-      pool = new WindowAccumulator();
-      for (const w of state.recent.slice(-pooled)) pool.merge(w);
+    const poolSize = (minimum: number, most: number) => {
+      let k = 1;
+      while (k < Math.min(most, state.recent.length) && perWindow * k < minimum) k += 1;
+      return k;
+    };
+    const pooled = poolSize(this.config.poolMinRequests, this.config.poolWindows);
+    const evidence = state.profile.evidence(this.pool(state, pooled), pooled, windowMs, this.minEffects, this.directions);
+    // Tails count rare samples (1 in 100 normally): they need TAIL_POOL_FACTOR times the samples to say anything.
+    const tailPooled = poolSize(this.config.poolMinRequests * TAIL_POOL_FACTOR, TAIL_POOL_WINDOWS);
+    if (tailPooled > pooled) {
+      const tails = state.profile.evidence(this.pool(state, tailPooled), tailPooled, windowMs, this.minEffects, this.directions);
+      for (const f of TAIL_FEATURES) {
+        evidence.z[f] = tails.z[f]!;
+        evidence.worse[f] = tails.worse[f]!;
+        evidence.value[f] = tails.value[f]!;
+        evidence.expected[f] = tails.expected[f]!;
+      }
     }
-    const evidence = state.profile.evidence(pool, pooled, windowMs, this.minEffects, this.directions);
     for (let i = 0; i < d; i += 1) {
       const f = this.selected[i]!;
       report.values[i] = evidence.value[f]!;

@@ -34,6 +34,22 @@ export class LogHistogram {
     return n;
   }
 
+  /** Count, Σ ln(1 + v) and Σ ln(1 + v)² of the values at or below `value` (bucket middles). */
+  momentsUpTo(value: number): { count: number; sumLog: number; sumLogSquares: number } {
+    const limit = Math.ceil(Math.log1p(Math.max(0, value)) / LOG_GAMMA);
+    let count = 0;
+    let sumLog = 0;
+    let sumLogSquares = 0;
+    for (const [bucket, n] of this.buckets) {
+      if (bucket > limit) continue;
+      const log = (bucket - 0.5) * LOG_GAMMA;
+      count += n;
+      sumLog += n * log;
+      sumLogSquares += n * log * log;
+    }
+    return { count, sumLog, sumLogSquares };
+  }
+
   /** The q-quantile (0..1), or NaN when empty. */
   quantile(q: number): number {
     if (this.total === 0) return Number.NaN;
