@@ -26,7 +26,7 @@ function scorerFigure(d: number, learn: boolean): ScorerFigure {
   const random = seededRandom(d);
   const gaussian = () => random.normal();
   const vectors = Array.from({ length: VECTORS }, () => Float64Array.from({ length: d }, (_, i) => 1 + 0.1 * i + 0.2 * gaussian()));
-  const options = { warmupWindows: 30, baseline: { memoryWindows: 360, sigmaFloor: new Float64Array(d).fill(0.01), shrinkage: 10 }, threshold: { p: 0.999, stayP: 0.99, mode: 'chi2' as const, empiricalWindow: 1000, empiricalMinimum: 100 } };
+  const options = { warmupWindows: 30, baseline: { memoryWindows: 360, sigmaFloor: new Float64Array(d).fill(0.01), shrinkage: 10 }, threshold: { p: 0.999, stayP: 0.99, atOnceP: 0.999999, mode: 'chi2' as const, empiricalWindow: 1000, empiricalMinimum: 100 } };
   const scorers = Array.from({ length: SCORERS }, () => new WindowScorer(d, options));
   for (const scorer of scorers) for (let i = 0; i < 60; i += 1) scorer.assess(vectors[(i * 31) % VECTORS]!, true);
   let sink = 0;

@@ -90,7 +90,7 @@ export async function runScore(args: ScoreArguments, config: Config, stdin: Read
       scorer = newScorer();
       tracker = new IncidentTracker<Float64Array>('rows', {
         fireAfter: config.detect.fireAfter, resolveAfter: config.detect.resolveAfter, learnDelay: config.detect.learnDelayWindows,
-        acceptAfterWindows: Math.max(1, Math.round(config.detect.acceptAfterMs / config.detect.windowMs)),
+        acceptAfterWindows: Math.max(1, Math.round(config.detect.acceptAfterMs / config.detect.windowMs)), smallSamples: false,
       }, (row, score) => scorer!.learn(row, score));
       vector = new Float64Array(columns.length);
     }

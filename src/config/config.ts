@@ -98,6 +98,8 @@ export interface DetectConfig {
   maxAgents: number;
   /** Probability of the lower threshold that an incident must fall below to recover, and a window to be learned. */
   stayP: number;
+  /** Above this quantile of the score, one window fires at once. */
+  atOnceP: number;
   /** A window is learned only after this many later windows proved normal too. */
   learnDelayWindows: number;
   /** With nothing learned for this long (event time), the current behaviour becomes the new normal. */
@@ -284,6 +286,8 @@ function readOptions(reader: OptionReader): Config {
   const fireAfter = reader.int('DETECT_FIRE_AFTER', 2, { min: 1, max: 100 }, 'Anomalous windows in a row before an alert fires (1: fastest, with more false alerts; see docs/detection.md).');
   const resolveAfter = reader.int('DETECT_RESOLVE_AFTER', 2, { min: 1, max: 1000 }, 'Windows in a row at or below the stay threshold before a firing alert resolves.');
   const stayP = reader.float('DETECT_STAY_P', 0.99, { min: 0, max: 1, exclusive: true }, 'An incident recovers, and a window may be learned, only at or below this quantile of the score (lower than DETECT_P).');
+  const atOnceP = reader.float('DETECT_FIRE_AT_ONCE_P', 0.999999, { min: 0, max: 1, exclusive: true }, 'A window scoring above this quantile fires an alert at once, without DETECT_FIRE_AFTER windows in a row (a gross change is news now).');
+  if (atOnceP < p) reader.problem(`DETECT_FIRE_AT_ONCE_P=${atOnceP} is below DETECT_P=${p}; the fire-at-once threshold must be the higher one.`);
   if (stayP > p) reader.problem(`DETECT_STAY_P=${stayP} is above DETECT_P=${p}; the stay threshold must be the lower one.`);
   const warmupWindows = reader.int('DETECT_WARMUP_WINDOWS', 30, { min: 2, max: 100_000 }, 'Windows an agent\'s own baseline learns before the agent can alert (no agent is scored against another\'s).');
   const memoryWindows = reader.int('DETECT_MEMORY_WINDOWS', 180, { min: 10, max: 10_000_000 }, 'Baseline memory in windows (exponential forgetting): latency, size and proportion baselines follow slow drift.');
@@ -360,7 +364,7 @@ function readOptions(reader: OptionReader): Config {
     audit: { batchRows: auditBatchRows, flushMs: auditFlushMs, redactPaths, retentionDays, checkpointIntervalMs },
     detect: {
       windowMs, latenessMs, p, threshold, fireAfter, resolveAfter, warmupWindows, memoryWindows, shrinkage, features, maxAgents, warmupRows,
-      stayP, learnDelayWindows, acceptAfterMs, rateMemoryWindows, poolWindows, poolMinRequests, directions, minEffects,
+      stayP, atOnceP, learnDelayWindows, acceptAfterMs, rateMemoryWindows, poolWindows, poolMinRequests, directions, minEffects,
     },
     ingest: { topicPattern, excludeTopics, refreshIntervalMs, fromBeginning, maxPayloadBytes, partitionsConcurrently, maxBytesPerPartition },
     topics: { dlq: dlqTopic, anomalies: anomaliesTopic, checkpoints: checkpointsTopic, partitions: outputPartitions, replicationFactor: outputReplication },

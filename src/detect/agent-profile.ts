@@ -2,11 +2,11 @@
 // (or a pool of recent windows) against it. Learned only from windows proven normal (see
 // incident-tracker.ts), with exponential forgetting:
 //   rate:        requests per window, an EWMA over `rateMemoryWindows` (short, to follow daily load);
-//   latency and payload size: the mean and variance of ln(1 + v) over the samples within the
-//                baseline's 99th percentile (mean + 2.326 sd), and the share of samples beyond it,
-//                learned rather than assumed, so a heavier tail than the lognormal's is not an
-//                anomaly. Leaving the tail out of the mean and variance keeps a slow tail from
-//                widening the very limit it is measured against;
+//   latency and payload size: the mean and variance of ln(1 + v), with samples beyond the
+//                baseline's 99th percentile (mean + 2.326 sd) counted at that limit (winsorised), and
+//                the share of samples beyond it, learned rather than assumed, so a heavier tail than
+//                the lognormal's is not an anomaly. Winsorising keeps a slow tail from widening the
+//                very limit it is measured against, yet lets a limit that is too low move up;
 //   proportions: retries per request, timeouts per request, failures per answer, with a prior of one
 //                in a hundred so that a new agent's first failure is not infinitely surprising.
 // All as exponentially weighted sums: S ← αS + x, α = 1 − 1/memory.
@@ -25,8 +25,8 @@ export interface ProfileOptions {
 /** z of the 99th percentile of a normal distribution. */
 const Z99 = 2.3263;
 const Z95 = 1.6449;
-/** Standard deviation of a normal distribution cut at its 99th percentile, in units of the uncut one. */
-const TRIMMED_SD = 0.968;
+/** Standard deviation of a normal distribution winsorised at its 99th percentile, in units of the original. */
+const WINSORISED_SD = 0.991;
 /** Smallest per-sample standard deviation of ln(1 + v): 5 %. */
 const SIGMA_FLOOR = 0.05;
 /** Prior of proportions and tail shares: `PRIOR_HITS` in `PRIOR_TRIALS`. */
@@ -64,9 +64,9 @@ class SampleBaseline {
 
   sigma(): number {
     const mean = this.mean();
-    // Samples beyond the 99th percentile are left out: a normal cut there has 0.968 of the sd.
-    const trimmed = this.tailTrials > 0 ? TRIMMED_SD : 1;
-    return Math.max(SIGMA_FLOOR, Math.sqrt(Math.max(0, this.sumSquares / this.weight - mean * mean)) / trimmed);
+    // Samples beyond the 99th percentile count at it: a normal winsorised there has 0.991 of the sd.
+    const winsorised = this.tailTrials > 0 ? WINSORISED_SD : 1;
+    return Math.max(SIGMA_FLOOR, Math.sqrt(Math.max(0, this.sumSquares / this.weight - mean * mean)) / winsorised);
   }
 
   /** The value beyond which the baseline expects about 1 % of samples. */
@@ -80,16 +80,20 @@ class SampleBaseline {
 
   learn(samples: SampleStats, alpha: number): void {
     if (samples.count === 0) return;
-    let within: { count: number; sumLog: number; sumLogSquares: number } = samples;
+    let { sumLog, sumLogSquares } = samples;
     if (this.known) {
-      within = samples.histogram.momentsUpTo(this.tailLimit());
-      this.tailHits = alpha * this.tailHits + (samples.count - within.count);
+      const limit = this.tailLimit();
+      const within = samples.histogram.momentsUpTo(limit);
+      const beyond = samples.count - within.count;
+      const atLimit = Math.log1p(limit);
+      sumLog = within.sumLog + beyond * atLimit;
+      sumLogSquares = within.sumLogSquares + beyond * atLimit * atLimit;
+      this.tailHits = alpha * this.tailHits + beyond;
       this.tailTrials = alpha * this.tailTrials + samples.count;
     }
-    if (within.count === 0) return;
-    this.weight = alpha * this.weight + within.count;
-    this.sum = alpha * this.sum + within.sumLog;
-    this.sumSquares = alpha * this.sumSquares + within.sumLogSquares;
+    this.weight = alpha * this.weight + samples.count;
+    this.sum = alpha * this.sum + sumLog;
+    this.sumSquares = alpha * this.sumSquares + sumLogSquares;
   }
 }
 

@@ -139,6 +139,9 @@ const TAIL_POOL_FACTOR = 3;
 const TAIL_POOL_WINDOWS = 6;
 const TAIL_FEATURES = [FEATURE_NAMES.indexOf('latency_p95'), FEATURE_NAMES.indexOf('payload_bytes_p95')];
 
+/** Pseudo-windows of the evidence baseline's prior (z = 0, variance 1). */
+const EVIDENCE_PRIOR_WINDOWS = 30;
+
 /** Most empty windows closed in a row for a silent agent; after that it skips to the present (a long gap in the log). */
 const MAX_SILENT_WINDOWS = 360;
 
@@ -155,7 +158,7 @@ export interface AgentSnapshot {
   features: Array<{ name: string; value: number | null; baselineMean: number | null; z: number | null; contribution: number | null }>;
 }
 
-const WARMING: WindowScore = { score: null, threshold: Number.NaN, stayThreshold: Number.NaN, anomaly: false, elevated: false, pValue: null, contributions: null, baselineMean: [] };
+const WARMING: WindowScore = { score: null, threshold: Number.NaN, stayThreshold: Number.NaN, anomaly: false, severe: false, elevated: false, pValue: null, contributions: null, baselineMean: [] };
 
 export class Detector {
   readonly featureNames: readonly string[];
@@ -279,6 +282,9 @@ export class Detector {
       tracker: new IncidentTracker<Learnable>(agent, {
         fireAfter: this.config.fireAfter, resolveAfter: this.config.resolveAfter, learnDelay: this.config.learnDelayWindows,
         acceptAfterWindows: Math.max(1, Math.round(this.config.acceptAfterMs / this.config.windowMs)),
+        // A worker's window holds a fraction of its capability's samples: its small-sample evidence
+        // has heavier tails than its z says.
+        smallSamples: worker !== null,
       }, (item, score) => {
         state.profile.learn(item.window);
         if (item.z !== null) state.scorer.learn(item.z, score);
@@ -296,11 +302,15 @@ export class Detector {
     return new AgentProfile({ rateMemoryWindows: this.config.rateMemoryWindows, memoryWindows: this.config.memoryWindows });
   }
 
-  /** The evidence baseline starts at the model's expectation: z = 0 (one window's worth), variance 1. */
+  /**
+   * The evidence baseline starts at the model's expectation, z = 0 with variance 1, worth
+   * EVIDENCE_PRIOR_WINDOWS windows: its first real windows cannot bias it far.
+   */
   private newScorer(): WindowScorer {
     const d = this.featureNames.length;
     const scorer = new WindowScorer(d, scorerOptions(this.config, new Float64Array(d).fill(1), 0, this.oneSided));
-    scorer.learn(new Float64Array(d));
+    const expectation = new Float64Array(d);
+    for (let i = 0; i < EVIDENCE_PRIOR_WINDOWS; i += 1) scorer.learn(expectation);
     return scorer;
   }
 

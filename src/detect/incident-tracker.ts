@@ -1,7 +1,8 @@
 // One agent's incidents and what its baseline may learn, for the live detector and `agentwatch
 // score` alike.
 //
-// Fire: `fireAfter` anomalous windows in a row (score above the threshold) open an incident.
+// Fire: `fireAfter` anomalous windows in a row (score above the threshold) open an incident, or one
+//   severe window (far above it: DETECT_FIRE_AT_ONCE_P) unless the agent has small samples (a worker).
 // Stay: an incident stays FIRING while windows stay elevated (above the lower stay threshold), or
 //   while the caller says the behaviour that fired it is still off (`stillOff`); it resolves after
 //   `resolveAfter` windows in a row that are neither. So an incident does not resolve while
@@ -34,6 +35,11 @@ export interface TrackerOptions {
   resolveAfter: number;
   learnDelay: number;
   acceptAfterWindows: number;
+  /**
+   * The agent's windows hold few samples (a worker's share of its capability): one severe window
+   * never fires at once, and each pooled window counts fully toward the run needed to fire.
+   */
+  smallSamples: boolean;
 }
 
 export interface TrackerStep {
@@ -66,7 +72,7 @@ export class IncidentTracker<T> {
   /**
    * Feeds one closed window: its score (null while warming up), what learning it would take, and
    * how many windows its evidence pooled. With k windows pooled, one window's events weigh in k
-   * scores in a row, so firing takes fireAfter + k − 1 anomalous windows in a row, and resolving
+   * scores in a row, so firing takes more anomalous windows in a row (windowsToFire), and resolving
    * resolveAfter + k − 1 recovered ones.
    */
   update(score: WindowScore, item: T, windowStart: number, pooled = 1, stillOff = false): TrackerStep {
@@ -83,7 +89,7 @@ export class IncidentTracker<T> {
       this.anomalousRun = 0;
     }
     this.recoveredRun = score.elevated || stillOff ? 0 : this.recoveredRun + 1;
-    if (this.incident === undefined && this.anomalousRun >= this.options.fireAfter + pooled - 1) {
+    if (this.incident === undefined && score.anomaly && ((score.severe && !this.options.smallSamples) || this.anomalousRun >= this.windowsToFire(pooled))) {
       this.incident = { alertId: `${this.agent}@${this.firstAnomalous}`, onset: this.firstAnomalous };
       transition = { state: 'FIRING', ...this.incident, resolution: null };
     } else if (this.incident !== undefined && this.recoveredRun >= this.options.resolveAfter + pooled - 1) {
@@ -107,6 +113,15 @@ export class IncidentTracker<T> {
       return { transition: this.close('accepted') ?? transition, restart: true };
     }
     return { transition, restart: false };
+  }
+
+  /**
+   * Anomalous windows in a row that fire, with k windows pooled: fireAfter + ⌊(k − 1)/2⌋, so that one
+   * window's events (which weigh in k pooled scores) cannot fire alone past fireAfter = 2; with small
+   * samples, fireAfter + k − 1.
+   */
+  private windowsToFire(pooled: number): number {
+    return this.options.fireAfter + (this.options.smallSamples ? pooled - 1 : Math.floor((pooled - 1) / 2));
   }
 
   private close(resolution: Resolution): AlertTransition | undefined {

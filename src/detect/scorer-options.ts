@@ -8,6 +8,6 @@ export function scorerOptions(config: DetectConfig, sigmaFloor: Float64Array, wa
     warmupWindows,
     oneSided,
     baseline: { memoryWindows: config.memoryWindows, shrinkage: config.shrinkage ?? sigmaFloor.length, sigmaFloor },
-    threshold: { p: config.p, stayP: config.stayP, mode: config.threshold, empiricalWindow: 1000, empiricalMinimum: 100 },
+    threshold: { p: config.p, stayP: config.stayP, atOnceP: config.atOnceP, mode: config.threshold, empiricalWindow: 1000, empiricalMinimum: 100 },
   };
 }

@@ -16,6 +16,8 @@ export interface ThresholdOptions {
   p: number;
   /** Probability of the lower threshold an incident must fall below to recover. */
   stayP: number;
+  /** Probability of the upper threshold above which one window fires at once. */
+  atOnceP: number;
   mode: ThresholdMode;
   /** Normal scores kept for the empirical quantile. */
   empiricalWindow: number;
@@ -64,6 +66,7 @@ export class ScoreDistribution {
 export class Threshold {
   private readonly fire: number;
   private readonly stay: number;
+  private readonly atOnce: number;
   private readonly recent: Float64Array;
   private filled = 0;
   private next = 0;
@@ -71,6 +74,7 @@ export class Threshold {
   constructor(private readonly distribution: ScoreDistribution, private readonly options: ThresholdOptions) {
     this.fire = distribution.quantile(options.p);
     this.stay = distribution.quantile(options.stayP);
+    this.atOnce = distribution.quantile(options.atOnceP);
     this.recent = new Float64Array(options.mode === 'empirical' ? options.empiricalWindow : 0);
   }
 
@@ -86,6 +90,11 @@ export class Threshold {
   /** Above it a window is anomalous. */
   value(): number {
     return this.empirical() ? this.quantileOfRecent(this.options.p) : this.fire;
+  }
+
+  /** Above it one window is enough to fire (the χ² or chi-bar quantile, also in empirical mode). */
+  atOnceValue(): number {
+    return Math.max(this.atOnce, this.value());
   }
 
   /** At or below it a window of an incident counts as recovered, and a window may be learned. */

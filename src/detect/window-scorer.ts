@@ -23,6 +23,8 @@ export interface WindowScore {
   /** The lower threshold: at or below it a window counts as recovered and may be learned. */
   stayThreshold: number;
   anomaly: boolean;
+  /** So far above the threshold that this window alone fires an alert. */
+  severe: boolean;
   /** Above the stay threshold: not normal enough to learn from or to end an incident. */
   elevated: boolean;
   /** p-value of the score under the baseline (null while warming up). */
@@ -55,11 +57,11 @@ export class WindowScorer {
     const threshold = this.threshold.value();
     const stayThreshold = this.threshold.stayValue();
     if (!this.warm) {
-      return { score: null, threshold, stayThreshold, anomaly: false, elevated: false, pValue: null, contributions: null, baselineMean: this.baseline.meanCopy() };
+      return { score: null, threshold, stayThreshold, anomaly: false, severe: false, elevated: false, pValue: null, contributions: null, baselineMean: this.baseline.meanCopy() };
     }
     const { d2, contributions } = this.baseline.score(x, keep);
     return {
-      score: d2, threshold, stayThreshold, anomaly: d2 > threshold, elevated: d2 > stayThreshold, pValue: this.threshold.pValue(d2),
+      score: d2, threshold, stayThreshold, anomaly: d2 > threshold, severe: d2 > this.threshold.atOnceValue(), elevated: d2 > stayThreshold, pValue: this.threshold.pValue(d2),
       contributions, baselineMean: this.baseline.meanCopy(),
     };
   }

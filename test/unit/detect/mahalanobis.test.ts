@@ -81,7 +81,7 @@ describe('Mahalanobis scoring', () => {
     const scorer = new WindowScorer(d, {
       warmupWindows: 30,
       baseline: { memoryWindows: 1000, shrinkage: d, sigmaFloor: new Float64Array(d).fill(0.01) },
-      threshold: { p: 0.999, stayP: 0.99, mode: 'chi2', empiricalWindow: 0, empiricalMinimum: 0 },
+      threshold: { p: 0.999, stayP: 0.99, atOnceP: 0.999999, mode: 'chi2', empiricalWindow: 0, empiricalMinimum: 0 },
     });
     // Latency p50 and p95 move together (ρ ≈ 0.95); the rest independent.
     const normalWindow = () => {
@@ -113,7 +113,7 @@ describe('Mahalanobis scoring', () => {
     const scorer = new WindowScorer(2, {
       warmupWindows: 30,
       baseline: { memoryWindows: 360, shrinkage: 2, sigmaFloor: new Float64Array(2).fill(0.05) },
-      threshold: { p: 0.999, stayP: 0.99, mode: 'chi2', empiricalWindow: 0, empiricalMinimum: 0 },
+      threshold: { p: 0.999, stayP: 0.99, atOnceP: 0.999999, mode: 'chi2', empiricalWindow: 0, empiricalMinimum: 0 },
     });
     scorer.assess(Float64Array.from([Number.NaN, 0.1]), true); // requests, no answer yet
     for (let w = 0; w < 40; w += 1) scorer.assess(Float64Array.from([6.4 + 0.02 * random.normal(), 1.4 + 0.02 * random.normal()]), true);
@@ -135,7 +135,7 @@ describe('Mahalanobis scoring', () => {
     const scorer = new WindowScorer(2, {
       warmupWindows: 5,
       baseline: { memoryWindows: 100, shrinkage: 2, sigmaFloor: new Float64Array(2).fill(0.1) },
-      threshold: { p: 0.999, stayP: 0.99, mode: 'chi2', empiricalWindow: 0, empiricalMinimum: 0 },
+      threshold: { p: 0.999, stayP: 0.99, atOnceP: 0.999999, mode: 'chi2', empiricalWindow: 0, empiricalMinimum: 0 },
     });
     for (let w = 0; w < 5; w += 1) {
       const r = scorer.assess(Float64Array.from([w === 2 ? 1000 : 1 + w * 0.01, 2]), true);

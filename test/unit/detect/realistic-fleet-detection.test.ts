@@ -62,6 +62,35 @@ describe('detection on a realistic fleet (defaults)', () => {
   });
 });
 
+describe('read from a backlog or live', () => {
+  test('the same fleet gives the same alerts, no late events, and every timeout in deadline order', () => {
+    const seed = 31;
+    const profiles = fleetProfiles(seed, 12, [1, 3]);
+    const multi = profiles.find((p) => p.workers.length > 1)!;
+    const faults = [
+      { kind: 'latency-x4' as const, capability: profiles[2]!.capability, startMs: HOUR, durationMs: 20 * 60_000 },
+      { kind: 'bad-worker' as const, capability: multi.capability, worker: multi.workers[0]!, startMs: 1.2 * HOUR, durationMs: 20 * 60_000 },
+      { kind: 'error-rate' as const, capability: profiles[5]!.capability, startMs: 1.5 * HOUR, durationMs: 20 * 60_000 },
+      { kind: 'stuck-worker' as const, capability: profiles[7]!.capability, startMs: 1.8 * HOUR, durationMs: 10 * 60_000 },
+    ];
+    const run = generateFleet({ seed, durationMs: 2.5 * HOUR, faults });
+    const read = (mode: 'backlog' | 'live') => {
+      const result = replayFleet(run.events, mode, { seed, config });
+      return { result, alerts: result.alerts.filter((a) => a.windowStart < run.end).map((a) => `${a.state} ${a.alertId}`).sort() };
+    };
+    const backlog = read('backlog');
+    const live = read('live');
+    assert.ok(backlog.alerts.length >= 8, backlog.alerts.join(', '));
+    assert.deepEqual(live.alerts, backlog.alerts);
+    for (const { result } of [backlog, live]) {
+      assert.equal(result.detector.lateEvents, 0);
+      assert.ok(result.timeoutsInDeadlineOrder);
+      assert.equal(result.timeouts.length, run.expectedTimeouts);
+      assert.equal(result.correlator.evictions, 0);
+    }
+  });
+});
+
 describe('workers and operators', () => {
   test('a bad worker among the workers of one capability is alerted as that worker', () => {
     const profiles = fleetProfiles(24, 12, [3, 4]);
@@ -102,9 +131,9 @@ describe('workers and operators', () => {
 
 describe('IncidentTracker', () => {
   const score = (value: number): WindowScore => ({
-    score: value, threshold: 10, stayThreshold: 5, anomaly: value > 10, elevated: value > 5, pValue: 0.5, contributions: [value], baselineMean: [0],
+    score: value, threshold: 10, stayThreshold: 5, anomaly: value > 10, severe: false, elevated: value > 5, pValue: 0.5, contributions: [value], baselineMean: [0],
   });
-  const options = { fireAfter: 2, resolveAfter: 2, learnDelay: 3, acceptAfterWindows: 50 };
+  const options = { fireAfter: 2, resolveAfter: 2, learnDelay: 3, acceptAfterWindows: 50, smallSamples: false };
 
   test('fires after 2 anomalous windows, stays open while windows hover between the thresholds, resolves after 2 below', () => {
     const tracker = new IncidentTracker<number>('a', options, () => undefined);
