@@ -184,11 +184,7 @@ export class Correlator {
         this.counters.timeouts += 1;
         this.counters.lateAnswers += 1;
         event.timedOut = true;
-        this.answeredLate.push({
-          taskId: event.taskId, workflowId: event.workflowId, agent: event.agent, capability: event.capability,
-          topic: event.topic, partition: event.partition, offset: event.offset,
-          requestedAt: event.timestamp, expiredAt: event.timestamp + this.options.taskTtlMs, attempts,
-        });
+        this.answeredLate.push(timeoutOf(event, event.timestamp, event.timestamp + this.options.taskTtlMs, attempts));
       }
       this.remember(key, { requestedAt: event.timestamp, answeredAt: early.answeredAt, attempts, outcome: 'answered', source });
       return;
@@ -268,7 +264,7 @@ export class Correlator {
           this.counters.timeouts += 1;
           this.counters.lateAnswers += 1;
           event.timedOut = true;
-          this.answeredLate.push(timeoutOf(pending));
+          this.answeredLate.push(timeoutOf(pending, pending.requestedAt, pending.deadline, pending.attempts));
         }
         this.remember(key, { requestedAt: pending.requestedAt, answeredAt: event.timestamp, attempts: pending.attempts, outcome: 'answered', source: pending.source });
         return;
@@ -312,7 +308,7 @@ export class Correlator {
       if (this.inFlight.get(key) !== task) continue; // answered, retried or evicted since
       this.inFlight.delete(key);
       this.counters.timeouts += 1;
-      timeouts.push(timeoutOf(task));
+      timeouts.push(timeoutOf(task, task.requestedAt, task.deadline, task.attempts));
       this.remember(key, { requestedAt: task.requestedAt, answeredAt: null, attempts: task.attempts, outcome: 'timed-out', source: task.source });
     }
     if (early > 0) timeouts.sort((a, b) => a.expiredAt - b.expiredAt);
@@ -348,11 +344,10 @@ export class Correlator {
   }
 }
 
-function timeoutOf(task: InFlightTask): TaskTimeout {
+function timeoutOf(task: TaskRef, requestedAt: number, expiredAt: number, attempts: number): TaskTimeout {
   return {
     taskId: task.taskId, workflowId: task.workflowId, agent: task.agent, capability: task.capability,
-    topic: task.topic, partition: task.partition, offset: task.offset,
-    requestedAt: task.requestedAt, expiredAt: task.deadline, attempts: task.attempts,
+    topic: task.topic, partition: task.partition, offset: task.offset, requestedAt, expiredAt, attempts,
   };
 }
 

@@ -27,10 +27,10 @@ export const PEER_DISTRIBUTION = new ScoreDistribution(1, 2); // payload both wa
 export function peerScore(worker: WindowAccumulator, peers: WindowAccumulator, rule: FeatureRule): PeerScore {
   const z: PeerScore['z'] = {};
   let d2 = 0;
-  const count = (name: FeatureName, zi: number, effect: number) => {
+  const count = (name: FeatureName, zi: number, effect: number, large = true) => {
     z[name] = zi;
     const { direction, minEffect } = rule(name);
-    if (movedWorse(direction, effect, minEffect) && (direction === BOTH || Math.sign(zi) === direction)) d2 += zi * zi;
+    if (large && movedWorse(direction, effect, minEffect) && (direction === BOTH || Math.sign(zi) === direction)) d2 += zi * zi;
   };
   const latency = centre(worker.latency, peers.latency, true);
   if (latency !== undefined) count('latency_p50', latency.z, latency.ratio - 1);
@@ -39,8 +39,8 @@ export function peerScore(worker: WindowAccumulator, peers: WindowAccumulator, r
   if (worker.answers > 0 && peers.answers > 0) {
     const share = Math.max(PROPORTION_FLOOR, (peers.failures + 1) / (peers.answers + 100));
     const observed = worker.failures / worker.answers;
-    if (observed >= 2 * share) count('failure_rate', binomialZ(worker.failures, worker.answers, share), observed - share);
-    else z.failure_rate = binomialZ(worker.failures, worker.answers, share);
+    // As against a baseline, a rise in failures counts only once it at least doubled the peers' share.
+    count('failure_rate', binomialZ(worker.failures, worker.answers, share), observed - share, observed >= 2 * share);
   }
   return { d2, z };
 }
