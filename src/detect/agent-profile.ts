@@ -25,6 +25,9 @@ export interface ProfileOptions {
 /** z of the 99th percentile of a normal distribution. */
 const Z99 = 2.3263;
 const Z95 = 1.6449;
+/** payload_bytes_mean and payload_bytes_p95, in FEATURES order. */
+const PAYLOAD_FEATURES = [6, 7] as const;
+
 /** Standard deviation of a normal distribution winsorised at its 99th percentile, in units of the original. */
 const WINSORISED_SD = 0.991;
 /** Smallest per-sample standard deviation of ln(1 + v): 5 %. */
@@ -118,7 +121,8 @@ export class AgentProfile {
   private answerSum = 0;
   private rateWeight = 0;
   private readonly latency = new SampleBaseline();
-  private readonly payload = new SampleBaseline();
+  private readonly requestPayload = new SampleBaseline();
+  private readonly resultPayload = new SampleBaseline();
   private readonly retries = new ProportionBaseline();
   private readonly timeouts = new ProportionBaseline();
   private readonly failures = new ProportionBaseline();
@@ -151,7 +155,8 @@ export class AgentProfile {
     this.answerSum = this.rateAlpha * this.answerSum + window.answers;
     this.rateWeight = this.rateAlpha * this.rateWeight + 1;
     this.latency.learn(window.latency, alpha);
-    this.payload.learn(window.payload, alpha);
+    this.requestPayload.learn(window.requestPayload, alpha);
+    this.resultPayload.learn(window.resultPayload, alpha);
     this.retries.learn(window.retried, window.requests, alpha);
     this.timeouts.learn(window.timeouts, Math.max(window.requests, window.timeouts), alpha);
     this.failures.learn(window.failures, window.answers, alpha);
@@ -202,7 +207,21 @@ export class AgentProfile {
     const timeoutTrials = Math.max(pool.requests, pool.timeouts);
     share(4, pool.timeouts, timeoutTrials, this.timeouts.share(), timeoutTrials > 0 ? pool.timeouts / timeoutTrials : Number.NaN, this.timeouts.share());
     share(5, pool.failures, pool.answers, this.failures.share(), pool.answers > 0 ? pool.failures / pool.answers : Number.NaN, this.failures.share());
-    this.samples(6, 7, pool.payload, this.payload, level, share);
+    // Payloads of requests and of results each against their own baseline; the one further off the worse way speaks.
+    this.samples(6, 7, pool.requestPayload, this.requestPayload, level, share);
+    const ofRequests = PAYLOAD_FEATURES.map((i) => ({ z: z[i]!, worse: worse[i]!, value: value[i]!, expected: expected[i]! }));
+    for (const i of PAYLOAD_FEATURES) { z[i] = Number.NaN; worse[i] = 0; }
+    this.samples(6, 7, pool.resultPayload, this.resultPayload, level, share);
+    PAYLOAD_FEATURES.forEach((i, k) => {
+      const other = ofRequests[k]!;
+      if (Number.isNaN(other.z)) return;
+      const keepResults = !Number.isNaN(z[i]!) && (worse[i]! > other.worse || (worse[i] === other.worse && Math.abs(z[i]!) >= Math.abs(other.z)));
+      if (keepResults) return;
+      z[i] = other.z;
+      worse[i] = other.worse;
+      value[i] = other.value;
+      expected[i] = other.expected;
+    });
     return { z, worse, value, expected };
   }
 

@@ -348,42 +348,56 @@ export class Detector {
   private close(watermark: number): { windows: WindowReport[]; alerts: AnomalyAlert[] } {
     const { windowMs, latenessMs } = this.config;
     const limit = watermark - windowMs - latenessMs; // windows starting at or before it close
-    // 1. Close and score every window the watermark passed, each agent's in order.
-    const closed: Array<{ state: AgentState; window: WindowAccumulator; report: WindowReport }> = [];
+    // Every window the watermark passed closes, in window order across agents; for each window
+    // start: 1. score every agent's window, 2. a worker is anomalous only when it is also unlike its
+    // peers in that window, 3. incidents and learning (which the next window's scores build on).
+    const due: AgentState[] = [];
+    let from = Number.POSITIVE_INFINITY;
     for (const [, state] of this.agents.entries()) {
       if (state.nextToClose > limit) continue;
       if ((limit - state.nextToClose) / windowMs >= MAX_SILENT_WINDOWS) {
         state.nextToClose = (Math.floor(limit / windowMs) - (MAX_SILENT_WINDOWS - 1)) * windowMs;
         for (const start of state.open.keys()) if (start < state.nextToClose) state.open.delete(start);
       }
-      for (let start = state.nextToClose; start <= limit; start += windowMs) {
+      due.push(state);
+      from = Math.min(from, state.nextToClose);
+    }
+    const reports: WindowReport[] = [];
+    const alerts: AnomalyAlert[] = [];
+    for (let start = from; start <= limit; start += windowMs) {
+      const closed: Array<{ state: AgentState; window: WindowAccumulator; report: WindowReport }> = [];
+      for (const state of due) {
+        if (state.nextToClose !== start) continue;
         const window = state.open.get(start) ?? new WindowAccumulator();
         state.open.delete(start);
         state.nextToClose = start + windowMs;
         closed.push({ state, window, report: this.scoreWindow(state, start, window) });
       }
-    }
-    // 2. A worker is anomalous only when it is also unlike its peers in the same window.
-    if (closed.some((c) => c.state.scope === 'worker')) this.compareWithPeers(closed);
-    // 3. Incidents and learning.
-    const alerts: AnomalyAlert[] = [];
-    for (const { state, window, report } of closed) {
-      const stillOff = state.incidentFeatures.some((i) => this.stillOff(i, report.evidence[i]!));
-      const step = state.tracker.update(report.score, { window, z: report.score.score === null ? null : report.evidence }, report.windowStart, report.pooled, stillOff);
-      if (step.transition?.state === 'FIRING') state.incidentFeatures = this.featureNames.map((_, i) => i).filter((i) => (report.score.contributions?.[i] ?? 0) > 0);
-      else if (step.transition?.state === 'RESOLVED') state.incidentFeatures = [];
-      if (step.restart) {
-        this.counters.accepted += 1;
-        state.profile = this.newProfile();
-        state.scorer = this.newScorer();
-      }
-      if (step.transition !== undefined) {
-        const { state: alertState, alertId, onset, resolution } = step.transition;
-        alerts.push(this.alert(report, alertState, alertId, onset, resolution, resolution === 'accepted' ? 'agentwatch' : null));
+      if (closed.some((c) => c.state.scope === 'worker')) this.compareWithPeers(closed);
+      for (const { state, window, report } of closed) {
+        reports.push(report);
+        const alert = this.track(state, window, report);
+        if (alert !== undefined) alerts.push(alert);
       }
     }
     this.closedBefore = Math.max(this.closedBefore, limit);
-    return { windows: closed.map((c) => c.report), alerts };
+    return { windows: reports, alerts };
+  }
+
+  /** Feeds a scored window to its agent's tracker: incident transitions, learning, a restart when accepted. */
+  private track(state: AgentState, window: WindowAccumulator, report: WindowReport): AnomalyAlert | undefined {
+    const stillOff = state.incidentFeatures.some((i) => this.stillOff(i, report.evidence[i]!));
+    const step = state.tracker.update(report.score, { window, z: report.score.score === null ? null : report.evidence }, report.windowStart, report.pooled, stillOff);
+    if (step.transition?.state === 'FIRING') state.incidentFeatures = this.featureNames.map((_, i) => i).filter((i) => (report.score.contributions?.[i] ?? 0) > 0);
+    else if (step.transition?.state === 'RESOLVED') state.incidentFeatures = [];
+    if (step.restart) {
+      this.counters.accepted += 1;
+      state.profile = this.newProfile();
+      state.scorer = this.newScorer();
+    }
+    if (step.transition === undefined) return undefined;
+    const { state: alertState, alertId, onset, resolution } = step.transition;
+    return this.alert(report, alertState, alertId, onset, resolution, resolution === 'accepted' ? 'agentwatch' : null);
   }
 
   /**

@@ -34,7 +34,7 @@ export function peerScore(worker: WindowAccumulator, peers: WindowAccumulator, r
   };
   const latency = centre(worker.latency, peers.latency, true);
   if (latency !== undefined) count('latency_p50', latency.z, latency.ratio - 1);
-  const payload = centre(worker.payload, peers.payload, false);
+  const payload = centre(worker.resultPayload, peers.resultPayload, false); // a worker's windows hold its results
   if (payload !== undefined) count('payload_bytes_mean', payload.z, payload.ratio - 1);
   if (worker.answers > 0 && peers.answers > 0) {
     const share = Math.max(PROPORTION_FLOOR, (peers.failures + 1) / (peers.answers + 100));

@@ -42,12 +42,14 @@ export class WindowAccumulator {
   failures = 0;
   timeouts = 0;
   readonly latency = new SampleStats();
-  readonly payload = new SampleStats();
+  /** Payload sizes of requests and of results, apart: their sizes differ, and their mix changes when answers lag. */
+  readonly requestPayload = new SampleStats();
+  readonly resultPayload = new SampleStats();
 
   addEvent(event: AgentEvent): void {
     const failed = event.kind === 'error' || event.state === 'failed' || event.state === 'rejected';
     // Payloads of tasks and their results; an error's body says how it failed, not what was carried.
-    if (event.payloadBytes > 0 && !failed) this.payload.add(event.payloadBytes);
+    if (event.payloadBytes > 0 && !failed) (event.kind === 'request' ? this.requestPayload : this.resultPayload).add(event.payloadBytes);
     if (event.kind === 'request') {
       this.requests += 1;
       if (event.retries > 0) this.retried += 1;
@@ -80,6 +82,7 @@ export class WindowAccumulator {
     this.failures += other.failures;
     this.timeouts += other.timeouts;
     this.latency.merge(other.latency);
-    this.payload.merge(other.payload);
+    this.requestPayload.merge(other.requestPayload);
+    this.resultPayload.merge(other.resultPayload);
   }
 }

@@ -74,5 +74,5 @@ export async function waitFor(what: string, condition: () => boolean | Promise<b
 }
 
 export async function startService(overrides: Record<string, string>, sinks: EventSink[]): Promise<Service> {
-  return Service.start(stackConfig(overrides), createLogger('warn'), { extraSinks: sinks });
+  return Service.start(stackConfig(overrides), createLogger((process.env.TEST_LOG_LEVEL as 'warn' | undefined) ?? 'warn'), { extraSinks: sinks });
 }
