@@ -140,7 +140,10 @@ export class Pipeline {
    * evicted unread.
    */
   isAhead(topic: string, partition: number): boolean {
-    return this.deps.clock.lead(`${topic}:${partition}`, Date.now()) > this.deps.alignMs;
+    const key = `${topic}:${partition}`;
+    const ahead = this.deps.clock.lead(key, Date.now()) > this.deps.alignMs;
+    if (ahead) this.deps.clock.hold(key); // not read while held: never idle
+    return ahead;
   }
 
   /** The tap (re)joined its group: partition progress starts over from the new assignment's backlog. */

@@ -103,6 +103,15 @@ export class EventClock {
     if (!this.partitions.has(partitionKey)) this.partitions.set(partitionKey, { watermark: Number.NEGATIVE_INFINITY, lastRecordWall: wall, caughtUp: false });
   }
 
+  /**
+   * The tap holds a partition back (it ran ahead): until its next batch it counts as backlogged,
+   * never idle, so event time cannot run past it while it is not being read.
+   */
+  hold(partitionKey: string): void {
+    const progress = this.partitions.get(partitionKey);
+    if (progress !== undefined) progress.caughtUp = false;
+  }
+
   /** How far a partition's watermark is ahead of event time at `wall` (+Infinity while event time is unknown). */
   lead(partitionKey: string, wall: number): number {
     const watermark = this.partitions.get(partitionKey)?.watermark ?? Number.NEGATIVE_INFINITY;

@@ -48,7 +48,7 @@ test('two injected faults become two alerts for the right agents, with the right
   service.alerts.subscribe((alert) => alerts.push(alert));
   await simulator.start();
   await simulator.done;
-  process.stdout.write(`# simulated fleet: ${JSON.stringify(simulator.snapshot())} detector ${JSON.stringify(service.stats().detector)}\n`);
+  process.stdout.write(`# simulated fleet: ${JSON.stringify(simulator.snapshot())} detector ${JSON.stringify(service.stats().detector)} correlator ${JSON.stringify(service.stats().correlator)}\n`);
   await waitFor('alerts for both faults', () => alerts.some((a) => a.agent === name('summarize')) && alerts.some((a) => a.agent === name('extract')), 30_000);
 
   const firing = alerts.filter((a) => a.state === 'FIRING');
