@@ -39,6 +39,8 @@ export interface PipelineStats {
 }
 
 const HEARTBEAT_EVERY_MS = 3_000;
+/** A batch in progress this long is stuck (on a sink): the event clock stops counting quiet time (EventClock.stalled). */
+const STALL_AFTER_MS = 2_000;
 const FIRST_BACKOFF_MS = 100;
 
 /** Thrown when a batch is abandoned because the tap stopped or lost the partition; it will be read again. */
@@ -56,6 +58,8 @@ export class Pipeline {
   private lastTickWatermark = Number.NEGATIVE_INFINITY;
   /** Batches being handled, and how many of them wait on the sinks (for group commit). */
   private inProgress = 0;
+  /** Wall start of each batch in progress, oldest first. */
+  private readonly batchStarts: number[] = [];
   private waitingOnSinks = 0;
 
   constructor(private readonly deps: PipelineDeps) {}
@@ -63,6 +67,8 @@ export class Pipeline {
   readonly handle = async (batch: TapBatch): Promise<void> => {
     const { decoder, correlator, clock, dlq, sinks } = this.deps;
     this.inProgress += 1;
+    const batchStart = Date.now();
+    this.batchStarts.push(batchStart);
     let reachedSinks = false;
     try {
       const started = performance.now();
@@ -76,6 +82,7 @@ export class Pipeline {
         this.counters.clockSkew[skew] += 1;
         this.deps.clockFindings.record(event, skew, wall);
       });
+      this.reportStall();
       const watermark = clock.now(wall);
       const timeouts = correlator.process(events, watermark);
       this.count(events, timeouts.length);
@@ -93,6 +100,8 @@ export class Pipeline {
       });
     } finally {
       this.inProgress -= 1;
+      this.batchStarts.splice(this.batchStarts.indexOf(batchStart), 1);
+      this.reportStall();
       // A batch leaving from the sinks changes nothing for the others; one abandoned before may.
       if (reachedSinks) this.waitingOnSinks -= 1;
       else this.flushIfAllWait();
@@ -107,6 +116,7 @@ export class Pipeline {
   async tick(): Promise<void> {
     const { clock, correlator, sinks } = this.deps;
     if (this.undeliveredTick === undefined) {
+      this.reportStall();
       const watermark = clock.now(Date.now());
       if (watermark <= this.lastTickWatermark) return;
       this.lastTickWatermark = watermark;
@@ -121,6 +131,15 @@ export class Pipeline {
     } catch (err) {
       this.deps.logger.warn({ err: messageOf(err) }, 'a sink refused the event-clock tick; the next tick offers it again');
     }
+  }
+
+  /**
+   * Tells the event clock whether reading is stalled: a batch in progress for longer than
+   * STALL_AFTER_MS (stuck on a sink) means no partition can deliver, so that time is not quiet time.
+   */
+  private reportStall(): void {
+    const oldest = this.batchStarts[0];
+    this.deps.clock.stalled(oldest === undefined ? undefined : oldest + STALL_AFTER_MS, Date.now());
   }
 
   /**

@@ -24,6 +24,10 @@ const KINDS: FleetFaultKind[] = FLEET_FAULT_KINDS.filter((k) => k !== 'latency-d
 
 const pct = (x: number) => `${(100 * x).toFixed(1)} %`;
 const median = (xs: number[]) => { const s = [...xs].sort((a, b) => a - b); return s.length === 0 ? Number.NaN : s[Math.floor((s.length - 1) / 2)]!; };
+const afterEffect = (hit: FaultOutcome[]) => {
+  const xs = hit.map((o) => o.resolvedWindowsAfterEffect).filter((x): x is number => x !== null);
+  return `${median(xs)}, ${xs.length === 0 ? 'NaN' : Math.max(...xs)}${xs.length < hit.length ? ` (${hit.length - xs.length} never)` : ''}`;
+};
 
 console.log(`detection bench: ${seeds} seeds from ${firstSeed}, ${hours} h × 12 agents per run, modes ${modes.join(', ')}`);
 for (const mode of modes) {
@@ -64,12 +68,12 @@ for (const mode of modes) {
   console.log(`false alerts: ${falseAlerts} in ${agentHours.toFixed(0)} agent-hours = ${(100 * falseAlerts / agentHours).toFixed(2)} per 100 agent-hours; most clean time FIRING of any agent: ${pct(maxFiring)}`);
   console.log(`late events: ${late} of ${events} (${pct(late / events)}); timeouts beyond the real ones: ${spuriousTimeouts} vs ${expectedTimeouts} real; runs with timeouts out of deadline order: ${outOfOrder}`);
   console.log(`\n## ${mode}: fault runs (each fault 20 min on one agent)`);
-  console.log('| fault | detected, right target | right top feature | median delay (windows) | median coverage | median resolved after end (windows) |');
-  console.log('| --- | --- | --- | --- | --- | --- |');
+  console.log('| fault | detected, right target | right top feature | median delay (windows) | median coverage (lowest) | median resolved after end (windows) | resolved after its last effect (windows): median, most |');
+  console.log('| --- | --- | --- | --- | --- | --- | --- |');
   for (const kind of KINDS) {
     const of = outcomes.filter((o) => o.fault.kind === kind);
     const hit = of.filter((o) => o.detected && o.rightTarget);
-    console.log(`| ${kind} | ${hit.length}/${of.length} | ${of.filter((o) => o.rightFeature).length}/${of.length} | ${median(hit.map((o) => o.delayWindows!))} | ${pct(median(of.map((o) => o.coverage)))} | ${median(hit.filter((o) => o.resolvedWindowsAfterEnd !== null).map((o) => o.resolvedWindowsAfterEnd!))} |`);
+    console.log(`| ${kind} | ${hit.length}/${of.length} | ${of.filter((o) => o.rightFeature).length}/${of.length} | ${median(hit.map((o) => o.delayWindows!))} | ${pct(median(of.map((o) => o.coverage)))} (${pct(Math.min(...of.map((o) => o.coverage)))}) | ${median(hit.filter((o) => o.resolvedWindowsAfterEnd !== null).map((o) => o.resolvedWindowsAfterEnd!))} | ${afterEffect(hit)} |`);
   }
   const hits = outcomes.filter((o) => o.detected && o.rightTarget);
   console.log(`all faults: ${hits.length}/${outcomes.length} detected; delays ${hits.map((o) => o.delayWindows).sort((a, b) => a! - b!).join(" ")}; median delay ${median(hits.map((o) => o.delayWindows!))} windows; median coverage ${pct(median(outcomes.map((o) => o.coverage)))}`);

@@ -12,11 +12,13 @@
 // - An incident matches a fault when its agent is the fault's capability or the fault's worker, or
 //   its capability is the fault's capability. It names the RIGHT target when it matches, except for
 //   a bad-worker fault with a worker: then only an incident of that worker is right.
-// - A fault's span: [fault start, fault end + GRACE_WINDOWS·W) — the fault and its recovery.
+// - A fault's effect end: the last record it shaped (run.faultEffectEnds): the fault ends at request
+//   time, but the answers, retries and timeouts of the tasks it touched come later.
+// - A fault's span: [fault start, effect end + GRACE_WINDOWS·W) — the fault and its recovery.
 // - A fault's windows: the windows that overlap [fault start, fault end).
 // - A clean window of a capability: one that overlaps no span of a fault on that capability.
 
-import type { FleetFault, FleetFaultKind, FleetProfile } from '../../test/fixtures/realistic-fleet.js';
+import { tailFaultMedianMs, type FleetFault, type FleetFaultKind, type FleetProfile } from '../../test/fixtures/realistic-fleet.js';
 
 export interface EvaluatedAlert {
   /** A capability or a worker name. */
@@ -50,6 +52,8 @@ export interface FaultOutcome {
    * Null when not detected, or when that incident is still firing at the end of the run.
    */
   resolvedWindowsAfterEnd: number | null;
+  /** The same, counted from the end of the window holding the fault's last effect (its effect end). */
+  resolvedWindowsAfterEffect: number | null;
 }
 
 export interface RunQuality {
@@ -76,7 +80,7 @@ export const GRACE_WINDOWS = 5;
 /** Which top feature counts as right for each fault kind (feature names of src/detect/features.ts). */
 export const EXPECTED_FEATURES: Record<FleetFaultKind, RegExp> = {
   'latency-x4': /^latency_p(50|95)$/,
-  'tail-latency': /^latency_p95$|tail/,
+  'tail-latency': /^latency_p95$|tail/, // or timeout_rate when the slowed attempts outlast the TTL (evaluate)
   'error-rate': /^failure_rate$/,
   'stuck-worker': /^timeout_rate$/,
   'rate-drop': /^request_rate$/,
@@ -97,7 +101,7 @@ interface Incident {
   resolved: boolean;
 }
 
-export function evaluate(run: { profiles: FleetProfile[]; faults: FleetFault[]; start: number; end: number }, alerts: EvaluatedAlert[], windowMs: number): RunQuality {
+export function evaluate(run: { profiles: FleetProfile[]; faults: FleetFault[]; faultEffectEnds?: number[]; taskTtlMs?: number; start: number; end: number }, alerts: EvaluatedAlert[], windowMs: number): RunQuality {
   const W = windowMs;
   const alignDown = (t: number) => Math.floor(t / W) * W;
   const alignUp = (t: number) => Math.ceil(t / W) * W;
@@ -112,8 +116,14 @@ export function evaluate(run: { profiles: FleetProfile[]; faults: FleetFault[]; 
   const incidents = incidentsOf(alerts, runEnd, (alert) => alert.capability ?? capabilityOfAgent.get(alert.agent) ?? alert.agent);
 
   const faultStart = (fault: FleetFault) => run.start + fault.startMs;
+  /** A tail-latency fault whose slowed attempts mostly outlast the task TTL: they time out, so timeout_rate is the truth too. */
+  const slowedBeyondTtl = (fault: FleetFault) => {
+    const profile = run.profiles.find((p) => p.capability === fault.capability);
+    return profile !== undefined && tailFaultMedianMs(profile) > (run.taskTtlMs ?? 60_000);
+  };
   const faultEnd = (fault: FleetFault) => run.start + fault.startMs + fault.durationMs;
-  const spanEnd = (fault: FleetFault) => faultEnd(fault) + GRACE_WINDOWS * W;
+  const effectEnd = (fault: FleetFault) => Math.max(faultEnd(fault), run.faultEffectEnds?.[run.faults.indexOf(fault)] ?? 0);
+  const spanEnd = (fault: FleetFault) => effectEnd(fault) + GRACE_WINDOWS * W;
   const matches = (incident: Incident, fault: FleetFault) =>
     incident.agent === fault.capability || (fault.worker !== undefined && incident.agent === fault.worker) || incident.capability === fault.capability;
   const isRightTarget = (incident: Incident, fault: FleetFault) =>
@@ -141,7 +151,7 @@ export function evaluate(run: { profiles: FleetProfile[]; faults: FleetFault[]; 
     const coverage = faultWindows === 0 ? 0 : coveredWindows / faultWindows;
 
     if (detection === undefined) {
-      return { fault, detected: false, rightTarget: false, topFeature: null, rightFeature: false, delayWindows: null, coverage, resolvedWindowsAfterEnd: null };
+      return { fault, detected: false, rightTarget: false, topFeature: null, rightFeature: false, delayWindows: null, coverage, resolvedWindowsAfterEnd: null, resolvedWindowsAfterEffect: null };
     }
     const topFeature = topFeatureOf(detection.firing);
     const sameKind = firstRight !== undefined ? rightIncidents : matchingIncidents;
@@ -153,10 +163,11 @@ export function evaluate(run: { profiles: FleetProfile[]; faults: FleetFault[]; 
       detected: true,
       rightTarget: firstRight !== undefined,
       topFeature,
-      rightFeature: topFeature !== null && EXPECTED_FEATURES[fault.kind].test(topFeature),
+      rightFeature: topFeature !== null && (EXPECTED_FEATURES[fault.kind].test(topFeature) || (fault.kind === 'tail-latency' && topFeature === 'timeout_rate' && slowedBeyondTtl(fault))),
       delayWindows: Math.max(0, (detection.firing.windowStart - onsetWindow) / W),
       coverage,
       resolvedWindowsAfterEnd: lastToStop.resolved ? (lastToStop.until - afterFault) / W : null,
+      resolvedWindowsAfterEffect: lastToStop.resolved ? (lastToStop.until - alignUp(effectEnd(fault))) / W : null,
     };
   });
 

@@ -5,6 +5,10 @@
 // are never flagged (score null). Afterwards a row is learned only once DETECT_LEARN_DELAY_WINDOWS
 // later rows proved normal too, and nothing is learned during an incident, as live; `firing` says
 // whether an incident is open after the row (DETECT_FIRE_AFTER, DETECT_RESOLVE_AFTER, DETECT_STAY_P).
+// As live, an open incident ends on the latest rows together: it resolves once the mean of the last
+// DETECT_RESOLVE_AFTER rows, scored at its own spread (k·D² of the mean of k rows, χ² under the
+// baseline), is at or below the stay threshold in DETECT_RESOLVE_AFTER rows in a row. So a step held
+// for a while stays FIRING even when single rows dip under the threshold (bench/detection/sustained.ts).
 
 import { createReadStream } from 'node:fs';
 import type { Readable, Writable } from 'node:stream';
@@ -71,6 +75,7 @@ export async function runScore(args: ScoreArguments, config: Config, stdin: Read
   let restartScorer = (): void => undefined;
   let index = 0;
   let vector = new Float64Array(0);
+  const recentRows: Float64Array[] = [];
 
   for await (const row of readRows(input, formatFor(args.file, args.format))) {
     if (columns === undefined) {
@@ -105,7 +110,10 @@ export async function runScore(args: ScoreArguments, config: Config, stdin: Read
       vector[i] = value;
     });
     const result = scorer.score(vector);
-    const step = tracker!.update(result, vector.slice(), index);
+    recentRows.push(vector.slice());
+    if (recentRows.length > config.detect.resolveAfter) recentRows.shift();
+    const recovered = tracker!.firing && result.score !== null ? recoveredOver(scorer, recentRows, result.stayThreshold) : undefined;
+    const step = tracker!.update(result, vector.slice(), index, 1, recovered);
     if (step.restart) restartScorer(); // accepted as the new normal: the baseline warms up again from here
     const contributions: Record<string, number> = {};
     if (result.contributions !== null) columns.forEach((column, i) => { contributions[column] = result.contributions![i]!; });
@@ -117,4 +125,11 @@ export async function runScore(args: ScoreArguments, config: Config, stdin: Read
     index += 1;
   }
   return 0;
+}
+
+/** Whether the mean of the latest rows, at its own spread (k·D² for k rows), is at or below the stay threshold. */
+function recoveredOver(scorer: WindowScorer, rows: readonly Float64Array[], stayThreshold: number): boolean {
+  const mean = new Float64Array(rows[0]!.length);
+  for (const row of rows) for (let i = 0; i < mean.length; i += 1) mean[i]! += row[i]! / rows.length;
+  return rows.length * scorer.baseline.score(mean).d2 <= stayThreshold;
 }

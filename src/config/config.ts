@@ -258,7 +258,7 @@ function readOptions(reader: OptionReader): Config {
   const maxRecent = reader.int('CORRELATE_MAX_RECENT', 100_000, { min: 10, max: 10_000_000 }, 'Finished tasks remembered to recognise retries and duplicate answers.');
 
   const maxSkewMs = reader.int('EVENT_TIME_MAX_SKEW_MS', 300_000, { min: 1_000, max: 31_536_000_000 }, 'A record stamped this far ahead of the (declared) clock, or behind the event clock, is audited and counted per producer but never moves the event clock, nor is it correlated or scored.');
-  const idleMs = reader.int('EVENT_TIME_IDLE_MS', 15_000, { min: 100, max: 86_400_000 }, 'A caught-up partition with no new record for this long (event time) stops holding the event clock back.');
+  const idleMs = reader.int('EVENT_TIME_IDLE_MS', 15_000, { min: 100, max: 86_400_000 }, 'A caught-up partition with no new record for this long (event time, and at least 2 s of wall time) stops holding the event clock back.');
   const alignMs = reader.int('EVENT_TIME_ALIGN_MS', 300_000, { min: 1_000, max: 86_400_000 }, 'A partition read further ahead of event time than this is paused until the others catch up (bounds the tasks waiting for answers while a backlog is read).');
   const speed = reader.float('EVENT_TIME_SPEED', 1, { min: 0.001, max: 10_000 }, 'Event time runs this many times faster than the wall clock: only for accelerated simulations, with EVENT_TIME_ANCHOR.');
   const anchorText = reader.optionalString('EVENT_TIME_ANCHOR', 'The declared clock of an accelerated simulation: EVENT@WALL, its event time EVENT at wall time WALL (each ISO 8601 or ms since the epoch). Default: the wall clock.');
@@ -294,7 +294,7 @@ function readOptions(reader: OptionReader): Config {
   const rateMemoryWindows = reader.int('DETECT_RATE_MEMORY_WINDOWS', 60, { min: 2, max: 10_000_000 }, 'Memory of the request-rate baseline in windows: short, so that daily load cycles are normal.');
   const learnDelayWindows = reader.int('DETECT_LEARN_DELAY_WINDOWS', 3, { min: 0, max: 1000 }, 'A window is learned only after this many later windows proved normal too (the baseline never learns an incident\'s onset).');
   const acceptAfterMs = reader.int('DETECT_ACCEPT_AFTER_MS', 7_200_000, { min: 60_000, max: 2_592_000_000 }, 'With nothing learned for this long (an incident that never ends), the behaviour is accepted as the new normal: the alert resolves as accepted and the baseline starts over.');
-  const poolWindows = reader.int('DETECT_POOL_WINDOWS', 3, { min: 1, max: 100 }, 'Most windows pooled into the evidence of a quiet agent (1: no pooling).');
+  const poolWindows = reader.int('DETECT_POOL_WINDOWS', 6, { min: 1, max: 100 }, 'Most windows pooled into the evidence of a quiet agent (1: no pooling; a worker pools at most 3).');
   const poolMinRequests = reader.int('DETECT_POOL_MIN_REQUESTS', 20, { min: 1, max: 1_000_000 }, 'Windows are pooled until about this many requests are expected.');
   const directions: Record<string, 'up' | 'down' | 'both'> = {};
   for (const entry of reader.list('DETECT_DIRECTIONS', [], 'Which change of a feature alerts, as feature:direction (up, down or both), comma-separated (defaults: request_rate down, payload_bytes_mean both, the rest up).')) {

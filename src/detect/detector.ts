@@ -27,7 +27,7 @@ import { OrderedTable, type TaskTimeout } from '../correlate/index.js';
 import type { AgentEvent } from '../decode/index.js';
 import { AgentwatchError } from '../errors.js';
 import { AgentProfile } from './agent-profile.js';
-import { BOTH, DEFAULT_DIRECTIONS, DEFAULT_MIN_EFFECTS, FEATURE_NAMES, directionCode, movedWorse, type FeatureName } from './features.js';
+import { BOTH, DEFAULT_DIRECTIONS, DEFAULT_MIN_EFFECTS, FEATURE_NAMES, directionCode, movedWorse, worseWay, type FeatureName } from './features.js';
 import { PEER_DISTRIBUTION, peerScore } from './peer-evidence.js';
 import { IncidentTracker, type AlertState, type Resolution } from './incident-tracker.js';
 import { scorerOptions } from './scorer-options.js';
@@ -87,6 +87,8 @@ export interface WindowReport {
   evidence: Float64Array;
   /** Windows pooled for the evidence (1: this window alone). */
   pooled: number;
+  /** Windows pooled for the tail features' evidence (at least `pooled`). */
+  tailPooled: number;
   /** A worker's D² against the other workers of its capability in the same window (null: capability, or no peers). */
   peerScore: number | null;
 }
@@ -124,20 +126,41 @@ interface AgentState {
   nextToClose: number;
   lastReport: WindowReport | undefined;
   lateEvents: number;
-  /** While an incident is open: the features that fired it (selected indices). */
-  incidentFeatures: number[];
+  /** While an incident is open: the features that fired it, and how far off they were. */
+  incidentFeatures: IncidentFeature[];
+}
+
+/** A feature that fired an open incident. */
+interface IncidentFeature {
+  /** Selected index. */
+  index: number;
+  /** Mean over the incident's windows of the feature's z the worse way per √(windows pooled): its z in one window. */
+  effect: number;
+  windows: number;
 }
 
 /**
- * While an incident is open, a window is not yet a recovery if a feature that fired it is still
- * this many standard errors off in its worse direction (pooled evidence, about p = 0.16 one-sided).
+ * Recovery (docs/detection.md): while an incident is open, each feature that fired it is tested on
+ * the latest m windows alone, m the fewest in which the incident, were it still going on, would show
+ * a z of RECOVERY_POWER_Z (from the feature's effect per window during the incident), at most
+ * RECOVERY_MAX_WINDOWS. The window shows recovery when none of them is STILL_OFF_Z or more off the
+ * worse way: a change that would show z ≈ 4 shows under 1 with probability 0.0013.
  */
 const STILL_OFF_Z = 1;
+const RECOVERY_POWER_Z = 4;
+const RECOVERY_MAX_WINDOWS = 6;
 
 /** Tail features (shares beyond the baseline's 99th percentile) pool this many times the samples, over at most TAIL_POOL_WINDOWS. */
 const TAIL_POOL_FACTOR = 3;
 const TAIL_POOL_WINDOWS = 6;
 const TAIL_FEATURES = [FEATURE_NAMES.indexOf('latency_p95'), FEATURE_NAMES.indexOf('payload_bytes_p95')];
+
+/**
+ * Most windows a worker pools. A worker's pooled windows each count toward the run that fires it
+ * (IncidentTracker smallSamples), so a long pool delays its alerts by as many windows; its evidence
+ * is also compared with its peers' in the same window.
+ */
+const WORKER_POOL_WINDOWS = 3;
 
 /** Pseudo-windows of the evidence baseline's prior (z = 0, variance 1). */
 const EVIDENCE_PRIOR_WINDOWS = 30;
@@ -386,10 +409,20 @@ export class Detector {
 
   /** Feeds a scored window to its agent's tracker: incident transitions, learning, a restart when accepted. */
   private track(state: AgentState, window: WindowAccumulator, report: WindowReport): AnomalyAlert | undefined {
-    const stillOff = state.incidentFeatures.some((i) => this.stillOff(i, report.evidence[i]!));
-    const step = state.tracker.update(report.score, { window, z: report.score.score === null ? null : report.evidence }, report.windowStart, report.pooled, stillOff);
-    if (step.transition?.state === 'FIRING') state.incidentFeatures = this.featureNames.map((_, i) => i).filter((i) => (report.score.contributions?.[i] ?? 0) > 0);
-    else if (step.transition?.state === 'RESOLVED') state.incidentFeatures = [];
+    const open = state.tracker.firing;
+    if (open) this.updateEffects(state.incidentFeatures, report);
+    const recovery = open && report.score.score !== null ? this.recovery(state) : undefined;
+    const step = state.tracker.update(report.score, { window, z: report.score.score === null ? null : report.evidence }, report.windowStart, report.pooled, recovery?.recovered);
+    if (step.transition?.state === 'FIRING') {
+      state.incidentFeatures = [];
+      for (let i = 0; i < this.featureNames.length; i += 1) if ((report.score.contributions?.[i] ?? 0) > 0) state.incidentFeatures.push({ index: i, effect: 0, windows: 0 });
+      this.updateEffects(state.incidentFeatures, report);
+    } else if (step.transition?.state === 'RESOLVED') {
+      state.incidentFeatures = [];
+      // The windows before the recovered run may hold the incident: pooled evidence starts afresh
+      // from the recovered windows, so that the incident's windows cannot fire a new one.
+      if (recovery !== undefined) state.recent.splice(0, Math.max(0, state.recent.length - this.config.resolveAfter));
+    }
     if (step.restart) {
       this.counters.accepted += 1;
       state.profile = this.newProfile();
@@ -398,6 +431,43 @@ export class Detector {
     if (step.transition === undefined) return undefined;
     const { state: alertState, alertId, onset, resolution } = step.transition;
     return this.alert(report, alertState, alertId, onset, resolution, resolution === 'accepted' ? 'agentwatch' : null);
+  }
+
+  /** Adds a window of the incident (all of them, not only anomalous ones: an unbiased effect) to the effect of each feature that fired it. */
+  private updateEffects(features: IncidentFeature[], report: WindowReport): void {
+    for (const feature of features) {
+      const f = this.selected[feature.index]!;
+      const z = report.evidence[feature.index]!;
+      if (Number.isNaN(z)) continue;
+      const pooled = TAIL_FEATURES.includes(f) ? report.tailPooled : report.pooled;
+      const perWindow = Math.max(0, worseWay(this.directions[f]!, z)) / Math.sqrt(pooled);
+      feature.windows += 1;
+      feature.effect += (perWindow - feature.effect) / feature.windows;
+    }
+  }
+
+  /**
+   * Whether the latest windows show the open incident over: each feature that fired it is tested on
+   * the fewest latest windows that would show it at z = RECOVERY_POWER_Z were it still going on (see
+   * RECOVERY_POWER_Z).
+   */
+  private recovery(state: AgentState): { recovered: boolean } {
+    const cache = new Map<number, ReturnType<AgentProfile['evidence']>>();
+    let recovered = true;
+    for (const feature of state.incidentFeatures) {
+      const f = this.selected[feature.index]!;
+      const needed = feature.effect > 0 ? Math.ceil((RECOVERY_POWER_Z / feature.effect) ** 2) : RECOVERY_MAX_WINDOWS;
+      const m = Math.max(1, Math.min(needed, RECOVERY_MAX_WINDOWS, state.recent.length));
+      let evidence = cache.get(m);
+      if (evidence === undefined) {
+        evidence = state.profile.evidence(this.pool(state, m), m, this.config.windowMs, this.minEffects, this.directions);
+        cache.set(m, evidence);
+      }
+      const z = evidence.z[f]!;
+      // No data (no answers, say) is no sign of recovery.
+      if (Number.isNaN(z) || (evidence.worse[f] === 1 && movedWorse(this.directions[f]!, z, STILL_OFF_Z))) recovered = false;
+    }
+    return { recovered };
   }
 
   /**
@@ -435,7 +505,6 @@ export class Detector {
     return { direction: this.directions[i]!, minEffect: this.minEffects[i]! };
   };
 
-  /** Whether selected feature i's evidence z is still off in its worse direction. */
   /** The merge of the agent's last `windows` closed windows. */
   private pool(state: AgentState, windows: number): WindowAccumulator {
     if (windows === 1) return state.recent[state.recent.length - 1]!;
@@ -444,20 +513,16 @@ export class Detector {
     return pool;
   }
 
-  private stillOff(i: number, z: number): boolean {
-    return !Number.isNaN(z) && movedWorse(this.directions[this.selected[i]!]!, z, STILL_OFF_Z);
-  }
-
   private scoreWindow(state: AgentState, start: number, window: WindowAccumulator): WindowReport {
     const { windowMs } = this.config;
     // Windows in which the agent sent nothing still count for pooling and the rate.
     state.recent.push(window);
-    if (state.recent.length > Math.max(this.config.poolWindows, TAIL_POOL_WINDOWS)) state.recent.shift();
+    if (state.recent.length > Math.max(this.config.poolWindows, TAIL_POOL_WINDOWS, RECOVERY_MAX_WINDOWS)) state.recent.shift();
     const d = this.featureNames.length;
     const report: WindowReport = {
       agent: state.agent, capability: state.capability, scope: state.scope, windowStart: start, windowEnd: start + windowMs, score: WARMING,
       values: new Float64Array(d).fill(Number.NaN), expected: new Float64Array(d).fill(Number.NaN), evidence: new Float64Array(d).fill(Number.NaN),
-      pooled: 1, peerScore: null,
+      pooled: 1, tailPooled: 1, peerScore: null,
     };
     if (state.profile.windows < this.config.warmupWindows) {
       state.lastReport = report;
@@ -469,7 +534,7 @@ export class Detector {
       while (k < Math.min(most, state.recent.length) && perWindow * k < minimum) k += 1;
       return k;
     };
-    const pooled = poolSize(this.config.poolMinRequests, this.config.poolWindows);
+    const pooled = poolSize(this.config.poolMinRequests, state.scope === 'worker' ? Math.min(WORKER_POOL_WINDOWS, this.config.poolWindows) : this.config.poolWindows);
     const evidence = state.profile.evidence(this.pool(state, pooled), pooled, windowMs, this.minEffects, this.directions);
     // Tails count rare samples (1 in 100 normally): they need TAIL_POOL_FACTOR times the samples to say anything.
     const tailPooled = poolSize(this.config.poolMinRequests * TAIL_POOL_FACTOR, TAIL_POOL_WINDOWS);
@@ -489,6 +554,7 @@ export class Detector {
       report.evidence[i] = evidence.z[f]!;
     }
     report.pooled = pooled;
+    report.tailPooled = Math.max(pooled, tailPooled);
     report.score = state.scorer.score(report.evidence, (i) => evidence.worse[this.selected[i]!] === 1);
     this.counters.windowsScored += 1;
     if (report.score.anomaly) this.counters.anomalousWindows += 1;

@@ -57,3 +57,10 @@ export function movedWorse(direction: number, change: number, size: number): boo
   if (direction === DOWN) return -change >= size;
   return Math.abs(change) >= size;
 }
+
+/** A signed change (an effect, or a z) measured the worse way for `direction`: positive when worse. */
+export function worseWay(direction: number, change: number): number {
+  if (direction === UP) return change;
+  if (direction === DOWN) return -change;
+  return Math.abs(change);
+}

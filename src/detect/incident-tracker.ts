@@ -3,10 +3,11 @@
 //
 // Fire: `fireAfter` anomalous windows in a row (score above the threshold) open an incident, or one
 //   severe window (far above it: DETECT_FIRE_AT_ONCE_P) unless the agent has small samples (a worker).
-// Stay: an incident stays FIRING while windows stay elevated (above the lower stay threshold), or
-//   while the caller says the behaviour that fired it is still off (`stillOff`); it resolves after
-//   `resolveAfter` windows in a row that are neither. So an incident does not resolve while
-//   behaviour hovers just under the alert threshold.
+// Stay: an incident resolves after `resolveAfter` recovered windows in a row. The caller may say
+//   whether a window shows recovery (`recovered`: the live detector tests the behaviour that fired
+//   the incident on the latest windows alone); by default a window recovers when it is not elevated
+//   (at or below the lower stay threshold), and with k windows pooled it takes resolveAfter + k − 1
+//   of them. So an incident does not resolve while behaviour hovers just under the alert threshold.
 // Learn: a window is learned only once `learnDelay` later windows proved normal too (at or below the
 //   stay threshold, no incident). An elevated window, or an incident, discards the windows waiting,
 //   so the baseline learns nothing of an incident: not its onset, not the windows around it.
@@ -72,10 +73,11 @@ export class IncidentTracker<T> {
   /**
    * Feeds one closed window: its score (null while warming up), what learning it would take, and
    * how many windows its evidence pooled. With k windows pooled, one window's events weigh in k
-   * scores in a row, so firing takes more anomalous windows in a row (windowsToFire), and resolving
-   * resolveAfter + k − 1 recovered ones.
+   * scores in a row, so firing takes more anomalous windows in a row (windowsToFire). `recovered`:
+   * the caller's judgement whether this window shows the incident over (see the header); without
+   * it, resolving takes resolveAfter + k − 1 windows that are not elevated.
    */
-  update(score: WindowScore, item: T, windowStart: number, pooled = 1, stillOff = false): TrackerStep {
+  update(score: WindowScore, item: T, windowStart: number, pooled = 1, recovered?: boolean): TrackerStep {
     if (score.score === null) {
       // Warming up: everything is learned, nothing alerts.
       this.learn(item, null);
@@ -88,11 +90,12 @@ export class IncidentTracker<T> {
     } else {
       this.anomalousRun = 0;
     }
-    this.recoveredRun = score.elevated || stillOff ? 0 : this.recoveredRun + 1;
+    this.recoveredRun = (recovered ?? !score.elevated) ? this.recoveredRun + 1 : 0;
+    const toResolve = recovered === undefined ? this.options.resolveAfter + pooled - 1 : this.options.resolveAfter;
     if (this.incident === undefined && score.anomaly && ((score.severe && !this.options.smallSamples) || this.anomalousRun >= this.windowsToFire(pooled))) {
       this.incident = { alertId: `${this.agent}@${this.firstAnomalous}`, onset: this.firstAnomalous };
       transition = { state: 'FIRING', ...this.incident, resolution: null };
-    } else if (this.incident !== undefined && this.recoveredRun >= this.options.resolveAfter + pooled - 1) {
+    } else if (this.incident !== undefined && this.recoveredRun >= toResolve) {
       transition = this.close('recovered');
     }
 

@@ -10,7 +10,7 @@ import { seededRandom } from '../../fixtures/random.js';
 
 const cli = fileURLToPath(new URL('../../../src/cli/main.js', import.meta.url));
 
-interface Output { index: number; score: number | null; threshold: number; anomaly: boolean; contributions: Record<string, number> }
+interface Output { index: number; score: number | null; threshold: number; anomaly: boolean; firing: boolean; contributions: Record<string, number> }
 
 async function score(text: string, args: string[] = [], env: Record<string, string> = {}): Promise<Output[]> {
   let out = '';
@@ -32,7 +32,39 @@ function windowsCsv(): string {
   return rows.join('\n');
 }
 
+/**
+ * Four independent unit-variance columns: 200 normal rows, then the mean moved by Δ = 5 (Mahalanobis)
+ * over two columns for 30 rows, then 60 normal rows.
+ */
+function heldStepCsv(seed: number): { csv: string; from: number; to: number } {
+  const random = seededRandom(seed);
+  const rows = ['a,b,c,d'];
+  const [from, to] = [200, 230];
+  const shift = 5 / Math.SQRT2;
+  for (let i = 0; i < 290; i += 1) {
+    const x = [random.normal(), random.normal(), random.normal(), random.normal()];
+    if (i >= from && i < to) { x[0]! += shift; x[2]! -= shift; }
+    rows.push(x.map((v) => v.toFixed(4)).join(','));
+  }
+  return { csv: rows.join('\n'), from, to };
+}
+
 describe('agentwatch score', () => {
+  test('a step held for 30 rows stays FIRING for at least 90 % of them (the mean of the last rows decides recovery)', async () => {
+    let firing = 0;
+    let rows = 0;
+    let afterwards = 0;
+    for (const seed of [1, 2, 3, 4, 5]) {
+      const { csv, from, to } = heldStepCsv(seed);
+      const out = await score(csv);
+      for (let i = from; i < to; i += 1) if (out[i]!.firing) firing += 1;
+      rows += to - from;
+      if (out.at(-1)!.firing) afterwards += 1;
+    }
+    assert.ok(firing >= 0.9 * rows, `FIRING in ${firing} of ${rows} step rows`);
+    assert.equal(afterwards, 0, 'every incident resolved once the step ended');
+  });
+
   test('one line per row in order; warm-up rows are never flagged; a joint shift is, with its contributions', async () => {
     const out = await score(windowsCsv(), ['--warmup', '40']);
     assert.deepEqual(out.map((o) => o.index), [...Array(80).keys()]);

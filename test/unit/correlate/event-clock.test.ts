@@ -32,13 +32,31 @@ describe('EventClock', () => {
     assert.equal(clock.now(T0 + 30_000), T0 + 20_000, 'busy:0 is now the oldest active one');
   });
 
-  test('the idle timeout is event time: at a declared speed of 60 it passes 60 times sooner on the wall clock', () => {
+  test('the idle timeout is event time, and never less than 2 s of wall time (a consumer\'s fetch cycle at 60×)', () => {
     const clock = new EventClock({ ...options, speed: 60, anchor: { event: T0, wall: T0 } });
     clock.observe('quiet:0', T0, true, T0);
     clock.observe('busy:0', T0 + 60_000, true, T0 + 200);
     assert.equal(clock.now(T0 + 200), T0, 'quiet for 12 s of event time: still active');
     clock.observe('busy:0', T0 + 66_000, true, T0 + 300);
-    assert.equal(clock.now(T0 + 300), T0 + 66_000, 'quiet for 18 s of event time: dropped out');
+    assert.equal(clock.now(T0 + 300), T0, 'quiet for 18 s of event time but 0.3 s of wall time: its next batch may be on the way');
+    clock.observe('busy:0', T0 + 200_000, true, T0 + 2_000);
+    assert.equal(clock.now(T0 + 2_000), T0 + 200_000, 'quiet for 2 s of wall time: dropped out');
+  });
+
+  test('a stalled pipeline is not quiet time: no partition goes idle, the clock does not run on', () => {
+    const clock = new EventClock(options);
+    clock.observe('a:0', T0, true, T0);
+    clock.observe('b:0', T0 + 1_000, true, T0 + 1_000);
+    clock.stalled(T0 + 3_000, T0 + 2_000); // a batch stuck on a sink from T0 + 3 s
+    assert.equal(clock.now(T0 + 60_000), T0, 'stalled from 3 s: a:0 quiet for 3 s only, nothing idle');
+    clock.stalled(undefined, T0 + 60_000); // the sink came back
+    assert.equal(clock.now(T0 + 60_000), T0);
+    assert.equal(clock.now(T0 + 72_000), T0 + 1_000, 'a:0 quiet for 3 + 12 = 15 s: idle now; b:0 (quiet 14 s) holds the clock');
+    assert.equal(clock.now(T0 + 80_000), T0 + 8_000, 'both idle: on from the newest record, the stall left out');
+    const unstalled = new EventClock(options);
+    unstalled.observe('a:0', T0, true, T0);
+    unstalled.observe('b:0', T0 + 1_000, true, T0 + 1_000);
+    assert.equal(unstalled.now(T0 + 60_000), T0 + 45_000, 'without the stall, the same minute of silence moves the clock 45 s on');
   });
 
   test('when every partition is idle, event time moves on from the newest record, less the idle timeout', () => {
