@@ -26,7 +26,7 @@ import type { DetectConfig } from '../config/index.js';
 import { OrderedTable, type TaskTimeout } from '../correlate/index.js';
 import type { AgentEvent } from '../decode/index.js';
 import { AgentwatchError } from '../errors.js';
-import { AgentProfile } from './agent-profile.js';
+import { AgentProfile, type Evidence } from './agent-profile.js';
 import { BOTH, DEFAULT_DIRECTIONS, DEFAULT_MIN_EFFECTS, FEATURE_NAMES, directionCode, movedWorse, worseWay, type FeatureName } from './features.js';
 import { PEER_DISTRIBUTION, peerScore } from './peer-evidence.js';
 import { IncidentTracker, type AlertState, type Resolution } from './incident-tracker.js';
@@ -411,8 +411,8 @@ export class Detector {
   private track(state: AgentState, window: WindowAccumulator, report: WindowReport): AnomalyAlert | undefined {
     const open = state.tracker.firing;
     if (open) this.updateEffects(state.incidentFeatures, report);
-    const recovery = open && report.score.score !== null ? this.recovery(state) : undefined;
-    const step = state.tracker.update(report.score, { window, z: report.score.score === null ? null : report.evidence }, report.windowStart, report.pooled, recovery?.recovered);
+    const recovered = open && report.score.score !== null ? this.recovered(state) : undefined;
+    const step = state.tracker.update(report.score, { window, z: report.score.score === null ? null : report.evidence }, report.windowStart, report.pooled, recovered);
     if (step.transition?.state === 'FIRING') {
       state.incidentFeatures = [];
       for (let i = 0; i < this.featureNames.length; i += 1) if ((report.score.contributions?.[i] ?? 0) > 0) state.incidentFeatures.push({ index: i, effect: 0, windows: 0 });
@@ -421,7 +421,7 @@ export class Detector {
       state.incidentFeatures = [];
       // The windows before the recovered run may hold the incident: pooled evidence starts afresh
       // from the recovered windows, so that the incident's windows cannot fire a new one.
-      if (recovery !== undefined) state.recent.splice(0, Math.max(0, state.recent.length - this.config.resolveAfter));
+      if (recovered !== undefined) state.recent.splice(0, Math.max(0, state.recent.length - this.config.resolveAfter));
     }
     if (step.restart) {
       this.counters.accepted += 1;
@@ -451,24 +451,24 @@ export class Detector {
    * the fewest latest windows that would show it at z = RECOVERY_POWER_Z were it still going on (see
    * RECOVERY_POWER_Z).
    */
-  private recovery(state: AgentState): { recovered: boolean } {
-    const cache = new Map<number, ReturnType<AgentProfile['evidence']>>();
-    let recovered = true;
+  private recovered(state: AgentState): boolean {
+    const byWindows = new Map<number, Evidence>();
     for (const feature of state.incidentFeatures) {
       const f = this.selected[feature.index]!;
       const needed = feature.effect > 0 ? Math.ceil((RECOVERY_POWER_Z / feature.effect) ** 2) : RECOVERY_MAX_WINDOWS;
       const m = Math.max(1, Math.min(needed, RECOVERY_MAX_WINDOWS, state.recent.length));
-      let evidence = cache.get(m);
+      let evidence = byWindows.get(m);
       if (evidence === undefined) {
         evidence = state.profile.evidence(this.pool(state, m), m, this.config.windowMs, this.minEffects, this.directions);
-        cache.set(m, evidence);
+        byWindows.set(m, evidence);
       }
       const z = evidence.z[f]!;
       // No data (no answers, say) is no sign of recovery.
-      if (Number.isNaN(z) || (evidence.worse[f] === 1 && movedWorse(this.directions[f]!, z, STILL_OFF_Z))) recovered = false;
+      if (Number.isNaN(z) || (evidence.worse[f] === 1 && movedWorse(this.directions[f]!, z, STILL_OFF_Z))) return false;
     }
-    return { recovered };
+    return true;
   }
+
 
   /**
    * Scores each closed worker window against the other workers of its capability in the same window,
