@@ -178,7 +178,7 @@ export class Service {
       clockFindings: () => clockFindings.list(),
       acceptBaseline: async (agent, by) => {
         const outcome = detector.accept(agent, by);
-        if (typeof outcome !== 'string') await deliverAlerts([outcome]);
+        if (typeof outcome !== 'string') await deliverAlerts(outcome);
         return outcome;
       },
       metrics: () => metrics.render(),
@@ -219,9 +219,10 @@ export class Service {
 
 function logAlert(logger: Logger, alert: AnomalyAlert): void {
   const top = alert.features.slice(0, 3).map((f) => ({ feature: f.name, value: round(f.value), baseline: round(f.baselineMean), contribution: round(f.contribution) }));
-  const fields = { alertId: alert.alertId, agent: alert.agent, severity: alert.severity, score: round(alert.score), threshold: round(alert.threshold), windowStart: new Date(alert.windowStart).toISOString(), top };
-  if (alert.state === 'FIRING') logger.warn(fields, `anomaly FIRING for ${alert.agent}`);
-  else logger.info(fields, `anomaly RESOLVED for ${alert.agent}`);
+  const fields = { alertId: alert.alertId, agent: alert.agent, kind: alert.kind, severity: alert.severity, score: round(alert.score), threshold: round(alert.threshold), windowStart: new Date(alert.windowStart).toISOString(), top };
+  const what = alert.kind === 'drift' ? 'drift' : 'anomaly';
+  if (alert.state === 'FIRING') logger.warn(fields, `${what} FIRING for ${alert.agent}`);
+  else logger.info(fields, `${what} RESOLVED for ${alert.agent}`);
 }
 
 /** LOG_LEVEL=debug: every scored window with its values, to answer "why did this (not) alert?". */

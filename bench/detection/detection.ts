@@ -3,13 +3,16 @@
 // - no-fault runs (12 agents × 8 h = 96 agent-hours per seed), read from a backlog and live: false
 //   alerts per 100 agent-hours and the share of clean time agents spend FIRING;
 // - fault runs: every fault kind once per seed, each on a random agent, 20 minutes: detected for the
-//   right target, right top feature, delay, coverage while it lasts, and how soon it resolves.
+//   right target, right top feature, delay, coverage while it lasts, and how soon it resolves;
+// - drift runs: latency +100 % over 2 hours on a random agent from hour 3: reported (a drift alert
+//   against the long-term reference, or an incident) for it, naming latency, how far into the drift.
 //   node dist/bench/detection/detection.js [--seeds N] [--hours H] [--mode backlog|live|both]
 
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../../src/config/index.js';
 import { FLEET_FAULT_KINDS, fleetProfiles, generateFleet, randomFaultPlan, type FleetFaultKind } from '../../test/fixtures/realistic-fleet.js';
 import { replayFleet, type ReadMode } from '../../test/fixtures/fleet-replay.js';
+import { seededRandom } from '../../test/fixtures/random.js';
 import { evaluate, type FaultOutcome } from './evaluate.js';
 
 const { values } = parseArgs({ options: { seeds: { type: 'string', default: '5' }, hours: { type: 'string', default: '8' }, mode: { type: 'string', default: 'both' }, first: { type: 'string', default: '1' } } });
@@ -40,6 +43,8 @@ for (const mode of modes) {
   let spuriousTimeouts = 0;
   let expectedTimeouts = 0;
   let outOfOrder = 0;
+  let cleanDrifts = 0;
+  const drifts: Array<{ seed: number; agent: string; reported: string | null; minutes: number | null; feature: string | null; others: number }> = [];
   for (let seed = firstSeed; seed < firstSeed + seeds; seed += 1) {
     const clean = generateFleet({ seed, durationMs: hours * 3_600_000 });
     const r = replayFleet(clean.events, mode, { seed, config });
@@ -54,6 +59,7 @@ for (const mode of modes) {
     expectedTimeouts += clean.expectedTimeouts;
     spuriousTimeouts += Math.max(0, r.timeouts.length - clean.expectedTimeouts);
     if (!r.timeoutsInDeadlineOrder) outOfOrder += 1;
+    cleanDrifts += r.alerts.filter((a) => a.kind === 'drift' && a.state === 'FIRING').length;
     for (const a of r.alerts.filter((x) => x.state === 'FIRING')) console.log(`  [${mode} seed ${seed} clean] ${a.agent} ${new Date(a.windowStart).toISOString().slice(11, 19)} top ${a.features[0]!.name} ${a.features.slice(0, 2).map((f) => `${f.name}=${f.value.toPrecision(3)} (base ${f.baselineMean.toPrecision(3)}, z ${f.z.toFixed(1)})`).join(', ')}`);
 
     const profiles = fleetProfiles(seed, 12, [1, 3]);
@@ -63,6 +69,18 @@ for (const mode of modes) {
     const fr = replayFleet(faulty.events, mode, { seed, config });
     const fq = evaluate(faulty, fr.alerts.filter((a) => a.windowStart < faulty.end), W);
     outcomes.push(...fq.faults);
+
+    const target = profiles[Math.floor(seededRandom(seed * 31 + 7).uniform() * profiles.length)]!;
+    const driftStart = 3 * 3_600_000;
+    const drifting = generateFleet({ seed, durationMs: hours * 3_600_000, faults: [{ kind: 'latency-drift', capability: target.capability, startMs: driftStart, durationMs: 2 * 3_600_000 }] });
+    const dr = replayFleet(drifting.events, mode, { seed, config });
+    const firing = dr.alerts.filter((a) => a.state === 'FIRING' && a.windowStart < drifting.end);
+    const first = firing.find((a) => a.capability === target.capability && a.onset >= drifting.start + driftStart);
+    drifts.push({
+      seed, agent: target.capability, reported: first === undefined ? null : first.kind,
+      minutes: first === undefined ? null : (first.windowStart - drifting.start - driftStart) / 60_000, feature: first?.features[0]?.name ?? null,
+      others: firing.filter((a) => a.capability !== target.capability).length,
+    });
   }
   console.log(`\n## ${mode}: no-fault runs`);
   console.log(`false alerts: ${falseAlerts} in ${agentHours.toFixed(0)} agent-hours = ${(100 * falseAlerts / agentHours).toFixed(2)} per 100 agent-hours; most clean time FIRING of any agent: ${pct(maxFiring)}`);
@@ -75,6 +93,11 @@ for (const mode of modes) {
     const hit = of.filter((o) => o.detected && o.rightTarget);
     console.log(`| ${kind} | ${hit.length}/${of.length} | ${of.filter((o) => o.rightFeature).length}/${of.length} | ${median(hit.map((o) => o.delayWindows!))} | ${pct(median(of.map((o) => o.coverage)))} (${pct(Math.min(...of.map((o) => o.coverage)))}) | ${median(hit.filter((o) => o.resolvedWindowsAfterEnd !== null).map((o) => o.resolvedWindowsAfterEnd!))} | ${afterEffect(hit)} |`);
   }
+  console.log(`\n## ${mode}: gradual drift (latency +100 % over 2 h from hour 3)`);
+  console.log(`drift alerts in the no-fault runs: ${cleanDrifts}`);
+  console.log('| seed | agent | reported as | minutes into the drift (latency then) | top feature | alerts on other agents |');
+  console.log('| --- | --- | --- | --- | --- | --- |');
+  for (const d of drifts) console.log(`| ${d.seed} | ${d.agent} | ${d.reported ?? 'not reported'} | ${d.minutes === null ? '–' : `${d.minutes.toFixed(0)} (×${(1 + d.minutes / 120).toFixed(2)})`} | ${d.feature ?? '–'} | ${d.others} |`);
   const hits = outcomes.filter((o) => o.detected && o.rightTarget);
   console.log(`all faults: ${hits.length}/${outcomes.length} detected; delays ${hits.map((o) => o.delayWindows).sort((a, b) => a! - b!).join(" ")}; median delay ${median(hits.map((o) => o.delayWindows!))} windows; median coverage ${pct(median(outcomes.map((o) => o.coverage)))}`);
   for (const o of outcomes.filter((x) => !(x.detected && x.rightTarget && x.rightFeature))) console.log(`  missed or wrong: ${o.fault.kind} on ${o.fault.worker ?? o.fault.capability}: detected ${o.detected}, target ${o.rightTarget}, top ${o.topFeature}`);

@@ -60,5 +60,6 @@ export function toAvro(alert: AnomalyAlert, publishedAt: number): Record<string,
     scope: alert.scope,
     resolution: alert.resolution,
     accepted_by: alert.acceptedBy,
+    kind: alert.kind,
   };
 }

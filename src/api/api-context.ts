@@ -12,9 +12,9 @@ export interface ApiContext {
   agents: () => AgentSnapshot[];
   /**
    * Accepts an agent's current behaviour as its new normal on behalf of `by` (an API key name): the
-   * RESOLVED alert once delivered like any other, or why not.
+   * RESOLVED alerts (its incident's, its drift's, or both) once delivered like any other, or why not.
    */
-  acceptBaseline: (agent: string, by: string) => Promise<AnomalyAlert | 'unknown' | 'not-firing'>;
+  acceptBaseline: (agent: string, by: string) => Promise<AnomalyAlert[] | 'unknown' | 'not-firing'>;
   /** Producers whose records carry timestamps no clock explains. */
   clockFindings: () => ClockFinding[];
   /** The Prometheus text exposition, for /metrics. */

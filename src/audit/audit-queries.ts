@@ -231,6 +231,7 @@ export interface AnomalyRecord {
   agent: string;
   capability: string;
   scope: string;
+  kind: string;
   resolution: string | null;
   accepted_by: string | null;
   state: string;
@@ -252,16 +253,16 @@ export async function searchAnomalies(client: ClickHouseClient, filter: AnomalyF
   if (filter.from !== undefined) { clauses.push(`window_start >= {from:DateTime64(3, 'UTC')}`); params.from = clickhouseTime(filter.from); }
   if (filter.to !== undefined) { clauses.push(`window_start < {to:DateTime64(3, 'UTC')}`); params.to = clickhouseTime(filter.to); }
   const result = await client.query({
-    query: `SELECT alert_id, agent, capability, scope, resolution, accepted_by, state, severity, toUnixTimestamp64Milli(onset) AS onset_ms, toUnixTimestamp64Milli(window_start) AS start_ms,
+    query: `SELECT alert_id, agent, capability, scope, kind, resolution, accepted_by, state, severity, toUnixTimestamp64Milli(onset) AS onset_ms, toUnixTimestamp64Milli(window_start) AS start_ms,
               toUnixTimestamp64Milli(window_end) AS end_ms, score, threshold, p_value, features
             FROM anomalies WHERE ${clauses.length === 0 ? '1' : clauses.join(' AND ')}
             ORDER BY window_start DESC, alert_id LIMIT {limit:UInt32} ${settings(limits)}`,
     query_params: params,
     format: 'JSONEachRow',
   });
-  const rows = await result.json<{ alert_id: string; agent: string; capability: string; scope: string; resolution: string; accepted_by: string; state: string; severity: string; onset_ms: number; start_ms: number; end_ms: number; score: number; threshold: number; p_value: number; features: string }>();
+  const rows = await result.json<{ alert_id: string; agent: string; capability: string; scope: string; kind: string; resolution: string; accepted_by: string; state: string; severity: string; onset_ms: number; start_ms: number; end_ms: number; score: number; threshold: number; p_value: number; features: string }>();
   return rows.map((r) => ({
-    alert_id: r.alert_id, agent: r.agent, capability: r.capability, scope: r.scope, resolution: r.resolution === '' ? null : r.resolution,
+    alert_id: r.alert_id, agent: r.agent, capability: r.capability, scope: r.scope, kind: r.kind, resolution: r.resolution === '' ? null : r.resolution,
     accepted_by: r.accepted_by === '' ? null : r.accepted_by, state: r.state, severity: r.severity,
     onset: new Date(Number(r.onset_ms)).toISOString(), window_start: new Date(Number(r.start_ms)).toISOString(), window_end: new Date(Number(r.end_ms)).toISOString(),
     score: r.score, threshold: r.threshold, p_value: r.p_value, features: JSON.parse(r.features) as unknown,

@@ -126,12 +126,12 @@ export class AuditWriter implements EventSink {
 
   /** Stores alerts in the anomalies table (retrying like rows do). */
   async recordAlerts(alerts: ReadonlyArray<{
-    alertId: string; agent: string; capability: string; scope: string; state: string; severity: string; onset: number; windowStart: number; windowEnd: number;
+    alertId: string; agent: string; capability: string; scope: string; kind: string; state: string; severity: string; onset: number; windowStart: number; windowEnd: number;
     score: number; threshold: number; pValue: number; resolution: string | null; acceptedBy: string | null; features: unknown[];
   }>): Promise<void> {
     if (alerts.length === 0) return;
     const values = alerts.map((a) => ({
-      alert_id: a.alertId, agent: a.agent, capability: a.capability, scope: a.scope, resolution: a.resolution ?? '', accepted_by: a.acceptedBy ?? '',
+      alert_id: a.alertId, agent: a.agent, capability: a.capability, scope: a.scope, kind: a.kind, resolution: a.resolution ?? '', accepted_by: a.acceptedBy ?? '',
       state: a.state, severity: a.severity, onset: clickhouseTime(a.onset),
       window_start: clickhouseTime(a.windowStart), window_end: clickhouseTime(a.windowEnd), score: a.score, threshold: a.threshold,
       p_value: a.pValue, features: JSON.stringify(a.features, (_k, v: unknown) => (typeof v === 'number' && !Number.isFinite(v) ? null : v)),

@@ -95,6 +95,14 @@ export const MIGRATIONS: readonly Migration[] = [
         ADD COLUMN IF NOT EXISTS accepted_by String DEFAULT '' COMMENT 'who accepted: an API key name, or agentwatch (DETECT_ACCEPT_AFTER_MS)'`,
     ],
   },
+  {
+    version: 3,
+    name: 'anomalies: kind (incident or drift)',
+    statements: [
+      `ALTER TABLE anomalies
+        ADD COLUMN IF NOT EXISTS kind LowCardinality(String) DEFAULT 'incident' COMMENT 'incident: windows left the short-term baseline; drift: the baseline left its long-term reference'`,
+    ],
+  },
 ];
 
 /** The TTL clause for audit_events: keep forever (0) or N days after ingestion. */

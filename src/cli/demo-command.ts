@@ -44,7 +44,7 @@ export function describeAlert(alert: AnomalyAlert): string {
   const top = alert.features.slice(0, 3).map((f) => `${f.name} ${fmt(f.value)} (baseline ${fmt(f.baselineMean)}, +${fmt(f.contribution)})`).join('; ');
   const when = new Date(alert.windowStart).toISOString().slice(11, 19);
   return alert.state === 'FIRING'
-    ? `ALERT  ${alert.severity.toUpperCase().padEnd(8)} ${alert.agent.padEnd(10)} window ${when}  score ${fmt(alert.score)} > threshold ${fmt(alert.threshold)}\n       top: ${top}`
+    ? `${alert.kind === 'drift' ? 'DRIFT' : 'ALERT'}  ${alert.severity.toUpperCase().padEnd(8)} ${alert.agent.padEnd(10)} window ${when}  score ${fmt(alert.score)} > threshold ${fmt(alert.threshold)}\n       top: ${top}`
     : `OK     resolved ${alert.agent.padEnd(10)} window ${when}  (${alert.alertId})`;
 }
 

@@ -106,6 +106,8 @@ export interface DetectConfig {
   acceptAfterMs: number;
   /** Memory of the request rate baseline, in windows (short, to follow daily load cycles). */
   rateMemoryWindows: number;
+  /** Memory of each capability's long-term reference for drift, in event time; 0: no drift reports. */
+  driftReferenceMs: number;
   /** Most windows pooled for the evidence of a quiet agent. */
   poolWindows: number;
   /** Windows are pooled until about this many requests are expected. */
@@ -294,6 +296,8 @@ function readOptions(reader: OptionReader): Config {
   const rateMemoryWindows = reader.int('DETECT_RATE_MEMORY_WINDOWS', 60, { min: 2, max: 10_000_000 }, 'Memory of the request-rate baseline in windows: short, so that daily load cycles are normal.');
   const learnDelayWindows = reader.int('DETECT_LEARN_DELAY_WINDOWS', 3, { min: 0, max: 1000 }, 'A window is learned only after this many later windows proved normal too (the baseline never learns an incident\'s onset).');
   const acceptAfterMs = reader.int('DETECT_ACCEPT_AFTER_MS', 7_200_000, { min: 60_000, max: 2_592_000_000 }, 'With nothing learned for this long (an incident that never ends), the behaviour is accepted as the new normal: the alert resolves as accepted and the baseline starts over.');
+  const driftReferenceMs = reader.int('DETECT_DRIFT_REFERENCE_MS', 86_400_000, { min: 0, max: 2_592_000_000 }, 'Memory of each capability\'s long-term reference, in event time: a gradual change the short-term baseline follows (latency, payload size, retry, timeout or failure share) is reported as a minor drift alert against it. 0 turns drift reports off.');
+  if (driftReferenceMs > 0 && driftReferenceMs < 2 * memoryWindows * windowMs) reader.problem(`DETECT_DRIFT_REFERENCE_MS=${driftReferenceMs} is shorter than twice the short-term memory (DETECT_MEMORY_WINDOWS × DETECT_WINDOW_MS = ${memoryWindows * windowMs} ms); set it to at least ${2 * memoryWindows * windowMs}, or 0 to turn drift reports off.`);
   const poolWindows = reader.int('DETECT_POOL_WINDOWS', 6, { min: 1, max: 100 }, 'Most windows pooled into the evidence of a quiet agent (1: no pooling; a worker pools at most 3).');
   const poolMinRequests = reader.int('DETECT_POOL_MIN_REQUESTS', 20, { min: 1, max: 1_000_000 }, 'Windows are pooled until about this many requests are expected.');
   const directions: Record<string, 'up' | 'down' | 'both'> = {};
@@ -364,7 +368,7 @@ function readOptions(reader: OptionReader): Config {
     audit: { batchRows: auditBatchRows, flushMs: auditFlushMs, redactPaths, retentionDays, checkpointIntervalMs },
     detect: {
       windowMs, latenessMs, p, threshold, fireAfter, resolveAfter, warmupWindows, memoryWindows, shrinkage, features, maxAgents, warmupRows,
-      stayP, atOnceP, learnDelayWindows, acceptAfterMs, rateMemoryWindows, poolWindows, poolMinRequests, directions, minEffects,
+      stayP, atOnceP, learnDelayWindows, acceptAfterMs, rateMemoryWindows, driftReferenceMs, poolWindows, poolMinRequests, directions, minEffects,
     },
     ingest: { topicPattern, excludeTopics, refreshIntervalMs, fromBeginning, maxPayloadBytes, partitionsConcurrently, maxBytesPerPartition },
     topics: { dlq: dlqTopic, anomalies: anomaliesTopic, checkpoints: checkpointsTopic, partitions: outputPartitions, replicationFactor: outputReplication },

@@ -61,6 +61,11 @@ class SampleBaseline {
     return this.weight > 0;
   }
 
+  /** Samples learned, exponentially weighted. */
+  get samples(): number {
+    return this.weight;
+  }
+
   mean(): number {
     return this.sum / this.weight;
   }
@@ -103,6 +108,11 @@ class SampleBaseline {
 class ProportionBaseline {
   private hits = 0;
   private trials = 0;
+
+  /** Trials learned, exponentially weighted. */
+  get weight(): number {
+    return this.trials;
+  }
 
   share(): number {
     return Math.max(PROPORTION_FLOOR, (this.hits + PRIOR_HITS) / (this.trials + PRIOR_TRIALS));
@@ -222,6 +232,50 @@ export class AgentProfile {
       value[i] = other.value;
       expected[i] = other.expected;
     });
+    return { z, worse, value, expected };
+  }
+
+  /**
+   * How far this profile's levels lie from `reference`'s, a profile of the same agent with a longer
+   * memory (drift.ts): typical latency, typical payload size (requests and results, the one further
+   * off speaks), and the retry, timeout and failure shares. In FEATURES order; the rate (which
+   * follows load cycles) and the tails are not compared (NaN). A level's z counts each profile's
+   * weighted samples once: z = (μ − μ_ref) / (σ_ref √(1/n + 1/n_ref)), and a share's the same with
+   * the binomial σ. Worse: moved at least minEffect the worse way (a share must also double).
+   */
+  driftFrom(reference: AgentProfile, minEffects: ArrayLike<number>, directions: ArrayLike<number>): Evidence {
+    const z = new Float64Array(FEATURE_COUNT).fill(Number.NaN);
+    const worse = new Uint8Array(FEATURE_COUNT);
+    const value = new Float64Array(FEATURE_COUNT).fill(Number.NaN);
+    const expected = new Float64Array(FEATURE_COUNT).fill(Number.NaN);
+    const level = (i: number, now: SampleBaseline, before: SampleBaseline) => {
+      if (!now.known || !before.known) return;
+      const zi = (now.mean() - before.mean()) / (before.sigma() * Math.sqrt(1 / now.samples + 1 / before.samples));
+      const effect = Math.exp(now.mean() - before.mean()) - 1;
+      const isWorseHere = isWorse(directions[i]!, zi, effect, minEffects[i]!) ? 1 : 0;
+      // Of two payload levels, keep the one further off the worse way.
+      if (!Number.isNaN(z[i]!) && (worse[i]! > isWorseHere || (worse[i] === isWorseHere && Math.abs(z[i]!) >= Math.abs(zi)))) return;
+      z[i] = zi;
+      worse[i] = isWorseHere;
+      value[i] = Math.expm1(now.mean());
+      expected[i] = Math.expm1(before.mean());
+    };
+    const share = (i: number, now: ProportionBaseline, before: ProportionBaseline) => {
+      if (now.weight === 0 || before.weight === 0) return;
+      const p = now.share();
+      const p0 = before.share();
+      z[i] = (p - p0) / Math.sqrt(p0 * (1 - p0) * (1 / now.weight + 1 / before.weight));
+      value[i] = p;
+      expected[i] = p0;
+      const doubled = directions[i] !== UP || p >= 2 * p0;
+      worse[i] = doubled && isWorse(directions[i]!, z[i]!, p - p0, minEffects[i]!) ? 1 : 0;
+    };
+    level(1, this.latency, reference.latency);
+    share(3, this.retries, reference.retries);
+    share(4, this.timeouts, reference.timeouts);
+    share(5, this.failures, reference.failures);
+    level(6, this.requestPayload, reference.requestPayload);
+    level(6, this.resultPayload, reference.resultPayload);
     return { z, worse, value, expected };
   }
 

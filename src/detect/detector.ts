@@ -27,6 +27,7 @@ import { OrderedTable, type TaskTimeout } from '../correlate/index.js';
 import type { AgentEvent } from '../decode/index.js';
 import { AgentwatchError } from '../errors.js';
 import { AgentProfile, type Evidence } from './agent-profile.js';
+import { DRIFT_Z, DriftWatch, type DriftTransition } from './drift-watch.js';
 import { BOTH, DEFAULT_DIRECTIONS, DEFAULT_MIN_EFFECTS, FEATURE_NAMES, directionCode, movedWorse, worseWay, type FeatureName } from './features.js';
 import { PEER_DISTRIBUTION, peerScore } from './peer-evidence.js';
 import { IncidentTracker, type AlertState, type Resolution } from './incident-tracker.js';
@@ -48,6 +49,8 @@ export interface FeatureExplanation {
 }
 
 export type AlertScope = 'capability' | 'worker';
+/** An incident (the window left the short-term baseline), or a drift (the baseline left its long-term reference: drift-watch.ts). */
+export type AlertKind = 'incident' | 'drift';
 
 export interface AnomalyAlert {
   alertId: string;
@@ -55,7 +58,9 @@ export interface AnomalyAlert {
   agent: string;
   capability: string;
   scope: AlertScope;
+  kind: AlertKind;
   state: AlertState;
+  /** An incident's from its p-value; a drift is always minor. */
   severity: Severity;
   /** Start of the first anomalous window of the incident. */
   onset: number;
@@ -128,6 +133,8 @@ interface AgentState {
   lateEvents: number;
   /** While an incident is open: the features that fired it, and how far off they were. */
   incidentFeatures: IncidentFeature[];
+  /** A capability's drift against its long-term reference (null: a worker, or DETECT_DRIFT_REFERENCE_MS=0). */
+  drift: DriftWatch | null;
 }
 
 /** A feature that fired an open incident. */
@@ -238,18 +245,22 @@ export class Detector {
    * its open incident resolves as accepted by `by`, and its baseline starts over from the present.
    * 'unknown' when no such agent is watched, 'not-firing' when it has no incident to accept.
    */
-  accept(agent: string, by: string): AnomalyAlert | 'unknown' | 'not-firing' {
+  accept(agent: string, by: string): AnomalyAlert[] | 'unknown' | 'not-firing' {
     let found: AgentState | undefined;
     for (const [, state] of this.agents.entries()) if (state.agent === agent) found = state;
     if (found === undefined) return 'unknown';
     const report = found.lastReport;
+    if (report === undefined || !(found.tracker.firing || found.drift?.open === true)) return 'not-firing';
+    const alerts: AnomalyAlert[] = [];
     const transition = found.tracker.accept();
-    if (transition === undefined || report === undefined) return 'not-firing';
-    this.counters.accepted += 1;
+    if (transition !== undefined) alerts.push(this.alert(report, transition.state, transition.alertId, transition.onset, 'accepted', by));
+    const drift = found.drift?.restart(found.profile);
+    if (drift !== undefined) alerts.push(this.driftAlert(report, drift, by));
+    this.counters.accepted += alerts.length;
     found.profile = this.newProfile();
     found.scorer = this.newScorer();
     found.incidentFeatures = [];
-    return this.alert(report, transition.state, transition.alertId, transition.onset, 'accepted', by);
+    return alerts;
   }
 
   /** Each agent's last window score and threshold, without the baseline (cheap enough for every scrape). */
@@ -310,6 +321,7 @@ export class Detector {
         smallSamples: worker !== null,
       }, (item, score) => {
         state.profile.learn(item.window);
+        state.drift?.learn(item.window);
         if (item.z !== null) state.scorer.learn(item.z, score);
       }),
       lastWindow: start,
@@ -317,6 +329,11 @@ export class Detector {
       lastReport: undefined,
       lateEvents: 0,
       incidentFeatures: [],
+      drift: worker === null && this.config.driftReferenceMs > 0 ? new DriftWatch(agent, {
+        memoryWindows: this.config.memoryWindows, referenceMemoryWindows: Math.max(1, Math.round(this.config.driftReferenceMs / this.config.windowMs)),
+        rateMemoryWindows: this.config.rateMemoryWindows, acceptAfterWindows: Math.max(1, Math.round(this.config.acceptAfterMs / this.config.windowMs)),
+        minEffects: this.minEffects, directions: this.directions,
+      }) : null,
     };
     return state;
   }
@@ -399,16 +416,15 @@ export class Detector {
       if (closed.some((c) => c.state.scope === 'worker')) this.compareWithPeers(closed);
       for (const { state, window, report } of closed) {
         reports.push(report);
-        const alert = this.track(state, window, report);
-        if (alert !== undefined) alerts.push(alert);
+        this.track(state, window, report, alerts);
       }
     }
     this.closedBefore = Math.max(this.closedBefore, limit);
     return { windows: reports, alerts };
   }
 
-  /** Feeds a scored window to its agent's tracker: incident transitions, learning, a restart when accepted. */
-  private track(state: AgentState, window: WindowAccumulator, report: WindowReport): AnomalyAlert | undefined {
+  /** Feeds a scored window to its agent's tracker and drift watch: incident and drift transitions (into `alerts`), learning, a restart when accepted. */
+  private track(state: AgentState, window: WindowAccumulator, report: WindowReport, alerts: AnomalyAlert[]): void {
     const open = state.tracker.firing;
     if (open) this.updateEffects(state.incidentFeatures, report);
     const recovered = open && report.score.score !== null ? this.recovered(state) : undefined;
@@ -423,14 +439,23 @@ export class Detector {
       // from the recovered windows, so that the incident's windows cannot fire a new one.
       if (recovered !== undefined) state.recent.splice(0, Math.max(0, state.recent.length - this.config.resolveAfter));
     }
+    if (step.transition !== undefined) {
+      const { state: alertState, alertId, onset, resolution } = step.transition;
+      alerts.push(this.alert(report, alertState, alertId, onset, resolution, resolution === 'accepted' ? 'agentwatch' : null));
+    }
     if (step.restart) {
       this.counters.accepted += 1;
+      const drift = state.drift?.restart(state.profile);
+      if (drift !== undefined) alerts.push(this.driftAlert(report, drift, 'agentwatch'));
       state.profile = this.newProfile();
       state.scorer = this.newScorer();
+    } else if (state.drift !== null && report.score.score !== null) {
+      const drift = state.drift.check(state.profile, report.windowStart);
+      if (drift !== undefined) {
+        if (drift.resolution === 'accepted') this.counters.accepted += 1;
+        alerts.push(this.driftAlert(report, drift, drift.resolution === 'accepted' ? 'agentwatch' : null));
+      }
     }
-    if (step.transition === undefined) return undefined;
-    const { state: alertState, alertId, onset, resolution } = step.transition;
-    return this.alert(report, alertState, alertId, onset, resolution, resolution === 'accepted' ? 'agentwatch' : null);
   }
 
   /** Adds a window of the incident (all of them, not only anomalous ones: an unbiased effect) to the effect of each feature that fired it. */
@@ -573,9 +598,43 @@ export class Detector {
     })).sort((a, b) => b.contribution - a.contribution);
     const pValue = score.pValue ?? 1;
     return {
-      alertId, agent: report.agent, capability: report.capability, scope: report.scope, state, severity: severityOf(pValue), onset,
+      alertId, agent: report.agent, capability: report.capability, scope: report.scope, kind: 'incident', state, severity: severityOf(pValue), onset,
       windowStart: report.windowStart, windowEnd: report.windowEnd,
       score: score.score ?? 0, threshold: score.threshold, pValue, resolution, acceptedBy, features,
     };
   }
+
+  /**
+   * A drift alert: the short-term levels against the long-term reference. A feature's contribution
+   * is its z² when it drifted the worse way (0 otherwise); the score is their sum, the threshold
+   * DRIFT_Z², the p-value that of the largest such z. Always minor: a slow change is news, not a page.
+   */
+  private driftAlert(report: WindowReport, drift: DriftTransition, acceptedBy: string | null): AnomalyAlert {
+    const { evidence } = drift;
+    let score = 0;
+    let largest = 0;
+    const features = this.featureNames.map((name, i) => {
+      const f = this.selected[i]!;
+      const z = evidence.z[f]!;
+      const contribution = evidence.worse[f] === 1 && Number.isFinite(z) ? z * z : 0;
+      score += contribution;
+      largest = Math.max(largest, Math.sqrt(contribution));
+      return { name, value: evidence.value[f]!, baselineMean: evidence.expected[f]!, z, contribution };
+    }).sort((a, b) => b.contribution - a.contribution || size(b.z) - size(a.z)); // ties (all 0 once resolved): the furthest off first
+    return {
+      alertId: drift.alertId, agent: report.agent, capability: report.capability, scope: report.scope, kind: 'drift', state: drift.state, severity: 'minor',
+      onset: drift.onset, windowStart: report.windowStart, windowEnd: report.windowEnd, score, threshold: DRIFT_Z * DRIFT_Z,
+      pValue: normalSurvival(largest), resolution: drift.resolution, acceptedBy: drift.state === 'RESOLVED' ? acceptedBy : null, features,
+    };
+  }
+}
+
+const size = (z: number) => (Number.isFinite(z) ? Math.abs(z) : -1);
+
+/** P(Z > z) of a standard normal (Abramowitz & Stegun 7.1.26 via erfc; absolute error < 1.5e-7). */
+function normalSurvival(z: number): number {
+  const x = Math.abs(z) / Math.SQRT2;
+  const t = 1 / (1 + 0.3275911 * x);
+  const erfc = t * (0.254829592 + t * (-0.284496736 + t * (1.421413741 + t * (-1.453152027 + t * 1.061405429)))) * Math.exp(-x * x);
+  return z >= 0 ? erfc / 2 : 1 - erfc / 2;
 }

@@ -29,7 +29,7 @@ export function fleetRoutes(app: FastifyInstance, context: ApiContext): void {
               items: {
                 type: 'object',
                 properties: {
-                  alert_id: { type: 'string' }, agent: { type: 'string' }, capability: { type: 'string' }, scope: { type: 'string' },
+                  alert_id: { type: 'string' }, agent: { type: 'string' }, capability: { type: 'string' }, scope: { type: 'string' }, kind: { type: 'string' },
                   resolution: { type: ['string', 'null'] }, accepted_by: { type: ['string', 'null'] }, state: { type: 'string' }, severity: { type: 'string' },
                   onset: { type: 'string' }, window_start: { type: 'string' }, window_end: { type: 'string' },
                   score: { type: 'number' }, threshold: { type: 'number' }, p_value: { type: 'number' },
@@ -59,13 +59,16 @@ export function fleetRoutes(app: FastifyInstance, context: ApiContext): void {
   app.post<{ Params: { agent: string } }>('/v1/agents/:agent/accept', {
     config: { roles: ['sre'] },
     schema: {
-      summary: "Accept an agent's current behaviour as its new normal: its firing incident resolves as accepted (by this API key, recorded with the alert) and its baseline starts over",
+      summary: "Accept an agent's current behaviour as its new normal: its firing incident and its open drift resolve as accepted (by this API key, recorded with the alerts), and its baseline and long-term reference start over",
       tags: ['fleet'],
       params: { type: 'object', properties: { agent: { type: 'string', minLength: 1, maxLength: 512 } }, required: ['agent'] },
       response: {
         200: {
           type: 'object',
-          properties: { alert_id: { type: 'string' }, agent: { type: 'string' }, state: { type: 'string' }, resolution: { type: 'string' }, accepted_by: { type: 'string' } },
+          properties: {
+            alert_id: { type: 'string' }, agent: { type: 'string' }, kind: { type: 'string' }, state: { type: 'string' }, resolution: { type: 'string' }, accepted_by: { type: 'string' },
+            resolved: { type: 'array', items: { type: 'object', properties: { alert_id: { type: 'string' }, kind: { type: 'string' } } } },
+          },
         },
         ...errorResponses,
         404: errorResponses[400],
@@ -78,10 +81,14 @@ export function fleetRoutes(app: FastifyInstance, context: ApiContext): void {
       return reply.code(404).send({ error: { code: 'AW_API_NOT_FOUND', message: `no agent ${JSON.stringify(request.params.agent)} is watched; GET /v1/agents lists them` } });
     }
     if (outcome === 'not-firing') {
-      return reply.code(409).send({ error: { code: 'AW_API_CONFLICT', message: `agent ${JSON.stringify(request.params.agent)} has no firing incident to accept` } });
+      return reply.code(409).send({ error: { code: 'AW_API_CONFLICT', message: `agent ${JSON.stringify(request.params.agent)} has no firing incident or open drift to accept` } });
     }
-    request.log.warn({ agent: outcome.agent, alertId: outcome.alertId, acceptedBy: outcome.acceptedBy }, 'incident accepted as the new normal');
-    return { alert_id: outcome.alertId, agent: outcome.agent, state: outcome.state, resolution: outcome.resolution ?? 'accepted', accepted_by: outcome.acceptedBy ?? '' };
+    const first = outcome[0]!;
+    request.log.warn({ agent: first.agent, alertIds: outcome.map((a) => a.alertId), acceptedBy: first.acceptedBy }, 'behaviour accepted as the new normal');
+    return {
+      alert_id: first.alertId, agent: first.agent, kind: first.kind, state: first.state, resolution: first.resolution ?? 'accepted', accepted_by: first.acceptedBy ?? '',
+      resolved: outcome.map((a) => ({ alert_id: a.alertId, kind: a.kind })),
+    };
   });
 
   app.get('/v1/findings/clock-skew', {

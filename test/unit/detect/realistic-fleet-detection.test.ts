@@ -62,6 +62,45 @@ describe('detection on a realistic fleet (defaults)', () => {
   });
 });
 
+describe('gradual drift against the long-term reference', () => {
+  // +100 % latency over 2 hours on the quietest of 4 agents: the short-term baseline (30 minutes)
+  // follows it, the day-long reference does not.
+  const profiles = fleetProfiles(23, 4, [1, 2]);
+  const quiet = [...profiles].sort((a, b) => a.ratePerSecond - b.ratePerSecond)[0]!;
+  const drift = { kind: 'latency-drift' as const, capability: quiet.capability, startMs: 2 * HOUR, durationMs: 2 * HOUR };
+  const run = generateFleet({ seed: 23, durationMs: 6 * HOUR, capabilities: 4, workersPerCapability: [1, 2], faults: [drift] });
+
+  test('a minor drift alert for that agent naming latency, resolved once latency is back; nothing else alerts', () => {
+    const result = replayFleet(run.events, 'backlog', { seed: 23, config });
+    const alerts = result.alerts.filter((a) => a.windowStart < run.end);
+    const firing = alerts.filter((a) => a.state === 'FIRING');
+    const what = JSON.stringify(alerts.map((a) => [a.kind, a.state, a.agent, (a.windowStart - run.start) / 60_000, a.features[0]!.name]));
+    assert.deepEqual(firing.map((a) => [a.kind, a.agent, a.severity, a.features[0]!.name]), [['drift', quiet.capability, 'minor', 'latency_p50']], what);
+    const fired = firing[0]!;
+    assert.ok(fired.onset >= run.start + drift.startMs && fired.onset < run.start + drift.startMs + drift.durationMs, `reported while it drifts: ${what}`);
+    assert.ok(fired.features[0]!.value > 1.25 * fired.features[0]!.baselineMean, 'the short-term level is ≥ +25 % on the reference');
+    const resolved = alerts.find((a) => a.alertId === fired.alertId && a.state === 'RESOLVED');
+    assert.ok(resolved !== undefined && resolved.resolution === 'recovered' && resolved.windowStart >= run.start + drift.startMs + drift.durationMs, `resolved after the drift ends: ${what}`);
+  });
+
+  test('an operator accepts the drift: it resolves as accepted by that key, and the reference starts over', () => {
+    const detector = new Detector(config.detect);
+    const correlator = new Correlator(config.correlate);
+    const events = [...run.events].sort((a, b) => a.timestamp - b.timestamp);
+    let fired: AnomalyAlert | undefined;
+    for (let i = 0; i < events.length && fired === undefined; i += 500) {
+      const batch = events.slice(i, i + 500);
+      const now = batch[batch.length - 1]!.timestamp;
+      fired = detector.process(batch, correlator.process(batch, now), now).alerts.find((a) => a.kind === 'drift' && a.state === 'FIRING');
+    }
+    assert.ok(fired !== undefined, 'the drift was reported');
+    const accepted = detector.accept(quiet.capability, 'sre-team');
+    assert.ok(typeof accepted !== 'string');
+    assert.deepEqual(accepted.map((a) => [a.alertId, a.kind, a.state, a.resolution, a.acceptedBy]), [[fired.alertId, 'drift', 'RESOLVED', 'accepted', 'sre-team']]);
+    assert.equal(detector.accept(quiet.capability, 'sre-team'), 'not-firing');
+  });
+});
+
 describe('read from a backlog or live', () => {
   test('the same fleet gives the same alerts, no late events, and every timeout in deadline order', () => {
     const seed = 31;
@@ -122,7 +161,7 @@ describe('workers and operators', () => {
     assert.equal(detector.accept('nobody', 'sre-team'), 'unknown');
     const accepted = detector.accept(target.capability, 'sre-team');
     assert.ok(typeof accepted !== 'string', 'the incident was firing');
-    assert.deepEqual([accepted.state, accepted.resolution, accepted.acceptedBy], ['RESOLVED', 'accepted', 'sre-team']);
+    assert.deepEqual(accepted.map((a) => [a.kind, a.state, a.resolution, a.acceptedBy]), [['incident', 'RESOLVED', 'accepted', 'sre-team']]);
     const agent = detector.snapshot().find((a) => a.agent === target.capability)!;
     assert.deepEqual([agent.firing, agent.baselineWindows], [false, 0], 'no incident, and a baseline learning anew');
     assert.equal(detector.accept(target.capability, 'sre-team'), 'not-firing');
