@@ -63,6 +63,7 @@ export const INSERT_COLUMNS = ['ingested_at', 'ts', 'headers', 'prev_hash', 'has
 
 const quote = JSON.stringify;
 /** Characters JSON.stringify escapes in a string (and surrogates, which it may); without them a string is quoted as is. */
+// oxlint-disable-next-line eslint/no-control-regex -- control characters are exactly what it looks for
 const NEEDS_ESCAPE = /["\\\u0000-\u001f\ud800-\udfff]/;
 
 /** JSON.stringify(String(value)), faster for the short plain values most cells hold. */

@@ -171,6 +171,7 @@ export class AgentTap {
   }
 
   private async onBatch(consumer: Consumer, payload: EachBatchPayload): Promise<void> {
+    // oxlint-disable-next-line typescript/unbound-method -- kafkajs hands closures, not methods
     const { batch, heartbeat, isRunning, isStale, resolveOffset } = payload;
     await this.assignmentAnnounced;
     const messages = batch.messages;

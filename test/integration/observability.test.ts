@@ -116,7 +116,7 @@ test('a real Prometheus scrapes it: audited records per topic match the audit st
   assert.equal((up?.value as [number, string] | undefined)?.[1], '1', 'the scrape succeeds with the API key');
   const audited = await promQuery('query', { query: `sum(agentwatch_records_audited_total{topic=~".*-${run}"})` });
   const [{ n }] = await rows('SELECT toString(count()) AS n FROM audit_events') as [{ n: string }];
-  assert.equal((audited[0]?.value as [number, string])[1], n, 'Prometheus saw every audited record');
+  assert.equal((audited[0]!.value as [number, string])[1], n, 'Prometheus saw every audited record');
   const lag = await promQuery('query', { query: `agentwatch_consumer_lag{topic="agent.tasks.${name('extract')}"}` });
   assert.equal(lag.length, 2, 'one lag series per partition');
   const alerts = await promQuery('query', { query: `agentwatch_alerts_total{agent="${name('summarize')}",state="FIRING"}` });

@@ -57,7 +57,7 @@ test('up is idempotent, status reports both services, down stops every process i
   stack('up');
   const pids = () => ['kafka', 'registry'].map((name) => Number(readFileSync(join(stackDir, 'pids', `${name}.pid`), 'utf8')));
   const first = pids();
-  assert.deepEqual(processesMentioning(stackDir).sort(), [...first].sort(), 'exactly the two recorded processes run');
+  assert.deepEqual(processesMentioning(stackDir).sort((a, b) => a - b), [...first].sort((a, b) => a - b), 'exactly the two recorded processes run');
 
   stack('up');
   assert.deepEqual(pids(), first, 'a second up starts nothing new');

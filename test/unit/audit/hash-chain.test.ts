@@ -60,7 +60,7 @@ describe('the audit hash chain', () => {
     const row = toAuditRow(await eventOf({ workflow_id: 'w', task_type: 'x', payload: { n: 1 } }), '-1', '', noRedaction);
     for (const field of HASHED_FIELDS) {
       const value = row[field];
-      const altered = { ...row, [field]: field === 'headers' ? { injected: 'yes' } : typeof value === 'number' ? value + 1 : `${String(value)}!` };
+      const altered = { ...row, [field]: field === 'headers' ? { injected: 'yes' } : typeof value === 'number' ? value + 1 : `${JSON.stringify(value)}!` };
       assert.notEqual(chainHash(row.prev_hash, altered), row.hash, `a change to ${field} goes unnoticed`);
     }
   });

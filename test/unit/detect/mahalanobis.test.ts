@@ -100,7 +100,7 @@ describe('Mahalanobis scoring', () => {
     assert.equal(perFeature3Sigma, false, 'a per-feature 3σ rule does not flag it');
     const result = scorer.assess(shifted, true);
     assert.equal(result.anomaly, true, `D² ${result.score} vs threshold ${result.threshold}`);
-    const top = [...result.contributions!].map((c, i) => [c, i] as const).sort((a, b) => b[0] - a[0]).slice(0, 2).map(([, i]) => i).sort();
+    const top = [...result.contributions!].map((c, i) => [c, i] as const).sort((a, b) => b[0] - a[0]).slice(0, 2).map(([, i]) => i).sort((a, b) => a - b);
     assert.deepEqual(top, [0, 1], 'the two moved features contribute most');
   });
 
