@@ -5,6 +5,7 @@ export const ERROR_CODES = {
   AW_CONFIG_INVALID: 'Configuration is invalid; the message lists every problem and how to fix it.',
   AW_CLI_USAGE: 'The command line is wrong (unknown command or flag, missing value).',
   AW_KAFKA_UNAVAILABLE: 'The Kafka brokers could not be reached or refused the request.',
+  AW_KAFKA_ACCESS_DENIED: 'Kafka refused authentication or authorisation (credentials, ACLs); retrying will not help.',
   AW_REGISTRY_UNAVAILABLE: 'The schema registry could not be reached or answered with an error.',
   AW_CLICKHOUSE_UNAVAILABLE: 'ClickHouse (embedded or server) could not be reached or refused the query.',
   AW_CLICKHOUSE_EMBEDDED_CONFLICT:

@@ -43,6 +43,19 @@ const HEARTBEAT_EVERY_MS = 3_000;
 const STALL_AFTER_MS = 2_000;
 const FIRST_BACKOFF_MS = 100;
 
+/** A partition whose batch keeps failing a step: it waits and retries, the other partitions go on. */
+export interface PartitionStall {
+  topic: string;
+  partition: number;
+  /** The step that fails (decode, the DLQ copy, a sink). */
+  step: string;
+  /** Wall time of the first failure of this step. */
+  since: number;
+  attempts: number;
+  /** The last error's message. */
+  error: string;
+}
+
 /** Thrown when a batch is abandoned because the tap stopped or lost the partition; it will be read again. */
 export class BatchAbandoned extends Error {
   constructor(step: string) {
@@ -61,6 +74,8 @@ export class Pipeline {
   /** Wall start of each batch in progress, oldest first. */
   private readonly batchStarts: number[] = [];
   private waitingOnSinks = 0;
+  /** Steps failing now, per "topic:partition:step". */
+  private readonly failing = new Map<string, PartitionStall>();
 
   constructor(private readonly deps: PipelineDeps) {}
 
@@ -74,7 +89,10 @@ export class Pipeline {
       const started = performance.now();
       const events = await this.persist(batch, 'decode', () => decoder.decode(batch.records));
       const dead = events.filter((event) => event.dlqReason !== null);
-      if (dead.length > 0) await this.persist(batch, `DLQ copy to ${dlq.topic}`, () => dlq.write(dead));
+      if (dead.length > 0) {
+        const delivery = dlq.prepare(dead);
+        await this.persist(batch, `DLQ copy to ${dlq.topic}`, () => delivery.send());
+      }
       const decoded = performance.now();
 
       const wall = Date.now();
@@ -176,23 +194,37 @@ export class Pipeline {
     return structuredClone(this.counters);
   }
 
+  /** Partitions whose batch keeps failing a step now, longest first (metrics, /readyz). */
+  stalls(): PartitionStall[] {
+    return [...this.failing.values()].sort((a, b) => a.since - b.since).map((s) => ({ ...s }));
+  }
+
   /** Runs `step` until it succeeds, heartbeating while it waits; gives up only when the batch is no longer ours. */
   private async persist<T>(batch: TapBatch, what: string, step: () => Promise<T>): Promise<T> {
     let backoff = FIRST_BACKOFF_MS;
-    for (let attempt = 1; ; attempt += 1) {
-      try {
-        return await whileHeartbeating(batch, step());
-      } catch (err) {
-        if (!batch.isActive()) throw new BatchAbandoned(what);
-        this.counters.retries += 1;
-        this.deps.logger.warn(
-          { err: messageOf(err), attempt, retryInMs: backoff, topic: batch.topic, partition: batch.partition, firstOffset: batch.records[0]?.offset },
-          `${what} failed; consumption of this partition waits and retries`,
-        );
-        await sleepWhileHeartbeating(batch, backoff);
-        if (!batch.isActive()) throw new BatchAbandoned(what);
-        backoff = Math.min(backoff * 2, this.deps.retryMaxMs);
+    const key = `${batch.topic}:${batch.partition}:${what}`;
+    try {
+      for (let attempt = 1; ; attempt += 1) {
+        try {
+          return await whileHeartbeating(batch, step());
+        } catch (err) {
+          if (!batch.isActive()) throw new BatchAbandoned(what);
+          this.counters.retries += 1;
+          const stall = this.failing.get(key) ?? { topic: batch.topic, partition: batch.partition, step: what, since: Date.now(), attempts: 0, error: '' };
+          stall.attempts = attempt;
+          stall.error = messageOf(err);
+          this.failing.set(key, stall);
+          this.deps.logger.warn(
+            { err: messageOf(err), attempt, retryInMs: backoff, topic: batch.topic, partition: batch.partition, firstOffset: batch.records[0]?.offset },
+            `${what} failed; consumption of this partition waits and retries`,
+          );
+          await sleepWhileHeartbeating(batch, backoff);
+          if (!batch.isActive()) throw new BatchAbandoned(what);
+          backoff = Math.min(backoff * 2, this.deps.retryMaxMs);
+        }
       }
+    } finally {
+      this.failing.delete(key);
     }
   }
 

@@ -9,14 +9,15 @@ import { Detector, DetectorSink, type AnomalyAlert, type DetectorStats, type Win
 import { AlertPublisher, AlertStream } from './alert/index.js';
 import { buildApi } from './api/index.js';
 import type { FastifyInstance } from 'fastify';
-import { AgentTap, DlqWriter, createKafka, createTopicFilter, ensureTopics, probeKafka, type KafkaProbe, type TapStats } from './ingest/index.js';
+import { AgentTap, DEFAULT_MAX_MESSAGE_BYTES, DlqWriter, createKafka, withKafkaRetry, type DlqStats, createTopicFilter, ensureTopics, probeKafka, type KafkaProbe, type TapStats } from './ingest/index.js';
 import {
   AuditWriter, CheckpointPublisher, NdjsonFileSink, createClickHouseClient, createRedactor, describeClickHouse, migrate, pingClickHouse,
   type AuditWriterStats, type ClickHouseClient,
 } from './audit/index.js';
 import type { Logger } from './logger.js';
 import { AgentwatchMetrics } from './metrics/index.js';
-import { Pipeline, type PipelineStats } from './pipeline.js';
+import { messageOf } from './errors.js';
+import { Pipeline, type PartitionStall, type PipelineStats } from './pipeline.js';
 
 export interface DependencyReport {
   kafka: KafkaProbe;
@@ -94,16 +95,23 @@ export class Service {
     const migrations = await migrate(clickhouse, { retentionDays: config.audit.retentionDays });
     logger.info(migrations, 'audit schema up to date');
 
+    const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner, allowAutoTopicCreation: false });
+    await producer.connect();
     const admin = kafka.admin();
     await admin.connect();
+    let dlq: DlqWriter;
     try {
-      const created = await ensureTopics(admin, [config.topics.dlq, config.topics.anomalies, config.topics.checkpoints], config.topics);
+      const settling = { logger, deadlineMs: config.kafka.startupTimeoutMs };
+      const created = await withKafkaRetry('creating the output topics', () => ensureTopics(admin, [config.topics.dlq, config.topics.anomalies, config.topics.checkpoints], config.topics), settling);
       if (created.length > 0) logger.info({ topics: created }, 'created output topics');
+      dlq = await withKafkaRetry('reading the DLQ topic\'s max.message.bytes', () => DlqWriter.create(producer, admin, config.topics.dlq), settling).catch((err: unknown) => {
+        logger.warn({ err: messageOf(err), topic: config.topics.dlq, assumed: DEFAULT_MAX_MESSAGE_BYTES }, 'could not read the DLQ topic\'s max.message.bytes (DescribeConfigs); assuming Kafka\'s default, and splitting further if the broker refuses');
+        return new DlqWriter(producer, config.topics.dlq);
+      });
     } finally {
       await admin.disconnect();
     }
-    const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner, allowAutoTopicCreation: false });
-    await producer.connect();
+    logger.info({ topic: dlq.topic, maxMessageBytes: dlq.maxMessageBytes }, 'dead-letter copies fit the DLQ topic\'s limit');
 
     // The gauges read stages created below; a scrape only happens once the API listens, after all of them.
     const metrics = new AgentwatchMetrics({
@@ -113,6 +121,8 @@ export class Service {
       audit: () => audit.stats(),
       lastScores: () => detector.lastScores(),
       consumerLag: cachedFor(5_000, () => tap.consumerLag()),
+      dlq: () => dlq.stats(),
+      stalls: () => pipeline.stalls(),
     });
     const audit = new AuditWriter(clickhouse, {
       batchRows: config.audit.batchRows, flushMs: config.audit.flushMs, retryMaxMs: config.sinks.retryMaxMs,
@@ -142,7 +152,6 @@ export class Service {
     sinks.push(...(options.extraSinks ?? []));
 
     const correlator = new Correlator(config.correlate);
-    const dlq = new DlqWriter(producer, config.topics.dlq);
     const pipeline = new Pipeline({
       decoder: new RecordDecoder(registrySchemaSource(config.schemaRegistry), { maxPayloadBytes: config.ingest.maxPayloadBytes }),
       correlator,
@@ -158,6 +167,7 @@ export class Service {
     const tap = new AgentTap(kafka, {
       groupId: config.kafka.groupId,
       sessionTimeoutMs: config.kafka.sessionTimeoutMs,
+      startupTimeoutMs: config.kafka.startupTimeoutMs,
       ingest: config.ingest,
       filter: createTopicFilter(config.ingest, config.topics),
       handler: pipeline.handle,
@@ -182,10 +192,18 @@ export class Service {
         return outcome;
       },
       metrics: () => metrics.render(),
-      readiness: async () => ({
-        kafka: await probeKafka(kafka, config.kafka).then(() => true, () => false),
-        clickhouse: await pingClickHouse(clickhouse, config.clickhouse).then(() => true, () => false),
-      }),
+      readiness: async () => {
+        const kafkaUp = await probeKafka(kafka, config.kafka).then(() => true, () => false);
+        const clickhouseUp = await pingClickHouse(clickhouse, config.clickhouse).then(() => true, () => false);
+        const now = Date.now();
+        const stuck = pipeline.stalls().filter((s) => now - s.since >= config.ingest.stallUnreadyMs);
+        const reasons = [
+          ...(kafkaUp ? [] : ['kafka does not answer']),
+          ...(clickhouseUp ? [] : ['clickhouse does not answer']),
+          ...stuck.map((s) => `${s.topic}:${s.partition} has failed "${s.step}" for ${Math.round((now - s.since) / 1000)} s (${s.attempts} attempts): ${s.error.slice(0, 200)}`),
+        ];
+        return { checks: { kafka: kafkaUp, clickhouse: clickhouseUp, partitions: stuck.length === 0 }, reasons };
+      },
     }, logger);
     const apiUrl = await api.listen({ host: config.api.host, port: config.api.port });
     logger.info({ url: apiUrl, docs: `${apiUrl}/docs`, keys: config.api.keys.map((k) => k.name) }, 'API listening');
@@ -197,6 +215,16 @@ export class Service {
       tap: this.tap.stats(), pipeline: this.pipeline.stats(), correlator: this.correlator.stats(), detector: this.detector.stats(),
       audit: this.audit.stats(), dlqWritten: this.dlq.count(), alertsPublished: this.publisher.count(), checkpointsPublished: this.checkpoints.count(),
     };
+  }
+
+  /** Dead-letter copies written, references in their place, and split requests. */
+  dlqStats(): DlqStats {
+    return this.dlq.stats();
+  }
+
+  /** Partitions whose batch keeps failing a step now. */
+  pipelineStalls(): PartitionStall[] {
+    return this.pipeline.stalls();
   }
 
   subscribedTopics(): readonly string[] {

@@ -19,6 +19,6 @@ export interface ApiContext {
   clockFindings: () => ClockFinding[];
   /** The Prometheus text exposition, for /metrics. */
   metrics: () => Promise<{ contentType: string; body: string }>;
-  /** name → answers, for /readyz. */
-  readiness: () => Promise<Record<string, boolean>>;
+  /** name → answers, for /readyz, and why a check fails (e.g. which partition stalled on which step). */
+  readiness: () => Promise<{ checks: Record<string, boolean>; reasons: string[] }>;
 }

@@ -26,12 +26,18 @@ declare module 'fastify' {
   }
 }
 
+/** The longest path parameter (workflow id, agent) the routes' schemas accept, in characters. */
+const MAX_PARAM_CHARS = 512;
+
 export async function buildApi(context: ApiContext, logger: Logger): Promise<FastifyInstance> {
   const app = Fastify({
     loggerInstance: logger.child({ component: 'api' }) as FastifyBaseLogger,
     // Unknown query parameters are an error (400), not silently dropped; types are coerced from text.
     ajv: { customOptions: { removeAdditional: false, coerceTypes: true, allErrors: false } },
     bodyLimit: 64 * 1024,
+    // Path parameters are limited by their schemas (512 characters); the router's own limit counts
+    // the percent-encoded text, up to 12 characters per character (a 4-byte UTF-8 character).
+    maxParamLength: MAX_PARAM_CHARS * 12,
   });
   const keys = new ApiKeys(context.config.keys);
   if (keys.size === 0) logger.warn('API_KEYS is empty: every API route except /healthz, /readyz and the docs answers 401');

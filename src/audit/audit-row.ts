@@ -117,6 +117,7 @@ function sha256(prevHash: string, canonicalRow: string): string {
 /** The stored payload: the original text when nothing was redacted, else the redacted JSON; opaque values in base64. */
 function storedPayload(event: AgentEvent, redact: Redactor): { payload: string; payload_encoding: string } {
   if (event.value === null) return { payload: '', payload_encoding: 'none' };
+  if (event.encoding === 'empty') return { payload: '', payload_encoding: 'text' };
   if (event.encoding === 'opaque') return { payload: event.value.toString('base64'), payload_encoding: 'base64' };
   const body = event.encoding === 'avro' ? JSON.parse(JSON.stringify(event.body, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v))) as unknown : event.body;
   const redacted = redact(body);

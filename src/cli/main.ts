@@ -61,7 +61,7 @@ export function helpText(): string {
     'Options: from the environment, or a JSON file named by AGENTWATCH_CONFIG (the environment wins).',
     ...options.map((o) => `  ${o.name.padEnd(width)}  ${o.description} [${o.type}; default ${o.default}]`),
     '',
-    'Exit codes: 0 success, 1 runtime failure, 2 bad command line or configuration.',
+    'Exit codes: 0 success, 1 runtime failure, 2 bad command line or configuration, 3 Kafka refused the credentials or ACLs.',
   ];
   return lines.join('\n');
 }
@@ -160,6 +160,7 @@ export async function main(argv: string[]): Promise<number> {
 const USAGE_ERRORS = ['AW_CONFIG_INVALID', 'AW_CLI_USAGE', 'AW_SCORE_INPUT_INVALID', 'AW_DETECT_FEATURE_UNKNOWN'] as const;
 
 function exitCodeFor(err: unknown): number {
+  if (isAgentwatchError(err, 'AW_KAFKA_ACCESS_DENIED')) return 3;
   return USAGE_ERRORS.some((code) => isAgentwatchError(err, code)) ? 2 : 1;
 }
 

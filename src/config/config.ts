@@ -16,6 +16,8 @@ export interface KafkaConfig {
   tls: { ca: string | undefined; cert: string | undefined; key: string | undefined; rejectUnauthorized: boolean } | undefined;
   connectionTimeoutMs: number;
   requestTimeoutMs: number;
+  /** How long start-up steps retry transient Kafka errors (topics just created, coordinators moving) before failing. */
+  startupTimeoutMs: number;
   sessionTimeoutMs: number;
 }
 
@@ -44,6 +46,8 @@ export interface IngestConfig {
   maxPayloadBytes: number;
   partitionsConcurrently: number;
   maxBytesPerPartition: number;
+  /** /readyz answers 503 once a partition's batch has failed a step (DLQ copy, a sink) for this long. */
+  stallUnreadyMs: number;
 }
 
 export interface TopicsConfig {
@@ -211,6 +215,7 @@ function readOptions(reader: OptionReader): Config {
   }
   const connectionTimeoutMs = reader.int('KAFKA_CONNECTION_TIMEOUT_MS', 10_000, { min: 100, max: 300_000 }, 'Time to establish a broker connection.');
   const requestTimeoutMs = reader.int('KAFKA_REQUEST_TIMEOUT_MS', 30_000, { min: 100, max: 600_000 }, 'Time to wait for a broker response.');
+  const startupTimeoutMs = reader.int('KAFKA_STARTUP_TIMEOUT_MS', 60_000, { min: 1_000, max: 3_600_000 }, 'How long start-up steps (output topics, the DLQ topic\'s limit, the first subscription) retry transient Kafka errors, such as topics created a moment ago without a leader yet, before agentwatch gives up.');
   const sessionTimeoutMs = reader.int('KAFKA_SESSION_TIMEOUT_MS', 30_000, { min: 6_000, max: 1_800_000 }, 'Consumer group session timeout: how long a crashed instance holds its partitions.');
 
   const registryUrl = reader.url('SCHEMA_REGISTRY_URL', 'http://127.0.0.1:8081', 'Confluent-compatible schema registry base URL (Apicurio: .../apis/ccompat/v7).');
@@ -241,6 +246,7 @@ function readOptions(reader: OptionReader): Config {
   const refreshIntervalMs = reader.int('INGEST_TOPIC_REFRESH_MS', 30_000, { min: 500, max: 3_600_000 }, 'How often to look for new (or deleted) matching topics.');
   const fromBeginning = reader.bool('INGEST_FROM_BEGINNING', true, 'Without a committed offset, start at the earliest record (false: only new records).');
   const maxPayloadBytes = reader.int('INGEST_MAX_PAYLOAD_BYTES', 1_048_576, { min: 1024, max: 104_857_600 }, 'Larger record values are not parsed: opaque event plus a DLQ copy.');
+  const stallUnreadyMs = reader.int('INGEST_STALL_UNREADY_MS', 60_000, { min: 1_000, max: 86_400_000 }, '/readyz answers 503, naming the partition and the failing step, once a partition has been retrying a step (DLQ copy, a sink) for this long.');
   const partitionsConcurrently = reader.int('INGEST_PARTITIONS_CONCURRENTLY', 4, { min: 1, max: 64 }, 'Partitions whose batches are processed at the same time.');
 
   const maxBytesPerPartition = reader.int('INGEST_MAX_BYTES_PER_PARTITION', 1_048_576, { min: 1024, max: 104_857_600 }, 'Most bytes fetched per partition at once: the size (and memory) of one batch.');
@@ -363,14 +369,14 @@ function readOptions(reader: OptionReader): Config {
   const logLevel = reader.oneOf('LOG_LEVEL', ['fatal', 'error', 'warn', 'info', 'debug', 'trace'], 'info', 'Log level (JSON logs on stdout).');
 
   return {
-    kafka: { brokers, clientId, groupId, sasl, tls, connectionTimeoutMs, requestTimeoutMs, sessionTimeoutMs },
+    kafka: { brokers, clientId, groupId, sasl, tls, connectionTimeoutMs, requestTimeoutMs, startupTimeoutMs, sessionTimeoutMs },
     api: { host: apiHost, port: apiPort, keys: apiKeys, maxPageRows, maxExportRows, queryTimeoutMs, metricsPublic },
     audit: { batchRows: auditBatchRows, flushMs: auditFlushMs, redactPaths, retentionDays, checkpointIntervalMs },
     detect: {
       windowMs, latenessMs, p, threshold, fireAfter, resolveAfter, warmupWindows, memoryWindows, shrinkage, features, maxAgents, warmupRows,
       stayP, atOnceP, learnDelayWindows, acceptAfterMs, rateMemoryWindows, driftReferenceMs, poolWindows, poolMinRequests, directions, minEffects,
     },
-    ingest: { topicPattern, excludeTopics, refreshIntervalMs, fromBeginning, maxPayloadBytes, partitionsConcurrently, maxBytesPerPartition },
+    ingest: { topicPattern, excludeTopics, refreshIntervalMs, fromBeginning, maxPayloadBytes, partitionsConcurrently, maxBytesPerPartition, stallUnreadyMs },
     topics: { dlq: dlqTopic, anomalies: anomaliesTopic, checkpoints: checkpointsTopic, partitions: outputPartitions, replicationFactor: outputReplication },
     correlate: { taskTtlMs, maxInFlight, maxRecent },
     eventTime: { maxSkewMs, idleMs, alignMs, speed, anchor },

@@ -14,8 +14,22 @@ export type TaskState = (typeof TASK_STATES)[number];
 /** States after which a task gets no further answer. */
 export const TERMINAL_STATES: ReadonlySet<TaskState> = new Set(['completed', 'failed', 'canceled', 'rejected']);
 
-export const ENCODINGS = ['avro', 'json', 'a2a-jsonrpc', 'opaque'] as const;
+/**
+ * How the value was read: decoded (avro, json, a2a-jsonrpc); opaque (bytes that cannot be decoded,
+ * with a parseError and a DLQ copy); or nothing to decode: a tombstone (a null value, a compacted
+ * topic's delete marker) or an empty value (0 bytes), each audited with its reason, not dead-lettered.
+ */
+export const ENCODINGS = ['avro', 'json', 'a2a-jsonrpc', 'opaque', 'tombstone', 'empty'] as const;
 export type Encoding = (typeof ENCODINGS)[number];
+
+/** Whether the event's value was decoded into agent semantics (so it can be correlated and scored). */
+export function isDecoded(encoding: Encoding): boolean {
+  return encoding === 'avro' || encoding === 'json' || encoding === 'a2a-jsonrpc';
+}
+
+/** The reasons recorded (as parseError) for values with nothing to decode. */
+export const TOMBSTONE_REASON = 'tombstone: the record has no value (null), a delete marker on a compacted topic';
+export const EMPTY_REASON = 'empty value: the record has a value of 0 bytes';
 
 /** Why a record was copied to the dead-letter topic. */
 export const DLQ_REASONS = ['unknown-schema', 'avro-decode-failed', 'invalid-utf8', 'invalid-json', 'oversized'] as const;

@@ -4,7 +4,7 @@
 // a parseError. Schema ids are resolved once per batch, so decoding itself is synchronous.
 
 import type { Type as AvroType } from 'avsc';
-import type { AgentEvent, DlqReason, Encoding } from './agent-event.js';
+import { EMPTY_REASON, TOMBSTONE_REASON, type AgentEvent, type DlqReason, type Encoding } from './agent-event.js';
 import { interpretJsonRpc, isJsonRpc } from './a2a-jsonrpc.js';
 import type { KafkaRecord } from './kafka-record.js';
 import { attemptNumber, emptySemantics, isObject, type Semantics } from './semantics.js';
@@ -62,7 +62,8 @@ export class RecordDecoder {
   /** Decodes one record whose schema id, if any, is already resolved. */
   decodeRecord(record: KafkaRecord): AgentEvent {
     const value = record.value;
-    if (value === null || value.length === 0) return buildEvent(record, emptySemantics(), 'opaque', {});
+    if (value === null) return buildEvent(record, emptySemantics(), 'tombstone', { parseError: TOMBSTONE_REASON });
+    if (value.length === 0) return buildEvent(record, emptySemantics(), 'empty', { parseError: EMPTY_REASON });
     if (value.length > this.options.maxPayloadBytes) {
       return buildEvent(record, emptySemantics(), 'opaque', {
         parseError: `payload of ${value.length} bytes exceeds INGEST_MAX_PAYLOAD_BYTES (${this.options.maxPayloadBytes})`,
@@ -87,7 +88,7 @@ export class RecordDecoder {
     try {
       body = schema.type.fromBuffer(value.subarray(5));
     } catch (err) {
-      return buildEvent(record, emptySemantics(), 'opaque', { schemaId, parseError: `Avro decoding with schema id ${schemaId} failed: ${(err as Error).message}`, dlqReason: 'avro-decode-failed' });
+      return buildEvent(record, emptySemantics(), 'opaque', { schemaId, parseError: `Avro decoding with schema id ${schemaId} failed: ${avroErrorKind(err)}`, dlqReason: 'avro-decode-failed' });
     }
     const semantics = isObject(body) ? interpretEnvelope(body) : emptySemantics();
     return buildEvent(record, semantics, 'avro', { schemaId, body });
@@ -111,11 +112,30 @@ function decodeJson(record: KafkaRecord, bytes: Buffer, schemaId: number | null)
   try {
     body = JSON.parse(textValue);
   } catch (err) {
-    return buildEvent(record, emptySemantics(), 'opaque', { schemaId, parseError: `value is not valid JSON: ${(err as Error).message}`, dlqReason: 'invalid-json' });
+    return buildEvent(record, emptySemantics(), 'opaque', { schemaId, parseError: jsonParseError(err), dlqReason: 'invalid-json' });
   }
   if (!isObject(body)) return buildEvent(record, emptySemantics(), 'json', { schemaId, body });
   if (isJsonRpc(body)) return buildEvent(record, interpretJsonRpc(body), 'a2a-jsonrpc', { schemaId, body });
   return buildEvent(record, interpretEnvelope(body), 'json', { schemaId, body });
+}
+
+/**
+ * Why JSON.parse refused a value, without quoting it: V8's messages quote the payload (`Unexpected
+ * token 'x', "{"secret": x…" is not valid JSON`), and a parse error is stored, logged and copied to
+ * the DLQ, where redaction cannot reach it. Only the position is kept.
+ */
+function jsonParseError(err: unknown): string {
+  const message = err instanceof Error ? err.message : '';
+  const position = /at position (\d+)/.exec(message)?.[1];
+  if (position !== undefined) return `value is not valid JSON (at character ${position})`;
+  if (/end of (JSON )?input|Unterminated/i.test(message)) return 'value is not valid JSON (it ends early)';
+  return 'value is not valid JSON';
+}
+
+/** avsc's decoding errors name the failure (truncated buffer, trailing data, invalid union index) without values; anything longer is cut. */
+function avroErrorKind(err: unknown): string {
+  const message = err instanceof Error ? err.message : String(err);
+  return /^[\w\s:-]{1,80}$/.test(message) ? message : 'the value does not match the schema';
 }
 
 interface EventExtras {

@@ -24,7 +24,7 @@
 
 import type { DetectConfig } from '../config/index.js';
 import { OrderedTable, type TaskTimeout } from '../correlate/index.js';
-import type { AgentEvent } from '../decode/index.js';
+import { isDecoded, type AgentEvent } from '../decode/index.js';
 import { AgentwatchError } from '../errors.js';
 import { AgentProfile, type Evidence } from './agent-profile.js';
 import { DRIFT_Z, DriftWatch, type DriftTransition } from './drift-watch.js';
@@ -218,7 +218,7 @@ export class Detector {
   /** Adds events and timeouts, closes the windows the watermark has passed, and returns what closed and what alerted. */
   process(events: readonly AgentEvent[], timeouts: readonly TaskTimeout[], watermark: number): { windows: WindowReport[]; alerts: AnomalyAlert[] } {
     for (const event of events) {
-      if (event.encoding === 'opaque' || event.clockSkew !== null) continue;
+      if (!isDecoded(event.encoding) || event.clockSkew !== null) continue;
       const window = this.accumulator(event.capability, null, event.timestamp);
       if (window === undefined) continue;
       window.addEvent(event);

@@ -11,6 +11,7 @@ import type { Admin, Consumer, EachBatchPayload, IHeaders, Kafka, KafkaMessage }
 import type { IngestConfig } from '../config/index.js';
 import type { KafkaRecord } from '../decode/index.js';
 import type { Logger } from '../logger.js';
+import { withKafkaRetry } from './kafka-retry.js';
 import type { TopicFilter } from './topic-filter.js';
 
 export interface TapBatch {
@@ -41,6 +42,8 @@ export interface TapStats {
 export interface TapOptions {
   groupId: string;
   sessionTimeoutMs: number;
+  /** How long the first subscription retries transient Kafka errors (topics created a moment ago) before start fails. */
+  startupTimeoutMs: number;
   ingest: IngestConfig;
   filter: TopicFilter;
   handler: BatchHandler;
@@ -76,7 +79,9 @@ export class AgentTap {
   async start(): Promise<void> {
     this.admin = this.kafka.admin();
     await this.admin.connect();
-    await this.refresh();
+    // Topics created a moment ago may have no leader yet: the first subscription retries what a
+    // Kafka client should retry, and fails start only on access denied or after startupTimeoutMs.
+    await withKafkaRetry('subscribing to the agent topics', () => this.resubscribeIfChanged(), { logger: this.logger, deadlineMs: this.options.startupTimeoutMs });
     this.refreshTimer = setInterval(() => void this.refresh(), this.options.ingest.refreshIntervalMs);
   }
 
@@ -116,24 +121,31 @@ export class AgentTap {
   }
 
   private async refreshOnce(): Promise<void> {
-    if (this.stopping || this.admin === undefined) return;
     try {
-      const wanted = (await this.admin.listTopics()).filter(this.options.filter).sort();
-      if (wanted.length === this.topics.length && wanted.every((topic, i) => topic === this.topics[i])) return;
-      const added = wanted.filter((topic) => !this.topics.includes(topic));
-      const removed = this.topics.filter((topic) => !wanted.includes(topic));
-      this.logger.info({ added, removed, topics: wanted.length }, 'agent topics changed; resubscribing');
-      await this.subscribe(wanted);
+      await this.resubscribeIfChanged();
     } catch (err) {
       this.logger.warn({ err }, 'could not refresh the agent topics; will try again at the next interval');
     }
   }
 
+  /** Lists topics and resubscribes when the matching set changed; throws what Kafka threw. */
+  private async resubscribeIfChanged(): Promise<void> {
+    if (this.admin === undefined) return;
+    const wanted = (await this.admin.listTopics()).filter(this.options.filter).sort();
+    if (this.consumer !== undefined && wanted.length === this.topics.length && wanted.every((topic, i) => topic === this.topics[i])) return;
+    if (this.consumer === undefined && wanted.length === 0 && this.topics.length === 0) return;
+    const added = wanted.filter((topic) => !this.topics.includes(topic));
+    const removed = this.topics.filter((topic) => !wanted.includes(topic));
+    this.logger.info({ added, removed, topics: wanted.length }, 'agent topics changed; resubscribing');
+    await this.subscribe(wanted);
+  }
+
+  /** Replaces the consumer with one subscribed to `topics`. On failure nothing is subscribed, so the next refresh tries again. */
   private async subscribe(topics: string[]): Promise<void> {
-    this.topics = topics;
     const t0 = Date.now();
     await this.consumer?.disconnect();
     this.consumer = undefined;
+    this.topics = [];
     this.logger.debug({ ms: Date.now() - t0 }, 'previous consumer disconnected');
     if (topics.length === 0 || this.stopping) return;
     const consumer = this.kafka.consumer({
@@ -157,15 +169,21 @@ export class AgentTap {
     consumer.on(consumer.events.CRASH, ({ payload }) => {
       this.logger.error({ err: payload.error, restart: payload.restart }, 'kafka consumer crashed');
     });
-    await consumer.connect();
-    await consumer.subscribe({ topics, fromBeginning: this.options.ingest.fromBeginning });
-    await consumer.run({
-      autoCommit: false,
-      eachBatchAutoResolve: false,
-      partitionsConsumedConcurrently: this.options.ingest.partitionsConcurrently,
-      eachBatch: (payload) => this.onBatch(consumer, payload),
-    });
+    try {
+      await consumer.connect();
+      await consumer.subscribe({ topics, fromBeginning: this.options.ingest.fromBeginning });
+      await consumer.run({
+        autoCommit: false,
+        eachBatchAutoResolve: false,
+        partitionsConsumedConcurrently: this.options.ingest.partitionsConcurrently,
+        eachBatch: (payload) => this.onBatch(consumer, payload),
+      });
+    } catch (err) {
+      await consumer.disconnect().catch(() => undefined);
+      throw err;
+    }
     this.consumer = consumer;
+    this.topics = topics;
     this.counters.resubscriptions += 1;
     this.logger.debug({ ms: Date.now() - t0 }, 'subscribed');
   }
@@ -253,8 +271,12 @@ function toRecord(topic: string, partition: number, message: KafkaMessage): Kafk
   };
 }
 
-function headerStrings(headers: IHeaders | undefined): Record<string, string> {
-  const out: Record<string, string> = {};
+/**
+ * Header names and values as strings. A null-prototype map: a header named `__proto__` or
+ * `constructor` is a header like any other (a plain object would drop the first, silently).
+ */
+export function headerStrings(headers: IHeaders | undefined): Record<string, string> {
+  const out = Object.create(null) as Record<string, string>;
   if (headers === undefined) return out;
   for (const [name, value] of Object.entries(headers)) {
     if (value === undefined) continue;

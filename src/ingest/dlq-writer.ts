@@ -1,7 +1,19 @@
 // Copies records that cannot be decoded to the dead-letter topic: same key and value, original
 // headers, plus where the record came from and why it could not be decoded.
+//
+// A copy can never wedge ingestion on the broker's size limits:
+// - copies go out in produce requests that fit the DLQ topic's max.message.bytes (read from the
+//   topic's effective config at start, DlqWriter.create), estimated with Kafka's record format;
+// - a copy that cannot fit even alone (a value at the payload limit, huge headers) is replaced by a
+//   reference record: the source coordinates, the size and SHA-256 of the value, and the reason.
+//   The full value stays in the audit store, where the reference's coordinates find it;
+// - should the broker still answer MESSAGE_TOO_LARGE (a limit lowered since, compression), the
+//   request is halved until it fits, down to references.
+// A delivery remembers which requests were acknowledged, so a retry after a transient error sends
+// only the rest (DlqDelivery).
 
-import type { Producer } from 'kafkajs';
+import { createHash } from 'node:crypto';
+import type { Admin, ConfigResourceTypes, Message, Producer } from 'kafkajs';
 import type { AgentEvent } from '../decode/index.js';
 
 export const DLQ_HEADERS = {
@@ -11,37 +23,213 @@ export const DLQ_HEADERS = {
   partition: 'agentwatch-source-partition',
   offset: 'agentwatch-source-offset',
   timestamp: 'agentwatch-source-timestamp',
+  /** Set on a reference record, which stands for a copy too large for the topic: why (too-large). */
+  reference: 'agentwatch-dlq-reference',
 } as const;
 
-export class DlqWriter {
-  private written = 0;
+/** ConfigResourceTypes.TOPIC: kafkajs's CommonJS build does not expose the enum as an ES named export. */
+const TOPIC_RESOURCE = 2 as ConfigResourceTypes;
+/** Kafka's default max.message.bytes, used only when the topic's config cannot be read. */
+export const DEFAULT_MAX_MESSAGE_BYTES = 1_048_588;
+/** A record batch's own header (magic v2), and the most a record's framing adds (varints, attributes, deltas). */
+const BATCH_OVERHEAD_BYTES = 61;
+const RECORD_OVERHEAD_BYTES = 40;
+/** Per header: its two varint lengths. */
+const HEADER_OVERHEAD_BYTES = 10;
+/** The parse error copied into a header: long enough to explain, short enough not to matter. */
+const ERROR_HEADER_CHARS = 1_000;
+/** A reference keeps the record's key only up to this size. */
+const REFERENCE_KEY_BYTES = 1_024;
 
-  constructor(private readonly producer: Producer, readonly topic: string) {}
+export interface DlqStats {
+  /** Copies acknowledged (full copies and references). */
+  written: number;
+  /** Copies replaced by a reference record because they could not fit the topic's limit. */
+  references: number;
+  /** Produce requests the broker refused as too large, and that were split. */
+  splits: number;
+}
+
+/** The copies of one batch's dead records, sent request by request; retrying sends only what was not acknowledged. */
+export class DlqDelivery {
+  private next = 0;
+
+  constructor(private readonly writer: DlqWriter, private readonly requests: Message[][]) {}
+
+  get done(): boolean {
+    return this.next >= this.requests.length;
+  }
+
+  /** Sends the requests not yet acknowledged; throws on the first that fails (call again to retry it). */
+  async send(): Promise<void> {
+    while (this.next < this.requests.length) {
+      await this.writer.sendFitting(this.requests[this.next]!);
+      this.next += 1;
+    }
+  }
+}
+
+export class DlqWriter {
+  private readonly counters: DlqStats = { written: 0, references: 0, splits: 0 };
+  /** Largest record batch the topic accepts, less the batch's own header. */
+  private readonly budget: number;
+
+  constructor(private readonly producer: Producer, readonly topic: string, readonly maxMessageBytes = DEFAULT_MAX_MESSAGE_BYTES) {
+    this.budget = maxMessageBytes - BATCH_OVERHEAD_BYTES;
+  }
+
+  /** A writer sized by the DLQ topic's effective max.message.bytes (the topic's own, or the broker's default it inherits). */
+  static async create(producer: Producer, admin: Admin, topic: string): Promise<DlqWriter> {
+    return new DlqWriter(producer, topic, await topicMaxMessageBytes(admin, topic));
+  }
+
+  /** The copies of `events`, grouped into requests that fit the topic (references for copies that cannot). */
+  prepare(events: readonly AgentEvent[]): DlqDelivery {
+    const requests: Message[][] = [];
+    let request: Message[] = [];
+    let size = 0;
+    for (const event of events) {
+      let message = copyOf(event);
+      let bytes = messageBytes(message);
+      if (bytes > this.budget) {
+        message = referenceOf(event);
+        bytes = messageBytes(message);
+        this.counters.references += 1;
+      }
+      if (size + bytes > this.budget && request.length > 0) {
+        requests.push(request);
+        request = [];
+        size = 0;
+      }
+      request.push(message);
+      size += bytes;
+    }
+    if (request.length > 0) requests.push(request);
+    return new DlqDelivery(this, requests);
+  }
 
   /** Resolves once the broker acknowledged every copy (acks from all in-sync replicas). */
   async write(events: readonly AgentEvent[]): Promise<void> {
-    if (events.length === 0) return;
-    await this.producer.send({
-      topic: this.topic,
-      acks: -1,
-      messages: events.map((event) => ({
-        key: event.key,
-        value: event.value,
-        headers: {
-          ...event.headers,
-          [DLQ_HEADERS.reason]: event.dlqReason ?? 'unknown',
-          [DLQ_HEADERS.error]: (event.parseError ?? '').slice(0, 1000),
-          [DLQ_HEADERS.topic]: event.topic,
-          [DLQ_HEADERS.partition]: String(event.partition),
-          [DLQ_HEADERS.offset]: event.offset,
-          [DLQ_HEADERS.timestamp]: String(event.timestamp),
-        },
-      })),
-    });
-    this.written += events.length;
+    await this.prepare(events).send();
+  }
+
+  /** Sends one request; one the broker finds too large is halved until it fits, a single copy replaced by its reference. */
+  async sendFitting(messages: Message[]): Promise<void> {
+    try {
+      await this.producer.send({ topic: this.topic, acks: -1, messages });
+      this.counters.written += messages.length;
+    } catch (err) {
+      if (!isTooLarge(err)) throw err;
+      this.counters.splits += 1;
+      if (messages.length > 1) {
+        const half = Math.ceil(messages.length / 2);
+        await this.sendFitting(messages.slice(0, half));
+        await this.sendFitting(messages.slice(half));
+        return;
+      }
+      const only = messages[0]!;
+      if (only.headers?.[DLQ_HEADERS.reference] !== undefined) throw err; // even the reference does not fit: a broker limit below any record
+      this.counters.references += 1;
+      await this.sendFitting([referenceFromCopy(only)]);
+    }
   }
 
   count(): number {
-    return this.written;
+    return this.counters.written;
   }
+
+  stats(): DlqStats {
+    return { ...this.counters };
+  }
+}
+
+/** The effective max.message.bytes of a topic; Kafka's default when it cannot be read. */
+async function topicMaxMessageBytes(admin: Admin, topic: string): Promise<number> {
+  const described = await admin.describeConfigs({
+    includeSynonyms: false,
+    resources: [{ type: TOPIC_RESOURCE, name: topic, configNames: ['max.message.bytes'] }],
+  });
+  const value = described.resources[0]?.configEntries.find((entry) => entry.configName === 'max.message.bytes')?.configValue;
+  const bytes = Number(value);
+  return Number.isSafeInteger(bytes) && bytes > BATCH_OVERHEAD_BYTES + RECORD_OVERHEAD_BYTES ? bytes : DEFAULT_MAX_MESSAGE_BYTES;
+}
+
+function sourceHeaders(event: AgentEvent): Record<string, string> {
+  return {
+    [DLQ_HEADERS.reason]: event.dlqReason ?? 'unknown',
+    [DLQ_HEADERS.error]: (event.parseError ?? '').slice(0, ERROR_HEADER_CHARS),
+    [DLQ_HEADERS.topic]: event.topic,
+    [DLQ_HEADERS.partition]: String(event.partition),
+    [DLQ_HEADERS.offset]: event.offset,
+    [DLQ_HEADERS.timestamp]: String(event.timestamp),
+  };
+}
+
+function copyOf(event: AgentEvent): Message {
+  const headers: Record<string, string> = Object.create(null) as Record<string, string>;
+  for (const [name, value] of Object.entries(event.headers)) headers[name] = value;
+  Object.assign(headers, sourceHeaders(event));
+  return { key: event.key, value: event.value, headers };
+}
+
+/** A record standing for a copy too large for the topic: where the original is, its size and hash, and why it is dead. */
+function referenceOf(event: AgentEvent): Message {
+  const value = event.value ?? Buffer.alloc(0);
+  const key = event.key !== null && Buffer.byteLength(event.key) <= REFERENCE_KEY_BYTES ? event.key : null;
+  return {
+    key,
+    value: JSON.stringify({
+      reference: 'too-large',
+      topic: event.topic, partition: event.partition, offset: event.offset, timestamp: event.timestamp,
+      reason: event.dlqReason ?? 'unknown', size: value.length, sha256: createHash('sha256').update(value).digest('hex'),
+    }),
+    headers: { ...sourceHeaders(event), [DLQ_HEADERS.reference]: 'too-large' },
+  };
+}
+
+/** The reference of a full copy the broker refused alone (its source headers name the original). */
+function referenceFromCopy(copy: Message): Message {
+  const header = (name: string) => String(copy.headers?.[name] ?? '');
+  const value = copy.value === null || copy.value === undefined ? Buffer.alloc(0) : Buffer.isBuffer(copy.value) ? copy.value : Buffer.from(copy.value);
+  const key = copy.key === null || copy.key === undefined ? null : String(copy.key);
+  return {
+    key: key !== null && Buffer.byteLength(key) <= REFERENCE_KEY_BYTES ? key : null,
+    value: JSON.stringify({
+      reference: 'too-large',
+      topic: header(DLQ_HEADERS.topic), partition: Number(header(DLQ_HEADERS.partition)), offset: header(DLQ_HEADERS.offset),
+      timestamp: Number(header(DLQ_HEADERS.timestamp)), reason: header(DLQ_HEADERS.reason), size: value.length,
+      sha256: createHash('sha256').update(value).digest('hex'),
+    }),
+    headers: {
+      [DLQ_HEADERS.reason]: header(DLQ_HEADERS.reason), [DLQ_HEADERS.error]: header(DLQ_HEADERS.error), [DLQ_HEADERS.topic]: header(DLQ_HEADERS.topic),
+      [DLQ_HEADERS.partition]: header(DLQ_HEADERS.partition), [DLQ_HEADERS.offset]: header(DLQ_HEADERS.offset),
+      [DLQ_HEADERS.timestamp]: header(DLQ_HEADERS.timestamp), [DLQ_HEADERS.reference]: 'too-large',
+    },
+  };
+}
+
+/** Bytes one record takes in a record batch, at most (Kafka's v2 record format, uncompressed). */
+export function messageBytes(message: Message): number {
+  let bytes = RECORD_OVERHEAD_BYTES + byteLength(message.key) + byteLength(message.value);
+  for (const [name, value] of Object.entries(message.headers ?? {})) {
+    bytes += HEADER_OVERHEAD_BYTES + Buffer.byteLength(name);
+    if (Array.isArray(value)) for (const v of value) bytes += HEADER_OVERHEAD_BYTES + byteLength(v);
+    else bytes += byteLength(value);
+  }
+  return bytes;
+}
+
+function byteLength(value: Buffer | string | null | undefined): number {
+  if (value === null || value === undefined) return 0;
+  return typeof value === 'string' ? Buffer.byteLength(value) : value.length;
+}
+
+/** kafkajs reports the broker's MESSAGE_TOO_LARGE / RECORD_LIST_TOO_LARGE as a protocol error with that type, possibly wrapped. */
+function isTooLarge(err: unknown): boolean {
+  for (let e: unknown = err, depth = 0; e !== null && typeof e === 'object' && depth < 5; depth += 1) {
+    const type = (e as { type?: unknown }).type;
+    if (type === 'MESSAGE_TOO_LARGE' || type === 'RECORD_LIST_TOO_LARGE') return true;
+    e = (e as { originalError?: unknown; cause?: unknown }).originalError ?? (e as { cause?: unknown }).cause;
+  }
+  return false;
 }

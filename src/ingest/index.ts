@@ -5,5 +5,6 @@ export { AgentTap } from './agent-tap.js';
 export type { BatchHandler, TapBatch, TapOptions, TapStats } from './agent-tap.js';
 export { createTopicFilter } from './topic-filter.js';
 export type { TopicFilter } from './topic-filter.js';
-export { DlqWriter, DLQ_HEADERS } from './dlq-writer.js';
+export { isKafkaAccessDenied, isTransientKafkaError, withKafkaRetry } from './kafka-retry.js';
+export { DEFAULT_MAX_MESSAGE_BYTES, DlqDelivery, DlqWriter, DLQ_HEADERS, type DlqStats } from './dlq-writer.js';
 export { ensureTopics } from './output-topics.js';

@@ -16,6 +16,10 @@ export interface MetricSources {
   clockSkew(): { ahead: number; behind: number };
   /** Each scored agent's last window score and threshold (at most DETECT_MAX_AGENTS agents). */
   lastScores(): ReadonlyArray<{ agent: string; score: number | null; threshold: number }>;
+  /** Dead-letter copies replaced by reference records (too large for the DLQ topic), and produce requests split after MESSAGE_TOO_LARGE. */
+  dlq(): { references: number; splits: number };
+  /** Partitions whose batch keeps failing a step now, and since when (wall ms). */
+  stalls(): ReadonlyArray<{ topic: string; partition: number; step: string; since: number }>;
   /** Records not yet processed per tapped partition (Kafka admin API); may reject, then the gauge is left out. */
   consumerLag(): Promise<ReadonlyArray<{ topic: string; partition: number; lag: number }>>;
 }
@@ -83,6 +87,19 @@ export class AgentwatchMetrics {
         this.reset();
         this.inc({ direction: 'ahead' }, skew.ahead);
         this.inc({ direction: 'behind' }, skew.behind);
+      },
+    });
+    total('agentwatch_dlq_references_total', 'Dead-letter copies too large for the DLQ topic (its max.message.bytes), replaced by a reference record: source coordinates, size, SHA-256 and reason.', () => sources.dlq().references);
+    total('agentwatch_dlq_split_requests_total', 'DLQ produce requests the broker refused as too large, and that were split.', () => sources.dlq().splits);
+    new Gauge({
+      name: 'agentwatch_partition_stalled_seconds',
+      help: 'How long a partition\'s batch has been failing a step (decode, DLQ copy, a sink) and retrying; absent while nothing fails.',
+      labelNames: ['topic', 'partition', 'step'],
+      registers,
+      collect() {
+        this.reset();
+        const now = Date.now();
+        for (const s of sources.stalls()) this.set({ topic: s.topic, partition: String(s.partition), step: s.step }, (now - s.since) / 1000);
       },
     });
     gauge('agentwatch_audit_rows_buffered', 'Audit rows waiting for their insert.', () => sources.audit().buffered);

@@ -82,7 +82,7 @@ describe('auth', () => {
 
   test('health, readiness, the OpenAPI document and the docs page need no key', async () => {
     assert.deepEqual((await call('/healthz')).body, { ok: true });
-    assert.deepEqual((await call('/readyz')).body, { ok: true, checks: { kafka: true, clickhouse: true } });
+    assert.deepEqual((await call('/readyz')).body, { ok: true, checks: { kafka: true, clickhouse: true, partitions: true }, reasons: [] });
     const openapi = await call('/openapi.json');
     assert.equal(openapi.status, 200);
     for (const path of ['/v1/audit/events', '/v1/audit/export', '/v1/audit/verify', '/v1/workflows/{workflowId}/timeline', '/v1/anomalies', '/v1/agents', '/healthz', '/readyz']) {
@@ -144,6 +144,17 @@ describe('audit queries', () => {
     assert.ok(maxLatencyMs === 250 || maxLatencyMs === 2_250, `maxLatencyMs ${maxLatencyMs}`);
   });
 
+  test('workflow ids are accepted up to the schema\'s 512 characters, also percent-encoded; longer is a 400', async () => {
+    for (const id of ['w'.repeat(101), 'w'.repeat(512), '😀'.repeat(256)]) {
+      const response = await call(`/v1/workflows/${encodeURIComponent(id)}/timeline`, KEYS.auditor);
+      assert.equal(response.status, 200, `${id.length} characters: ${JSON.stringify(response.body)}`);
+      assert.deepEqual(response.body.records, []);
+    }
+    const tooLong = await call(`/v1/workflows/${'w'.repeat(513)}/timeline`, KEYS.auditor);
+    assert.equal(tooLong.status, 400);
+    assert.equal(tooLong.body.error.code, 'AW_API_BAD_REQUEST');
+  });
+
   test('an export of 100,000 rows streams as NDJSON (and CSV) without buffering it in memory', async () => {
     setFlagsFromString('--expose-gc');
     const gc = runInNewContext('gc') as () => void;
@@ -201,7 +212,7 @@ describe('audit queries', () => {
     const api = await buildApi({
       clickhouse: service.clickhouse,
       config: { ...stackConfig(isolatedOverrides(run, { API_KEYS: `audit-team:auditor:${KEYS.auditor}` })).api, maxExportRows: 50 },
-      agents: () => [], clockFindings: () => [], acceptBaseline: async () => 'unknown' as const, metrics: async () => ({ contentType: 'text/plain', body: '' }), readiness: async () => ({ kafka: true, clickhouse: true }),
+      agents: () => [], clockFindings: () => [], acceptBaseline: async () => 'unknown' as const, metrics: async () => ({ contentType: 'text/plain', body: '' }), readiness: async () => ({ checks: { kafka: true, clickhouse: true }, reasons: [] }),
     }, createLogger('fatal'));
     try {
       const refused = await api.inject({ url: '/v1/audit/export?workflowId=wf-3', headers: { authorization: `Bearer ${KEYS.auditor}` } });

@@ -1,6 +1,7 @@
 // Group commit in the pipeline: a buffering sink is told to write once every batch in progress waits
 // on it, not before (a batch still decoding would miss the insert) and not later (no batch should
-// wait out the sink's flush interval when nothing more can arrive).
+// wait out the sink's flush interval when nothing more can arrive). A step that keeps failing is a
+// stall of its partition, reported (metrics, /readyz) until it succeeds.
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -37,7 +38,7 @@ function pipeline(sink: EventSink, schemaDelayMs: number): Pipeline {
     decoder: new RecordDecoder({ schemaById: async () => { await new Promise((r) => setTimeout(r, schemaDelayMs)); return undefined; } }, { maxPayloadBytes: 1 << 20 }),
     correlator: new Correlator(config.correlate),
     clock: new EventClock(config.eventTime), clockFindings: new ClockFindings(),
-    dlq: { topic: 'dlq', write: async () => undefined } as unknown as DlqWriter,
+    dlq: { topic: 'dlq', prepare: () => ({ send: async () => undefined }) } as unknown as DlqWriter,
     sinks: [sink],
     logger: createLogger('fatal'),
     retryMaxMs: 100,
@@ -70,4 +71,27 @@ test('a lone batch is flushed at once', async () => {
   const sink = new BufferingSink();
   await pipeline(sink, 0).handle(batch(0, { workflow_id: 'w', task_type: 'x', payload: {} }));
   assert.deepEqual(sink.flushes, [1]);
+});
+
+test('a batch whose sink keeps failing is a stall of its partition and step, until the sink accepts it', async () => {
+  let refusals = 3;
+  const failing: EventSink = {
+    name: 'store',
+    async accept() {
+      if (refusals > 0) {
+        refusals -= 1;
+        throw new Error('store unavailable (injected)');
+      }
+    },
+    async close() {},
+  };
+  const p = pipeline(failing, 0);
+  const handled = p.handle(batch(4, { workflow_id: 'w', task_type: 'x', payload: {} }));
+  await new Promise((r) => setTimeout(r, 30));
+  const [stall, ...others] = p.stalls();
+  assert.deepEqual(others, []);
+  assert.deepEqual([stall?.topic, stall?.partition, stall?.step, stall?.error], ['agent.tasks.x', 4, 'sink store', 'store unavailable (injected)']);
+  assert.ok(stall!.attempts >= 1 && stall!.since <= Date.now());
+  await handled;
+  assert.deepEqual(p.stalls(), [], 'nothing stalled once the sink accepted the batch');
 });

@@ -4,18 +4,27 @@
 import type { FastifyInstance } from 'fastify';
 import type { ApiContext } from '../api-context.js';
 
+const readiness = {
+  type: 'object',
+  properties: {
+    ok: { type: 'boolean' },
+    checks: { type: 'object', additionalProperties: { type: 'boolean' } },
+    reasons: { type: 'array', items: { type: 'string' } },
+  },
+} as const;
+
 export function healthRoutes(app: FastifyInstance, context: ApiContext): void {
   app.get('/healthz', { schema: { summary: 'The process is up', tags: ['health'], response: { 200: { type: 'object', properties: { ok: { type: 'boolean' } } } } } }, async () => ({ ok: true }));
   app.get('/readyz', {
     schema: {
-      summary: 'Kafka and ClickHouse answer',
+      summary: 'Kafka and ClickHouse answer, and no partition has been stuck on a failing step for INGEST_STALL_UNREADY_MS',
       tags: ['health'],
-      response: { 200: { type: 'object', properties: { ok: { type: 'boolean' }, checks: { type: 'object', additionalProperties: { type: 'boolean' } } } }, 503: { type: 'object', properties: { ok: { type: 'boolean' }, checks: { type: 'object', additionalProperties: { type: 'boolean' } } } } },
+      response: { 200: readiness, 503: readiness },
     },
   }, async (_request, reply) => {
-    const checks = await context.readiness();
+    const { checks, reasons } = await context.readiness();
     const ok = Object.values(checks).every(Boolean);
-    return reply.code(ok ? 200 : 503).send({ ok, checks });
+    return reply.code(ok ? 200 : 503).send({ ok, checks, reasons });
   });
   app.get('/metrics', {
     config: context.config.metricsPublic ? {} : { roles: ['sre'] },

@@ -3,7 +3,7 @@ import { describe, test } from 'node:test';
 import avro from 'avsc';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { RecordDecoder, type RegisteredSchema, type SchemaSource } from '../../../src/decode/index.js';
+import { EMPTY_REASON, RecordDecoder, TOMBSTONE_REASON, type RegisteredSchema, type SchemaSource } from '../../../src/decode/index.js';
 import { confluentFrame, record } from '../../fixtures/records.js';
 
 const envelopeSchema = JSON.parse(readFileSync(fileURLToPath(new URL('../../../../schemas/a2a-envelope.avsc', import.meta.url)), 'utf8')) as avro.Schema;
@@ -133,9 +133,20 @@ describe('records that cannot be decoded still yield one event each', () => {
     });
   });
 
-  test('a tombstone is an opaque event, not a DLQ case; JSON that is not an object is json/unknown', async () => {
-    const [tombstone, number] = await decoder.decode([record('agent.tasks.x', null), record('agent.tasks.x', '42')]);
-    assert.deepEqual([tombstone!.encoding, tombstone!.dlqReason, tombstone!.payloadBytes], ['opaque', null, 0]);
+  test('a parse error never quotes the payload', async () => {
+    const values = ['{"api_key": "sk-live-SECRET", oops}', '{"password": "SECRET"', 'SECRET', '{"a": SECRET}'];
+    const events = await decoder.decode(values.map((value) => record('agent.tasks.x', value)));
+    for (const event of events) {
+      assert.equal(event.dlqReason, 'invalid-json');
+      assert.doesNotMatch(event.parseError!, /SECRET|api_key|password/, event.parseError!);
+      assert.match(event.parseError!, /^value is not valid JSON/);
+    }
+  });
+
+  test('a tombstone and an empty value have encodings and reasons of their own, not DLQ cases; JSON that is not an object is json/unknown', async () => {
+    const [tombstone, empty, number] = await decoder.decode([record('agent.tasks.x', null), record('agent.tasks.x', ''), record('agent.tasks.x', '42')]);
+    assert.deepEqual([tombstone!.encoding, tombstone!.dlqReason, tombstone!.payloadBytes, tombstone!.parseError], ['tombstone', null, 0, TOMBSTONE_REASON]);
+    assert.deepEqual([empty!.encoding, empty!.dlqReason, empty!.payloadBytes, empty!.parseError], ['empty', null, 0, EMPTY_REASON]);
     assert.deepEqual([number!.encoding, number!.kind, number!.dlqReason], ['json', 'unknown', null]);
   });
 
