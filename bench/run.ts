@@ -33,7 +33,9 @@ With no part named, the first four run. See bench/README.md for the method.`);
 const parts = positionals.length > 0 ? positionals : ['e2e', 'scoring', 'memory', 'queries'];
 const unknown = parts.filter((p) => !['e2e', 'scoring', 'memory', 'queries', 'detection'].includes(p));
 if (unknown.length > 0) {
-  console.error(`unknown part ${unknown.join(', ')}; the parts are e2e, scoring, memory, queries, detection (see --help)`);
+  console.error(
+    `unknown part ${unknown.join(', ')}; the parts are e2e, scoring, memory, queries, detection (see --help)`,
+  );
   process.exit(2);
 }
 const messages = positiveInt('--messages', values.messages!);
@@ -45,60 +47,164 @@ const rows = positiveInt('--rows', values.rows!);
 
 const goals: Array<{ goal: string; measured: string; met: boolean }> = [];
 console.log(`agentwatch benchmarks, ${new Date().toISOString()}`);
-console.log(`machine: ${cpus().length} × ${cpus()[0]?.model ?? 'unknown CPU'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}\n`);
+console.log(
+  `machine: ${cpus().length} × ${cpus()[0]?.model ?? 'unknown CPU'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}\n`,
+);
 
 if (parts.includes('e2e')) {
   const config = stackConfig();
   const r = await endToEnd(config, messages);
   const rate = (x: { records: number; seconds: number }) => x.records / x.seconds;
-  console.log(`## End to end: ${r.messages.toLocaleString('en')} A2A messages (${r.averageBytes.toFixed(0)} B on average) in 12 partitions`);
+  console.log(
+    `## End to end: ${r.messages.toLocaleString('en')} A2A messages (${r.averageBytes.toFixed(0)} B on average) in 12 partitions`,
+  );
   console.log(`preload (kafkajs producer, acks=1): ${r.preload.seconds.toFixed(1)} s`);
   const busy = (x: ReaderResult) => (x.cpu === undefined ? '-' : `${(100 * x.cpu.machineBusy).toFixed(0)} %`);
   const broker = (x: ReaderResult) => (x.cpu?.brokerSeconds == null ? '-' : x.cpu.brokerSeconds.toFixed(1));
-  table(['reader', 'seconds', 'from first record', 'msgs/s', 'vs bare kafkajs', 'process CPU s', 'broker CPU s', 'machine busy'], [
-    ['kcat (librdkafka)', r.kcat.seconds.toFixed(1), '-', fmt(rate(r.kcat)), ratio(rate(r.kcat) / rate(r.kafkajs)), '-', broker(r.kcat), busy(r.kcat)],
-    ['bare kafkajs eachBatch', r.kafkajs.seconds.toFixed(1), r.kafkajs.readSeconds!.toFixed(1), fmt(rate(r.kafkajs)), '1.00×', r.kafkajs.cpuSeconds!.toFixed(1), broker(r.kafkajs), busy(r.kafkajs)],
-    ['agentwatch (audited, scored, committed)', r.agentwatch.seconds.toFixed(1), r.agentwatch.readSeconds!.toFixed(1), fmt(rate(r.agentwatch)), ratio(rate(r.agentwatch) / rate(r.kafkajs)), r.agentwatch.cpuSeconds!.toFixed(1), broker(r.agentwatch), busy(r.agentwatch)],
-  ]);
+  table(
+    [
+      'reader',
+      'seconds',
+      'from first record',
+      'msgs/s',
+      'vs bare kafkajs',
+      'process CPU s',
+      'broker CPU s',
+      'machine busy',
+    ],
+    [
+      [
+        'kcat (librdkafka)',
+        r.kcat.seconds.toFixed(1),
+        '-',
+        fmt(rate(r.kcat)),
+        ratio(rate(r.kcat) / rate(r.kafkajs)),
+        '-',
+        broker(r.kcat),
+        busy(r.kcat),
+      ],
+      [
+        'bare kafkajs eachBatch',
+        r.kafkajs.seconds.toFixed(1),
+        r.kafkajs.readSeconds!.toFixed(1),
+        fmt(rate(r.kafkajs)),
+        '1.00×',
+        r.kafkajs.cpuSeconds!.toFixed(1),
+        broker(r.kafkajs),
+        busy(r.kafkajs),
+      ],
+      [
+        'agentwatch (audited, scored, committed)',
+        r.agentwatch.seconds.toFixed(1),
+        r.agentwatch.readSeconds!.toFixed(1),
+        fmt(rate(r.agentwatch)),
+        ratio(rate(r.agentwatch) / rate(r.kafkajs)),
+        r.agentwatch.cpuSeconds!.toFixed(1),
+        broker(r.agentwatch),
+        busy(r.agentwatch),
+      ],
+    ],
+  );
   const a = r.agentwatch;
-  console.log(`agentwatch checks: ${a.auditRows.toLocaleString('en')} audit rows, ${a.stats.correlator.answered.toLocaleString('en')} tasks answered (latency known), ${a.stats.detector.windowsScored} windows scored, ${a.stats.detector.lateEvents} late events`);
+  console.log(
+    `agentwatch checks: ${a.auditRows.toLocaleString('en')} audit rows, ${a.stats.correlator.answered.toLocaleString('en')} tasks answered (latency known), ${a.stats.detector.windowsScored} windows scored, ${a.stats.detector.lateEvents} late events`,
+  );
   console.log('\nagentwatch per stage, summed over batches (wall time; stages of concurrent batches overlap):');
-  table(['stage', 'seconds', 'batches'], Object.entries(a.stages).map(([stage, s]) => [stage, s.seconds.toFixed(1), String(s.count)]));
-  console.log(`\nagentwatch main thread by stage (CPU profile of a second run: ${fmt(rate(r.profiled))} msgs/s under the profiler; ${r.profiled.cpuSeconds!.toFixed(1)} s of process CPU):`);
+  table(
+    ['stage', 'seconds', 'batches'],
+    Object.entries(a.stages).map(([stage, s]) => [stage, s.seconds.toFixed(1), String(s.count)]),
+  );
+  console.log(
+    `\nagentwatch main thread by stage (CPU profile of a second run: ${fmt(rate(r.profiled))} msgs/s under the profiler; ${r.profiled.cpuSeconds!.toFixed(1)} s of process CPU):`,
+  );
   const total = Object.values(r.mainThread).reduce((x, y) => x + y, 0);
-  table(['stage', 'seconds', 'share'], Object.entries(r.mainThread).sort((x, y) => y[1] - x[1]).map(([stage, s]) => [stage, s.toFixed(1), `${(100 * s / total).toFixed(0)} %`]));
-  goals.push({ goal: 'end to end ≥ 0.5 × bare kafkajs', measured: ratio(rate(a) / rate(r.kafkajs)), met: rate(a) / rate(r.kafkajs) >= 0.5 });
+  table(
+    ['stage', 'seconds', 'share'],
+    Object.entries(r.mainThread)
+      .sort((x, y) => y[1] - x[1])
+      .map(([stage, s]) => [stage, s.toFixed(1), `${((100 * s) / total).toFixed(0)} %`]),
+  );
+  goals.push({
+    goal: 'end to end ≥ 0.5 × bare kafkajs',
+    measured: ratio(rate(a) / rate(r.kafkajs)),
+    met: rate(a) / rate(r.kafkajs) >= 0.5,
+  });
   console.log();
 }
 
 if (parts.includes('scoring')) {
-  const r = await runChild<{ scorer: Array<{ d: number; mode: string; windowsPerSecond: number; nsPerWindow: number }>; upkeep: { events: number; windowsScored: number; nsPerEvent: number } }>('./scoring/scoring.js', []);
+  const r = await runChild<{
+    scorer: Array<{ d: number; mode: string; windowsPerSecond: number; nsPerWindow: number }>;
+    upkeep: { events: number; windowsScored: number; nsPerEvent: number };
+  }>('./scoring/scoring.js', []);
   console.log('## Scoring: WindowScorer.assess on warm baselines (64 agents round-robin)');
-  table(['d', 'mode', 'windows/s', 'ns/window'], r.scorer.map((f) => [String(f.d), f.mode, fmt(f.windowsPerSecond), fmt(f.nsPerWindow)]));
-  console.log(`window upkeep (Detector.process, 20 agents, 2 h of event time): ${r.upkeep.nsPerEvent.toFixed(0)} ns per event over ${r.upkeep.events.toLocaleString('en')} events and ${r.upkeep.windowsScored.toLocaleString('en')} windows scored`);
+  table(
+    ['d', 'mode', 'windows/s', 'ns/window'],
+    r.scorer.map((f) => [String(f.d), f.mode, fmt(f.windowsPerSecond), fmt(f.nsPerWindow)]),
+  );
+  console.log(
+    `window upkeep (Detector.process, 20 agents, 2 h of event time): ${r.upkeep.nsPerEvent.toFixed(0)} ns per event over ${r.upkeep.events.toLocaleString('en')} events and ${r.upkeep.windowsScored.toLocaleString('en')} windows scored`,
+  );
   const live = r.scorer.find((f) => f.d === 8 && f.mode === 'score + learn')!;
-  goals.push({ goal: 'scoring ≥ 2,000,000 windows/s at d = 8 (score + learn)', measured: fmt(live.windowsPerSecond), met: live.windowsPerSecond >= 2_000_000 });
+  goals.push({
+    goal: 'scoring ≥ 2,000,000 windows/s at d = 8 (score + learn)',
+    measured: fmt(live.windowsPerSecond),
+    met: live.windowsPerSecond >= 2_000_000,
+  });
   console.log();
 }
 
 if (parts.includes('memory')) {
-  type Memory = { mode: string; records: number; baselineRssMB: number; engineLoadedRssMB: number; samples: Array<{ percent: number; rssMB: number; heapUsedMB: number; heapTotalMB: number; externalMB: number; inFlight: number; agents: number }>; evictions: number };
-  console.log('## Memory: 10,000 agents, 100,000 tasks in flight (decode → correlate → detect, and audit into the embedded engine)');
+  type Memory = {
+    mode: string;
+    records: number;
+    baselineRssMB: number;
+    engineLoadedRssMB: number;
+    samples: Array<{
+      percent: number;
+      rssMB: number;
+      heapUsedMB: number;
+      heapTotalMB: number;
+      externalMB: number;
+      inFlight: number;
+      agents: number;
+    }>;
+    evictions: number;
+  };
+  console.log(
+    '## Memory: 10,000 agents, 100,000 tasks in flight (decode → correlate → detect, and audit into the embedded engine)',
+  );
   const runs: Memory[] = [];
   const variants = [
     { label: 'with the embedded ClickHouse engine (default)', mode: 'embedded', nodeArgs: [] },
     { label: 'without the engine (as with CLICKHOUSE_URL, no audit sink)', mode: 'without-engine', nodeArgs: [] },
-    { label: 'the same, node --max-old-space-size=256', mode: 'without-engine', nodeArgs: ['--max-old-space-size=256'] },
+    {
+      label: 'the same, node --max-old-space-size=256',
+      mode: 'without-engine',
+      nodeArgs: ['--max-old-space-size=256'],
+    },
   ];
-  for (const v of variants) runs.push(await runChild<Memory>('./memory/memory.js', [v.mode], { nodeArgs: ['--expose-gc', ...v.nodeArgs] }));
-  table(['process', 'RSS at start', 'RSS at 25 / 50 / 75 / 100 %', 'V8 heap used (after GC) at 25 / 50 / 75 / 100 %'], runs.map((m, i) => [
-    variants[i]!.label,
-    `${m.engineLoadedRssMB.toFixed(0)} MB`, m.samples.map((x) => x.rssMB.toFixed(0)).join(' / ') + ' MB', m.samples.map((x) => x.heapUsedMB.toFixed(0)).join(' / ') + ' MB',
-  ]));
+  for (const v of variants)
+    runs.push(await runChild<Memory>('./memory/memory.js', [v.mode], { nodeArgs: ['--expose-gc', ...v.nodeArgs] }));
+  table(
+    ['process', 'RSS at start', 'RSS at 25 / 50 / 75 / 100 %', 'V8 heap used (after GC) at 25 / 50 / 75 / 100 %'],
+    runs.map((m, i) => [
+      variants[i]!.label,
+      `${m.engineLoadedRssMB.toFixed(0)} MB`,
+      m.samples.map((x) => x.rssMB.toFixed(0)).join(' / ') + ' MB',
+      m.samples.map((x) => x.heapUsedMB.toFixed(0)).join(' / ') + ' MB',
+    ]),
+  );
   const last = runs[0]!.samples.at(-1)!;
-  console.log(`(RSS; tasks in flight at the samples: ${runs[0]!.samples.map((x) => x.inFlight.toLocaleString('en')).join(', ')}; agents: ${last.agents.toLocaleString('en')}; evictions: ${runs[0]!.evictions})`);
+  console.log(
+    `(RSS; tasks in flight at the samples: ${runs[0]!.samples.map((x) => x.inFlight.toLocaleString('en')).join(', ')}; agents: ${last.agents.toLocaleString('en')}; evictions: ${runs[0]!.evictions})`,
+  );
   const peak = (m: Memory) => Math.max(...m.samples.map((x) => x.rssMB)).toFixed(0);
-  goals.push({ goal: 'RSS ≤ 300 MB (10k agents, 100k in flight)', measured: `${peak(runs[0]!)} MB (without the engine ${peak(runs[1]!)} MB; heap capped ${peak(runs[2]!)} MB)`, met: Math.max(...runs[0]!.samples.map((x) => x.rssMB)) <= 300 });
+  goals.push({
+    goal: 'RSS ≤ 300 MB (10k agents, 100k in flight)',
+    measured: `${peak(runs[0]!)} MB (without the engine ${peak(runs[1]!)} MB; heap capped ${peak(runs[2]!)} MB)`,
+    met: Math.max(...runs[0]!.samples.map((x) => x.rssMB)) <= 300,
+  });
   console.log();
 }
 
@@ -110,20 +216,42 @@ if (parts.includes('detection')) {
 
 if (parts.includes('queries')) {
   type Figures = Array<{ name: string; p50Ms: number; p99Ms: number; meanRows: number }>;
-  type Queries = { rows: number; fillSeconds: number; disk: string; whileMerging: { parts: number; merges: number; figures: Figures }; settled: { parts: number; merges: number; figures: Figures } };
+  type Queries = {
+    rows: number;
+    fillSeconds: number;
+    disk: string;
+    whileMerging: { parts: number; merges: number; figures: Figures };
+    settled: { parts: number; merges: number; figures: Figures };
+  };
   const r = await runChild<Queries>('./queries/queries.js', [String(rows)]);
-  console.log(`## Queries: ${r.rows.toLocaleString('en')} audit rows in the embedded engine (${r.disk} on disk; generated in ${r.fillSeconds.toFixed(0)} s)`);
+  console.log(
+    `## Queries: ${r.rows.toLocaleString('en')} audit rows in the embedded engine (${r.disk} on disk; generated in ${r.fillSeconds.toFixed(0)} s)`,
+  );
   const cell = (f: Figures[number]) => `${f.p50Ms.toFixed(1)} / ${f.p99Ms.toFixed(1)}`;
-  table(['query', `p50 / p99 ms right after the load (${r.whileMerging.parts} parts, merging)`, `p50 / p99 ms once merged (${r.settled.parts} parts)`, 'rows returned (mean)'],
-    r.settled.figures.map((f, i) => [f.name, cell(r.whileMerging.figures[i]!), cell(f), f.meanRows.toFixed(1)]));
+  table(
+    [
+      'query',
+      `p50 / p99 ms right after the load (${r.whileMerging.parts} parts, merging)`,
+      `p50 / p99 ms once merged (${r.settled.parts} parts)`,
+      'rows returned (mean)',
+    ],
+    r.settled.figures.map((f, i) => [f.name, cell(r.whileMerging.figures[i]!), cell(f), f.meanRows.toFixed(1)]),
+  );
   const [loading, merged] = [r.whileMerging.figures[0]!, r.settled.figures[0]!];
-  goals.push({ goal: `timeline p99 ≤ 50 ms on ${r.rows.toLocaleString('en')} rows`, measured: `${merged.p99Ms.toFixed(1)} ms merged, ${loading.p99Ms.toFixed(1)} ms while merging`, met: merged.p99Ms <= 50 && loading.p99Ms <= 50 });
+  goals.push({
+    goal: `timeline p99 ≤ 50 ms on ${r.rows.toLocaleString('en')} rows`,
+    measured: `${merged.p99Ms.toFixed(1)} ms merged, ${loading.p99Ms.toFixed(1)} ms while merging`,
+    met: merged.p99Ms <= 50 && loading.p99Ms <= 50,
+  });
   console.log();
 }
 
 if (goals.length > 0) {
   console.log('## Goals');
-  table(['goal', 'measured', 'met'], goals.map((g) => [g.goal, g.measured, g.met ? 'yes' : 'NO']));
+  table(
+    ['goal', 'measured', 'met'],
+    goals.map((g) => [g.goal, g.measured, g.met ? 'yes' : 'NO']),
+  );
 }
 
 function positiveInt(name: string, text: string): number {

@@ -16,7 +16,8 @@ export const ERROR_CODES = {
   AW_API_UNAUTHORIZED: 'HTTP 401: no valid API key was presented.',
   AW_API_FORBIDDEN: 'HTTP 403: the API key lacks the role the route needs.',
   AW_API_NOT_FOUND: 'HTTP 404: no such route, or no such agent.',
-  AW_API_CONFLICT: 'HTTP 409: the request does not fit the current state (e.g. accepting an agent with no firing incident).',
+  AW_API_CONFLICT:
+    'HTTP 409: the request does not fit the current state (e.g. accepting an agent with no firing incident).',
   AW_API_INTERNAL: 'HTTP 500: the request failed inside agentwatch; details are in the server log only.',
 } as const;
 

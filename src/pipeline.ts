@@ -65,7 +65,15 @@ export class BatchAbandoned extends Error {
 }
 
 export class Pipeline {
-  private readonly counters: PipelineStats = { events: 0, byEncoding: {}, byKind: {}, dlq: {}, timeouts: 0, retries: 0, clockSkew: { ahead: 0, behind: 0 } };
+  private readonly counters: PipelineStats = {
+    events: 0,
+    byEncoding: {},
+    byKind: {},
+    dlq: {},
+    timeouts: 0,
+    retries: 0,
+    clockSkew: { ahead: 0, behind: 0 },
+  };
   /** The last tick's output while a sink has not accepted it yet; offered again on the next tick. */
   private undeliveredTick: CorrelatedBatch | undefined;
   private lastTickWatermark = Number.NEGATIVE_INFINITY;
@@ -107,14 +115,22 @@ export class Pipeline {
       const correlatedAt = performance.now();
 
       const correlated = { topic: batch.topic, partition: batch.partition, events, timeouts, watermark };
-      const accepted = Promise.all(sinks.map((sink) => this.persist(batch, `sink ${sink.name}`, () => sink.accept(correlated))));
+      const accepted = Promise.all(
+        sinks.map((sink) => this.persist(batch, `sink ${sink.name}`, () => sink.accept(correlated))),
+      );
       reachedSinks = true;
       this.waitingOnSinks += 1;
       this.flushIfAllWait();
       await accepted;
       this.deps.observer?.batch({
-        topic: batch.topic, records: batch.records.length, events,
-        seconds: { decode: (decoded - started) / 1000, correlate: (correlatedAt - decoded) / 1000, sinks: (performance.now() - correlatedAt) / 1000 },
+        topic: batch.topic,
+        records: batch.records.length,
+        events,
+        seconds: {
+          decode: (decoded - started) / 1000,
+          correlate: (correlatedAt - decoded) / 1000,
+          sinks: (performance.now() - correlatedAt) / 1000,
+        },
       });
     } finally {
       this.inProgress -= 1;
@@ -147,7 +163,10 @@ export class Pipeline {
       await Promise.all(sinks.map((sink) => sink.accept(batch)));
       this.undeliveredTick = undefined;
     } catch (err) {
-      this.deps.logger.warn({ err: messageOf(err) }, 'a sink refused the event-clock tick; the next tick offers it again');
+      this.deps.logger.warn(
+        { err: messageOf(err) },
+        'a sink refused the event-clock tick; the next tick offers it again',
+      );
     }
   }
 
@@ -210,12 +229,26 @@ export class Pipeline {
         } catch (err) {
           if (!batch.isActive()) throw new BatchAbandoned(what);
           this.counters.retries += 1;
-          const stall = this.failing.get(key) ?? { topic: batch.topic, partition: batch.partition, step: what, since: Date.now(), attempts: 0, error: '' };
+          const stall = this.failing.get(key) ?? {
+            topic: batch.topic,
+            partition: batch.partition,
+            step: what,
+            since: Date.now(),
+            attempts: 0,
+            error: '',
+          };
           stall.attempts = attempt;
           stall.error = messageOf(err);
           this.failing.set(key, stall);
           this.deps.logger.warn(
-            { err: messageOf(err), attempt, retryInMs: backoff, topic: batch.topic, partition: batch.partition, firstOffset: batch.records[0]?.offset },
+            {
+              err: messageOf(err),
+              attempt,
+              retryInMs: backoff,
+              topic: batch.topic,
+              partition: batch.partition,
+              firstOffset: batch.records[0]?.offset,
+            },
             `${what} failed; consumption of this partition waits and retries`,
           );
           await sleepWhileHeartbeating(batch, backoff);
@@ -252,9 +285,12 @@ async function whileHeartbeating<T>(batch: TapBatch, work: Promise<T>): Promise<
 /** Sleeps up to `ms`, heartbeating, and wakes early when the batch stops being ours (prompt shutdown). */
 async function sleepWhileHeartbeating(batch: TapBatch, ms: number): Promise<void> {
   const until = Date.now() + ms;
-  await whileHeartbeating(batch, (async () => {
-    while (Date.now() < until && batch.isActive()) {
-      await new Promise<void>((resolve) => setTimeout(resolve, Math.min(250, until - Date.now())));
-    }
-  })());
+  await whileHeartbeating(
+    batch,
+    (async () => {
+      while (Date.now() < until && batch.isActive()) {
+        await new Promise<void>((resolve) => setTimeout(resolve, Math.min(250, until - Date.now())));
+      }
+    })(),
+  );
 }

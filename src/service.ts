@@ -9,10 +9,30 @@ import { Detector, DetectorSink, type AnomalyAlert, type DetectorStats, type Win
 import { AlertPublisher, AlertStream } from './alert/index.js';
 import { buildApi } from './api/index.js';
 import type { FastifyInstance } from 'fastify';
-import { AgentTap, DEFAULT_MAX_MESSAGE_BYTES, DlqWriter, createKafka, withKafkaRetry, type DlqStats, createTopicFilter, ensureTopics, probeKafka, type KafkaProbe, type TapStats } from './ingest/index.js';
 import {
-  AuditWriter, CheckpointPublisher, NdjsonFileSink, createClickHouseClient, createRedactor, describeClickHouse, migrate, pingClickHouse,
-  type AuditWriterStats, type ClickHouseClient,
+  AgentTap,
+  DEFAULT_MAX_MESSAGE_BYTES,
+  DlqWriter,
+  createKafka,
+  withKafkaRetry,
+  type DlqStats,
+  createTopicFilter,
+  ensureTopics,
+  probeKafka,
+  type KafkaProbe,
+  type TapStats,
+} from './ingest/index.js';
+import {
+  AuditWriter,
+  CheckpointPublisher,
+  NdjsonFileSink,
+  createClickHouseClient,
+  createRedactor,
+  describeClickHouse,
+  migrate,
+  pingClickHouse,
+  type AuditWriterStats,
+  type ClickHouseClient,
 } from './audit/index.js';
 import type { Logger } from './logger.js';
 import { AgentwatchMetrics } from './metrics/index.js';
@@ -33,7 +53,11 @@ const CLOCK_TICK_MS = 1_000;
  * Asks Kafka, the schema registry and ClickHouse for a real answer each; throws the first typed
  * error. Uses `clickhouse` when given (the embedded engine opens one data directory per process).
  */
-export async function checkDependencies(config: Config, logger: Logger, clickhouse?: ClickHouseClient): Promise<DependencyReport> {
+export async function checkDependencies(
+  config: Config,
+  logger: Logger,
+  clickhouse?: ClickHouseClient,
+): Promise<DependencyReport> {
   const kafka = await probeKafka(createKafka(config.kafka, logger), config.kafka);
   const schemaRegistrySubjects = await probeSchemaRegistry(config.schemaRegistry);
   if (clickhouse === undefined) {
@@ -91,27 +115,48 @@ export class Service {
     const subjects = await probeSchemaRegistry(config.schemaRegistry);
     logger.info({ url: config.schemaRegistry.url, subjects }, 'schema registry reachable');
     const clickhouse = await createClickHouseClient(config.clickhouse);
-    logger.info({ clickhouse: describeClickHouse(config.clickhouse), database: config.clickhouse.database }, 'clickhouse ready');
+    logger.info(
+      { clickhouse: describeClickHouse(config.clickhouse), database: config.clickhouse.database },
+      'clickhouse ready',
+    );
     const migrations = await migrate(clickhouse, { retentionDays: config.audit.retentionDays });
     logger.info(migrations, 'audit schema up to date');
 
-    const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner, allowAutoTopicCreation: false });
+    const producer = kafka.producer({
+      createPartitioner: Partitioners.DefaultPartitioner,
+      allowAutoTopicCreation: false,
+    });
     await producer.connect();
     const admin = kafka.admin();
     await admin.connect();
     let dlq: DlqWriter;
     try {
       const settling = { logger, deadlineMs: config.kafka.startupTimeoutMs };
-      const created = await withKafkaRetry('creating the output topics', () => ensureTopics(admin, [config.topics.dlq, config.topics.anomalies, config.topics.checkpoints], config.topics), settling);
+      const created = await withKafkaRetry(
+        'creating the output topics',
+        () =>
+          ensureTopics(admin, [config.topics.dlq, config.topics.anomalies, config.topics.checkpoints], config.topics),
+        settling,
+      );
       if (created.length > 0) logger.info({ topics: created }, 'created output topics');
-      dlq = await withKafkaRetry('reading the DLQ topic\'s max.message.bytes', () => DlqWriter.create(producer, admin, config.topics.dlq), settling).catch((err: unknown) => {
-        logger.warn({ err: messageOf(err), topic: config.topics.dlq, assumed: DEFAULT_MAX_MESSAGE_BYTES }, 'could not read the DLQ topic\'s max.message.bytes (DescribeConfigs); assuming Kafka\'s default, and splitting further if the broker refuses');
+      dlq = await withKafkaRetry(
+        "reading the DLQ topic's max.message.bytes",
+        () => DlqWriter.create(producer, admin, config.topics.dlq),
+        settling,
+      ).catch((err: unknown) => {
+        logger.warn(
+          { err: messageOf(err), topic: config.topics.dlq, assumed: DEFAULT_MAX_MESSAGE_BYTES },
+          "could not read the DLQ topic's max.message.bytes (DescribeConfigs); assuming Kafka's default, and splitting further if the broker refuses",
+        );
         return new DlqWriter(producer, config.topics.dlq);
       });
     } finally {
       await admin.disconnect();
     }
-    logger.info({ topic: dlq.topic, maxMessageBytes: dlq.maxMessageBytes }, 'dead-letter copies fit the DLQ topic\'s limit');
+    logger.info(
+      { topic: dlq.topic, maxMessageBytes: dlq.maxMessageBytes },
+      "dead-letter copies fit the DLQ topic's limit",
+    );
 
     // The gauges read stages created below; a scrape only happens once the API listens, after all of them.
     const metrics = new AgentwatchMetrics({
@@ -125,14 +170,24 @@ export class Service {
       stalls: () => pipeline.stalls(),
     });
     const audit = new AuditWriter(clickhouse, {
-      batchRows: config.audit.batchRows, flushMs: config.audit.flushMs, retryMaxMs: config.sinks.retryMaxMs,
-      redact: createRedactor(config.audit.redactPaths), logger, onInsert: (rows, seconds) => metrics.inserted(rows, seconds),
+      batchRows: config.audit.batchRows,
+      flushMs: config.audit.flushMs,
+      retryMaxMs: config.sinks.retryMaxMs,
+      redact: createRedactor(config.audit.redactPaths),
+      logger,
+      onInsert: (rows, seconds) => metrics.inserted(rows, seconds),
     });
-    const checkpoints = new CheckpointPublisher(producer, config.topics.checkpoints, audit, (err) => logger.warn({ err }, 'could not publish hash-chain checkpoints; the next interval tries again'));
+    const checkpoints = new CheckpointPublisher(producer, config.topics.checkpoints, audit, (err) =>
+      logger.warn({ err }, 'could not publish hash-chain checkpoints; the next interval tries again'),
+    );
     checkpoints.start(config.audit.checkpointIntervalMs);
     const detector = new Detector(config.detect);
     const clockFindings = new ClockFindings();
-    const publisher = await AlertPublisher.create(producer, createSchemaRegistry(config.schemaRegistry), config.topics.anomalies);
+    const publisher = await AlertPublisher.create(
+      producer,
+      createSchemaRegistry(config.schemaRegistry),
+      config.topics.anomalies,
+    );
     const alerts = new AlertStream((err) => logger.warn({ err }, 'an alert subscriber threw and was removed'));
     const deliverAlerts = async (batch: readonly AnomalyAlert[]): Promise<void> => {
       // Kafka first: if publishing fails the batch is offered again, and the stream must not repeat itself.
@@ -144,8 +199,15 @@ export class Service {
         alerts.emit(alert);
       }
     };
-    const detectorSink = new DetectorSink(detector, deliverAlerts, logger.isLevelEnabled('debug') ? (windows) => logWindows(logger, detector.featureNames, windows) : undefined);
-    logger.info({ topic: config.topics.anomalies, schemaId: publisher.schemaId, features: detector.featureNames }, 'alerts go to the anomalies topic');
+    const detectorSink = new DetectorSink(
+      detector,
+      deliverAlerts,
+      logger.isLevelEnabled('debug') ? (windows) => logWindows(logger, detector.featureNames, windows) : undefined,
+    );
+    logger.info(
+      { topic: config.topics.anomalies, schemaId: publisher.schemaId, features: detector.featureNames },
+      'alerts go to the anomalies topic',
+    );
 
     const sinks: EventSink[] = [audit, detectorSink];
     if (config.sinks.eventsFile !== undefined) sinks.push(await NdjsonFileSink.open(config.sinks.eventsFile));
@@ -153,7 +215,9 @@ export class Service {
 
     const correlator = new Correlator(config.correlate);
     const pipeline = new Pipeline({
-      decoder: new RecordDecoder(registrySchemaSource(config.schemaRegistry), { maxPayloadBytes: config.ingest.maxPayloadBytes }),
+      decoder: new RecordDecoder(registrySchemaSource(config.schemaRegistry), {
+        maxPayloadBytes: config.ingest.maxPayloadBytes,
+      }),
       correlator,
       clock: new EventClock(config.eventTime),
       clockFindings,
@@ -164,56 +228,98 @@ export class Service {
       alignMs: config.eventTime.alignMs,
       observer: metrics,
     });
-    const tap = new AgentTap(kafka, {
-      groupId: config.kafka.groupId,
-      sessionTimeoutMs: config.kafka.sessionTimeoutMs,
-      startupTimeoutMs: config.kafka.startupTimeoutMs,
-      ingest: config.ingest,
-      filter: createTopicFilter(config.ingest, config.topics),
-      handler: pipeline.handle,
-      onAssignment: (backlogged) => pipeline.onAssignment(backlogged),
-      holdBack: (topic, partition) => pipeline.isAhead(topic, partition),
-    }, logger);
+    const tap = new AgentTap(
+      kafka,
+      {
+        groupId: config.kafka.groupId,
+        sessionTimeoutMs: config.kafka.sessionTimeoutMs,
+        startupTimeoutMs: config.kafka.startupTimeoutMs,
+        ingest: config.ingest,
+        filter: createTopicFilter(config.ingest, config.topics),
+        handler: pipeline.handle,
+        onAssignment: (backlogged) => pipeline.onAssignment(backlogged),
+        holdBack: (topic, partition) => pipeline.isAhead(topic, partition),
+      },
+      logger,
+    );
     const clockTicks = startTicking(async () => {
       await pipeline.tick();
       tap.releaseHeld();
     }, CLOCK_TICK_MS);
     await tap.start();
-    logger.info({ topics: tap.subscribedTopics(), pattern: config.ingest.topicPattern.source, groupId: config.kafka.groupId }, 'tapping agent topics');
+    logger.info(
+      { topics: tap.subscribedTopics(), pattern: config.ingest.topicPattern.source, groupId: config.kafka.groupId },
+      'tapping agent topics',
+    );
 
-    const api = await buildApi({
-      clickhouse,
-      config: config.api,
-      agents: () => detector.snapshot(),
-      clockFindings: () => clockFindings.list(),
-      acceptBaseline: async (agent, by) => {
-        const outcome = detector.accept(agent, by);
-        if (typeof outcome !== 'string') await deliverAlerts(outcome);
-        return outcome;
+    const api = await buildApi(
+      {
+        clickhouse,
+        config: config.api,
+        agents: () => detector.snapshot(),
+        clockFindings: () => clockFindings.list(),
+        acceptBaseline: async (agent, by) => {
+          const outcome = detector.accept(agent, by);
+          if (typeof outcome !== 'string') await deliverAlerts(outcome);
+          return outcome;
+        },
+        metrics: () => metrics.render(),
+        readiness: async () => {
+          const kafkaUp = await probeKafka(kafka, config.kafka).then(
+            () => true,
+            () => false,
+          );
+          const clickhouseUp = await pingClickHouse(clickhouse, config.clickhouse).then(
+            () => true,
+            () => false,
+          );
+          const now = Date.now();
+          const stuck = pipeline.stalls().filter((s) => now - s.since >= config.ingest.stallUnreadyMs);
+          const reasons = [
+            ...(kafkaUp ? [] : ['kafka does not answer']),
+            ...(clickhouseUp ? [] : ['clickhouse does not answer']),
+            ...stuck.map(
+              (s) =>
+                `${s.topic}:${s.partition} has failed "${s.step}" for ${Math.round((now - s.since) / 1000)} s (${s.attempts} attempts): ${s.error.slice(0, 200)}`,
+            ),
+          ];
+          return { checks: { kafka: kafkaUp, clickhouse: clickhouseUp, partitions: stuck.length === 0 }, reasons };
+        },
       },
-      metrics: () => metrics.render(),
-      readiness: async () => {
-        const kafkaUp = await probeKafka(kafka, config.kafka).then(() => true, () => false);
-        const clickhouseUp = await pingClickHouse(clickhouse, config.clickhouse).then(() => true, () => false);
-        const now = Date.now();
-        const stuck = pipeline.stalls().filter((s) => now - s.since >= config.ingest.stallUnreadyMs);
-        const reasons = [
-          ...(kafkaUp ? [] : ['kafka does not answer']),
-          ...(clickhouseUp ? [] : ['clickhouse does not answer']),
-          ...stuck.map((s) => `${s.topic}:${s.partition} has failed "${s.step}" for ${Math.round((now - s.since) / 1000)} s (${s.attempts} attempts): ${s.error.slice(0, 200)}`),
-        ];
-        return { checks: { kafka: kafkaUp, clickhouse: clickhouseUp, partitions: stuck.length === 0 }, reasons };
-      },
-    }, logger);
+      logger,
+    );
     const apiUrl = await api.listen({ host: config.api.host, port: config.api.port });
     logger.info({ url: apiUrl, docs: `${apiUrl}/docs`, keys: config.api.keys.map((k) => k.name) }, 'API listening');
-    return new Service(logger, tap, pipeline, clockTicks, correlator, dlq, producer, sinks, clickhouse, detector, publisher, alerts, audit, checkpoints, api, apiUrl);
+    return new Service(
+      logger,
+      tap,
+      pipeline,
+      clockTicks,
+      correlator,
+      dlq,
+      producer,
+      sinks,
+      clickhouse,
+      detector,
+      publisher,
+      alerts,
+      audit,
+      checkpoints,
+      api,
+      apiUrl,
+    );
   }
 
   stats(): ServiceStats {
     return {
-      tap: this.tap.stats(), pipeline: this.pipeline.stats(), correlator: this.correlator.stats(), detector: this.detector.stats(),
-      audit: this.audit.stats(), dlqWritten: this.dlq.count(), alertsPublished: this.publisher.count(), checkpointsPublished: this.checkpoints.count(),
+      tap: this.tap.stats(),
+      pipeline: this.pipeline.stats(),
+      correlator: this.correlator.stats(),
+      detector: this.detector.stats(),
+      audit: this.audit.stats(),
+      dlqWritten: this.dlq.count(),
+      alertsPublished: this.publisher.count(),
+      checkpointsPublished: this.checkpoints.count(),
     };
   }
 
@@ -246,8 +352,22 @@ export class Service {
 }
 
 function logAlert(logger: Logger, alert: AnomalyAlert): void {
-  const top = alert.features.slice(0, 3).map((f) => ({ feature: f.name, value: round(f.value), baseline: round(f.baselineMean), contribution: round(f.contribution) }));
-  const fields = { alertId: alert.alertId, agent: alert.agent, kind: alert.kind, severity: alert.severity, score: round(alert.score), threshold: round(alert.threshold), windowStart: new Date(alert.windowStart).toISOString(), top };
+  const top = alert.features.slice(0, 3).map((f) => ({
+    feature: f.name,
+    value: round(f.value),
+    baseline: round(f.baselineMean),
+    contribution: round(f.contribution),
+  }));
+  const fields = {
+    alertId: alert.alertId,
+    agent: alert.agent,
+    kind: alert.kind,
+    severity: alert.severity,
+    score: round(alert.score),
+    threshold: round(alert.threshold),
+    windowStart: new Date(alert.windowStart).toISOString(),
+    top,
+  };
   const what = alert.kind === 'drift' ? 'drift' : 'anomaly';
   if (alert.state === 'FIRING') logger.warn(fields, `${what} FIRING for ${alert.agent}`);
   else logger.info(fields, `${what} RESOLVED for ${alert.agent}`);
@@ -258,11 +378,24 @@ function logWindows(logger: Logger, featureNames: readonly string[], windows: re
   for (const w of windows) {
     const values = Object.fromEntries(featureNames.map((name, i) => [name, round(w.values[i]!)]));
     const evidence = Object.fromEntries(featureNames.map((name, i) => [name, round(w.evidence[i]!)]));
-    const contributions = w.score.contributions === null ? null : Object.fromEntries(featureNames.map((name, i) => [name, round(w.score.contributions![i]!)]));
-    logger.debug({
-      agent: w.agent, windowStart: new Date(w.windowStart).toISOString(), score: w.score.score === null ? null : round(w.score.score),
-      threshold: round(w.score.threshold), anomaly: w.score.anomaly, pooledWindows: w.pooled, values, evidence, contributions,
-    }, 'window scored');
+    const contributions =
+      w.score.contributions === null
+        ? null
+        : Object.fromEntries(featureNames.map((name, i) => [name, round(w.score.contributions![i]!)]));
+    logger.debug(
+      {
+        agent: w.agent,
+        windowStart: new Date(w.windowStart).toISOString(),
+        score: w.score.score === null ? null : round(w.score.score),
+        threshold: round(w.score.threshold),
+        anomaly: w.score.anomaly,
+        pooledWindows: w.pooled,
+        values,
+        evidence,
+        contributions,
+      },
+      'window scored',
+    );
   }
 }
 
@@ -278,7 +411,9 @@ export async function runService(config: Config, logger: Logger, stop: AbortSign
   // while no topic exists yet: a pending promise alone does not hold Node's event loop.
   const health = setInterval(() => {
     logger.info(service.stats(), 'progress');
-    void checkDependencies(config, logger, service.clickhouse).catch((err: unknown) => logger.warn({ err }, 'a dependency stopped answering'));
+    void checkDependencies(config, logger, service.clickhouse).catch((err: unknown) =>
+      logger.warn({ err }, 'a dependency stopped answering'),
+    );
   }, HEALTH_INTERVAL_MS);
   await new Promise<void>((resolve) => {
     if (stop.aborted) resolve();
@@ -295,7 +430,9 @@ function startTicking(tick: () => Promise<void>, ms: number): { stop(): Promise<
   const timer = setInterval(() => {
     if (busy) return;
     busy = true;
-    running = tick().finally(() => { busy = false; });
+    running = tick().finally(() => {
+      busy = false;
+    });
   }, ms);
   timer.unref();
   return {
@@ -314,7 +451,9 @@ function cachedFor<T>(ms: number, read: () => Promise<T>): () => Promise<T> {
       const entry = { at: Date.now(), value: read() };
       last = entry;
       // A failed read is not kept: the next call asks again (unless a newer read replaced it).
-      entry.value.catch(() => { if (last === entry) last = undefined; });
+      entry.value.catch(() => {
+        if (last === entry) last = undefined;
+      });
     }
     return last.value;
   };

@@ -18,7 +18,12 @@
 // - A fault's windows: the windows that overlap [fault start, fault end).
 // - A clean window of a capability: one that overlaps no span of a fault on that capability.
 
-import { tailFaultMedianMs, type FleetFault, type FleetFaultKind, type FleetProfile } from '../../test/fixtures/realistic-fleet.js';
+import {
+  tailFaultMedianMs,
+  type FleetFault,
+  type FleetFaultKind,
+  type FleetProfile,
+} from '../../test/fixtures/realistic-fleet.js';
 
 export interface EvaluatedAlert {
   /** A capability or a worker name. */
@@ -101,7 +106,18 @@ interface Incident {
   resolved: boolean;
 }
 
-export function evaluate(run: { profiles: FleetProfile[]; faults: FleetFault[]; faultEffectEnds?: number[]; taskTtlMs?: number; start: number; end: number }, alerts: EvaluatedAlert[], windowMs: number): RunQuality {
+export function evaluate(
+  run: {
+    profiles: FleetProfile[];
+    faults: FleetFault[];
+    faultEffectEnds?: number[];
+    taskTtlMs?: number;
+    start: number;
+    end: number;
+  },
+  alerts: EvaluatedAlert[],
+  windowMs: number,
+): RunQuality {
   const W = windowMs;
   const alignDown = (t: number) => Math.floor(t / W) * W;
   const alignUp = (t: number) => Math.ceil(t / W) * W;
@@ -113,7 +129,11 @@ export function evaluate(run: { profiles: FleetProfile[]; faults: FleetFault[]; 
     capabilityOfAgent.set(profile.capability, profile.capability);
     for (const worker of profile.workers) capabilityOfAgent.set(worker, profile.capability);
   }
-  const incidents = incidentsOf(alerts, runEnd, (alert) => alert.capability ?? capabilityOfAgent.get(alert.agent) ?? alert.agent);
+  const incidents = incidentsOf(
+    alerts,
+    runEnd,
+    (alert) => alert.capability ?? capabilityOfAgent.get(alert.agent) ?? alert.agent,
+  );
 
   const faultStart = (fault: FleetFault) => run.start + fault.startMs;
   /** A tail-latency fault whose slowed attempts mostly outlast the task TTL: they time out, so timeout_rate is the truth too. */
@@ -122,17 +142,24 @@ export function evaluate(run: { profiles: FleetProfile[]; faults: FleetFault[]; 
     return profile !== undefined && tailFaultMedianMs(profile) > (run.taskTtlMs ?? 60_000);
   };
   const faultEnd = (fault: FleetFault) => run.start + fault.startMs + fault.durationMs;
-  const effectEnd = (fault: FleetFault) => Math.max(faultEnd(fault), run.faultEffectEnds?.[run.faults.indexOf(fault)] ?? 0);
+  const effectEnd = (fault: FleetFault) =>
+    Math.max(faultEnd(fault), run.faultEffectEnds?.[run.faults.indexOf(fault)] ?? 0);
   const spanEnd = (fault: FleetFault) => effectEnd(fault) + GRACE_WINDOWS * W;
   const matches = (incident: Incident, fault: FleetFault) =>
-    incident.agent === fault.capability || (fault.worker !== undefined && incident.agent === fault.worker) || incident.capability === fault.capability;
+    incident.agent === fault.capability ||
+    (fault.worker !== undefined && incident.agent === fault.worker) ||
+    incident.capability === fault.capability;
   const isRightTarget = (incident: Incident, fault: FleetFault) =>
-    fault.kind === 'bad-worker' && fault.worker !== undefined ? incident.agent === fault.worker : matches(incident, fault);
+    fault.kind === 'bad-worker' && fault.worker !== undefined
+      ? incident.agent === fault.worker
+      : matches(incident, fault);
   /** The incident's FIRING alert window overlaps the fault's span. */
   const raisedInSpan = (incident: Incident, fault: FleetFault) =>
     incident.firing.windowStart < spanEnd(fault) && incident.firing.windowEnd > faultStart(fault);
 
-  const falseAlerts = incidents.filter((incident) => !run.faults.some((fault) => matches(incident, fault) && raisedInSpan(incident, fault))).length;
+  const falseAlerts = incidents.filter(
+    (incident) => !run.faults.some((fault) => matches(incident, fault) && raisedInSpan(incident, fault)),
+  ).length;
 
   const faults = run.faults.map((fault): FaultOutcome => {
     const onsetWindow = alignDown(faultStart(fault));
@@ -151,7 +178,17 @@ export function evaluate(run: { profiles: FleetProfile[]; faults: FleetFault[]; 
     const coverage = faultWindows === 0 ? 0 : coveredWindows / faultWindows;
 
     if (detection === undefined) {
-      return { fault, detected: false, rightTarget: false, topFeature: null, rightFeature: false, delayWindows: null, coverage, resolvedWindowsAfterEnd: null, resolvedWindowsAfterEffect: null };
+      return {
+        fault,
+        detected: false,
+        rightTarget: false,
+        topFeature: null,
+        rightFeature: false,
+        delayWindows: null,
+        coverage,
+        resolvedWindowsAfterEnd: null,
+        resolvedWindowsAfterEffect: null,
+      };
     }
     const topFeature = topFeatureOf(detection.firing);
     const sameKind = firstRight !== undefined ? rightIncidents : matchingIncidents;
@@ -163,7 +200,10 @@ export function evaluate(run: { profiles: FleetProfile[]; faults: FleetFault[]; 
       detected: true,
       rightTarget: firstRight !== undefined,
       topFeature,
-      rightFeature: topFeature !== null && (EXPECTED_FEATURES[fault.kind].test(topFeature) || (fault.kind === 'tail-latency' && topFeature === 'timeout_rate' && slowedBeyondTtl(fault))),
+      rightFeature:
+        topFeature !== null &&
+        (EXPECTED_FEATURES[fault.kind].test(topFeature) ||
+          (fault.kind === 'tail-latency' && topFeature === 'timeout_rate' && slowedBeyondTtl(fault))),
       delayWindows: Math.max(0, (detection.firing.windowStart - onsetWindow) / W),
       coverage,
       resolvedWindowsAfterEnd: lastToStop.resolved ? (lastToStop.until - afterFault) / W : null,
@@ -173,7 +213,9 @@ export function evaluate(run: { profiles: FleetProfile[]; faults: FleetFault[]; 
 
   const shares: number[] = [];
   for (const profile of run.profiles) {
-    const spans = run.faults.filter((fault) => fault.capability === profile.capability).map((fault) => [faultStart(fault), spanEnd(fault)] as const);
+    const spans = run.faults
+      .filter((fault) => fault.capability === profile.capability)
+      .map((fault) => [faultStart(fault), spanEnd(fault)] as const);
     const own = incidents.filter((incident) => incident.capability === profile.capability);
     let clean = 0;
     let firing = 0;
@@ -197,7 +239,11 @@ export function evaluate(run: { profiles: FleetProfile[]; faults: FleetFault[]; 
 }
 
 /** Incidents in the order they fired. */
-function incidentsOf(alerts: readonly EvaluatedAlert[], runEnd: number, capabilityOf: (alert: EvaluatedAlert) => string): Incident[] {
+function incidentsOf(
+  alerts: readonly EvaluatedAlert[],
+  runEnd: number,
+  capabilityOf: (alert: EvaluatedAlert) => string,
+): Incident[] {
   const byId = new Map<string, EvaluatedAlert[]>();
   for (const alert of [...alerts].sort((a, b) => a.windowStart - b.windowStart)) {
     const list = byId.get(alert.alertId);
@@ -210,8 +256,12 @@ function incidentsOf(alerts: readonly EvaluatedAlert[], runEnd: number, capabili
     if (firing === undefined) continue;
     const resolved = list.find((alert) => alert.state === 'RESOLVED' && alert.windowStart >= firing.windowStart);
     incidents.push({
-      firing, agent: firing.agent, capability: capabilityOf(firing),
-      from: firing.windowStart, until: resolved?.windowStart ?? runEnd, resolved: resolved !== undefined,
+      firing,
+      agent: firing.agent,
+      capability: capabilityOf(firing),
+      from: firing.windowStart,
+      until: resolved?.windowStart ?? runEnd,
+      resolved: resolved !== undefined,
     });
   }
   return incidents.sort((a, b) => a.from - b.from);

@@ -13,7 +13,9 @@ import { runScore } from '../../src/cli/score-command.js';
 import { loadConfig } from '../../src/config/index.js';
 import { seededRandom } from '../../test/fixtures/random.js';
 
-const { values } = parseArgs({ options: { seeds: { type: 'string', default: '5' }, d: { type: 'string', default: '6' } } });
+const { values } = parseArgs({
+  options: { seeds: { type: 'string', default: '5' }, d: { type: 'string', default: '6' } },
+});
 const seeds = Number(values.seeds);
 const d = Number(values.d);
 const STEP_ROWS = 30;
@@ -22,13 +24,19 @@ const LEAD_ROWS = 300;
 const DELTAS = [4, 5, 6, 8];
 const STEPS = 8;
 
-interface Step { from: number; to: number; delta: number }
+interface Step {
+  from: number;
+  to: number;
+  delta: number;
+}
 
 /** Rows of a seed: correlated normal noise (a random loading matrix) plus the steps' mean shifts. */
 function generate(seed: number): { rows: number[][]; steps: Step[] } {
   const random = seededRandom(seed);
   // x = L·e with a random lower-triangular L: correlated features of different scales.
-  const L = Array.from({ length: d }, (_, i) => Array.from({ length: d }, (_, j) => (j < i ? 0.6 * random.normal() : j === i ? 0.5 + random.uniform() * 2 : 0)));
+  const L = Array.from({ length: d }, (_, i) =>
+    Array.from({ length: d }, (_, j) => (j < i ? 0.6 * random.normal() : j === i ? 0.5 + random.uniform() * 2 : 0)),
+  );
   const steps: Step[] = [];
   const total = LEAD_ROWS + STEPS * (STEP_ROWS + GAP_ROWS);
   for (let k = 0; k < STEPS; k += 1) {
@@ -70,8 +78,18 @@ async function score(rows: number[][]): Promise<Array<{ firing: boolean; transit
       callback();
     },
   });
-  input.end([Array.from({ length: d }, (_, i) => `f${i}`).join(','), ...rows.map((r) => r.map((v) => v.toFixed(4)).join(','))].join('\n') + '\n');
-  await runScore({ file: undefined, columns: undefined, warmup: undefined, format: 'csv' }, loadConfig(process.env), input, output);
+  input.end(
+    [
+      Array.from({ length: d }, (_, i) => `f${i}`).join(','),
+      ...rows.map((r) => r.map((v) => v.toFixed(4)).join(',')),
+    ].join('\n') + '\n',
+  );
+  await runScore(
+    { file: undefined, columns: undefined, warmup: undefined, format: 'csv' },
+    loadConfig(process.env),
+    input,
+    output,
+  );
   return lines.map((line) => JSON.parse(line) as { firing: boolean; transition: string | null });
 }
 
@@ -104,8 +122,15 @@ for (let seed = 1; seed <= seeds; seed += 1) {
     if (row.transition === 'FIRING') falseAlerts += 1;
   });
 }
-console.log(`sustained steps through agentwatch score: ${seeds} seeds, d = ${d}, ${STEPS * seeds} steps of ${STEP_ROWS} rows`);
+console.log(
+  `sustained steps through agentwatch score: ${seeds} seeds, d = ${d}, ${STEPS * seeds} steps of ${STEP_ROWS} rows`,
+);
 console.log('| step Δ (Mahalanobis) | rows FIRING during the step | lowest share of one step |');
 console.log('| --- | --- | --- |');
-for (const [delta, e] of [...perDelta].sort((a, b) => a[0] - b[0])) console.log(`| ${delta} | ${(100 * e.firing / e.rows).toFixed(1)} % | ${(100 * Math.min(...e.shares)).toFixed(1)} % |`);
-console.log(`all steps: ${(100 * firingStepRows / stepRows).toFixed(1)} % of step rows FIRING; steps never alerted: ${missed}; false alerts: ${falseAlerts} in ${normalRows} normal rows`);
+for (const [delta, e] of [...perDelta].sort((a, b) => a[0] - b[0]))
+  console.log(
+    `| ${delta} | ${((100 * e.firing) / e.rows).toFixed(1)} % | ${(100 * Math.min(...e.shares)).toFixed(1)} % |`,
+  );
+console.log(
+  `all steps: ${((100 * firingStepRows) / stepRows).toFixed(1)} % of step rows FIRING; steps never alerted: ${missed}; false alerts: ${falseAlerts} in ${normalRows} normal rows`,
+);

@@ -28,18 +28,42 @@ const PLACEHOLDERS = { workflowId: '@WF@', taskId: '@TASK@', rpcId: '@RPC@', mes
  * later, its result: 2 × tasks records in event-time order per topic. Event time advances by
  * `spacingMs` per task, starting at `startMs`.
  */
-export function* a2aTraffic(run: string, tasks: number, options: { startMs: number; spacingMs: number }): Generator<BenchRecord> {
+export function* a2aTraffic(
+  run: string,
+  tasks: number,
+  options: { startMs: number; spacingMs: number },
+): Generator<BenchRecord> {
   const request = a2aSendMessage(PLACEHOLDERS, '@STEP@', 1, '@TEXT@');
   const result = a2aTaskCompleted(PLACEHOLDERS, '@TEXT@');
   const text = 'lorem ipsum dolor sit amet '.repeat(Math.ceil(TEXT_BYTES / 27)).slice(0, TEXT_BYTES);
-  const fill = (template: string, ids: Record<string, string>) => template.replace(/@([A-Z]+)@/g, (_, name: string) => ids[name]!);
+  const fill = (template: string, ids: Record<string, string>) =>
+    template.replace(/@([A-Z]+)@/g, (_, name: string) => ids[name]!);
   for (let i = 0; i < tasks; i += 1) {
     const capability = CAPABILITIES[i % CAPABILITIES.length]!;
-    const workflow = `wf-${run}-${Math.floor(i / CAPABILITIES.length).toString(36).padStart(6, '0')}`;
-    const ids = { WF: workflow, TASK: `task-${run}-${i.toString(36).padStart(7, '0')}`, RPC: `rpc-${i}`, MSG: `msg-${i}`, STEP: String(i % CAPABILITIES.length), TEXT: text };
+    const workflow = `wf-${run}-${Math.floor(i / CAPABILITIES.length)
+      .toString(36)
+      .padStart(6, '0')}`;
+    const ids = {
+      WF: workflow,
+      TASK: `task-${run}-${i.toString(36).padStart(7, '0')}`,
+      RPC: `rpc-${i}`,
+      MSG: `msg-${i}`,
+      STEP: String(i % CAPABILITIES.length),
+      TEXT: text,
+    };
     const sent = options.startMs + i * options.spacingMs;
     const latency = 200 + ((i * 7919) % 1800); // 0.2-2 s, deterministic
-    yield { topic: `agent.tasks.${capability}-${run}`, key: workflow, timestamp: String(Math.round(sent)), value: fill(request, ids) };
-    yield { topic: `agent.results.${capability}-${run}`, key: workflow, timestamp: String(Math.round(sent + latency)), value: fill(result, { ...ids, MSG: `msg-r-${i}` }) };
+    yield {
+      topic: `agent.tasks.${capability}-${run}`,
+      key: workflow,
+      timestamp: String(Math.round(sent)),
+      value: fill(request, ids),
+    };
+    yield {
+      topic: `agent.results.${capability}-${run}`,
+      key: workflow,
+      timestamp: String(Math.round(sent + latency)),
+      value: fill(result, { ...ids, MSG: `msg-r-${i}` }),
+    };
   }
 }

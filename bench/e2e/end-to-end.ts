@@ -26,7 +26,11 @@ export interface ReaderResult {
 
 export interface AgentwatchResult extends ReaderResult {
   auditRows: number;
-  stats: { correlator: { answered: number; inFlight: number; answersBeforeRequests: number }; detector: { windowsScored: number; lateEvents: number }; pipeline: { events: number; byEncoding: Record<string, number> } };
+  stats: {
+    correlator: { answered: number; inFlight: number; answersBeforeRequests: number };
+    detector: { windowsScored: number; lateEvents: number };
+    pipeline: { events: number; byEncoding: Record<string, number> };
+  };
   stages: Record<string, { seconds: number; count: number }>;
 }
 
@@ -43,32 +47,60 @@ export interface EndToEndResult {
 }
 
 export async function endToEnd(config: Config, messages: number): Promise<EndToEndResult> {
-  const run = randomUUID().slice(0, 8).replace(/[0-9]/g, (d) => 'abcdefghij'[Number(d)]!); // topic convention: [a-z]+
+  const run = randomUUID()
+    .slice(0, 8)
+    .replace(/[0-9]/g, (d) => 'abcdefghij'[Number(d)]!); // topic convention: [a-z]+
   const kafka = createKafka(config.kafka, createLogger('warn'));
   const topics = benchTopics(run);
   const brokers = config.kafka.brokers.join(',');
-  progress(`preloading ${messages.toLocaleString('en')} A2A messages into 12 partitions (topics agent.{tasks,results}.*-${run})`);
+  progress(
+    `preloading ${messages.toLocaleString('en')} A2A messages into 12 partitions (topics agent.{tasks,results}.*-${run})`,
+  );
   const loaded = await preload(kafka, run, messages);
   try {
     progress('kcat reads them');
     const kcat = await measuringCpu(() => readWithKcat(brokers, topics, messages));
     progress('a bare kafkajs consumer reads them');
-    const bare = await measuringCpu(() => runChild<ReaderResult>('./e2e/read-kafkajs.js', [brokers, topics.join(','), String(messages), String(config.ingest.partitionsConcurrently)]));
+    const bare = await measuringCpu(() =>
+      runChild<ReaderResult>('./e2e/read-kafkajs.js', [
+        brokers,
+        topics.join(','),
+        String(messages),
+        String(config.ingest.partitionsConcurrently),
+      ]),
+    );
     const nodeArgs = (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter((a) => a !== '');
     progress('agentwatch audits, scores and commits them');
-    const agentwatch = await measuringCpu(() => runChild<AgentwatchResult>('./e2e/read-agentwatch.js', [run, topics.join(','), String(messages)], { nodeArgs }));
+    const agentwatch = await measuringCpu(() =>
+      runChild<AgentwatchResult>('./e2e/read-agentwatch.js', [run, topics.join(','), String(messages)], { nodeArgs }),
+    );
     progress('agentwatch again, in a new group and store, with the CPU profiler on');
     const profileDir = mkdtempSync(join(tmpdir(), 'aw-bench-profile-'));
-    const profiled = await runChild<AgentwatchResult>('./e2e/read-agentwatch.js', [run, topics.join(','), String(messages)], {
-      nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${profileDir}`, ...nodeArgs],
-    });
+    const profiled = await runChild<AgentwatchResult>(
+      './e2e/read-agentwatch.js',
+      [run, topics.join(','), String(messages)],
+      {
+        nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${profileDir}`, ...nodeArgs],
+      },
+    );
     const profile = readdirSync(profileDir).find((name) => name.endsWith('.cpuprofile'));
     const mainThread = profile === undefined ? {} : timeByStage(join(profileDir, profile));
     const keep = process.env.BENCH_KEEP_PROFILE; // a path: open the profile in Chrome DevTools
     if (profile !== undefined && keep !== undefined) copyFileSync(join(profileDir, profile), keep);
     rmSync(profileDir, { recursive: true, force: true });
-    return { messages, averageBytes: loaded.bytes / messages, preload: { seconds: loaded.seconds }, kcat, kafkajs: bare, agentwatch, profiled, mainThread };
+    return {
+      messages,
+      averageBytes: loaded.bytes / messages,
+      preload: { seconds: loaded.seconds },
+      kcat,
+      kafkajs: bare,
+      agentwatch,
+      profiled,
+      mainThread,
+    };
   } finally {
-    await deleteTopics(kafka, run).catch((err: unknown) => progress(`could not delete the benchmark topics: ${String(err)}`));
+    await deleteTopics(kafka, run).catch((err: unknown) =>
+      progress(`could not delete the benchmark topics: ${String(err)}`),
+    );
   }
 }

@@ -43,6 +43,10 @@ export async function measuringCpu<T>(work: () => Promise<T>): Promise<T & { cpu
   const before = read();
   const result = await work();
   const after = read();
-  const brokerSeconds = before.broker === null || after.broker === null ? null : (after.broker - before.broker) / TICKS_PER_SECOND;
-  return { ...result, cpu: { machineBusy: (after.busy - before.busy) / Math.max(1, after.total - before.total), brokerSeconds } };
+  const brokerSeconds =
+    before.broker === null || after.broker === null ? null : (after.broker - before.broker) / TICKS_PER_SECOND;
+  return {
+    ...result,
+    cpu: { machineBusy: (after.busy - before.busy) / Math.max(1, after.total - before.total), brokerSeconds },
+  };
 }

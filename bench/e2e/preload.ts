@@ -6,15 +6,25 @@ import { a2aTraffic, benchTopics, type BenchRecord } from './a2a-traffic.js';
 
 const CHUNK = 10_000;
 
-export async function preload(kafka: Kafka, run: string, messages: number): Promise<{ bytes: number; seconds: number }> {
+export async function preload(
+  kafka: Kafka,
+  run: string,
+  messages: number,
+): Promise<{ bytes: number; seconds: number }> {
   const admin = kafka.admin();
   await admin.connect();
   try {
-    await admin.createTopics({ topics: benchTopics(run).map((topic) => ({ topic, numPartitions: 1 })), waitForLeaders: true });
+    await admin.createTopics({
+      topics: benchTopics(run).map((topic) => ({ topic, numPartitions: 1 })),
+      waitForLeaders: true,
+    });
   } finally {
     await admin.disconnect();
   }
-  const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner, allowAutoTopicCreation: false });
+  const producer = kafka.producer({
+    createPartitioner: Partitioners.DefaultPartitioner,
+    allowAutoTopicCreation: false,
+  });
   await producer.connect();
   const started = performance.now();
   let bytes = 0;
@@ -29,11 +39,16 @@ export async function preload(kafka: Kafka, run: string, messages: number): Prom
         byTopic.set(record.topic, list);
       }
       await producer.sendBatch({
-        acks: 1, compression: CompressionTypes.None,
-        topicMessages: [...byTopic].map(([topic, list]) => ({ topic, messages: list.map(({ key, timestamp, value }) => ({ key, timestamp, value })) })),
+        acks: 1,
+        compression: CompressionTypes.None,
+        topicMessages: [...byTopic].map(([topic, list]) => ({
+          topic,
+          messages: list.map(({ key, timestamp, value }) => ({ key, timestamp, value })),
+        })),
       });
       sent += chunk.length;
-      if (sent % 200_000 === 0) progress(`preloaded ${sent.toLocaleString('en')} of ${messages.toLocaleString('en')} messages`);
+      if (sent % 200_000 === 0)
+        progress(`preloaded ${sent.toLocaleString('en')} of ${messages.toLocaleString('en')} messages`);
       chunk = [];
     };
     // Event time: one task every 2 ms (500 tasks/s), so the run spans many detection windows.

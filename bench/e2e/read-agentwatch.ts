@@ -27,14 +27,19 @@ const config = stackConfig({
   CLICKHOUSE_DATA_DIR: dataDir,
   API_PORT: '0',
   API_METRICS_PUBLIC: 'true',
-  ...Object.fromEntries(Object.entries(process.env).filter(([name]) => name.startsWith('BENCH_SET_')).map(([name, value]) => [name.slice('BENCH_SET_'.length), value!])),
+  ...Object.fromEntries(
+    Object.entries(process.env)
+      .filter(([name]) => name.startsWith('BENCH_SET_'))
+      .map(([name, value]) => [name.slice('BENCH_SET_'.length), value!]),
+  ),
 });
 
 const kafka = createKafka(config.kafka, createLogger('warn'));
 const admin = kafka.admin();
 await admin.connect();
 const ends = new Map<string, string>();
-for (const topic of topics) for (const p of await admin.fetchTopicOffsets(topic)) ends.set(`${topic}:${p.partition}`, p.high);
+for (const topic of topics)
+  for (const p of await admin.fetchTopicOffsets(topic)) ends.set(`${topic}:${p.partition}`, p.high);
 
 const cpu = process.cpuUsage();
 const started = performance.now();
@@ -45,14 +50,18 @@ let lastProgress = { at: performance.now(), records: -1 };
 for (;;) {
   const records = service.stats().tap.records;
   if (firstAt === 0 && records > 0) firstAt = performance.now();
-  if (records >= expected && await allCommitted()) break;
+  if (records >= expected && (await allCommitted())) break;
   if (records !== lastProgress.records) lastProgress = { at: performance.now(), records };
   else if (performance.now() - lastProgress.at > STALL_MS) {
-    throw new Error(`agentwatch made no progress for ${STALL_MS / 1000} s: ${records} of ${expected} records read, ${service.stats().audit.rowsWritten} audited; see its warnings above`);
+    throw new Error(
+      `agentwatch made no progress for ${STALL_MS / 1000} s: ${records} of ${expected} records read, ${service.stats().audit.rowsWritten} audited; see its warnings above`,
+    );
   }
   if (performance.now() - lastReport > 10_000) {
     lastReport = performance.now();
-    progress(`agentwatch: ${records.toLocaleString('en')} records read, ${service.stats().audit.rowsWritten.toLocaleString('en')} audited`);
+    progress(
+      `agentwatch: ${records.toLocaleString('en')} records read, ${service.stats().audit.rowsWritten.toLocaleString('en')} audited`,
+    );
   }
   await new Promise((resolve) => setTimeout(resolve, 50));
 }
@@ -60,26 +69,40 @@ const ended = performance.now();
 const used = process.cpuUsage(cpu);
 const stats = service.stats();
 const metrics = await (await fetch(`${service.apiUrl}/metrics`)).text();
-const rows = await service.clickhouse.query({ query: 'SELECT count() AS n FROM audit_events', format: 'JSONEachRow' }).then((r) => r.json<{ n: string }>());
+const rows = await service.clickhouse
+  .query({ query: 'SELECT count() AS n FROM audit_events', format: 'JSONEachRow' })
+  .then((r) => r.json<{ n: string }>());
 await service.stop();
 await admin.disconnect();
 rmSync(dataDir, { recursive: true, force: true });
 
-console.log(JSON.stringify({
-  records: stats.tap.records, seconds: (ended - started) / 1000, readSeconds: (ended - firstAt) / 1000, cpuSeconds: (used.user + used.system) / 1e6,
-  auditRows: Number(rows[0]!.n), stats, stages: stageSums(metrics),
-}));
+console.log(
+  JSON.stringify({
+    records: stats.tap.records,
+    seconds: (ended - started) / 1000,
+    readSeconds: (ended - firstAt) / 1000,
+    cpuSeconds: (used.user + used.system) / 1e6,
+    auditRows: Number(rows[0]!.n),
+    stats,
+    stages: stageSums(metrics),
+  }),
+);
 
 async function allCommitted(): Promise<boolean> {
   const committed = await admin.fetchOffsets({ groupId, topics });
-  return committed.every(({ topic, partitions }) => partitions.every((p) => p.offset === ends.get(`${topic}:${p.partition}`)));
+  return committed.every(({ topic, partitions }) =>
+    partitions.every((p) => p.offset === ends.get(`${topic}:${p.partition}`)),
+  );
 }
 
 /** Seconds and counts summed over batches per pipeline stage, and of the audit inserts, from /metrics. */
 function stageSums(text: string): Record<string, { seconds: number; count: number }> {
   const sums: Record<string, { seconds: number; count: number }> = {};
   for (const line of text.split('\n')) {
-    const m = /^agentwatch_(batch_stage_seconds|audit_insert_seconds)_(sum|count)(?:\{stage="(\w+)"\})? ([\d.e+-]+)$/.exec(line);
+    const m =
+      /^agentwatch_(batch_stage_seconds|audit_insert_seconds)_(sum|count)(?:\{stage="(\w+)"\})? ([\d.e+-]+)$/.exec(
+        line,
+      );
     if (m === null) continue;
     const stage = m[3] ?? 'audit insert';
     sums[stage] ??= { seconds: 0, count: 0 };

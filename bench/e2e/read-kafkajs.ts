@@ -8,7 +8,11 @@ import { Kafka, logLevel } from 'kafkajs';
 const [brokers, topicList, expectedText, concurrentlyText] = process.argv.slice(2);
 const expected = Number(expectedText);
 const kafka = new Kafka({ clientId: 'bench-bare-kafkajs', brokers: brokers!.split(','), logLevel: logLevel.NOTHING });
-const consumer = kafka.consumer({ groupId: `bench-bare-${process.pid}-${Date.now()}`, maxBytesPerPartition: 1_048_576, allowAutoTopicCreation: false });
+const consumer = kafka.consumer({
+  groupId: `bench-bare-${process.pid}-${Date.now()}`,
+  maxBytesPerPartition: 1_048_576,
+  allowAutoTopicCreation: false,
+});
 
 const cpu = process.cpuUsage();
 const started = performance.now();
@@ -42,4 +46,11 @@ clearInterval(watchdog);
 const ended = performance.now();
 const used = process.cpuUsage(cpu);
 await consumer.disconnect();
-console.log(JSON.stringify({ records, seconds: (ended - started) / 1000, readSeconds: (ended - firstAt) / 1000, cpuSeconds: (used.user + used.system) / 1e6 }));
+console.log(
+  JSON.stringify({
+    records,
+    seconds: (ended - started) / 1000,
+    readSeconds: (ended - firstAt) / 1000,
+    cpuSeconds: (used.user + used.system) / 1e6,
+  }),
+);

@@ -24,7 +24,7 @@ import { progress } from '../child.js';
 
 const AGENTS = 10_000;
 const TASKS_PER_SECOND = 2_500; // event time
-const LATENCY_MS = 40_000;      // so 2,500/s × 40 s = 100,000 tasks in flight
+const LATENCY_MS = 40_000; // so 2,500/s × 40 s = 100,000 tasks in flight
 const BATCH = 2_000;
 const PARTITIONS = 6;
 
@@ -33,7 +33,11 @@ const mode = process.argv[2] ?? 'embedded';
 // from 20 % of the run on, so the samples show the steady state.
 const tasks = Number(process.argv[3] ?? 1_000_000);
 const dataDir = mkdtempSync(join(tmpdir(), 'aw-bench-memory-'));
-const config = stackConfig({ CLICKHOUSE_DATA_DIR: dataDir, CORRELATE_MAX_INFLIGHT: '200000', CORRELATE_MAX_RECENT: '100000' });
+const config = stackConfig({
+  CLICKHOUSE_DATA_DIR: dataDir,
+  CORRELATE_MAX_INFLIGHT: '200000',
+  CORRELATE_MAX_RECENT: '100000',
+});
 const logger = createLogger('warn');
 const baselineRssMB = process.memoryUsage().rss / 2 ** 20;
 const producer = createKafka(config.kafka, logger).producer({ createPartitioner: Partitioners.DefaultPartitioner }); // for DLQ copies; none are expected
@@ -46,23 +50,47 @@ if (mode === 'embedded') {
   const { AuditWriter, createClickHouseClient, createRedactor, migrate } = await import('../../src/audit/index.js'); // loads the engine
   const clickhouse = await createClickHouseClient(config.clickhouse);
   await migrate(clickhouse, { retentionDays: 0 });
-  const audit = new AuditWriter(clickhouse, { batchRows: config.audit.batchRows, flushMs: config.audit.flushMs, retryMaxMs: 5_000, redact: createRedactor([]), logger });
+  const audit = new AuditWriter(clickhouse, {
+    batchRows: config.audit.batchRows,
+    flushMs: config.audit.flushMs,
+    retryMaxMs: 5_000,
+    redact: createRedactor([]),
+    logger,
+  });
   sinks.unshift(audit);
-  closeAudit = async () => { await audit.close(); await clickhouse.close(); };
+  closeAudit = async () => {
+    await audit.close();
+    await clickhouse.close();
+  };
 } else if (mode !== 'without-engine') {
   throw new Error(`unknown mode ${mode}: embedded or without-engine`);
 }
 const engineLoadedRssMB = process.memoryUsage().rss / 2 ** 20;
 const pipeline = new Pipeline({
   decoder: new RecordDecoder({ schemaById: async () => undefined }, { maxPayloadBytes: config.ingest.maxPayloadBytes }),
-  correlator, clock: new EventClock(config.eventTime), clockFindings: new ClockFindings(), dlq: new DlqWriter(producer, 'agentwatch.dlq.bench-memory'), sinks, logger, retryMaxMs: 5_000, alignMs: config.eventTime.alignMs,
+  correlator,
+  clock: new EventClock(config.eventTime),
+  clockFindings: new ClockFindings(),
+  dlq: new DlqWriter(producer, 'agentwatch.dlq.bench-memory'),
+  sinks,
+  logger,
+  retryMaxMs: 5_000,
+  alignMs: config.eventTime.alignMs,
 });
 
 const start = Date.now() - Math.ceil(tasks / TASKS_PER_SECOND) * 1000 - LATENCY_MS - 60_000;
 const text = 'lorem ipsum dolor sit amet '.repeat(8);
 const offsets = { tasks: new Array<number>(PARTITIONS).fill(0), results: new Array<number>(PARTITIONS).fill(0) };
 const pending: KafkaRecord[][] = Array.from({ length: PARTITIONS * 2 }, () => []);
-const samples: Array<{ percent: number; records: number; rssMB: number; heapUsedMB: number; inFlight: number; agents: number; windowsScored: number }> = [];
+const samples: Array<{
+  percent: number;
+  records: number;
+  rssMB: number;
+  heapUsedMB: number;
+  inFlight: number;
+  agents: number;
+  windowsScored: number;
+}> = [];
 let records = 0;
 let dispatched = 0;
 const nextSample = [0.25, 0.5, 0.75, 1];
@@ -70,22 +98,49 @@ const nextSample = [0.25, 0.5, 0.75, 1];
 function record(kind: 'tasks' | 'results', partition: number, timestamp: number, body: object): void {
   const offset = offsets[kind][partition]!++;
   const list = pending[(kind === 'tasks' ? 0 : PARTITIONS) + partition]!;
-  list.push({ topic: `fleet.${kind}`, partition, offset: String(offset), timestamp, key: null, headers: {}, value: Buffer.from(JSON.stringify(body)) });
+  list.push({
+    topic: `fleet.${kind}`,
+    partition,
+    offset: String(offset),
+    timestamp,
+    key: null,
+    headers: {},
+    value: Buffer.from(JSON.stringify(body)),
+  });
 }
 
 async function handleFull(force: boolean): Promise<void> {
   for (const [i, list] of pending.entries()) {
     if (list.length === 0 || (!force && list.length < BATCH)) continue;
     const batch = list.splice(0, list.length);
-    await pipeline.handle({ topic: batch[0]!.topic, partition: i % PARTITIONS, records: batch, caughtUp: true, heartbeat: async () => undefined, isActive: () => true });
+    await pipeline.handle({
+      topic: batch[0]!.topic,
+      partition: i % PARTITIONS,
+      records: batch,
+      caughtUp: true,
+      heartbeat: async () => undefined,
+      isActive: () => true,
+    });
     records += batch.length;
     while (nextSample.length > 0 && dispatched >= nextSample[0]! * tasks) {
       const percent = nextSample.shift()! * 100;
       globalThis.gc?.();
       const memory = process.memoryUsage();
-      const sample = { percent, records, rssMB: memory.rss / 2 ** 20, heapUsedMB: memory.heapUsed / 2 ** 20, heapTotalMB: memory.heapTotal / 2 ** 20, externalMB: memory.external / 2 ** 20, inFlight: correlator.stats().inFlight, agents: detector.stats().agents, windowsScored: detector.stats().windowsScored };
+      const sample = {
+        percent,
+        records,
+        rssMB: memory.rss / 2 ** 20,
+        heapUsedMB: memory.heapUsed / 2 ** 20,
+        heapTotalMB: memory.heapTotal / 2 ** 20,
+        externalMB: memory.external / 2 ** 20,
+        inFlight: correlator.stats().inFlight,
+        agents: detector.stats().agents,
+        windowsScored: detector.stats().windowsScored,
+      };
       samples.push(sample);
-      progress(`memory: ${percent} % (${records.toLocaleString('en')} records): RSS ${sample.rssMB.toFixed(0)} MB, ${sample.inFlight.toLocaleString('en')} tasks in flight, ${sample.agents.toLocaleString('en')} agents`);
+      progress(
+        `memory: ${percent} % (${records.toLocaleString('en')} records): RSS ${sample.rssMB.toFixed(0)} MB, ${sample.inFlight.toLocaleString('en')} tasks in flight, ${sample.agents.toLocaleString('en')} agents`,
+      );
     }
   }
 }
@@ -96,16 +151,32 @@ for (let i = 0; i < tasks; i += 1) {
   const at = start + Math.floor((i * 1000) / TASKS_PER_SECOND);
   while (answered < i && start + Math.floor((answered * 1000) / TASKS_PER_SECOND) + LATENCY_MS <= at) {
     const sent = start + Math.floor((answered * 1000) / TASKS_PER_SECOND);
-    record('results', answered % PARTITIONS, sent + LATENCY_MS, { workflow_id: `wf-${answered}`, task_id: `task-${answered}`, task_type: `agent-${answered % AGENTS}`, result: { text } });
+    record('results', answered % PARTITIONS, sent + LATENCY_MS, {
+      workflow_id: `wf-${answered}`,
+      task_id: `task-${answered}`,
+      task_type: `agent-${answered % AGENTS}`,
+      result: { text },
+    });
     answered += 1;
   }
-  record('tasks', i % PARTITIONS, at, { workflow_id: `wf-${i}`, task_id: `task-${i}`, task_type: `agent-${i % AGENTS}`, payload: { text }, a2a_version: '1.0' });
+  record('tasks', i % PARTITIONS, at, {
+    workflow_id: `wf-${i}`,
+    task_id: `task-${i}`,
+    task_type: `agent-${i % AGENTS}`,
+    payload: { text },
+    a2a_version: '1.0',
+  });
   dispatched = i + 1;
   await handleFull(dispatched === tasks);
 }
 for (; answered < tasks; answered += 1) {
   const sent = start + Math.floor((answered * 1000) / TASKS_PER_SECOND);
-  record('results', answered % PARTITIONS, sent + LATENCY_MS, { workflow_id: `wf-${answered}`, task_id: `task-${answered}`, task_type: `agent-${answered % AGENTS}`, result: { text } });
+  record('results', answered % PARTITIONS, sent + LATENCY_MS, {
+    workflow_id: `wf-${answered}`,
+    task_id: `task-${answered}`,
+    task_type: `agent-${answered % AGENTS}`,
+    result: { text },
+  });
   if (answered % BATCH === 0) await handleFull(false);
 }
 await handleFull(true);
@@ -113,4 +184,16 @@ const correlated = correlator.stats();
 await closeAudit();
 await producer.disconnect();
 rmSync(dataDir, { recursive: true, force: true });
-console.log(JSON.stringify({ mode, tasks, records, baselineRssMB, engineLoadedRssMB, samples, answered: correlated.answered, timeouts: correlated.timeouts, evictions: correlated.evictions }));
+console.log(
+  JSON.stringify({
+    mode,
+    tasks,
+    records,
+    baselineRssMB,
+    engineLoadedRssMB,
+    samples,
+    answered: correlated.answered,
+    timeouts: correlated.timeouts,
+    evictions: correlated.evictions,
+  }),
+);

@@ -11,7 +11,13 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createClickHouseClient, HASHED_FIELDS, migrate, searchAudit, workflowTimeline } from '../../src/audit/index.js';
+import {
+  createClickHouseClient,
+  HASHED_FIELDS,
+  migrate,
+  searchAudit,
+  workflowTimeline,
+} from '../../src/audit/index.js';
 import { loadConfig } from '../../src/config/index.js';
 import { progress } from '../child.js';
 
@@ -53,17 +59,31 @@ for (let first = 0; first < rows; first += CHUNK) {
   progress(`queries: ${(first + count).toLocaleString('en')} of ${rows.toLocaleString('en')} audit rows generated`);
 }
 const fillSeconds = (performance.now() - filled) / 1000;
-const [stored] = await (await client.query({ query: "SELECT formatReadableSize(sum(bytes_on_disk)) AS disk FROM system.parts WHERE table = 'audit_events' AND active", format: 'JSONEachRow' })).json<{ disk: string }>();
-const [count] = await (await client.query({ query: 'SELECT count() AS n FROM audit_events', format: 'JSONEachRow' })).json<{ n: string }>();
+const [stored] = await (
+  await client.query({
+    query:
+      "SELECT formatReadableSize(sum(bytes_on_disk)) AS disk FROM system.parts WHERE table = 'audit_events' AND active",
+    format: 'JSONEachRow',
+  })
+).json<{ disk: string }>();
+const [count] = await (
+  await client.query({ query: 'SELECT count() AS n FROM audit_events', format: 'JSONEachRow' })
+).json<{ n: string }>();
 if (Number(count!.n) !== rows) throw new Error(`expected ${rows} rows, found ${count!.n}`);
 
 const limits = { timeoutMs: config.api.queryTimeoutMs, maxRows: config.api.maxPageRows };
 const workflows = Math.ceil(rows / CHUNK) * 100_000;
 let seed = 7;
-const random = (n: number) => { seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31; return seed % n; };
+const random = (n: number) => {
+  seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31;
+  return seed % n;
+};
 const days = Math.max(1, Math.floor((rows * STEP_MS) / 86_400_000));
 
-async function timed(name: string, query: () => Promise<number>): Promise<{ name: string; p50Ms: number; p99Ms: number; meanRows: number }> {
+async function timed(
+  name: string,
+  query: () => Promise<number>,
+): Promise<{ name: string; p50Ms: number; p99Ms: number; meanRows: number }> {
   for (let i = 0; i < 20; i += 1) await query();
   const ms: number[] = [];
   let found = 0;
@@ -73,25 +93,47 @@ async function timed(name: string, query: () => Promise<number>): Promise<{ name
     ms.push(performance.now() - started);
   }
   ms.sort((a, b) => a - b);
-  return { name, p50Ms: ms[Math.floor(ITERATIONS * 0.5)]!, p99Ms: ms[Math.floor(ITERATIONS * 0.99)]!, meanRows: found / ITERATIONS };
+  return {
+    name,
+    p50Ms: ms[Math.floor(ITERATIONS * 0.5)]!,
+    p99Ms: ms[Math.floor(ITERATIONS * 0.99)]!,
+    meanRows: found / ITERATIONS,
+  };
 }
 
 async function measure() {
   return [
-  await timed('workflow timeline (GET /v1/workflows/{id}/timeline)', async () => (await workflowTimeline(client, `wf-${random(workflows)}`, 1000, limits)).records.length),
-  await timed('search: agent + kind=error + one day, first page of 100', async () => {
-    const day = START + random(days) * 86_400_000;
-    return (await searchAudit(client, { agent: `agent-${random(200)}`, kind: 'error', from: day, to: day + 86_400_000 }, { limit: 100 }, limits)).records.length;
-  }),
-  await timed('search: one task id', async () => (await searchAudit(client, { taskId: `task-${random(rows / 2)}` }, { limit: 100 }, limits)).records.length),
+    await timed(
+      'workflow timeline (GET /v1/workflows/{id}/timeline)',
+      async () => (await workflowTimeline(client, `wf-${random(workflows)}`, 1000, limits)).records.length,
+    ),
+    await timed('search: agent + kind=error + one day, first page of 100', async () => {
+      const day = START + random(days) * 86_400_000;
+      return (
+        await searchAudit(
+          client,
+          { agent: `agent-${random(200)}`, kind: 'error', from: day, to: day + 86_400_000 },
+          { limit: 100 },
+          limits,
+        )
+      ).records.length;
+    }),
+    await timed(
+      'search: one task id',
+      async () =>
+        (await searchAudit(client, { taskId: `task-${random(rows / 2)}` }, { limit: 100 }, limits)).records.length,
+    ),
   ];
 }
 
 async function activeParts(): Promise<{ parts: number; merges: number }> {
-  const [row] = await (await client.query({
-    query: "SELECT (SELECT count() FROM system.parts WHERE table = 'audit_events' AND active) AS parts, (SELECT count() FROM system.merges WHERE table = 'audit_events') AS merges",
-    format: 'JSONEachRow',
-  })).json<{ parts: string; merges: string }>();
+  const [row] = await (
+    await client.query({
+      query:
+        "SELECT (SELECT count() FROM system.parts WHERE table = 'audit_events' AND active) AS parts, (SELECT count() FROM system.merges WHERE table = 'audit_events') AS merges",
+      format: 'JSONEachRow',
+    })
+  ).json<{ parts: string; merges: string }>();
   return { parts: Number(row!.parts), merges: Number(row!.merges) };
 }
 
@@ -102,7 +144,9 @@ while (state.merges > 0 && performance.now() - settleStarted < 300_000) {
   await new Promise((resolve) => setTimeout(resolve, 1_000));
   state = await activeParts();
 }
-progress(`queries: merges settled after ${((performance.now() - settleStarted) / 1000).toFixed(0)} s more (${state.parts} parts)`);
+progress(
+  `queries: merges settled after ${((performance.now() - settleStarted) / 1000).toFixed(0)} s more (${state.parts} parts)`,
+);
 const settled = { ...state, figures: await measure() };
 await client.close();
 rmSync(dataDir, { recursive: true, force: true });

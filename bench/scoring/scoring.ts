@@ -25,8 +25,21 @@ const VECTORS = 4_096;
 function scorerFigure(d: number, learn: boolean): ScorerFigure {
   const random = seededRandom(d);
   const gaussian = () => random.normal();
-  const vectors = Array.from({ length: VECTORS }, () => Float64Array.from({ length: d }, (_, i) => 1 + 0.1 * i + 0.2 * gaussian()));
-  const options = { warmupWindows: 30, baseline: { memoryWindows: 360, sigmaFloor: new Float64Array(d).fill(0.01), shrinkage: 10 }, threshold: { p: 0.999, stayP: 0.99, atOnceP: 0.999999, mode: 'chi2' as const, empiricalWindow: 1000, empiricalMinimum: 100 } };
+  const vectors = Array.from({ length: VECTORS }, () =>
+    Float64Array.from({ length: d }, (_, i) => 1 + 0.1 * i + 0.2 * gaussian()),
+  );
+  const options = {
+    warmupWindows: 30,
+    baseline: { memoryWindows: 360, sigmaFloor: new Float64Array(d).fill(0.01), shrinkage: 10 },
+    threshold: {
+      p: 0.999,
+      stayP: 0.99,
+      atOnceP: 0.999999,
+      mode: 'chi2' as const,
+      empiricalWindow: 1000,
+      empiricalMinimum: 100,
+    },
+  };
   const scorers = Array.from({ length: SCORERS }, () => new WindowScorer(d, options));
   for (const scorer of scorers) for (let i = 0; i < 60; i += 1) scorer.assess(vectors[(i * 31) % VECTORS]!, true);
   let sink = 0;
@@ -46,7 +59,12 @@ function scorerFigure(d: number, learn: boolean): ScorerFigure {
     seconds = run(windows);
   }
   if (!Number.isFinite(sink)) throw new Error('scores were not finite');
-  return { d, mode: learn ? 'score + learn' : 'score only', windowsPerSecond: windows / seconds, nsPerWindow: (seconds * 1e9) / windows };
+  return {
+    d,
+    mode: learn ? 'score + learn' : 'score only',
+    windowsPerSecond: windows / seconds,
+    nsPerWindow: (seconds * 1e9) / windows,
+  };
 }
 
 function upkeepFigure(): { events: number; windowsScored: number; nsPerEvent: number } {

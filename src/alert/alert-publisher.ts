@@ -11,7 +11,12 @@ export const ANOMALY_ALERT_SCHEMA = new URL('../../../schemas/anomaly-alert.avsc
 export class AlertPublisher {
   private published = 0;
 
-  private constructor(private readonly producer: Producer, private readonly registry: SchemaRegistry, readonly topic: string, readonly schemaId: number) {}
+  private constructor(
+    private readonly producer: Producer,
+    private readonly registry: SchemaRegistry,
+    readonly topic: string,
+    readonly schemaId: number,
+  ) {}
 
   /** Registers the alert schema for `topic` and returns a publisher using it. */
   static async create(producer: Producer, registry: SchemaRegistry, topic: string): Promise<AlertPublisher> {
@@ -23,11 +28,13 @@ export class AlertPublisher {
   async publish(alerts: readonly AnomalyAlert[]): Promise<void> {
     if (alerts.length === 0) return;
     const now = Date.now();
-    const messages = await Promise.all(alerts.map(async (alert) => ({
-      key: alert.agent,
-      value: await this.registry.encode(this.schemaId, toAvro(alert, now)),
-      headers: { 'agentwatch-alert-id': alert.alertId, 'agentwatch-alert-state': alert.state },
-    })));
+    const messages = await Promise.all(
+      alerts.map(async (alert) => ({
+        key: alert.agent,
+        value: await this.registry.encode(this.schemaId, toAvro(alert, now)),
+        headers: { 'agentwatch-alert-id': alert.alertId, 'agentwatch-alert-state': alert.state },
+      })),
+    );
     await this.producer.send({ topic: this.topic, acks: -1, messages });
     this.published += alerts.length;
   }

@@ -1,7 +1,11 @@
 // Errors of the HTTP API: one JSON shape {error: {code, message}} with stable codes.
 
 export class ApiError extends Error {
-  constructor(readonly statusCode: number, readonly code: string, message: string) {
+  constructor(
+    readonly statusCode: number,
+    readonly code: string,
+    message: string,
+  ) {
     super(message);
     this.name = 'ApiError';
   }

@@ -40,12 +40,21 @@ export async function buildApi(context: ApiContext, logger: Logger): Promise<Fas
     maxParamLength: MAX_PARAM_CHARS * 12,
   });
   const keys = new ApiKeys(context.config.keys);
-  if (keys.size === 0) logger.warn('API_KEYS is empty: every API route except /healthz, /readyz and the docs answers 401');
+  if (keys.size === 0)
+    logger.warn('API_KEYS is empty: every API route except /healthz, /readyz and the docs answers 401');
 
   await app.register(swagger, {
     openapi: {
-      info: { title: 'agentwatch API', version: '1', description: 'Compliance queries, export and verification of the agent audit trail; anomalies and agents.' },
-      components: { securitySchemes: { apiKey: { type: 'http', scheme: 'bearer', description: 'Authorization: Bearer <API key> (or X-API-Key)' } } },
+      info: {
+        title: 'agentwatch API',
+        version: '1',
+        description: 'Compliance queries, export and verification of the agent audit trail; anomalies and agents.',
+      },
+      components: {
+        securitySchemes: {
+          apiKey: { type: 'http', scheme: 'bearer', description: 'Authorization: Bearer <API key> (or X-API-Key)' },
+        },
+      },
       security: [{ apiKey: [] }],
     },
   });
@@ -57,10 +66,17 @@ export async function buildApi(context: ApiContext, logger: Logger): Promise<Fas
     if (roles === undefined) return;
     const principal = keys.authenticate(presentedKey(request.headers));
     if (principal === undefined) {
-      return reply.code(401).send({ error: { code: 'AW_API_UNAUTHORIZED', message: 'a valid API key is required (Authorization: Bearer <key>)' } });
+      return reply.code(401).send({
+        error: { code: 'AW_API_UNAUTHORIZED', message: 'a valid API key is required (Authorization: Bearer <key>)' },
+      });
     }
     if (!mayAccess(principal, roles)) {
-      return reply.code(403).send({ error: { code: 'AW_API_FORBIDDEN', message: `this key may not call ${request.routeOptions.url}; it needs the role ${roles.join(' or ')}` } });
+      return reply.code(403).send({
+        error: {
+          code: 'AW_API_FORBIDDEN',
+          message: `this key may not call ${request.routeOptions.url}; it needs the role ${roles.join(' or ')}`,
+        },
+      });
     }
     request.apiKeyName = principal.name;
     request.log.info({ apiKey: principal.name }, 'authorised');
@@ -68,18 +84,33 @@ export async function buildApi(context: ApiContext, logger: Logger): Promise<Fas
   });
 
   app.setErrorHandler((error: FastifyError | ApiError, request, reply) => {
-    if (error instanceof ApiError) return reply.code(error.statusCode).send({ error: { code: error.code, message: error.message } });
+    if (error instanceof ApiError)
+      return reply.code(error.statusCode).send({ error: { code: error.code, message: error.message } });
     if ('validation' in error && error.validation !== undefined) {
-      return reply.code(400).send({ error: { code: 'AW_API_BAD_REQUEST', message: `${error.validationContext ?? 'request'} ${error.message.replace(/^(querystring|params|body)\s*/, '')}` } });
+      return reply.code(400).send({
+        error: {
+          code: 'AW_API_BAD_REQUEST',
+          message: `${error.validationContext ?? 'request'} ${error.message.replace(/^(querystring|params|body)\s*/, '')}`,
+        },
+      });
     }
     if (error.statusCode !== undefined && error.statusCode >= 400 && error.statusCode < 500) {
       return reply.code(error.statusCode).send({ error: { code: 'AW_API_BAD_REQUEST', message: error.message } });
     }
     // Database errors and bugs: logged in full, never echoed (they could reveal internals).
     request.log.error({ err: error }, 'request failed');
-    return reply.code(500).send({ error: { code: 'AW_API_INTERNAL', message: 'the request failed inside agentwatch; the server log has the details' } });
+    return reply.code(500).send({
+      error: {
+        code: 'AW_API_INTERNAL',
+        message: 'the request failed inside agentwatch; the server log has the details',
+      },
+    });
   });
-  app.setNotFoundHandler((request, reply) => reply.code(404).send({ error: { code: 'AW_API_NOT_FOUND', message: `no route ${request.method} ${request.url.split('?')[0]}` } }));
+  app.setNotFoundHandler((request, reply) =>
+    reply.code(404).send({
+      error: { code: 'AW_API_NOT_FOUND', message: `no route ${request.method} ${request.url.split('?')[0]}` },
+    }),
+  );
 
   healthRoutes(app, context);
   auditRoutes(app, context);

@@ -18,7 +18,8 @@ export function decodeCursor(text: string): AuditCursor | undefined {
     // Only positions a row can have: a crafted cursor ([-1, "t", -1, "1"]) is a 400, never a query the store refuses.
     if (typeof ts !== 'number' || !Number.isSafeInteger(ts) || ts < 0) return undefined;
     if (typeof topic !== 'string' || !/^[A-Za-z0-9._-]{1,249}$/.test(topic)) return undefined;
-    if (typeof partition !== 'number' || !Number.isSafeInteger(partition) || partition < 0 || partition > 2_147_483_647) return undefined;
+    if (typeof partition !== 'number' || !Number.isSafeInteger(partition) || partition < 0 || partition > 2_147_483_647)
+      return undefined;
     if (typeof offset !== 'string' || !/^\d{1,19}$/.test(offset) || BigInt(offset) > MAX_OFFSET) return undefined;
     return { ts, topic, partition, offset };
   } catch {

@@ -72,7 +72,11 @@ export interface AuditRecord {
 }
 
 type RawRecord = Omit<AuditRecord, 'ts' | 'offset' | 'schema_id' | 'latency_ms' | 'timed_out'> & {
-  ts_ms: number | string; offset_text: string; schema_id: number | string; latency_ms: number | string; timed_out: number;
+  ts_ms: number | string;
+  offset_text: string;
+  schema_id: number | string;
+  latency_ms: number | string;
+  timed_out: number;
 };
 
 function toRecord(raw: RawRecord): AuditRecord {
@@ -123,12 +127,22 @@ function settings(limits: QueryLimits): string {
   return `SETTINGS readonly = 2, max_execution_time = ${Math.max(1, Math.ceil(limits.timeoutMs / 1000))}, max_result_rows = ${Math.floor(limits.maxRows)}, result_overflow_mode = 'throw', prefer_column_name_to_alias = 1`;
 }
 
-export async function searchAudit(client: ClickHouseClient, filter: AuditFilter, page: { limit: number; after?: AuditCursor | undefined }, limits: QueryLimits): Promise<{ records: AuditRecord[]; next: AuditCursor | null }> {
+export async function searchAudit(
+  client: ClickHouseClient,
+  filter: AuditFilter,
+  page: { limit: number; after?: AuditCursor | undefined },
+  limits: QueryLimits,
+): Promise<{ records: AuditRecord[]; next: AuditCursor | null }> {
   const { sql, params } = where(filter);
   let keyset = '';
   if (page.after !== undefined) {
     keyset = `AND (ts, topic, partition, offset) > ({afterTs:DateTime64(3, 'UTC')}, {afterTopic:String}, {afterPartition:UInt32}, {afterOffset:UInt64})`;
-    Object.assign(params, { afterTs: clickhouseTime(page.after.ts), afterTopic: page.after.topic, afterPartition: page.after.partition, afterOffset: page.after.offset });
+    Object.assign(params, {
+      afterTs: clickhouseTime(page.after.ts),
+      afterTopic: page.after.topic,
+      afterPartition: page.after.partition,
+      afterOffset: page.after.offset,
+    });
   }
   const result = await client.query({
     query: `SELECT ${AUDIT_COLUMNS} FROM audit_events WHERE ${sql} ${keyset} ORDER BY ts, topic, partition, offset LIMIT {limit:UInt32} ${settings({ ...limits, maxRows: page.limit + 1 })}`,
@@ -138,14 +152,20 @@ export async function searchAudit(client: ClickHouseClient, filter: AuditFilter,
   const raw = await result.json<RawRecord>();
   const records = raw.slice(0, page.limit).map(toRecord);
   const last = records.at(-1);
-  const next = raw.length > page.limit && last !== undefined
-    ? { ts: Date.parse(last.ts), topic: last.topic, partition: last.partition, offset: last.offset }
-    : null;
+  const next =
+    raw.length > page.limit && last !== undefined
+      ? { ts: Date.parse(last.ts), topic: last.topic, partition: last.partition, offset: last.offset }
+      : null;
   return { records, next };
 }
 
 /** Every event of one workflow in time order (at most `limit`; `truncated` says when there were more). */
-export async function workflowTimeline(client: ClickHouseClient, workflowId: string, limit: number, limits: QueryLimits): Promise<{ records: AuditRecord[]; truncated: boolean }> {
+export async function workflowTimeline(
+  client: ClickHouseClient,
+  workflowId: string,
+  limit: number,
+  limits: QueryLimits,
+): Promise<{ records: AuditRecord[]; truncated: boolean }> {
   const { records, next } = await searchAudit(client, { workflowId }, { limit }, limits);
   return { records, truncated: next !== null };
 }
@@ -171,25 +191,35 @@ export interface ExportPlan {
  * EXPORT_SLICE_ROWS rows at the quantiles of their record time (approximate: a slice may hold a
  * few times more, and all rows of one millisecond always share a slice).
  */
-export async function planExport(client: ClickHouseClient, filter: AuditFilter, limits: QueryLimits): Promise<ExportPlan> {
+export async function planExport(
+  client: ClickHouseClient,
+  filter: AuditFilter,
+  limits: QueryLimits,
+): Promise<ExportPlan> {
   const { sql, params } = where(filter);
-  const [span] = await (await client.query({
-    query: `SELECT count() AS n, toUnixTimestamp64Milli(min(ts)) AS first, toUnixTimestamp64Milli(max(ts)) AS last FROM audit_events WHERE ${sql} ${settings({ ...limits, maxRows: 1 })}`,
-    query_params: params,
-    format: 'JSONEachRow',
-  })).json<{ n: string | number; first: string | number; last: string | number }>();
+  const [span] = await (
+    await client.query({
+      query: `SELECT count() AS n, toUnixTimestamp64Milli(min(ts)) AS first, toUnixTimestamp64Milli(max(ts)) AS last FROM audit_events WHERE ${sql} ${settings({ ...limits, maxRows: 1 })}`,
+      query_params: params,
+      format: 'JSONEachRow',
+    })
+  ).json<{ n: string | number; first: string | number; last: string | number }>();
   const rows = Number(span?.n ?? 0);
   if (rows <= EXPORT_SLICE_ROWS) return { rows, slices: [null] };
   const first = Number(span!.first);
   const end = Number(span!.last) + 1;
   const count = Math.min(MAX_EXPORT_SLICES, Math.ceil(rows / EXPORT_SLICE_ROWS));
   const levels = Array.from({ length: count - 1 }, (_, i) => ((i + 1) / count).toFixed(6)).join(', ');
-  const [cuts] = await (await client.query({
-    query: `SELECT arrayMap(t -> toUnixTimestamp64Milli(t), quantiles(${levels})(ts)) AS at FROM audit_events WHERE ${sql} ${settings({ ...limits, maxRows: 1 })}`,
-    query_params: params,
-    format: 'JSONEachRow',
-  })).json<{ at: Array<string | number> }>();
-  const bounds = [...new Set([first, ...(cuts?.at ?? []).map(Number).filter((t) => t > first && t < end), end])].sort((a, b) => a - b);
+  const [cuts] = await (
+    await client.query({
+      query: `SELECT arrayMap(t -> toUnixTimestamp64Milli(t), quantiles(${levels})(ts)) AS at FROM audit_events WHERE ${sql} ${settings({ ...limits, maxRows: 1 })}`,
+      query_params: params,
+      format: 'JSONEachRow',
+    })
+  ).json<{ at: Array<string | number> }>();
+  const bounds = [...new Set([first, ...(cuts?.at ?? []).map(Number).filter((t) => t > first && t < end), end])].sort(
+    (a, b) => a - b,
+  );
   return { rows, slices: bounds.slice(1).map((to, i) => ({ from: bounds[i]!, to })) };
 }
 
@@ -199,15 +229,26 @@ export async function planExport(client: ClickHouseClient, filter: AuditFilter, 
  * when the client has taken the previous one (backpressure). Rows stored meanwhile with a record
  * time inside the planned range are included, later ones are not.
  */
-export function streamExport(client: ClickHouseClient, filter: AuditFilter, plan: ExportPlan, format: 'ndjson' | 'csv', limits: QueryLimits, signal?: AbortSignal): Readable {
+export function streamExport(
+  client: ClickHouseClient,
+  filter: AuditFilter,
+  plan: ExportPlan,
+  format: 'ndjson' | 'csv',
+  limits: QueryLimits,
+  signal?: AbortSignal,
+): Readable {
   const { sql, params } = where(filter);
   async function* lines(): AsyncGenerator<string> {
     for (const [i, slice] of plan.slices.entries()) {
       if (signal?.aborted === true) return;
-      const inSlice = slice === null ? '' : `AND ts >= {sliceFrom:DateTime64(3, 'UTC')} AND ts < {sliceTo:DateTime64(3, 'UTC')}`;
+      const inSlice =
+        slice === null ? '' : `AND ts >= {sliceFrom:DateTime64(3, 'UTC')} AND ts < {sliceTo:DateTime64(3, 'UTC')}`;
       const result = await client.query({
         query: `SELECT ${AUDIT_COLUMNS} FROM audit_events WHERE ${sql} ${inSlice} ORDER BY ts, topic, partition, offset ${settings(limits)}`,
-        query_params: slice === null ? params : { ...params, sliceFrom: clickhouseTime(slice.from), sliceTo: clickhouseTime(slice.to) },
+        query_params:
+          slice === null
+            ? params
+            : { ...params, sliceFrom: clickhouseTime(slice.from), sliceTo: clickhouseTime(slice.to) },
         format: format === 'ndjson' ? 'JSONEachRow' : i === 0 ? 'CSVWithNames' : 'CSV',
         ...(signal === undefined ? {} : { abort_signal: signal }),
       });
@@ -245,13 +286,30 @@ export interface AnomalyRecord {
   features: unknown;
 }
 
-export async function searchAnomalies(client: ClickHouseClient, filter: AnomalyFilter, limit: number, limits: QueryLimits): Promise<AnomalyRecord[]> {
+export async function searchAnomalies(
+  client: ClickHouseClient,
+  filter: AnomalyFilter,
+  limit: number,
+  limits: QueryLimits,
+): Promise<AnomalyRecord[]> {
   const clauses: string[] = [];
   const params: Record<string, unknown> = { limit };
-  if (filter.agent !== undefined) { clauses.push('agent = {agent:String}'); params.agent = filter.agent; }
-  if (filter.state !== undefined) { clauses.push('state = {state:String}'); params.state = filter.state; }
-  if (filter.from !== undefined) { clauses.push(`window_start >= {from:DateTime64(3, 'UTC')}`); params.from = clickhouseTime(filter.from); }
-  if (filter.to !== undefined) { clauses.push(`window_start < {to:DateTime64(3, 'UTC')}`); params.to = clickhouseTime(filter.to); }
+  if (filter.agent !== undefined) {
+    clauses.push('agent = {agent:String}');
+    params.agent = filter.agent;
+  }
+  if (filter.state !== undefined) {
+    clauses.push('state = {state:String}');
+    params.state = filter.state;
+  }
+  if (filter.from !== undefined) {
+    clauses.push(`window_start >= {from:DateTime64(3, 'UTC')}`);
+    params.from = clickhouseTime(filter.from);
+  }
+  if (filter.to !== undefined) {
+    clauses.push(`window_start < {to:DateTime64(3, 'UTC')}`);
+    params.to = clickhouseTime(filter.to);
+  }
   const result = await client.query({
     query: `SELECT alert_id, agent, capability, scope, kind, resolution, accepted_by, state, severity, toUnixTimestamp64Milli(onset) AS onset_ms, toUnixTimestamp64Milli(window_start) AS start_ms,
               toUnixTimestamp64Milli(window_end) AS end_ms, score, threshold, p_value, features
@@ -260,11 +318,40 @@ export async function searchAnomalies(client: ClickHouseClient, filter: AnomalyF
     query_params: params,
     format: 'JSONEachRow',
   });
-  const rows = await result.json<{ alert_id: string; agent: string; capability: string; scope: string; kind: string; resolution: string; accepted_by: string; state: string; severity: string; onset_ms: number; start_ms: number; end_ms: number; score: number; threshold: number; p_value: number; features: string }>();
+  const rows = await result.json<{
+    alert_id: string;
+    agent: string;
+    capability: string;
+    scope: string;
+    kind: string;
+    resolution: string;
+    accepted_by: string;
+    state: string;
+    severity: string;
+    onset_ms: number;
+    start_ms: number;
+    end_ms: number;
+    score: number;
+    threshold: number;
+    p_value: number;
+    features: string;
+  }>();
   return rows.map((r) => ({
-    alert_id: r.alert_id, agent: r.agent, capability: r.capability, scope: r.scope, kind: r.kind, resolution: r.resolution === '' ? null : r.resolution,
-    accepted_by: r.accepted_by === '' ? null : r.accepted_by, state: r.state, severity: r.severity,
-    onset: new Date(Number(r.onset_ms)).toISOString(), window_start: new Date(Number(r.start_ms)).toISOString(), window_end: new Date(Number(r.end_ms)).toISOString(),
-    score: r.score, threshold: r.threshold, p_value: r.p_value, features: JSON.parse(r.features) as unknown,
+    alert_id: r.alert_id,
+    agent: r.agent,
+    capability: r.capability,
+    scope: r.scope,
+    kind: r.kind,
+    resolution: r.resolution === '' ? null : r.resolution,
+    accepted_by: r.accepted_by === '' ? null : r.accepted_by,
+    state: r.state,
+    severity: r.severity,
+    onset: new Date(Number(r.onset_ms)).toISOString(),
+    window_start: new Date(Number(r.start_ms)).toISOString(),
+    window_end: new Date(Number(r.end_ms)).toISOString(),
+    score: r.score,
+    threshold: r.threshold,
+    p_value: r.p_value,
+    features: JSON.parse(r.features) as unknown,
   }));
 }

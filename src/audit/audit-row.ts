@@ -47,9 +47,36 @@ export interface AuditRow {
 
 /** The fields that are hashed, in order (every stored field but hash and ingested_at). */
 export const HASHED_FIELDS = [
-  'topic', 'partition', 'offset', 'prev_offset', 'ts', 'key', 'headers', 'agent', 'capability', 'workflow_id', 'task_id',
-  'message_id', 'context_id', 'rpc_id', 'method', 'step', 'kind', 'state', 'error_type', 'attempt', 'payload_bytes',
-  'encoding', 'schema_id', 'parse_error', 'dlq_reason', 'latency_ms', 'retries', 'timed_out', 'payload', 'payload_encoding',
+  'topic',
+  'partition',
+  'offset',
+  'prev_offset',
+  'ts',
+  'key',
+  'headers',
+  'agent',
+  'capability',
+  'workflow_id',
+  'task_id',
+  'message_id',
+  'context_id',
+  'rpc_id',
+  'method',
+  'step',
+  'kind',
+  'state',
+  'error_type',
+  'attempt',
+  'payload_bytes',
+  'encoding',
+  'schema_id',
+  'parse_error',
+  'dlq_reason',
+  'latency_ms',
+  'retries',
+  'timed_out',
+  'payload',
+  'payload_encoding',
 ] as const satisfies ReadonlyArray<keyof AuditRow>;
 
 export type HashedRow = Pick<AuditRow, (typeof HASHED_FIELDS)[number]>;
@@ -59,7 +86,14 @@ export type HashedRow = Pick<AuditRow, (typeof HASHED_FIELDS)[number]>;
  * is written); the two whose insert text differs from their hashed text (ts, headers); the chain;
  * then the other hashed fields, whose hashed text is inserted as is.
  */
-export const INSERT_COLUMNS = ['ingested_at', 'ts', 'headers', 'prev_hash', 'hash', ...HASHED_FIELDS.filter((f) => f !== 'ts' && f !== 'headers')] as const;
+export const INSERT_COLUMNS = [
+  'ingested_at',
+  'ts',
+  'headers',
+  'prev_hash',
+  'hash',
+  ...HASHED_FIELDS.filter((f) => f !== 'ts' && f !== 'headers'),
+] as const;
 
 const quote = JSON.stringify;
 /** Characters JSON.stringify escapes in a string (and surrogates, which it may); without them a string is quoted as is. */
@@ -84,10 +118,29 @@ function hashedRuns(row: HashedRow): { head: string; key: string; tail: string }
     head: `${cell(row.topic)},${cell(row.partition)},${cell(row.offset)},${cell(row.prev_offset)}`,
     key: cell(row.key),
     tail: [
-      cell(row.agent), cell(row.capability), cell(row.workflow_id), cell(row.task_id), cell(row.message_id), cell(row.context_id),
-      cell(row.rpc_id), cell(row.method), cell(row.step), cell(row.kind), cell(row.state), cell(row.error_type), cell(row.attempt),
-      cell(row.payload_bytes), cell(row.encoding), cell(row.schema_id), cell(row.parse_error), cell(row.dlq_reason), cell(row.latency_ms),
-      cell(row.retries), cell(row.timed_out), quote(String(row.payload)), cell(row.payload_encoding),
+      cell(row.agent),
+      cell(row.capability),
+      cell(row.workflow_id),
+      cell(row.task_id),
+      cell(row.message_id),
+      cell(row.context_id),
+      cell(row.rpc_id),
+      cell(row.method),
+      cell(row.step),
+      cell(row.kind),
+      cell(row.state),
+      cell(row.error_type),
+      cell(row.attempt),
+      cell(row.payload_bytes),
+      cell(row.encoding),
+      cell(row.schema_id),
+      cell(row.parse_error),
+      cell(row.dlq_reason),
+      cell(row.latency_ms),
+      cell(row.retries),
+      cell(row.timed_out),
+      quote(String(row.payload)),
+      cell(row.payload_encoding),
     ].join(','),
   };
 }
@@ -119,11 +172,18 @@ function storedPayload(event: AgentEvent, redact: Redactor): { payload: string; 
   if (event.value === null) return { payload: '', payload_encoding: 'none' };
   if (event.encoding === 'empty') return { payload: '', payload_encoding: 'text' };
   if (event.encoding === 'opaque') return { payload: event.value.toString('base64'), payload_encoding: 'base64' };
-  const body = event.encoding === 'avro' ? JSON.parse(JSON.stringify(event.body, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v))) as unknown : event.body;
+  const body =
+    event.encoding === 'avro'
+      ? (JSON.parse(
+          JSON.stringify(event.body, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v)),
+        ) as unknown)
+      : event.body;
   const redacted = redact(body);
   if (event.encoding === 'avro') return { payload: JSON.stringify(redacted.value), payload_encoding: 'avro-json' };
   const text = event.schemaId === null ? event.value.toString('utf8') : event.value.subarray(5).toString('utf8');
-  return redacted.changed ? { payload: JSON.stringify(redacted.value), payload_encoding: 'json-redacted' } : { payload: text, payload_encoding: 'text' };
+  return redacted.changed
+    ? { payload: JSON.stringify(redacted.value), payload_encoding: 'json-redacted' }
+    : { payload: text, payload_encoding: 'text' };
 }
 
 /** An audit row and the same row encoded for the insert. */

@@ -58,7 +58,10 @@ export class AuditWriter implements EventSink {
   private flushWanted = false;
   private readonly counters = { rowsWritten: 0, duplicatesSkipped: 0, flushes: 0, insertRetries: 0 };
 
-  constructor(private readonly client: ClickHouseClient, private readonly options: AuditWriterOptions) {}
+  constructor(
+    private readonly client: ClickHouseClient,
+    private readonly options: AuditWriterOptions,
+  ) {}
 
   async accept(batch: CorrelatedBatch): Promise<void> {
     if (batch.events.length === 0) return; // an event-clock tick: nothing to store
@@ -73,7 +76,12 @@ export class AuditWriter implements EventSink {
           this.counters.duplicatesSkipped += 1;
           continue;
         }
-        const chained = chainRow(event, tail.offset < 0n ? '-1' : tail.offset.toString(), tail.hash, this.options.redact);
+        const chained = chainRow(
+          event,
+          tail.offset < 0n ? '-1' : tail.offset.toString(),
+          tail.hash,
+          this.options.redact,
+        );
         tail.offset = offset;
         tail.hash = chained.row.hash;
         rows.push(chained);
@@ -101,14 +109,18 @@ export class AuditWriter implements EventSink {
     const known = this.tails.get(key);
     if (known !== undefined) return known;
     const tail = await this.retrying(`reading the chain tail of ${key}`, async () => {
-      const rows = await (await this.client.query({
-        query: `SELECT count() AS n, toString(max(offset)) AS tail_offset, argMax(hash, offset) AS tail_hash
+      const rows = await (
+        await this.client.query({
+          query: `SELECT count() AS n, toString(max(offset)) AS tail_offset, argMax(hash, offset) AS tail_hash
                 FROM audit_events WHERE topic = {topic:String} AND partition = {partition:UInt32}`,
-        query_params: { topic, partition },
-        format: 'JSONEachRow',
-      })).json<{ n: string | number; tail_offset: string; tail_hash: string }>();
+          query_params: { topic, partition },
+          format: 'JSONEachRow',
+        })
+      ).json<{ n: string | number; tail_offset: string; tail_hash: string }>();
       const found = rows[0];
-      return found === undefined || Number(found.n) === 0 ? { offset: -1n, hash: '' } : { offset: BigInt(found.tail_offset), hash: found.tail_hash };
+      return found === undefined || Number(found.n) === 0
+        ? { offset: -1n, hash: '' }
+        : { offset: BigInt(found.tail_offset), hash: found.tail_hash };
     });
     // Another accept for the same partition may have read it meanwhile; keep the first.
     const existing = this.tails.get(key);
@@ -125,19 +137,51 @@ export class AuditWriter implements EventSink {
   }
 
   /** Stores alerts in the anomalies table (retrying like rows do). */
-  async recordAlerts(alerts: ReadonlyArray<{
-    alertId: string; agent: string; capability: string; scope: string; kind: string; state: string; severity: string; onset: number; windowStart: number; windowEnd: number;
-    score: number; threshold: number; pValue: number; resolution: string | null; acceptedBy: string | null; features: unknown[];
-  }>): Promise<void> {
+  async recordAlerts(
+    alerts: ReadonlyArray<{
+      alertId: string;
+      agent: string;
+      capability: string;
+      scope: string;
+      kind: string;
+      state: string;
+      severity: string;
+      onset: number;
+      windowStart: number;
+      windowEnd: number;
+      score: number;
+      threshold: number;
+      pValue: number;
+      resolution: string | null;
+      acceptedBy: string | null;
+      features: unknown[];
+    }>,
+  ): Promise<void> {
     if (alerts.length === 0) return;
     const values = alerts.map((a) => ({
-      alert_id: a.alertId, agent: a.agent, capability: a.capability, scope: a.scope, kind: a.kind, resolution: a.resolution ?? '', accepted_by: a.acceptedBy ?? '',
-      state: a.state, severity: a.severity, onset: clickhouseTime(a.onset),
-      window_start: clickhouseTime(a.windowStart), window_end: clickhouseTime(a.windowEnd), score: a.score, threshold: a.threshold,
-      p_value: a.pValue, features: JSON.stringify(a.features, (_k, v: unknown) => (typeof v === 'number' && !Number.isFinite(v) ? null : v)),
+      alert_id: a.alertId,
+      agent: a.agent,
+      capability: a.capability,
+      scope: a.scope,
+      kind: a.kind,
+      resolution: a.resolution ?? '',
+      accepted_by: a.acceptedBy ?? '',
+      state: a.state,
+      severity: a.severity,
+      onset: clickhouseTime(a.onset),
+      window_start: clickhouseTime(a.windowStart),
+      window_end: clickhouseTime(a.windowEnd),
+      score: a.score,
+      threshold: a.threshold,
+      p_value: a.pValue,
+      features: JSON.stringify(a.features, (_k, v: unknown) =>
+        typeof v === 'number' && !Number.isFinite(v) ? null : v,
+      ),
       published_at: clickhouseTime(Date.now()),
     }));
-    await this.retrying(`inserting ${alerts.length} anomalies`, () => this.client.insert({ table: 'anomalies', values, format: 'JSONEachRow' }));
+    await this.retrying(`inserting ${alerts.length} anomalies`, () =>
+      this.client.insert({ table: 'anomalies', values, format: 'JSONEachRow' }),
+    );
   }
 
   stats(): AuditWriterStats {
@@ -176,7 +220,9 @@ export class AuditWriter implements EventSink {
       let body = '';
       for (const { cells } of rows) body += `[${ingestedAt},${cells}]\n`;
       const started = performance.now();
-      await this.retrying(`inserting ${rows.length} audit rows`, () => this.client.command({ query: `${INSERT_STATEMENT}\n${body}` }));
+      await this.retrying(`inserting ${rows.length} audit rows`, () =>
+        this.client.command({ query: `${INSERT_STATEMENT}\n${body}` }),
+      );
       const seconds = (performance.now() - started) / 1000;
       this.counters.rowsWritten += rows.length;
       this.counters.flushes += 1;
@@ -189,7 +235,8 @@ export class AuditWriter implements EventSink {
       }
       for (const [key, row] of lastByPartition) {
         const last = this.confirmed.get(key);
-        if (last === undefined || BigInt(row.offset) > BigInt(last.offset)) this.confirmed.set(key, { topic: row.topic, partition: row.partition, offset: row.offset, hash: row.hash });
+        if (last === undefined || BigInt(row.offset) > BigInt(last.offset))
+          this.confirmed.set(key, { topic: row.topic, partition: row.partition, offset: row.offset, hash: row.hash });
       }
       this.options.onInsert?.(byTopic, seconds);
       for (const resolve of waiting) resolve();
@@ -204,7 +251,10 @@ export class AuditWriter implements EventSink {
         return await step();
       } catch (err) {
         this.counters.insertRetries += 1;
-        this.options.logger.warn({ err: (err as Error).message, attempt, retryInMs: backoff, closed: this.closed }, `ClickHouse refused ${what}; retrying (ingest waits)`);
+        this.options.logger.warn(
+          { err: (err as Error).message, attempt, retryInMs: backoff, closed: this.closed },
+          `ClickHouse refused ${what}; retrying (ingest waits)`,
+        );
         await new Promise((resolve) => setTimeout(resolve, backoff));
         backoff = Math.min(backoff * 2, this.options.retryMaxMs);
       }

@@ -30,7 +30,10 @@ export class CheckpointPublisher {
         await this.producer.send({
           topic: this.topic,
           acks: -1,
-          messages: checkpoints.map((cp) => ({ key: `${cp.topic}:${cp.partition}`, value: JSON.stringify({ ...cp, at: Date.now() }) })),
+          messages: checkpoints.map((cp) => ({
+            key: `${cp.topic}:${cp.partition}`,
+            value: JSON.stringify({ ...cp, at: Date.now() }),
+          })),
         });
         this.published += checkpoints.length;
       } catch (err) {
@@ -69,16 +72,23 @@ export async function readCheckpoints(kafka: Kafka, topic: string): Promise<Chec
   try {
     await consumer.subscribe({ topics: [topic], fromBeginning: true });
     await new Promise<void>((resolve, reject) => {
-      consumer.run({
-        eachMessage: async ({ partition, message }) => {
-          const value = JSON.parse(message.value?.toString() ?? '{}') as Checkpoint;
-          checkpoints.push({ topic: value.topic, partition: Number(value.partition), offset: String(value.offset), hash: value.hash });
-          if (BigInt(message.offset) + 1n >= ends.get(partition)!) {
-            remaining.delete(partition);
-            if (remaining.size === 0) resolve();
-          }
-        },
-      }).catch(reject);
+      consumer
+        .run({
+          eachMessage: async ({ partition, message }) => {
+            const value = JSON.parse(message.value?.toString() ?? '{}') as Checkpoint;
+            checkpoints.push({
+              topic: value.topic,
+              partition: Number(value.partition),
+              offset: String(value.offset),
+              hash: value.hash,
+            });
+            if (BigInt(message.offset) + 1n >= ends.get(partition)!) {
+              remaining.delete(partition);
+              if (remaining.size === 0) resolve();
+            }
+          },
+        })
+        .catch(reject);
     });
   } finally {
     await consumer.disconnect();

@@ -44,7 +44,11 @@ async function openEmbedded(config: ClickHouseConfig): Promise<ClickHouseClient>
   try {
     mkdirSync(dataDir, { recursive: true });
   } catch (err) {
-    throw new AgentwatchError('AW_CONFIG_INVALID', `CLICKHOUSE_DATA_DIR=${config.dataDir} cannot be created (${messageOf(err)}); point it at a writable directory.`, { cause: err });
+    throw new AgentwatchError(
+      'AW_CONFIG_INVALID',
+      `CLICKHOUSE_DATA_DIR=${config.dataDir} cannot be created (${messageOf(err)}); point it at a writable directory.`,
+      { cause: err },
+    );
   }
   let connection: ReturnType<typeof createChdbConnection>;
   try {
@@ -61,7 +65,10 @@ async function openEmbedded(config: ClickHouseConfig): Promise<ClickHouseClient>
   }
   // chdb types its connection against @clickhouse/client-common while @clickhouse/client >= 1.23 ships
   // its own copy of those types; the runtime contract is the same, only the two .d.ts trees differ.
-  const client = createClient({ connection: connection as unknown as ClientConnection, request_timeout: config.requestTimeoutMs });
+  const client = createClient({
+    connection: connection as unknown as ClientConnection,
+    request_timeout: config.requestTimeoutMs,
+  });
   try {
     // chdb runs every query in one in-process session, in which USE sticks (the `database` client
     // option is ignored by the chdb connection).
@@ -86,7 +93,9 @@ export async function pingClickHouse(client: ClickHouseClient, config: ClickHous
 }
 
 export function describeClickHouse(config: ClickHouseConfig): string {
-  return config.url === undefined ? `embedded chdb at ${resolve(config.dataDir)}` : `server at ${redactUrl(config.url)}`;
+  return config.url === undefined
+    ? `embedded chdb at ${resolve(config.dataDir)}`
+    : `server at ${redactUrl(config.url)}`;
 }
 
 function unavailable(config: ClickHouseConfig, err: unknown): AgentwatchError {

@@ -14,6 +14,21 @@ export type { AuditRow } from './audit-row.js';
 export { verifyPartition, verifyCheckpoints, storedPartitions } from './verify.js';
 export type { Checkpoint, VerifyProblem, VerifyRange, VerifyReport } from './verify.js';
 export { CheckpointPublisher, readCheckpoints } from './checkpoints.js';
-export { AUDIT_COLUMNS, EXPORT_SLICE_ROWS, planExport, searchAnomalies, searchAudit, streamExport, workflowTimeline } from './audit-queries.js';
+export {
+  AUDIT_COLUMNS,
+  EXPORT_SLICE_ROWS,
+  planExport,
+  searchAnomalies,
+  searchAudit,
+  streamExport,
+  workflowTimeline,
+} from './audit-queries.js';
 export type { ExportPlan } from './audit-queries.js';
-export type { AnomalyFilter, AnomalyRecord, AuditCursor, AuditFilter, AuditRecord, QueryLimits } from './audit-queries.js';
+export type {
+  AnomalyFilter,
+  AnomalyRecord,
+  AuditCursor,
+  AuditFilter,
+  AuditRecord,
+  QueryLimits,
+} from './audit-queries.js';

@@ -14,7 +14,13 @@ export async function migrate(client: ClickHouseClient, options: { retentionDays
     query: `CREATE TABLE IF NOT EXISTS schema_migrations (version UInt32, name String, applied_at DateTime64(3, 'UTC'))
             ENGINE = MergeTree ORDER BY version`,
   });
-  const done = new Set((await (await client.query({ query: 'SELECT version FROM schema_migrations', format: 'JSONEachRow' })).json<{ version: number }>()).map((r) => Number(r.version)));
+  const done = new Set(
+    (
+      await (
+        await client.query({ query: 'SELECT version FROM schema_migrations', format: 'JSONEachRow' })
+      ).json<{ version: number }>()
+    ).map((r) => Number(r.version)),
+  );
   const applied: number[] = [];
   for (const migration of MIGRATIONS) {
     if (done.has(migration.version)) continue;
@@ -22,10 +28,18 @@ export async function migrate(client: ClickHouseClient, options: { retentionDays
       try {
         await client.command({ query: statement.replace('{retention}', retentionClause(options.retentionDays)) });
       } catch (err) {
-        throw new AgentwatchError('AW_CLICKHOUSE_UNAVAILABLE', `migration ${migration.version} (${migration.name}) failed: ${messageOf(err)}`, { cause: err });
+        throw new AgentwatchError(
+          'AW_CLICKHOUSE_UNAVAILABLE',
+          `migration ${migration.version} (${migration.name}) failed: ${messageOf(err)}`,
+          { cause: err },
+        );
       }
     }
-    await client.insert({ table: 'schema_migrations', format: 'JSONEachRow', values: [{ version: migration.version, name: migration.name, applied_at: Date.now() }] });
+    await client.insert({
+      table: 'schema_migrations',
+      format: 'JSONEachRow',
+      values: [{ version: migration.version, name: migration.name, applied_at: Date.now() }],
+    });
     applied.push(migration.version);
   }
   return { applied, current: MIGRATIONS[MIGRATIONS.length - 1]!.version };

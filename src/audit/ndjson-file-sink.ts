@@ -12,7 +12,10 @@ export class NdjsonFileSink implements EventSink {
   /** Appends run one at a time: concurrent appendFile calls on one handle could interleave. */
   private tail: Promise<void> = Promise.resolve();
 
-  private constructor(private readonly file: FileHandle, readonly path: string) {}
+  private constructor(
+    private readonly file: FileHandle,
+    readonly path: string,
+  ) {}
 
   /** Opens `path` for appending. A last line torn by a crash is ended, so new lines start clean. */
   static async open(path: string): Promise<NdjsonFileSink> {
@@ -48,10 +51,17 @@ export class NdjsonFileSink implements EventSink {
 /** The event as JSON: the raw value as UTF-8 text when it is text, else base64. */
 export function eventForJson(event: AgentEvent): Record<string, unknown> {
   const { value, body, ...rest } = event;
-  const raw = value === null ? null : event.encoding === 'opaque' || event.encoding === 'avro'
-    ? { base64: value.toString('base64') }
-    : { text: value.toString('utf8') };
-  return { ...rest, body: event.encoding === 'avro' ? JSON.parse(JSON.stringify(body, avroJsonReplacer)) : body, value: raw };
+  const raw =
+    value === null
+      ? null
+      : event.encoding === 'opaque' || event.encoding === 'avro'
+        ? { base64: value.toString('base64') }
+        : { text: value.toString('utf8') };
+  return {
+    ...rest,
+    body: event.encoding === 'avro' ? JSON.parse(JSON.stringify(body, avroJsonReplacer)) : body,
+    value: raw,
+  };
 }
 
 function avroJsonReplacer(_key: string, value: unknown): unknown {

@@ -28,7 +28,9 @@ function mask(node: unknown, parts: readonly string[], depth: number): { value: 
   const part = parts[depth]!;
   const keys = part === '*' ? Object.keys(node) : Object.prototype.hasOwnProperty.call(node, part) ? [part] : [];
   if (keys.length === 0) return { value: node, changed: false };
-  const copy: Record<string, unknown> | unknown[] = Array.isArray(node) ? [...node] : { ...(node as Record<string, unknown>) };
+  const copy: Record<string, unknown> | unknown[] = Array.isArray(node)
+    ? [...node]
+    : { ...(node as Record<string, unknown>) };
   let changed = false;
   for (const key of keys) {
     const result = mask((node as Record<string, unknown>)[key], parts, depth + 1);

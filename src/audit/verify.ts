@@ -56,7 +56,14 @@ type StoredRow = HashedRow & { prev_hash: string; hash: string };
 
 export async function verifyPartition(client: ClickHouseClient, range: VerifyRange): Promise<VerifyReport> {
   const report: VerifyReport = {
-    topic: range.topic, partition: range.partition, rowsChecked: 0, firstOffset: null, lastOffset: null, startsAfter: null, ok: true, problem: null,
+    topic: range.topic,
+    partition: range.partition,
+    rowsChecked: 0,
+    firstOffset: null,
+    lastOffset: null,
+    startsAfter: null,
+    ok: true,
+    problem: null,
   };
   const result = await client.query({
     query: `SELECT ${ROW_COLUMNS} FROM audit_events
@@ -67,7 +74,12 @@ export async function verifyPartition(client: ClickHouseClient, range: VerifyRan
     // The SELECT turns offset into text for hashing; WHERE and ORDER BY must see the UInt64 column
     // (ordering the text would put offset 10 before offset 9). A SETTINGS clause: settings sent
     // with the request would stick to the embedded engine's session.
-    query_params: { topic: range.topic, partition: range.partition, from: range.fromOffset ?? '0', to: range.toOffset ?? '18446744073709551615' },
+    query_params: {
+      topic: range.topic,
+      partition: range.partition,
+      from: range.fromOffset ?? '0',
+      to: range.toOffset ?? '18446744073709551615',
+    },
     format: 'JSONEachRow',
   });
   let previous: StoredRow | undefined;
@@ -77,7 +89,8 @@ export async function verifyPartition(client: ClickHouseClient, range: VerifyRan
       const problem = check(row, previous);
       report.rowsChecked += 1;
       report.firstOffset ??= row.offset;
-      if (previous === undefined && row.prev_offset !== '-1' && range.fromOffset === undefined) report.startsAfter = row.prev_offset;
+      if (previous === undefined && row.prev_offset !== '-1' && range.fromOffset === undefined)
+        report.startsAfter = row.prev_offset;
       report.lastOffset = row.offset;
       previous = row;
       if (problem !== null) {
@@ -92,34 +105,71 @@ export async function verifyPartition(client: ClickHouseClient, range: VerifyRan
 
 function check(row: StoredRow, previous: StoredRow | undefined): VerifyProblem | null {
   if (previous !== undefined && row.prev_offset !== previous.offset) {
-    return { kind: 'gap', offset: row.prev_offset, detail: `row ${row.offset} follows offset ${row.prev_offset}, which is not stored (the stored row before it is ${previous.offset})` };
+    return {
+      kind: 'gap',
+      offset: row.prev_offset,
+      detail: `row ${row.offset} follows offset ${row.prev_offset}, which is not stored (the stored row before it is ${previous.offset})`,
+    };
   }
   if (previous !== undefined && row.prev_hash !== previous.hash) {
-    return { kind: 'link', offset: row.offset, detail: `row ${row.offset} names a previous hash that is not the hash of row ${previous.offset}` };
+    return {
+      kind: 'link',
+      offset: row.offset,
+      detail: `row ${row.offset} names a previous hash that is not the hash of row ${previous.offset}`,
+    };
   }
   const expected = chainHash(row.prev_hash, row);
   if (expected !== row.hash) {
-    return { kind: 'altered', offset: row.offset, detail: `row ${row.offset} does not match its hash: a stored field was changed` };
+    return {
+      kind: 'altered',
+      offset: row.offset,
+      detail: `row ${row.offset} does not match its hash: a stored field was changed`,
+    };
   }
   return null;
 }
 
 /** The stored topic-partitions, for verifying everything. */
 export async function storedPartitions(client: ClickHouseClient): Promise<Array<{ topic: string; partition: number }>> {
-  const rows = await (await client.query({ query: 'SELECT DISTINCT topic, partition FROM audit_events ORDER BY topic, partition', format: 'JSONEachRow' })).json<{ topic: string; partition: number }>();
+  const rows = await (
+    await client.query({
+      query: 'SELECT DISTINCT topic, partition FROM audit_events ORDER BY topic, partition',
+      format: 'JSONEachRow',
+    })
+  ).json<{ topic: string; partition: number }>();
   return rows.map((r) => ({ topic: r.topic, partition: Number(r.partition) }));
 }
 
 /** Checks that each checkpoint's row is stored with the checkpointed hash; returns the first mismatch. */
-export async function verifyCheckpoints(client: ClickHouseClient, checkpoints: readonly Checkpoint[]): Promise<VerifyProblem & { topic: string; partition: number } | null> {
+export async function verifyCheckpoints(
+  client: ClickHouseClient,
+  checkpoints: readonly Checkpoint[],
+): Promise<(VerifyProblem & { topic: string; partition: number }) | null> {
   for (const cp of checkpoints) {
-    const rows = await (await client.query({
-      query: 'SELECT hash FROM audit_events WHERE topic = {topic:String} AND partition = {partition:UInt32} AND offset = {offset:UInt64}',
-      query_params: { topic: cp.topic, partition: cp.partition, offset: cp.offset },
-      format: 'JSONEachRow',
-    })).json<{ hash: string }>();
-    if (rows.length === 0) return { topic: cp.topic, partition: cp.partition, kind: 'checkpoint', offset: cp.offset, detail: `checkpointed row ${cp.offset} is not stored` };
-    if (rows[0]!.hash !== cp.hash) return { topic: cp.topic, partition: cp.partition, kind: 'checkpoint', offset: cp.offset, detail: `row ${cp.offset} has a different hash than its checkpoint: the store was rewritten` };
+    const rows = await (
+      await client.query({
+        query:
+          'SELECT hash FROM audit_events WHERE topic = {topic:String} AND partition = {partition:UInt32} AND offset = {offset:UInt64}',
+        query_params: { topic: cp.topic, partition: cp.partition, offset: cp.offset },
+        format: 'JSONEachRow',
+      })
+    ).json<{ hash: string }>();
+    if (rows.length === 0)
+      return {
+        topic: cp.topic,
+        partition: cp.partition,
+        kind: 'checkpoint',
+        offset: cp.offset,
+        detail: `checkpointed row ${cp.offset} is not stored`,
+      };
+    if (rows[0]!.hash !== cp.hash)
+      return {
+        topic: cp.topic,
+        partition: cp.partition,
+        kind: 'checkpoint',
+        offset: cp.offset,
+        detail: `row ${cp.offset} has a different hash than its checkpoint: the store was rewritten`,
+      };
   }
   return null;
 }

@@ -41,7 +41,10 @@ export function demoScenario(options: DemoOptions): Scenario {
 const fmt = (n: number) => (Number.isFinite(n) ? (Math.abs(n) >= 100 ? n.toFixed(0) : n.toFixed(2)) : '–');
 
 export function describeAlert(alert: AnomalyAlert): string {
-  const top = alert.features.slice(0, 3).map((f) => `${f.name} ${fmt(f.value)} (baseline ${fmt(f.baselineMean)}, +${fmt(f.contribution)})`).join('; ');
+  const top = alert.features
+    .slice(0, 3)
+    .map((f) => `${f.name} ${fmt(f.value)} (baseline ${fmt(f.baselineMean)}, +${fmt(f.contribution)})`)
+    .join('; ');
   const when = new Date(alert.windowStart).toISOString().slice(11, 19);
   return alert.state === 'FIRING'
     ? `${alert.kind === 'drift' ? 'DRIFT' : 'ALERT'}  ${alert.severity.toUpperCase().padEnd(8)} ${alert.agent.padEnd(10)} window ${when}  score ${fmt(alert.score)} > threshold ${fmt(alert.threshold)}\n       top: ${top}`
@@ -69,11 +72,21 @@ export async function runDemo(options: DemoOptions, out: Writable, stop: AbortSi
   };
   const config: Config = loadConfig(env);
   const logger = createLogger(config.logLevel, options.logFile);
-  const simulator = new FleetSimulator(createKafka(config.kafka, logger), createSchemaRegistry(config.schemaRegistry), scenario, logger, {
-    startEventTime,
-  });
-  say(`agentwatch demo: an A2A agent fleet (extract → summarize → classify) at ${options.speed}× speed, ${options.durationMs / 60_000} minutes of event time`);
-  say(`faults: ${scenario.faults.map((f) => `${f.kind} on ${f.agent} at minute ${(f.atMs / 60_000).toFixed(1)}`).join(', ')}`);
+  const simulator = new FleetSimulator(
+    createKafka(config.kafka, logger),
+    createSchemaRegistry(config.schemaRegistry),
+    scenario,
+    logger,
+    {
+      startEventTime,
+    },
+  );
+  say(
+    `agentwatch demo: an A2A agent fleet (extract → summarize → classify) at ${options.speed}× speed, ${options.durationMs / 60_000} minutes of event time`,
+  );
+  say(
+    `faults: ${scenario.faults.map((f) => `${f.kind} on ${f.agent} at minute ${(f.atMs / 60_000).toFixed(1)}`).join(', ')}`,
+  );
   say(`logs: ${options.logFile}`);
   await simulator.ensureTopics();
   const service = await Service.start(config, logger);
@@ -84,28 +97,57 @@ export async function runDemo(options: DemoOptions, out: Writable, stop: AbortSi
   });
   await simulator.start();
   say('watching… (the first 5 minutes of event time teach the baselines)');
-  await Promise.race([simulator.done, new Promise<void>((resolve) => stop.addEventListener('abort', () => resolve(), { once: true }))]);
+  await Promise.race([
+    simulator.done,
+    new Promise<void>((resolve) => stop.addEventListener('abort', () => resolve(), { once: true })),
+  ]);
   await simulator.stop();
   const stats = simulator.snapshot();
   const watched = service.stats();
-  say(`fleet done: ${stats.workflowsStarted} workflows, ${stats.tasksDispatched} tasks, ${stats.retries} retries; agentwatch audited ${watched.audit.rowsWritten} records, scored ${watched.detector.windowsScored} windows`);
-  if (watched.detector.lateEvents > 0) say(`note: ${watched.detector.lateEvents} events came after their window had closed and were left out of detection (the machine was too busy for --speed ${options.speed}; try a lower speed)`);
+  say(
+    `fleet done: ${stats.workflowsStarted} workflows, ${stats.tasksDispatched} tasks, ${stats.retries} retries; agentwatch audited ${watched.audit.rowsWritten} records, scored ${watched.detector.windowsScored} windows`,
+  );
+  if (watched.detector.lateEvents > 0)
+    say(
+      `note: ${watched.detector.lateEvents} events came after their window had closed and were left out of detection (the machine was too busy for --speed ${options.speed}; try a lower speed)`,
+    );
   logger.info({ stats: watched, simulator: stats }, 'demo scenario finished');
 
   const affected = alerts.find((a) => a.state === 'FIRING');
   if (affected !== undefined && !stop.aborted) {
     const headers = { authorization: `Bearer ${adminKey}` };
     const from = new Date(affected.windowStart).toISOString();
-    const found = await (await fetch(`${service.apiUrl}/v1/audit/events?capability=${affected.agent}&kind=request&from=${from}&limit=1`, { headers })).json() as { records: Array<{ workflow_id: string }> };
+    const found = (await (
+      await fetch(`${service.apiUrl}/v1/audit/events?capability=${affected.agent}&kind=request&from=${from}&limit=1`, {
+        headers,
+      })
+    ).json()) as { records: Array<{ workflow_id: string }> };
     const workflowId = found.records[0]?.workflow_id;
     if (workflowId !== undefined) {
-      const timeline = await (await fetch(`${service.apiUrl}/v1/workflows/${encodeURIComponent(workflowId)}/timeline`, { headers })).json() as {
-        summary: Record<string, unknown>; records: Array<{ ts: string; capability: string; kind: string; state: string; latency_ms: number | null; retries: number; topic: string; partition: number; offset: string }>;
+      const timeline = (await (
+        await fetch(`${service.apiUrl}/v1/workflows/${encodeURIComponent(workflowId)}/timeline`, { headers })
+      ).json()) as {
+        summary: Record<string, unknown>;
+        records: Array<{
+          ts: string;
+          capability: string;
+          kind: string;
+          state: string;
+          latency_ms: number | null;
+          retries: number;
+          topic: string;
+          partition: number;
+          offset: string;
+        }>;
       };
       say();
-      say(`compliance query: GET /v1/workflows/${workflowId}/timeline  (a workflow ${affected.agent} served during the incident)`);
+      say(
+        `compliance query: GET /v1/workflows/${workflowId}/timeline  (a workflow ${affected.agent} served during the incident)`,
+      );
       for (const r of timeline.records) {
-        say(`  ${r.ts}  ${r.capability.padEnd(10)} ${r.kind.padEnd(8)} ${(r.state || '').padEnd(10)} ${r.latency_ms === null ? '' : `${r.latency_ms} ms`}${r.retries > 0 ? `  retry ${r.retries}` : ''}  [${r.topic}/${r.partition}@${r.offset}]`);
+        say(
+          `  ${r.ts}  ${r.capability.padEnd(10)} ${r.kind.padEnd(8)} ${(r.state || '').padEnd(10)} ${r.latency_ms === null ? '' : `${r.latency_ms} ms`}${r.retries > 0 ? `  retry ${r.retries}` : ''}  [${r.topic}/${r.partition}@${r.offset}]`,
+        );
       }
       say(`  summary: ${JSON.stringify(timeline.summary)}`);
     }
@@ -117,7 +159,8 @@ export async function runDemo(options: DemoOptions, out: Writable, stop: AbortSi
   say('  dashboards: docker compose up -d  → Grafana on http://127.0.0.1:3000 (see README)');
   say('  verify:     agentwatch verify --checkpoints   (after Ctrl-C, with CLICKHOUSE_DATA_DIR of this demo)');
   say('Ctrl-C stops everything.');
-  if (!stop.aborted) await new Promise<void>((resolve) => stop.addEventListener('abort', () => resolve(), { once: true }));
+  if (!stop.aborted)
+    await new Promise<void>((resolve) => stop.addEventListener('abort', () => resolve(), { once: true }));
   await service.stop();
   say('stopped.');
   return 0;

@@ -20,8 +20,14 @@ const COMMANDS: ReadonlyArray<{ name: string; summary: string }> = [
   { name: 'score', summary: 'Score window feature rows (CSV or JSONL, file or stdin) offline; one JSON line per row.' },
   { name: 'migrate', summary: 'Create or upgrade the audit tables in ClickHouse (run also runs it at start).' },
   { name: 'verify', summary: 'Recompute the audit hash chain; report the first altered row or gap; exit 1 if any.' },
-  { name: 'simulate', summary: 'Run an A2A agent fleet (dispatcher + workers) on the configured Kafka, with fault injection.' },
-  { name: 'demo', summary: 'agentwatch plus a simulated fleet with two faults: alerts, a compliance query, the API; Ctrl-C stops.' },
+  {
+    name: 'simulate',
+    summary: 'Run an A2A agent fleet (dispatcher + workers) on the configured Kafka, with fault injection.',
+  },
+  {
+    name: 'demo',
+    summary: 'agentwatch plus a simulated fleet with two faults: alerts, a compliance query, the API; Ctrl-C stops.',
+  },
 ];
 
 export function helpText(): string {
@@ -67,13 +73,22 @@ export function helpText(): string {
 }
 
 function version(): string {
-  const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
+  const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as {
+    version: string;
+  };
   return pkg.version;
 }
 
 export async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
-  if (command === undefined || command === '--help' || command === '-h' || command === 'help' || rest.includes('--help') || rest.includes('-h')) {
+  if (
+    command === undefined ||
+    command === '--help' ||
+    command === '-h' ||
+    command === 'help' ||
+    rest.includes('--help') ||
+    rest.includes('-h')
+  ) {
     process.stdout.write(`${helpText()}\n`);
     return command === undefined ? 2 : 0;
   }
@@ -82,7 +97,10 @@ export async function main(argv: string[]): Promise<number> {
     return 0;
   }
   if (!COMMANDS.some((c) => c.name === command)) {
-    throw new AgentwatchError('AW_CLI_USAGE', `unknown command ${JSON.stringify(command)}; commands: ${COMMANDS.map((c) => c.name).join(', ')} (see agentwatch --help).`);
+    throw new AgentwatchError(
+      'AW_CLI_USAGE',
+      `unknown command ${JSON.stringify(command)}; commands: ${COMMANDS.map((c) => c.name).join(', ')} (see agentwatch --help).`,
+    );
   }
   if (command === 'score') {
     const args = parseScoreArguments(rest);
@@ -94,13 +112,25 @@ export async function main(argv: string[]): Promise<number> {
     const durationMs = durationIndex >= 0 ? parseDuration(rest[durationIndex + 1] ?? '') : 16 * 60_000;
     const speed = speedIndex >= 0 ? Number(rest[speedIndex + 1]) : 30;
     if (durationMs === undefined || durationMs < 8 * 60_000 || !(speed > 0 && speed <= 600)) {
-      throw new AgentwatchError('AW_CLI_USAGE', 'demo: --duration must be at least 8m (the baselines learn for 5), --speed between 1 and 600');
+      throw new AgentwatchError(
+        'AW_CLI_USAGE',
+        'demo: --duration must be at least 8m (the baselines learn for 5), --speed between 1 and 600',
+      );
     }
     const stop = new AbortController();
     process.once('SIGINT', () => stop.abort());
     process.once('SIGTERM', () => stop.abort());
     const stamp = new Date().toISOString().replace(/[:.]/g, '-');
-    return runDemo({ durationMs, speed, logFile: `${process.env.AGENTWATCH_DEMO_DIR ?? '.stack/demo'}/agentwatch-${stamp}.log`, dataDir: process.env.CLICKHOUSE_DATA_DIR ?? `${process.env.AGENTWATCH_DEMO_DIR ?? '.stack/demo'}/clickhouse` }, process.stdout, stop.signal);
+    return runDemo(
+      {
+        durationMs,
+        speed,
+        logFile: `${process.env.AGENTWATCH_DEMO_DIR ?? '.stack/demo'}/agentwatch-${stamp}.log`,
+        dataDir: process.env.CLICKHOUSE_DATA_DIR ?? `${process.env.AGENTWATCH_DEMO_DIR ?? '.stack/demo'}/clickhouse`,
+      },
+      process.stdout,
+      stop.signal,
+    );
   }
   if (command === 'simulate') {
     const scenario = parseSimulateArguments(rest);
@@ -115,13 +145,22 @@ export async function main(argv: string[]): Promise<number> {
     const config = loadConfig();
     const client = await createClickHouseClient(config.clickhouse);
     try {
-      return await runVerify(args, client, () => createKafka(config.kafka, createLogger('warn')), config.topics.checkpoints, process.stdout);
+      return await runVerify(
+        args,
+        client,
+        () => createKafka(config.kafka, createLogger('warn')),
+        config.topics.checkpoints,
+        process.stdout,
+      );
     } finally {
       await client.close();
     }
   }
   if (rest.length > 0) {
-    throw new AgentwatchError('AW_CLI_USAGE', `'agentwatch ${command}' takes no arguments, got ${JSON.stringify(rest.join(' '))}; options come from the environment (see agentwatch --help).`);
+    throw new AgentwatchError(
+      'AW_CLI_USAGE',
+      `'agentwatch ${command}' takes no arguments, got ${JSON.stringify(rest.join(' '))}; options come from the environment (see agentwatch --help).`,
+    );
   }
   const config = loadConfig();
   const logger = createLogger(config.logLevel);
@@ -157,7 +196,12 @@ export async function main(argv: string[]): Promise<number> {
   return 0;
 }
 
-const USAGE_ERRORS = ['AW_CONFIG_INVALID', 'AW_CLI_USAGE', 'AW_SCORE_INPUT_INVALID', 'AW_DETECT_FEATURE_UNKNOWN'] as const;
+const USAGE_ERRORS = [
+  'AW_CONFIG_INVALID',
+  'AW_CLI_USAGE',
+  'AW_SCORE_INPUT_INVALID',
+  'AW_DETECT_FEATURE_UNKNOWN',
+] as const;
 
 function exitCodeFor(err: unknown): number {
   if (isAgentwatchError(err, 'AW_KAFKA_ACCESS_DENIED')) return 3;
@@ -165,7 +209,9 @@ function exitCodeFor(err: unknown): number {
 }
 
 main(process.argv.slice(2)).then(
-  (code) => { process.exitCode = code; },
+  (code) => {
+    process.exitCode = code;
+  },
   (err: unknown) => {
     const code = isAgentwatchError(err) ? err.code : 'AW_UNEXPECTED';
     process.stderr.write(`agentwatch: ${code}: ${messageOf(err)}\n`);

@@ -30,26 +30,41 @@ export function parseScoreArguments(args: readonly string[]): ScoreArguments {
   const parsed: ScoreArguments = { file: undefined, columns: undefined, warmup: undefined, format: undefined };
   for (let i = 0; i < args.length; i += 1) {
     const arg = args[i]!;
-    const [flag, inline] = arg.startsWith('--') && arg.includes('=') ? [arg.slice(0, arg.indexOf('=')), arg.slice(arg.indexOf('=') + 1)] : [arg, undefined];
+    const [flag, inline] =
+      arg.startsWith('--') && arg.includes('=')
+        ? [arg.slice(0, arg.indexOf('=')), arg.slice(arg.indexOf('=') + 1)]
+        : [arg, undefined];
     const value = (): string => {
       const v = inline ?? args[++i];
-      if (v === undefined || v === '') throw new AgentwatchError('AW_CLI_USAGE', `${flag} needs a value; usage: ${SCORE_USAGE}`);
+      if (v === undefined || v === '')
+        throw new AgentwatchError('AW_CLI_USAGE', `${flag} needs a value; usage: ${SCORE_USAGE}`);
       return v;
     };
-    if (flag === '--columns') parsed.columns = value().split(',').map((c) => c.trim()).filter((c) => c !== '');
+    if (flag === '--columns')
+      parsed.columns = value()
+        .split(',')
+        .map((c) => c.trim())
+        .filter((c) => c !== '');
     else if (flag === '--warmup') {
       const v = value();
-      if (!/^\d+$/.test(v) || Number(v) < 2) throw new AgentwatchError('AW_CLI_USAGE', `--warmup ${v}: give a whole number of rows, at least 2`);
+      if (!/^\d+$/.test(v) || Number(v) < 2)
+        throw new AgentwatchError('AW_CLI_USAGE', `--warmup ${v}: give a whole number of rows, at least 2`);
       parsed.warmup = Number(v);
     } else if (flag === '--format') {
       const v = value();
       if (v !== 'csv' && v !== 'jsonl') throw new AgentwatchError('AW_CLI_USAGE', `--format ${v}: use csv or jsonl`);
       parsed.format = v;
-    } else if (flag.startsWith('-') && flag !== '-') throw new AgentwatchError('AW_CLI_USAGE', `unknown flag ${flag}; usage: ${SCORE_USAGE}`);
-    else if (parsed.file !== undefined) throw new AgentwatchError('AW_CLI_USAGE', `one input file only (got ${parsed.file} and ${arg}); usage: ${SCORE_USAGE}`);
+    } else if (flag.startsWith('-') && flag !== '-')
+      throw new AgentwatchError('AW_CLI_USAGE', `unknown flag ${flag}; usage: ${SCORE_USAGE}`);
+    else if (parsed.file !== undefined)
+      throw new AgentwatchError(
+        'AW_CLI_USAGE',
+        `one input file only (got ${parsed.file} and ${arg}); usage: ${SCORE_USAGE}`,
+      );
     else parsed.file = arg;
   }
-  if (parsed.columns?.length === 0) throw new AgentwatchError('AW_CLI_USAGE', '--columns is empty; name at least one column');
+  if (parsed.columns?.length === 0)
+    throw new AgentwatchError('AW_CLI_USAGE', '--columns is empty; name at least one column');
   return parsed;
 }
 
@@ -60,12 +75,22 @@ function formatFor(file: string | undefined, given: InputFormat | undefined): In
   return undefined;
 }
 
-export async function runScore(args: ScoreArguments, config: Config, stdin: Readable, stdout: Writable, stderr?: Writable): Promise<number> {
+export async function runScore(
+  args: ScoreArguments,
+  config: Config,
+  stdin: Readable,
+  stdout: Writable,
+  stderr?: Writable,
+): Promise<number> {
   const input = args.file === undefined || args.file === '-' ? stdin : createReadStream(args.file);
   if (input !== stdin) {
     await new Promise<void>((resolve, reject) => {
       input.once('open', () => resolve());
-      input.once('error', (err: NodeJS.ErrnoException) => reject(new AgentwatchError('AW_CLI_USAGE', `cannot read ${args.file}: ${err.code ?? err.message}`, { cause: err })));
+      input.once('error', (err: NodeJS.ErrnoException) =>
+        reject(
+          new AgentwatchError('AW_CLI_USAGE', `cannot read ${args.file}: ${err.code ?? err.message}`, { cause: err }),
+        ),
+      );
     });
   }
   const warmup = args.warmup ?? config.detect.warmupRows ?? config.detect.warmupWindows;
@@ -80,46 +105,85 @@ export async function runScore(args: ScoreArguments, config: Config, stdin: Read
   for await (const row of readRows(input, formatFor(args.file, args.format))) {
     if (columns === undefined) {
       columns = [...row.cells].filter(([, v]) => numericCell(v) !== undefined).map(([k]) => k);
-      if (columns.length === 0) throw new AgentwatchError('AW_SCORE_INPUT_INVALID', `line ${row.line}: no numeric column to score`, { context: { line: row.line } });
+      if (columns.length === 0)
+        throw new AgentwatchError('AW_SCORE_INPUT_INVALID', `line ${row.line}: no numeric column to score`, {
+          context: { line: row.line },
+        });
       const ignored = [...row.cells.keys()].filter((k) => !columns!.includes(k));
-      stderr?.write(`agentwatch score: scoring ${columns.join(', ')}${ignored.length > 0 ? `; not numeric on line ${row.line}, ignored: ${ignored.join(', ')} (choose with --columns)` : ''}\n`);
+      stderr?.write(
+        `agentwatch score: scoring ${columns.join(', ')}${ignored.length > 0 ? `; not numeric on line ${row.line}, ignored: ${ignored.join(', ')} (choose with --columns)` : ''}\n`,
+      );
     }
     if (scorer === undefined) {
       const unknown = columns.filter((c) => !row.cells.has(c));
       if (unknown.length > 0) {
-        throw new AgentwatchError('AW_DETECT_FEATURE_UNKNOWN', `--columns names ${unknown.map((c) => JSON.stringify(c)).join(', ')}, not in the input; columns: ${[...row.cells.keys()].join(', ')}`);
+        throw new AgentwatchError(
+          'AW_DETECT_FEATURE_UNKNOWN',
+          `--columns names ${unknown.map((c) => JSON.stringify(c)).join(', ')}, not in the input; columns: ${[...row.cells.keys()].join(', ')}`,
+        );
       }
       // Columns have no known scale offline, so the σ floor is only there to keep Σ invertible.
-      const newScorer = () => new WindowScorer(columns!.length, scorerOptions(config.detect, new Float64Array(columns!.length).fill(1e-6), warmup));
-      restartScorer = () => { scorer = newScorer(); };
+      const newScorer = () =>
+        new WindowScorer(
+          columns!.length,
+          scorerOptions(config.detect, new Float64Array(columns!.length).fill(1e-6), warmup),
+        );
+      restartScorer = () => {
+        scorer = newScorer();
+      };
       scorer = newScorer();
-      tracker = new IncidentTracker<Float64Array>('rows', {
-        fireAfter: config.detect.fireAfter, resolveAfter: config.detect.resolveAfter, learnDelay: config.detect.learnDelayWindows,
-        acceptAfterWindows: Math.max(1, Math.round(config.detect.acceptAfterMs / config.detect.windowMs)), smallSamples: false,
-      }, (row, score) => scorer!.learn(row, score));
+      tracker = new IncidentTracker<Float64Array>(
+        'rows',
+        {
+          fireAfter: config.detect.fireAfter,
+          resolveAfter: config.detect.resolveAfter,
+          learnDelay: config.detect.learnDelayWindows,
+          acceptAfterWindows: Math.max(1, Math.round(config.detect.acceptAfterMs / config.detect.windowMs)),
+          smallSamples: false,
+        },
+        (row, score) => scorer!.learn(row, score),
+      );
       vector = new Float64Array(columns.length);
     }
     columns.forEach((column, i) => {
       if (!row.cells.has(column)) {
-        throw new AgentwatchError('AW_SCORE_INPUT_INVALID', `line ${row.line}: column ${JSON.stringify(column)} is missing`, { context: { line: row.line, column } });
+        throw new AgentwatchError(
+          'AW_SCORE_INPUT_INVALID',
+          `line ${row.line}: column ${JSON.stringify(column)} is missing`,
+          { context: { line: row.line, column } },
+        );
       }
       const value = numericCell(row.cells.get(column));
       if (value === undefined) {
-        throw new AgentwatchError('AW_SCORE_INPUT_INVALID', `line ${row.line}, column ${JSON.stringify(column)}: ${JSON.stringify(row.cells.get(column))} is not a number`, { context: { line: row.line, column } });
+        throw new AgentwatchError(
+          'AW_SCORE_INPUT_INVALID',
+          `line ${row.line}, column ${JSON.stringify(column)}: ${JSON.stringify(row.cells.get(column))} is not a number`,
+          { context: { line: row.line, column } },
+        );
       }
       vector[i] = value;
     });
     const result = scorer.score(vector);
     recentRows.push(vector.slice());
     if (recentRows.length > config.detect.resolveAfter) recentRows.shift();
-    const recovered = tracker!.firing && result.score !== null ? recoveredOver(scorer, recentRows, result.stayThreshold) : undefined;
+    const recovered =
+      tracker!.firing && result.score !== null ? recoveredOver(scorer, recentRows, result.stayThreshold) : undefined;
     const step = tracker!.update(result, vector.slice(), index, 1, recovered);
     if (step.restart) restartScorer(); // accepted as the new normal: the baseline warms up again from here
     const contributions: Record<string, number> = {};
-    if (result.contributions !== null) columns.forEach((column, i) => { contributions[column] = result.contributions![i]!; });
+    if (result.contributions !== null)
+      columns.forEach((column, i) => {
+        contributions[column] = result.contributions![i]!;
+      });
     const line = JSON.stringify({
-      index, score: result.score, threshold: result.threshold, anomaly: result.anomaly, firing: tracker!.firing,
-      transition: step.transition?.state ?? null, resolution: step.transition?.resolution ?? null, contributions,
+      index,
+      score: result.score,
+      threshold: result.threshold,
+      anomaly: result.anomaly,
+      firing: tracker!.firing,
+      transition: step.transition?.state ?? null,
+      resolution: step.transition?.resolution ?? null,
+      contributions,
     });
     if (!stdout.write(`${line}\n`)) await new Promise((resolve) => stdout.once('drain', resolve));
     index += 1;

@@ -25,12 +25,16 @@ export function splitCsvLine(text: string, line: number): string[] {
   for (let i = 0; i < text.length; i += 1) {
     const ch = text[i]!;
     if (quoted) {
-      if (ch === '"' && text[i + 1] === '"') { cell += '"'; i += 1; }
-      else if (ch === '"') quoted = false;
+      if (ch === '"' && text[i + 1] === '"') {
+        cell += '"';
+        i += 1;
+      } else if (ch === '"') quoted = false;
       else cell += ch;
     } else if (ch === '"' && cell === '') quoted = true;
-    else if (ch === ',') { cells.push(cell); cell = ''; }
-    else cell += ch;
+    else if (ch === ',') {
+      cells.push(cell);
+      cell = '';
+    } else cell += ch;
   }
   if (quoted) throw invalid(`line ${line}: a quoted cell is not closed (cells may not span lines)`, { line });
   cells.push(cell);
@@ -55,7 +59,9 @@ export async function* readRows(input: Readable, format?: InputFormat): AsyncGen
         throw invalid(`line ${lineNumber}: not valid JSON (${(err as Error).message})`, { line: lineNumber });
       }
       if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-        throw invalid(`line ${lineNumber}: each JSONL line must be one JSON object of column names to numbers`, { line: lineNumber });
+        throw invalid(`line ${lineNumber}: each JSONL line must be one JSON object of column names to numbers`, {
+          line: lineNumber,
+        });
       }
       yield { line: lineNumber, cells: new Map(Object.entries(value)) };
       continue;
@@ -64,11 +70,16 @@ export async function* readRows(input: Readable, format?: InputFormat): AsyncGen
     if (header === undefined) {
       header = cells;
       const duplicate = header.find((name, i) => header!.indexOf(name) !== i);
-      if (duplicate !== undefined) throw invalid(`line ${lineNumber}: the header names column ${JSON.stringify(duplicate)} twice`, { line: lineNumber });
+      if (duplicate !== undefined)
+        throw invalid(`line ${lineNumber}: the header names column ${JSON.stringify(duplicate)} twice`, {
+          line: lineNumber,
+        });
       continue;
     }
     if (cells.length !== header.length) {
-      throw invalid(`line ${lineNumber}: ${cells.length} cells, but the header has ${header.length} columns`, { line: lineNumber });
+      throw invalid(`line ${lineNumber}: ${cells.length} cells, but the header has ${header.length} columns`, {
+        line: lineNumber,
+      });
     }
     yield { line: lineNumber, cells: new Map(header.map((name, i) => [name, cells[i]!])) };
   }

@@ -19,12 +19,19 @@ export interface VerifyArguments {
 }
 
 export function parseVerifyArguments(args: readonly string[]): VerifyArguments {
-  const parsed: VerifyArguments = { topic: undefined, partition: undefined, from: undefined, to: undefined, checkpoints: false };
+  const parsed: VerifyArguments = {
+    topic: undefined,
+    partition: undefined,
+    from: undefined,
+    to: undefined,
+    checkpoints: false,
+  };
   for (let i = 0; i < args.length; i += 1) {
     const flag = args[i]!;
     const value = (pattern: RegExp, what: string): string => {
       const v = args[++i];
-      if (v === undefined || !pattern.test(v)) throw new AgentwatchError('AW_CLI_USAGE', `${flag} needs ${what}; usage: ${VERIFY_USAGE}`);
+      if (v === undefined || !pattern.test(v))
+        throw new AgentwatchError('AW_CLI_USAGE', `${flag} needs ${what}; usage: ${VERIFY_USAGE}`);
       return v;
     };
     if (flag === '--topic') parsed.topic = value(/^[A-Za-z0-9._-]+$/, 'a topic name');
@@ -44,10 +51,24 @@ export function parseVerifyArguments(args: readonly string[]): VerifyArguments {
 }
 
 /** Returns the exit code: 0 when every chain (and checkpoint) verifies, 1 otherwise. */
-export async function runVerify(args: VerifyArguments, client: ClickHouseClient, kafka: () => Kafka, checkpointsTopic: string, out: Writable): Promise<number> {
-  const ranges = args.topic !== undefined
-    ? [{ topic: args.topic, partition: args.partition!, ...(args.from === undefined ? {} : { fromOffset: args.from }), ...(args.to === undefined ? {} : { toOffset: args.to }) }]
-    : await storedPartitions(client);
+export async function runVerify(
+  args: VerifyArguments,
+  client: ClickHouseClient,
+  kafka: () => Kafka,
+  checkpointsTopic: string,
+  out: Writable,
+): Promise<number> {
+  const ranges =
+    args.topic !== undefined
+      ? [
+          {
+            topic: args.topic,
+            partition: args.partition!,
+            ...(args.from === undefined ? {} : { fromOffset: args.from }),
+            ...(args.to === undefined ? {} : { toOffset: args.to }),
+          },
+        ]
+      : await storedPartitions(client);
   let ok = true;
   for (const range of ranges) {
     const report = await verifyPartition(client, range);
@@ -55,7 +76,9 @@ export async function runVerify(args: VerifyArguments, client: ClickHouseClient,
     out.write(`${JSON.stringify(report)}\n`);
   }
   if (args.checkpoints) {
-    const checkpoints = (await readCheckpoints(kafka(), checkpointsTopic)).filter((cp) => args.topic === undefined || (cp.topic === args.topic && cp.partition === args.partition));
+    const checkpoints = (await readCheckpoints(kafka(), checkpointsTopic)).filter(
+      (cp) => args.topic === undefined || (cp.topic === args.topic && cp.partition === args.partition),
+    );
     const problem = await verifyCheckpoints(client, checkpoints);
     ok &&= problem === null;
     out.write(`${JSON.stringify({ checkpoints: checkpoints.length, ok: problem === null, problem })}\n`);

@@ -13,7 +13,9 @@ export interface KafkaConfig {
   clientId: string;
   groupId: string;
   sasl: { mechanism: SaslMechanism; username: string; password: string } | undefined;
-  tls: { ca: string | undefined; cert: string | undefined; key: string | undefined; rejectUnauthorized: boolean } | undefined;
+  tls:
+    | { ca: string | undefined; cert: string | undefined; key: string | undefined; rejectUnauthorized: boolean }
+    | undefined;
   connectionTimeoutMs: number;
   requestTimeoutMs: number;
   /** How long start-up steps retry transient Kafka errors (topics just created, coordinators moving) before failing. */
@@ -179,28 +181,48 @@ function readOptions(reader: OptionReader): Config {
   }
   if (brokers.length === 0) reader.problem('KAFKA_BROKERS is empty; name at least one broker as host:port.');
   const clientId = reader.string('KAFKA_CLIENT_ID', 'agentwatch', 'Kafka client id (shows in broker logs and quotas).');
-  const groupId = reader.string('KAFKA_GROUP_ID', 'agentwatch', "Consumer group of agentwatch's tap; never an agent's group.");
+  const groupId = reader.string(
+    'KAFKA_GROUP_ID',
+    'agentwatch',
+    "Consumer group of agentwatch's tap; never an agent's group.",
+  );
 
-  const mechanism = reader.oneOf('KAFKA_SASL_MECHANISM', ['none', 'plain', 'scram-sha-256', 'scram-sha-512'], 'none', 'SASL mechanism for the brokers.');
+  const mechanism = reader.oneOf(
+    'KAFKA_SASL_MECHANISM',
+    ['none', 'plain', 'scram-sha-256', 'scram-sha-512'],
+    'none',
+    'SASL mechanism for the brokers.',
+  );
   const saslUsername = reader.optionalString('KAFKA_SASL_USERNAME', 'SASL user name (required with a SASL mechanism).');
   const saslPassword = reader.secret('KAFKA_SASL_PASSWORD', 'SASL password (required with a SASL mechanism).');
   let sasl: KafkaConfig['sasl'];
   if (mechanism !== 'none') {
     if (saslUsername === undefined || saslPassword === undefined) {
-      reader.problem(`KAFKA_SASL_MECHANISM=${mechanism} needs KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD; set both, or set KAFKA_SASL_MECHANISM=none.`);
+      reader.problem(
+        `KAFKA_SASL_MECHANISM=${mechanism} needs KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD; set both, or set KAFKA_SASL_MECHANISM=none.`,
+      );
     } else {
       sasl = { mechanism, username: saslUsername, password: saslPassword };
     }
   }
 
   const tlsEnabled = reader.bool('KAFKA_TLS', false, 'Connect to the brokers over TLS.');
-  const caFile = reader.optionalString('KAFKA_TLS_CA_FILE', 'PEM file of the CA that signed the brokers\' certificates (default: system CAs).');
+  const caFile = reader.optionalString(
+    'KAFKA_TLS_CA_FILE',
+    "PEM file of the CA that signed the brokers' certificates (default: system CAs).",
+  );
   const certFile = reader.optionalString('KAFKA_TLS_CERT_FILE', 'PEM client certificate for mutual TLS.');
   const keyFile = reader.optionalString('KAFKA_TLS_KEY_FILE', 'PEM private key of the client certificate.');
-  const rejectUnauthorized = reader.bool('KAFKA_TLS_REJECT_UNAUTHORIZED', true, 'Verify the brokers\' certificates (turn off only for tests).');
+  const rejectUnauthorized = reader.bool(
+    'KAFKA_TLS_REJECT_UNAUTHORIZED',
+    true,
+    "Verify the brokers' certificates (turn off only for tests).",
+  );
   let tls: KafkaConfig['tls'];
   if (!tlsEnabled && (caFile ?? certFile ?? keyFile) !== undefined) {
-    reader.problem('KAFKA_TLS_CA_FILE / KAFKA_TLS_CERT_FILE / KAFKA_TLS_KEY_FILE are set but KAFKA_TLS is false; set KAFKA_TLS=true or unset them.');
+    reader.problem(
+      'KAFKA_TLS_CA_FILE / KAFKA_TLS_CERT_FILE / KAFKA_TLS_KEY_FILE are set but KAFKA_TLS is false; set KAFKA_TLS=true or unset them.',
+    );
   }
   if ((certFile === undefined) !== (keyFile === undefined)) {
     reader.problem('KAFKA_TLS_CERT_FILE and KAFKA_TLS_KEY_FILE go together; set both for mutual TLS, or neither.');
@@ -213,63 +235,212 @@ function readOptions(reader: OptionReader): Config {
       rejectUnauthorized,
     };
   }
-  const connectionTimeoutMs = reader.int('KAFKA_CONNECTION_TIMEOUT_MS', 10_000, { min: 100, max: 300_000 }, 'Time to establish a broker connection.');
-  const requestTimeoutMs = reader.int('KAFKA_REQUEST_TIMEOUT_MS', 30_000, { min: 100, max: 600_000 }, 'Time to wait for a broker response.');
-  const startupTimeoutMs = reader.int('KAFKA_STARTUP_TIMEOUT_MS', 60_000, { min: 1_000, max: 3_600_000 }, 'How long start-up steps (output topics, the DLQ topic\'s limit, the first subscription) retry transient Kafka errors, such as topics created a moment ago without a leader yet, before agentwatch gives up.');
-  const sessionTimeoutMs = reader.int('KAFKA_SESSION_TIMEOUT_MS', 30_000, { min: 6_000, max: 1_800_000 }, 'Consumer group session timeout: how long a crashed instance holds its partitions.');
+  const connectionTimeoutMs = reader.int(
+    'KAFKA_CONNECTION_TIMEOUT_MS',
+    10_000,
+    { min: 100, max: 300_000 },
+    'Time to establish a broker connection.',
+  );
+  const requestTimeoutMs = reader.int(
+    'KAFKA_REQUEST_TIMEOUT_MS',
+    30_000,
+    { min: 100, max: 600_000 },
+    'Time to wait for a broker response.',
+  );
+  const startupTimeoutMs = reader.int(
+    'KAFKA_STARTUP_TIMEOUT_MS',
+    60_000,
+    { min: 1_000, max: 3_600_000 },
+    "How long start-up steps (output topics, the DLQ topic's limit, the first subscription) retry transient Kafka errors, such as topics created a moment ago without a leader yet, before agentwatch gives up.",
+  );
+  const sessionTimeoutMs = reader.int(
+    'KAFKA_SESSION_TIMEOUT_MS',
+    30_000,
+    { min: 6_000, max: 1_800_000 },
+    'Consumer group session timeout: how long a crashed instance holds its partitions.',
+  );
 
-  const registryUrl = reader.url('SCHEMA_REGISTRY_URL', 'http://127.0.0.1:8081', 'Confluent-compatible schema registry base URL (Apicurio: .../apis/ccompat/v7).');
-  const registryUsername = reader.optionalString('SCHEMA_REGISTRY_USERNAME', 'Basic-auth user for the schema registry.');
+  const registryUrl = reader.url(
+    'SCHEMA_REGISTRY_URL',
+    'http://127.0.0.1:8081',
+    'Confluent-compatible schema registry base URL (Apicurio: .../apis/ccompat/v7).',
+  );
+  const registryUsername = reader.optionalString(
+    'SCHEMA_REGISTRY_USERNAME',
+    'Basic-auth user for the schema registry.',
+  );
   const registryPassword = reader.secret('SCHEMA_REGISTRY_PASSWORD', 'Basic-auth password for the schema registry.');
   if ((registryUsername === undefined) !== (registryPassword === undefined)) {
     reader.problem('SCHEMA_REGISTRY_USERNAME and SCHEMA_REGISTRY_PASSWORD go together; set both, or neither.');
   }
 
-  const clickhouseUrl = reader.url('CLICKHOUSE_URL', undefined, 'ClickHouse server URL; unset means the embedded engine (chdb) in CLICKHOUSE_DATA_DIR.');
+  const clickhouseUrl = reader.url(
+    'CLICKHOUSE_URL',
+    undefined,
+    'ClickHouse server URL; unset means the embedded engine (chdb) in CLICKHOUSE_DATA_DIR.',
+  );
   const clickhouseUser = reader.string('CLICKHOUSE_USER', 'default', 'ClickHouse server user.');
   const clickhousePassword = reader.secret('CLICKHOUSE_PASSWORD', 'ClickHouse server password.');
-  const database = reader.string('CLICKHOUSE_DATABASE', 'agentwatch', 'Database that holds agentwatch\'s tables.');
+  const database = reader.string('CLICKHOUSE_DATABASE', 'agentwatch', "Database that holds agentwatch's tables.");
   if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(database)) {
-    reader.problem(`CLICKHOUSE_DATABASE=${JSON.stringify(database)} must be a plain identifier (letters, digits, underscore; not starting with a digit).`);
+    reader.problem(
+      `CLICKHOUSE_DATABASE=${JSON.stringify(database)} must be a plain identifier (letters, digits, underscore; not starting with a digit).`,
+    );
   }
-  const dataDir = reader.string('CLICKHOUSE_DATA_DIR', './data/clickhouse', 'Data directory of the embedded engine (ignored with CLICKHOUSE_URL).');
-  const clickhouseTimeout = reader.int('CLICKHOUSE_REQUEST_TIMEOUT_MS', 30_000, { min: 100, max: 3_600_000 }, 'Time limit of one ClickHouse request.');
+  const dataDir = reader.string(
+    'CLICKHOUSE_DATA_DIR',
+    './data/clickhouse',
+    'Data directory of the embedded engine (ignored with CLICKHOUSE_URL).',
+  );
+  const clickhouseTimeout = reader.int(
+    'CLICKHOUSE_REQUEST_TIMEOUT_MS',
+    30_000,
+    { min: 100, max: 3_600_000 },
+    'Time limit of one ClickHouse request.',
+  );
 
-  const patternSource = reader.string('INGEST_TOPIC_PATTERN', '^agent\\.', 'Regular expression of the topics to tap; new matching topics are picked up.');
+  const patternSource = reader.string(
+    'INGEST_TOPIC_PATTERN',
+    '^agent\\.',
+    'Regular expression of the topics to tap; new matching topics are picked up.',
+  );
   let topicPattern = /^agent\./;
   try {
     topicPattern = new RegExp(patternSource);
   } catch (err) {
-    reader.problem(`INGEST_TOPIC_PATTERN=${JSON.stringify(patternSource)} is not a valid regular expression (${(err as Error).message}).`);
+    reader.problem(
+      `INGEST_TOPIC_PATTERN=${JSON.stringify(patternSource)} is not a valid regular expression (${(err as Error).message}).`,
+    );
   }
-  const excludeTopics = reader.list('INGEST_EXCLUDE_TOPICS', [], 'Topics never tapped, besides agentwatch\'s own (DLQ, anomalies, checkpoints) and internal __ topics.');
-  const refreshIntervalMs = reader.int('INGEST_TOPIC_REFRESH_MS', 30_000, { min: 500, max: 3_600_000 }, 'How often to look for new (or deleted) matching topics.');
-  const fromBeginning = reader.bool('INGEST_FROM_BEGINNING', true, 'Without a committed offset, start at the earliest record (false: only new records).');
-  const maxPayloadBytes = reader.int('INGEST_MAX_PAYLOAD_BYTES', 1_048_576, { min: 1024, max: 104_857_600 }, 'Larger record values are not parsed: opaque event plus a DLQ copy.');
-  const stallUnreadyMs = reader.int('INGEST_STALL_UNREADY_MS', 60_000, { min: 1_000, max: 86_400_000 }, '/readyz answers 503, naming the partition and the failing step, once a partition has been retrying a step (DLQ copy, a sink) for this long.');
-  const partitionsConcurrently = reader.int('INGEST_PARTITIONS_CONCURRENTLY', 4, { min: 1, max: 64 }, 'Partitions whose batches are processed at the same time.');
+  const excludeTopics = reader.list(
+    'INGEST_EXCLUDE_TOPICS',
+    [],
+    "Topics never tapped, besides agentwatch's own (DLQ, anomalies, checkpoints) and internal __ topics.",
+  );
+  const refreshIntervalMs = reader.int(
+    'INGEST_TOPIC_REFRESH_MS',
+    30_000,
+    { min: 500, max: 3_600_000 },
+    'How often to look for new (or deleted) matching topics.',
+  );
+  const fromBeginning = reader.bool(
+    'INGEST_FROM_BEGINNING',
+    true,
+    'Without a committed offset, start at the earliest record (false: only new records).',
+  );
+  const maxPayloadBytes = reader.int(
+    'INGEST_MAX_PAYLOAD_BYTES',
+    1_048_576,
+    { min: 1024, max: 104_857_600 },
+    'Larger record values are not parsed: opaque event plus a DLQ copy.',
+  );
+  const stallUnreadyMs = reader.int(
+    'INGEST_STALL_UNREADY_MS',
+    60_000,
+    { min: 1_000, max: 86_400_000 },
+    '/readyz answers 503, naming the partition and the failing step, once a partition has been retrying a step (DLQ copy, a sink) for this long.',
+  );
+  const partitionsConcurrently = reader.int(
+    'INGEST_PARTITIONS_CONCURRENTLY',
+    4,
+    { min: 1, max: 64 },
+    'Partitions whose batches are processed at the same time.',
+  );
 
-  const maxBytesPerPartition = reader.int('INGEST_MAX_BYTES_PER_PARTITION', 1_048_576, { min: 1024, max: 104_857_600 }, 'Most bytes fetched per partition at once: the size (and memory) of one batch.');
+  const maxBytesPerPartition = reader.int(
+    'INGEST_MAX_BYTES_PER_PARTITION',
+    1_048_576,
+    { min: 1024, max: 104_857_600 },
+    'Most bytes fetched per partition at once: the size (and memory) of one batch.',
+  );
 
-  const dlqTopic = reader.string('DLQ_TOPIC', 'agentwatch.dlq', 'Dead-letter topic for records that cannot be decoded (reason in headers).');
-  const anomaliesTopic = reader.string('ANOMALIES_TOPIC', 'agent.anomalies', 'Topic the anomaly alerts are published to.');
-  const checkpointsTopic = reader.string('CHECKPOINTS_TOPIC', 'agentwatch.checkpoints', 'Topic of the audit hash-chain checkpoints.');
-  for (const [name, topic] of [['DLQ_TOPIC', dlqTopic], ['ANOMALIES_TOPIC', anomaliesTopic], ['CHECKPOINTS_TOPIC', checkpointsTopic]] as const) {
-    if (!/^[A-Za-z0-9._-]{1,249}$/.test(topic)) reader.problem(`${name}=${JSON.stringify(topic)} is not a legal Kafka topic name (letters, digits, . _ -; at most 249).`);
+  const dlqTopic = reader.string(
+    'DLQ_TOPIC',
+    'agentwatch.dlq',
+    'Dead-letter topic for records that cannot be decoded (reason in headers).',
+  );
+  const anomaliesTopic = reader.string(
+    'ANOMALIES_TOPIC',
+    'agent.anomalies',
+    'Topic the anomaly alerts are published to.',
+  );
+  const checkpointsTopic = reader.string(
+    'CHECKPOINTS_TOPIC',
+    'agentwatch.checkpoints',
+    'Topic of the audit hash-chain checkpoints.',
+  );
+  for (const [name, topic] of [
+    ['DLQ_TOPIC', dlqTopic],
+    ['ANOMALIES_TOPIC', anomaliesTopic],
+    ['CHECKPOINTS_TOPIC', checkpointsTopic],
+  ] as const) {
+    if (!/^[A-Za-z0-9._-]{1,249}$/.test(topic))
+      reader.problem(
+        `${name}=${JSON.stringify(topic)} is not a legal Kafka topic name (letters, digits, . _ -; at most 249).`,
+      );
   }
-  const outputPartitions = reader.int('OUTPUT_TOPIC_PARTITIONS', 3, { min: 1, max: 1000 }, 'Partitions of the output topics agentwatch creates when missing.');
-  const outputReplication = reader.int('OUTPUT_TOPIC_REPLICATION', -1, { min: -1, max: 10 }, 'Replication factor of created output topics (-1: broker default).');
-  if (outputReplication === 0) reader.problem('OUTPUT_TOPIC_REPLICATION=0 is not a replication factor; use -1 (broker default) or 1 and up.');
+  const outputPartitions = reader.int(
+    'OUTPUT_TOPIC_PARTITIONS',
+    3,
+    { min: 1, max: 1000 },
+    'Partitions of the output topics agentwatch creates when missing.',
+  );
+  const outputReplication = reader.int(
+    'OUTPUT_TOPIC_REPLICATION',
+    -1,
+    { min: -1, max: 10 },
+    'Replication factor of created output topics (-1: broker default).',
+  );
+  if (outputReplication === 0)
+    reader.problem('OUTPUT_TOPIC_REPLICATION=0 is not a replication factor; use -1 (broker default) or 1 and up.');
 
-  const taskTtlMs = reader.int('CORRELATE_TASK_TTL_MS', 60_000, { min: 100, max: 86_400_000 }, 'A task with no answer this long (event time) after its request times out.');
-  const maxInFlight = reader.int('CORRELATE_MAX_INFLIGHT', 100_000, { min: 10, max: 10_000_000 }, 'Most tasks awaiting an answer; beyond it the oldest is evicted (counted).');
-  const maxRecent = reader.int('CORRELATE_MAX_RECENT', 100_000, { min: 10, max: 10_000_000 }, 'Finished tasks remembered to recognise retries and duplicate answers.');
+  const taskTtlMs = reader.int(
+    'CORRELATE_TASK_TTL_MS',
+    60_000,
+    { min: 100, max: 86_400_000 },
+    'A task with no answer this long (event time) after its request times out.',
+  );
+  const maxInFlight = reader.int(
+    'CORRELATE_MAX_INFLIGHT',
+    100_000,
+    { min: 10, max: 10_000_000 },
+    'Most tasks awaiting an answer; beyond it the oldest is evicted (counted).',
+  );
+  const maxRecent = reader.int(
+    'CORRELATE_MAX_RECENT',
+    100_000,
+    { min: 10, max: 10_000_000 },
+    'Finished tasks remembered to recognise retries and duplicate answers.',
+  );
 
-  const maxSkewMs = reader.int('EVENT_TIME_MAX_SKEW_MS', 300_000, { min: 1_000, max: 31_536_000_000 }, 'A record stamped this far ahead of the (declared) clock, or behind the event clock, is audited and counted per producer but never moves the event clock, nor is it correlated or scored.');
-  const idleMs = reader.int('EVENT_TIME_IDLE_MS', 15_000, { min: 100, max: 86_400_000 }, 'A caught-up partition with no new record for this long (event time, and at least 2 s of wall time) stops holding the event clock back.');
-  const alignMs = reader.int('EVENT_TIME_ALIGN_MS', 300_000, { min: 1_000, max: 86_400_000 }, 'A partition read further ahead of event time than this is paused until the others catch up (bounds the tasks waiting for answers while a backlog is read).');
-  const speed = reader.float('EVENT_TIME_SPEED', 1, { min: 0.001, max: 10_000 }, 'Event time runs this many times faster than the wall clock: only for accelerated simulations, with EVENT_TIME_ANCHOR.');
-  const anchorText = reader.optionalString('EVENT_TIME_ANCHOR', 'The declared clock of an accelerated simulation: EVENT@WALL, its event time EVENT at wall time WALL (each ISO 8601 or ms since the epoch). Default: the wall clock.');
+  const maxSkewMs = reader.int(
+    'EVENT_TIME_MAX_SKEW_MS',
+    300_000,
+    { min: 1_000, max: 31_536_000_000 },
+    'A record stamped this far ahead of the (declared) clock, or behind the event clock, is audited and counted per producer but never moves the event clock, nor is it correlated or scored.',
+  );
+  const idleMs = reader.int(
+    'EVENT_TIME_IDLE_MS',
+    15_000,
+    { min: 100, max: 86_400_000 },
+    'A caught-up partition with no new record for this long (event time, and at least 2 s of wall time) stops holding the event clock back.',
+  );
+  const alignMs = reader.int(
+    'EVENT_TIME_ALIGN_MS',
+    300_000,
+    { min: 1_000, max: 86_400_000 },
+    'A partition read further ahead of event time than this is paused until the others catch up (bounds the tasks waiting for answers while a backlog is read).',
+  );
+  const speed = reader.float(
+    'EVENT_TIME_SPEED',
+    1,
+    { min: 0.001, max: 10_000 },
+    'Event time runs this many times faster than the wall clock: only for accelerated simulations, with EVENT_TIME_ANCHOR.',
+  );
+  const anchorText = reader.optionalString(
+    'EVENT_TIME_ANCHOR',
+    'The declared clock of an accelerated simulation: EVENT@WALL, its event time EVENT at wall time WALL (each ISO 8601 or ms since the epoch). Default: the wall clock.',
+  );
   const started = Date.now();
   let anchor = { event: started, wall: started };
   if (anchorText !== undefined) {
@@ -277,72 +448,225 @@ function readOptions(reader: OptionReader): Config {
     const event = parseInstant(eventText);
     const wall = parseInstant(wallText);
     if (event === undefined || wall === undefined || extra.length > 0) {
-      reader.problem(`EVENT_TIME_ANCHOR=${JSON.stringify(anchorText)} is not EVENT@WALL; give two times, ISO 8601 or ms since the epoch, e.g. 2026-12-01T09:00:00Z@2026-12-01T10:00:00Z.`);
+      reader.problem(
+        `EVENT_TIME_ANCHOR=${JSON.stringify(anchorText)} is not EVENT@WALL; give two times, ISO 8601 or ms since the epoch, e.g. 2026-12-01T09:00:00Z@2026-12-01T10:00:00Z.`,
+      );
     } else {
       anchor = { event, wall };
     }
   }
-  if (speed !== 1 && anchorText === undefined) reader.problem(`EVENT_TIME_SPEED=${speed} needs EVENT_TIME_ANCHOR (which event time the simulation showed at which wall time).`);
+  if (speed !== 1 && anchorText === undefined)
+    reader.problem(
+      `EVENT_TIME_SPEED=${speed} needs EVENT_TIME_ANCHOR (which event time the simulation showed at which wall time).`,
+    );
 
-  const eventsFile = reader.optionalString('EVENTS_FILE', 'Append every event as NDJSON to this file, fsynced before offsets are committed.');
-  const retryMaxMs = reader.int('SINK_RETRY_MAX_MS', 30_000, { min: 100, max: 600_000 }, 'Longest backoff between retries of a failing sink or schema registry.');
+  const eventsFile = reader.optionalString(
+    'EVENTS_FILE',
+    'Append every event as NDJSON to this file, fsynced before offsets are committed.',
+  );
+  const retryMaxMs = reader.int(
+    'SINK_RETRY_MAX_MS',
+    30_000,
+    { min: 100, max: 600_000 },
+    'Longest backoff between retries of a failing sink or schema registry.',
+  );
 
-  const windowMs = reader.int('DETECT_WINDOW_MS', 10_000, { min: 100, max: 3_600_000 }, 'Tumbling window length per agent, in event time.');
-  const latenessMs = reader.int('DETECT_LATENESS_MS', 5_000, { min: 0, max: 3_600_000 }, 'How long after its end a window waits for late events before it is scored.');
-  const p = reader.float('DETECT_P', 0.999, { min: 0, max: 1, exclusive: true }, 'Alert when D² exceeds this quantile (χ² of the feature count, or empirical).');
-  const threshold = reader.oneOf('DETECT_THRESHOLD', ['chi2', 'empirical'], 'chi2', 'Threshold: the χ² quantile, or the quantile of the agent\'s own normal scores.');
-  const fireAfter = reader.int('DETECT_FIRE_AFTER', 2, { min: 1, max: 100 }, 'Anomalous windows in a row before an alert fires (1: fastest, with more false alerts; see docs/detection.md).');
-  const resolveAfter = reader.int('DETECT_RESOLVE_AFTER', 2, { min: 1, max: 1000 }, 'Windows in a row at or below the stay threshold before a firing alert resolves.');
-  const stayP = reader.float('DETECT_STAY_P', 0.99, { min: 0, max: 1, exclusive: true }, 'An incident recovers, and a window may be learned, only at or below this quantile of the score (lower than DETECT_P).');
-  const atOnceP = reader.float('DETECT_FIRE_AT_ONCE_P', 0.999999, { min: 0, max: 1, exclusive: true }, 'A window scoring above this quantile fires an alert at once, without DETECT_FIRE_AFTER windows in a row (a gross change is news now).');
-  if (atOnceP < p) reader.problem(`DETECT_FIRE_AT_ONCE_P=${atOnceP} is below DETECT_P=${p}; the fire-at-once threshold must be the higher one.`);
-  if (stayP > p) reader.problem(`DETECT_STAY_P=${stayP} is above DETECT_P=${p}; the stay threshold must be the lower one.`);
-  const warmupWindows = reader.int('DETECT_WARMUP_WINDOWS', 30, { min: 2, max: 100_000 }, 'Windows an agent\'s own baseline learns before the agent can alert (no agent is scored against another\'s).');
-  const memoryWindows = reader.int('DETECT_MEMORY_WINDOWS', 180, { min: 10, max: 10_000_000 }, 'Baseline memory in windows (exponential forgetting): latency, size and proportion baselines follow slow drift.');
-  const rateMemoryWindows = reader.int('DETECT_RATE_MEMORY_WINDOWS', 60, { min: 2, max: 10_000_000 }, 'Memory of the request-rate baseline in windows: short, so that daily load cycles are normal.');
-  const learnDelayWindows = reader.int('DETECT_LEARN_DELAY_WINDOWS', 3, { min: 0, max: 1000 }, 'A window is learned only after this many later windows proved normal too (the baseline never learns an incident\'s onset).');
-  const acceptAfterMs = reader.int('DETECT_ACCEPT_AFTER_MS', 7_200_000, { min: 60_000, max: 2_592_000_000 }, 'With nothing learned for this long (an incident that never ends), the behaviour is accepted as the new normal: the alert resolves as accepted and the baseline starts over.');
-  const driftReferenceMs = reader.int('DETECT_DRIFT_REFERENCE_MS', 86_400_000, { min: 0, max: 2_592_000_000 }, 'Memory of each capability\'s long-term reference, in event time: a gradual change the short-term baseline follows (latency, payload size, retry, timeout or failure share) is reported as a minor drift alert against it. 0 turns drift reports off.');
-  if (driftReferenceMs > 0 && driftReferenceMs < 2 * memoryWindows * windowMs) reader.problem(`DETECT_DRIFT_REFERENCE_MS=${driftReferenceMs} is shorter than twice the short-term memory (DETECT_MEMORY_WINDOWS × DETECT_WINDOW_MS = ${memoryWindows * windowMs} ms); set it to at least ${2 * memoryWindows * windowMs}, or 0 to turn drift reports off.`);
-  const poolWindows = reader.int('DETECT_POOL_WINDOWS', 6, { min: 1, max: 100 }, 'Most windows pooled into the evidence of a quiet agent (1: no pooling; a worker pools at most 3).');
-  const poolMinRequests = reader.int('DETECT_POOL_MIN_REQUESTS', 20, { min: 1, max: 1_000_000 }, 'Windows are pooled until about this many requests are expected.');
+  const windowMs = reader.int(
+    'DETECT_WINDOW_MS',
+    10_000,
+    { min: 100, max: 3_600_000 },
+    'Tumbling window length per agent, in event time.',
+  );
+  const latenessMs = reader.int(
+    'DETECT_LATENESS_MS',
+    5_000,
+    { min: 0, max: 3_600_000 },
+    'How long after its end a window waits for late events before it is scored.',
+  );
+  const p = reader.float(
+    'DETECT_P',
+    0.999,
+    { min: 0, max: 1, exclusive: true },
+    'Alert when D² exceeds this quantile (χ² of the feature count, or empirical).',
+  );
+  const threshold = reader.oneOf(
+    'DETECT_THRESHOLD',
+    ['chi2', 'empirical'],
+    'chi2',
+    "Threshold: the χ² quantile, or the quantile of the agent's own normal scores.",
+  );
+  const fireAfter = reader.int(
+    'DETECT_FIRE_AFTER',
+    2,
+    { min: 1, max: 100 },
+    'Anomalous windows in a row before an alert fires (1: fastest, with more false alerts; see docs/detection.md).',
+  );
+  const resolveAfter = reader.int(
+    'DETECT_RESOLVE_AFTER',
+    2,
+    { min: 1, max: 1000 },
+    'Windows in a row at or below the stay threshold before a firing alert resolves.',
+  );
+  const stayP = reader.float(
+    'DETECT_STAY_P',
+    0.99,
+    { min: 0, max: 1, exclusive: true },
+    'An incident recovers, and a window may be learned, only at or below this quantile of the score (lower than DETECT_P).',
+  );
+  const atOnceP = reader.float(
+    'DETECT_FIRE_AT_ONCE_P',
+    0.999999,
+    { min: 0, max: 1, exclusive: true },
+    'A window scoring above this quantile fires an alert at once, without DETECT_FIRE_AFTER windows in a row (a gross change is news now).',
+  );
+  if (atOnceP < p)
+    reader.problem(
+      `DETECT_FIRE_AT_ONCE_P=${atOnceP} is below DETECT_P=${p}; the fire-at-once threshold must be the higher one.`,
+    );
+  if (stayP > p)
+    reader.problem(`DETECT_STAY_P=${stayP} is above DETECT_P=${p}; the stay threshold must be the lower one.`);
+  const warmupWindows = reader.int(
+    'DETECT_WARMUP_WINDOWS',
+    30,
+    { min: 2, max: 100_000 },
+    "Windows an agent's own baseline learns before the agent can alert (no agent is scored against another's).",
+  );
+  const memoryWindows = reader.int(
+    'DETECT_MEMORY_WINDOWS',
+    180,
+    { min: 10, max: 10_000_000 },
+    'Baseline memory in windows (exponential forgetting): latency, size and proportion baselines follow slow drift.',
+  );
+  const rateMemoryWindows = reader.int(
+    'DETECT_RATE_MEMORY_WINDOWS',
+    60,
+    { min: 2, max: 10_000_000 },
+    'Memory of the request-rate baseline in windows: short, so that daily load cycles are normal.',
+  );
+  const learnDelayWindows = reader.int(
+    'DETECT_LEARN_DELAY_WINDOWS',
+    3,
+    { min: 0, max: 1000 },
+    "A window is learned only after this many later windows proved normal too (the baseline never learns an incident's onset).",
+  );
+  const acceptAfterMs = reader.int(
+    'DETECT_ACCEPT_AFTER_MS',
+    7_200_000,
+    { min: 60_000, max: 2_592_000_000 },
+    'With nothing learned for this long (an incident that never ends), the behaviour is accepted as the new normal: the alert resolves as accepted and the baseline starts over.',
+  );
+  const driftReferenceMs = reader.int(
+    'DETECT_DRIFT_REFERENCE_MS',
+    86_400_000,
+    { min: 0, max: 2_592_000_000 },
+    "Memory of each capability's long-term reference, in event time: a gradual change the short-term baseline follows (latency, payload size, retry, timeout or failure share) is reported as a minor drift alert against it. 0 turns drift reports off.",
+  );
+  if (driftReferenceMs > 0 && driftReferenceMs < 2 * memoryWindows * windowMs)
+    reader.problem(
+      `DETECT_DRIFT_REFERENCE_MS=${driftReferenceMs} is shorter than twice the short-term memory (DETECT_MEMORY_WINDOWS × DETECT_WINDOW_MS = ${memoryWindows * windowMs} ms); set it to at least ${2 * memoryWindows * windowMs}, or 0 to turn drift reports off.`,
+    );
+  const poolWindows = reader.int(
+    'DETECT_POOL_WINDOWS',
+    6,
+    { min: 1, max: 100 },
+    'Most windows pooled into the evidence of a quiet agent (1: no pooling; a worker pools at most 3).',
+  );
+  const poolMinRequests = reader.int(
+    'DETECT_POOL_MIN_REQUESTS',
+    20,
+    { min: 1, max: 1_000_000 },
+    'Windows are pooled until about this many requests are expected.',
+  );
   const directions: Record<string, 'up' | 'down' | 'both'> = {};
-  for (const entry of reader.list('DETECT_DIRECTIONS', [], 'Which change of a feature alerts, as feature:direction (up, down or both), comma-separated (defaults: request_rate down, payload_bytes_mean both, the rest up).')) {
+  for (const entry of reader.list(
+    'DETECT_DIRECTIONS',
+    [],
+    'Which change of a feature alerts, as feature:direction (up, down or both), comma-separated (defaults: request_rate down, payload_bytes_mean both, the rest up).',
+  )) {
     const [name, direction] = entry.split(':');
-    if (name === undefined || name === '' || !['up', 'down', 'both'].includes(direction ?? '')) reader.problem(`DETECT_DIRECTIONS: ${JSON.stringify(entry)} is not feature:direction with a direction of up, down or both (e.g. request_rate:both).`);
+    if (name === undefined || name === '' || !['up', 'down', 'both'].includes(direction ?? ''))
+      reader.problem(
+        `DETECT_DIRECTIONS: ${JSON.stringify(entry)} is not feature:direction with a direction of up, down or both (e.g. request_rate:both).`,
+      );
     else directions[name] = direction as 'up' | 'down' | 'both';
   }
   const minEffects: Record<string, number> = {};
-  for (const entry of reader.list('DETECT_MIN_EFFECTS', [], 'Smallest change that alerts, as feature:number, comma-separated: relative for rates, latencies and sizes (latency_p50:0.5 is +50 %), absolute for proportions and tail shares (failure_rate:0.1).')) {
+  for (const entry of reader.list(
+    'DETECT_MIN_EFFECTS',
+    [],
+    'Smallest change that alerts, as feature:number, comma-separated: relative for rates, latencies and sizes (latency_p50:0.5 is +50 %), absolute for proportions and tail shares (failure_rate:0.1).',
+  )) {
     const [name, text] = entry.split(':');
     const value = Number(text);
-    if (name === undefined || name === '' || text === undefined || !Number.isFinite(value) || value < 0) reader.problem(`DETECT_MIN_EFFECTS: ${JSON.stringify(entry)} is not feature:number (e.g. latency_p50:0.25).`);
+    if (name === undefined || name === '' || text === undefined || !Number.isFinite(value) || value < 0)
+      reader.problem(`DETECT_MIN_EFFECTS: ${JSON.stringify(entry)} is not feature:number (e.g. latency_p50:0.25).`);
     else minEffects[name] = value;
   }
-  const shrinkageRaw = reader.optionalString('DETECT_SHRINKAGE', 'Pseudo-count of the covariance shrinkage toward the diagonal (default: the number of features).');
+  const shrinkageRaw = reader.optionalString(
+    'DETECT_SHRINKAGE',
+    'Pseudo-count of the covariance shrinkage toward the diagonal (default: the number of features).',
+  );
   let shrinkage: number | undefined;
   if (shrinkageRaw !== undefined) {
     shrinkage = Number(shrinkageRaw);
-    if (!Number.isFinite(shrinkage) || shrinkage <= 0) reader.problem(`DETECT_SHRINKAGE=${JSON.stringify(shrinkageRaw)} must be a positive number.`);
+    if (!Number.isFinite(shrinkage) || shrinkage <= 0)
+      reader.problem(`DETECT_SHRINKAGE=${JSON.stringify(shrinkageRaw)} must be a positive number.`);
   }
   const features = reader.list('DETECT_FEATURES', [], 'Features to score (default: all; see the README).');
-  const warmupRowsRaw = reader.optionalString('WARMUP_ROWS', '`agentwatch score`: leading rows that fit the initial baseline (default: DETECT_WARMUP_WINDOWS; --warmup wins).');
+  const warmupRowsRaw = reader.optionalString(
+    'WARMUP_ROWS',
+    '`agentwatch score`: leading rows that fit the initial baseline (default: DETECT_WARMUP_WINDOWS; --warmup wins).',
+  );
   let warmupRows: number | undefined;
   if (warmupRowsRaw !== undefined) {
     warmupRows = Number(warmupRowsRaw);
-    if (!/^\d+$/.test(warmupRowsRaw) || warmupRows < 2) reader.problem(`WARMUP_ROWS=${JSON.stringify(warmupRowsRaw)} must be a whole number of at least 2.`);
+    if (!/^\d+$/.test(warmupRowsRaw) || warmupRows < 2)
+      reader.problem(`WARMUP_ROWS=${JSON.stringify(warmupRowsRaw)} must be a whole number of at least 2.`);
   }
-  const maxAgents = reader.int('DETECT_MAX_AGENTS', 10_000, { min: 1, max: 1_000_000 }, 'Most agents with windows and baselines; the least recently seen is dropped (counted).');
+  const maxAgents = reader.int(
+    'DETECT_MAX_AGENTS',
+    10_000,
+    { min: 1, max: 1_000_000 },
+    'Most agents with windows and baselines; the least recently seen is dropped (counted).',
+  );
 
-  const auditBatchRows = reader.int('AUDIT_BATCH_ROWS', 5_000, { min: 1, max: 1_000_000 }, 'Audit rows per ClickHouse insert (or fewer after AUDIT_FLUSH_MS).');
-  const auditFlushMs = reader.int('AUDIT_FLUSH_MS', 1_000, { min: 10, max: 600_000 }, 'Longest wait before buffered audit rows are inserted.');
-  const redactPaths = reader.list('AUDIT_REDACT_PATHS', [], 'JSON paths masked before a payload is stored and hashed (dot-separated, * for any key or item), e.g. params.message.parts.*.text.');
-  const retentionDays = reader.int('AUDIT_RETENTION_DAYS', 0, { min: 0, max: 36_500 }, 'Delete audit rows this many days after ingestion (0: keep forever). Applies when the table is created.');
-  const checkpointIntervalMs = reader.int('CHECKPOINT_INTERVAL_MS', 60_000, { min: 100, max: 86_400_000 }, 'How often the hash-chain tails are published to CHECKPOINTS_TOPIC.');
+  const auditBatchRows = reader.int(
+    'AUDIT_BATCH_ROWS',
+    5_000,
+    { min: 1, max: 1_000_000 },
+    'Audit rows per ClickHouse insert (or fewer after AUDIT_FLUSH_MS).',
+  );
+  const auditFlushMs = reader.int(
+    'AUDIT_FLUSH_MS',
+    1_000,
+    { min: 10, max: 600_000 },
+    'Longest wait before buffered audit rows are inserted.',
+  );
+  const redactPaths = reader.list(
+    'AUDIT_REDACT_PATHS',
+    [],
+    'JSON paths masked before a payload is stored and hashed (dot-separated, * for any key or item), e.g. params.message.parts.*.text.',
+  );
+  const retentionDays = reader.int(
+    'AUDIT_RETENTION_DAYS',
+    0,
+    { min: 0, max: 36_500 },
+    'Delete audit rows this many days after ingestion (0: keep forever). Applies when the table is created.',
+  );
+  const checkpointIntervalMs = reader.int(
+    'CHECKPOINT_INTERVAL_MS',
+    60_000,
+    { min: 100, max: 86_400_000 },
+    'How often the hash-chain tails are published to CHECKPOINTS_TOPIC.',
+  );
 
   const apiHost = reader.string('API_HOST', '127.0.0.1', 'Address the HTTP API listens on (0.0.0.0 to expose it).');
   const apiPort = reader.int('API_PORT', 8080, { min: 0, max: 65_535 }, 'Port of the HTTP API (0: any free port).');
-  const apiKeyEntries = reader.list('API_KEYS', [], 'API keys as name:role[+role]:key (roles auditor, sre, admin; keys of 16+ characters), comma-separated. Secret.');
+  const apiKeyEntries = reader.list(
+    'API_KEYS',
+    [],
+    'API keys as name:role[+role]:key (roles auditor, sre, admin; keys of 16+ characters), comma-separated. Secret.',
+  );
   const apiKeys: ApiKeyConfig[] = [];
   for (const entry of apiKeyEntries) {
     const [name, roleList, ...keyParts] = entry.split(':');
@@ -352,7 +676,9 @@ function readOptions(reader: OptionReader): Config {
     if (name === undefined || name === '' || roles.length === 0 || key === '') {
       reader.problem(`API_KEYS: an entry of ${label} is not name:role[+role]:key.`);
     } else if (roles.some((r) => !['auditor', 'sre', 'admin'].includes(r))) {
-      reader.problem(`API_KEYS: key ${label} has an unknown role in ${JSON.stringify(roleList)}; roles are auditor, sre, admin.`);
+      reader.problem(
+        `API_KEYS: key ${label} has an unknown role in ${JSON.stringify(roleList)}; roles are auditor, sre, admin.`,
+      );
     } else if (key.length < 16) {
       reader.problem(`API_KEYS: the key of ${label} is shorter than 16 characters; use a long random key.`);
     } else if (apiKeys.some((k) => k.name === name)) {
@@ -361,28 +687,108 @@ function readOptions(reader: OptionReader): Config {
       apiKeys.push({ name, roles: roles as ApiRole[], key });
     }
   }
-  const maxPageRows = reader.int('API_MAX_PAGE_ROWS', 1_000, { min: 1, max: 100_000 }, 'Largest page a query endpoint returns (the limit parameter may not exceed it).');
-  const maxExportRows = reader.int('API_MAX_EXPORT_ROWS', 10_000_000, { min: 1, max: 1_000_000_000 }, 'Most rows one export may match; a larger export is refused with a 400 (narrow it with from/to).');
-  const queryTimeoutMs = reader.int('API_QUERY_TIMEOUT_MS', 10_000, { min: 100, max: 3_600_000 }, 'Time limit of one API query in ClickHouse (exports: ten times this).');
-  const metricsPublic = reader.bool('API_METRICS_PUBLIC', false, 'Serve /metrics without an API key (false: Prometheus scrapes with a key of role sre).');
+  const maxPageRows = reader.int(
+    'API_MAX_PAGE_ROWS',
+    1_000,
+    { min: 1, max: 100_000 },
+    'Largest page a query endpoint returns (the limit parameter may not exceed it).',
+  );
+  const maxExportRows = reader.int(
+    'API_MAX_EXPORT_ROWS',
+    10_000_000,
+    { min: 1, max: 1_000_000_000 },
+    'Most rows one export may match; a larger export is refused with a 400 (narrow it with from/to).',
+  );
+  const queryTimeoutMs = reader.int(
+    'API_QUERY_TIMEOUT_MS',
+    10_000,
+    { min: 100, max: 3_600_000 },
+    'Time limit of one API query in ClickHouse (exports: ten times this).',
+  );
+  const metricsPublic = reader.bool(
+    'API_METRICS_PUBLIC',
+    false,
+    'Serve /metrics without an API key (false: Prometheus scrapes with a key of role sre).',
+  );
 
-  const logLevel = reader.oneOf('LOG_LEVEL', ['fatal', 'error', 'warn', 'info', 'debug', 'trace'], 'info', 'Log level (JSON logs on stdout).');
+  const logLevel = reader.oneOf(
+    'LOG_LEVEL',
+    ['fatal', 'error', 'warn', 'info', 'debug', 'trace'],
+    'info',
+    'Log level (JSON logs on stdout).',
+  );
 
   return {
-    kafka: { brokers, clientId, groupId, sasl, tls, connectionTimeoutMs, requestTimeoutMs, startupTimeoutMs, sessionTimeoutMs },
+    kafka: {
+      brokers,
+      clientId,
+      groupId,
+      sasl,
+      tls,
+      connectionTimeoutMs,
+      requestTimeoutMs,
+      startupTimeoutMs,
+      sessionTimeoutMs,
+    },
     api: { host: apiHost, port: apiPort, keys: apiKeys, maxPageRows, maxExportRows, queryTimeoutMs, metricsPublic },
     audit: { batchRows: auditBatchRows, flushMs: auditFlushMs, redactPaths, retentionDays, checkpointIntervalMs },
     detect: {
-      windowMs, latenessMs, p, threshold, fireAfter, resolveAfter, warmupWindows, memoryWindows, shrinkage, features, maxAgents, warmupRows,
-      stayP, atOnceP, learnDelayWindows, acceptAfterMs, rateMemoryWindows, driftReferenceMs, poolWindows, poolMinRequests, directions, minEffects,
+      windowMs,
+      latenessMs,
+      p,
+      threshold,
+      fireAfter,
+      resolveAfter,
+      warmupWindows,
+      memoryWindows,
+      shrinkage,
+      features,
+      maxAgents,
+      warmupRows,
+      stayP,
+      atOnceP,
+      learnDelayWindows,
+      acceptAfterMs,
+      rateMemoryWindows,
+      driftReferenceMs,
+      poolWindows,
+      poolMinRequests,
+      directions,
+      minEffects,
     },
-    ingest: { topicPattern, excludeTopics, refreshIntervalMs, fromBeginning, maxPayloadBytes, partitionsConcurrently, maxBytesPerPartition, stallUnreadyMs },
-    topics: { dlq: dlqTopic, anomalies: anomaliesTopic, checkpoints: checkpointsTopic, partitions: outputPartitions, replicationFactor: outputReplication },
+    ingest: {
+      topicPattern,
+      excludeTopics,
+      refreshIntervalMs,
+      fromBeginning,
+      maxPayloadBytes,
+      partitionsConcurrently,
+      maxBytesPerPartition,
+      stallUnreadyMs,
+    },
+    topics: {
+      dlq: dlqTopic,
+      anomalies: anomaliesTopic,
+      checkpoints: checkpointsTopic,
+      partitions: outputPartitions,
+      replicationFactor: outputReplication,
+    },
     correlate: { taskTtlMs, maxInFlight, maxRecent },
     eventTime: { maxSkewMs, idleMs, alignMs, speed, anchor },
     sinks: { eventsFile, retryMaxMs },
-    schemaRegistry: { url: registryUrl ?? 'http://127.0.0.1:8081', username: registryUsername, password: registryPassword },
-    clickhouse: { url: clickhouseUrl, username: clickhouseUser, password: clickhousePassword, database, dataDir, requestTimeoutMs: clickhouseTimeout },
+    schemaRegistry: {
+      url: registryUrl ?? 'http://127.0.0.1:8081',
+      username: registryUsername,
+      password: registryPassword,
+    },
+    clickhouse: {
+      url: clickhouseUrl,
+      username: clickhouseUser,
+      password: clickhousePassword,
+      database,
+      dataDir,
+      requestTimeoutMs: clickhouseTimeout,
+    },
     logLevel,
   };
 }
@@ -399,7 +805,9 @@ function readPem(reader: OptionReader, name: string, file: string | undefined): 
   try {
     return readFileSync(file, 'utf8');
   } catch (err) {
-    reader.problem(`${name}=${file} cannot be read (${(err as NodeJS.ErrnoException).code ?? 'error'}); point it at a readable PEM file.`);
+    reader.problem(
+      `${name}=${file} cannot be read (${(err as NodeJS.ErrnoException).code ?? 'error'}); point it at a readable PEM file.`,
+    );
     return undefined;
   }
 }
@@ -410,11 +818,15 @@ function readConfigFile(path: string, known: ReadonlySet<string>, problems: stri
   try {
     parsed = JSON.parse(readFileSync(path, 'utf8'));
   } catch (err) {
-    problems.push(`${CONFIG_FILE_VARIABLE}=${path}: ${err instanceof SyntaxError ? `not valid JSON (${err.message})` : `cannot be read (${(err as NodeJS.ErrnoException).code ?? 'error'})`}.`);
+    problems.push(
+      `${CONFIG_FILE_VARIABLE}=${path}: ${err instanceof SyntaxError ? `not valid JSON (${err.message})` : `cannot be read (${(err as NodeJS.ErrnoException).code ?? 'error'})`}.`,
+    );
     return {};
   }
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
-    problems.push(`${CONFIG_FILE_VARIABLE}=${path}: must hold one JSON object of option names to values, e.g. {"KAFKA_BROKERS": "kafka:9092"}.`);
+    problems.push(
+      `${CONFIG_FILE_VARIABLE}=${path}: must hold one JSON object of option names to values, e.g. {"KAFKA_BROKERS": "kafka:9092"}.`,
+    );
     return {};
   }
   const values: Record<string, string> = {};
@@ -437,7 +849,12 @@ export function describeOptions(): OptionDoc[] {
   const reader = new OptionReader({});
   readOptions(reader);
   return [
-    { name: CONFIG_FILE_VARIABLE, type: 'path', default: '(unset)', description: 'JSON file of option names to values; the environment overrides it.' },
+    {
+      name: CONFIG_FILE_VARIABLE,
+      type: 'path',
+      default: '(unset)',
+      description: 'JSON file of option names to values; the environment overrides it.',
+    },
     ...reader.docs,
   ];
 }

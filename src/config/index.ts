@@ -1,4 +1,21 @@
 // The config stage: one validated Config from the environment and an optional file.
 export { loadConfig, describeOptions } from './config.js';
-export type { ApiConfig, ApiKeyConfig, ApiRole, AuditConfig, Config, CorrelateConfig, DetectConfig, EventTimeConfig, IngestConfig, SinksConfig, TopicsConfig, KafkaConfig, SchemaRegistryConfig, ClickHouseConfig, SaslMechanism, LogLevel } from './config.js';
+export type {
+  ApiConfig,
+  ApiKeyConfig,
+  ApiRole,
+  AuditConfig,
+  Config,
+  CorrelateConfig,
+  DetectConfig,
+  EventTimeConfig,
+  IngestConfig,
+  SinksConfig,
+  TopicsConfig,
+  KafkaConfig,
+  SchemaRegistryConfig,
+  ClickHouseConfig,
+  SaslMechanism,
+  LogLevel,
+} from './config.js';
 export type { OptionDoc } from './option-reader.js';

@@ -50,23 +50,41 @@ export class OptionReader {
     if (value === undefined) return def;
     const parsed = Number(value);
     if (!/^-?\d+$/.test(value) || !Number.isSafeInteger(parsed)) {
-      this.problems.push(`${name}=${JSON.stringify(value)} is not a whole number; set it to an integer from ${bounds.min} to ${bounds.max}.`);
+      this.problems.push(
+        `${name}=${JSON.stringify(value)} is not a whole number; set it to an integer from ${bounds.min} to ${bounds.max}.`,
+      );
       return def;
     }
     if (parsed < bounds.min || parsed > bounds.max) {
-      this.problems.push(`${name}=${parsed} is out of range; set it to an integer from ${bounds.min} to ${bounds.max}.`);
+      this.problems.push(
+        `${name}=${parsed} is out of range; set it to an integer from ${bounds.min} to ${bounds.max}.`,
+      );
       return def;
     }
     return parsed;
   }
 
-  float(name: string, def: number, bounds: { min: number; max: number; exclusive?: boolean }, description: string): number {
-    const range = bounds.exclusive ? `between ${bounds.min} and ${bounds.max} (exclusive)` : `from ${bounds.min} to ${bounds.max}`;
-    this.doc(name, `number ${bounds.exclusive ? '(' : '['}${bounds.min}, ${bounds.max}${bounds.exclusive ? ')' : ']'}`, String(def), description);
+  float(
+    name: string,
+    def: number,
+    bounds: { min: number; max: number; exclusive?: boolean },
+    description: string,
+  ): number {
+    const range = bounds.exclusive
+      ? `between ${bounds.min} and ${bounds.max} (exclusive)`
+      : `from ${bounds.min} to ${bounds.max}`;
+    this.doc(
+      name,
+      `number ${bounds.exclusive ? '(' : '['}${bounds.min}, ${bounds.max}${bounds.exclusive ? ')' : ']'}`,
+      String(def),
+      description,
+    );
     const value = this.raw(name);
     if (value === undefined) return def;
     const parsed = Number(value);
-    const inside = bounds.exclusive ? parsed > bounds.min && parsed < bounds.max : parsed >= bounds.min && parsed <= bounds.max;
+    const inside = bounds.exclusive
+      ? parsed > bounds.min && parsed < bounds.max
+      : parsed >= bounds.min && parsed <= bounds.max;
     if (!/^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$/.test(value) || !Number.isFinite(parsed) || !inside) {
       this.problems.push(`${name}=${JSON.stringify(value)} is not a number ${range}.`);
       return def;
@@ -90,7 +108,10 @@ export class OptionReader {
     this.doc(name, 'comma-separated list', def.join(','), description);
     const value = this.raw(name);
     if (value === undefined) return [...def];
-    return value.split(',').map((item) => item.trim()).filter((item) => item !== '');
+    return value
+      .split(',')
+      .map((item) => item.trim())
+      .filter((item) => item !== '');
   }
 
   oneOf<T extends string>(name: string, allowed: readonly T[], def: T, description: string): T {

@@ -28,7 +28,14 @@ export class ClockFindings {
     const key = `${event.agent}\u0000${event.topic}`;
     let finding = this.byProducer.get(key);
     if (finding === undefined) {
-      finding = { kind: 'clock_skew', producer: event.agent, topic: event.topic, ahead: 0, behind: 0, last: { partition: 0, offset: '0', timestamp: 0, skew, seenAt: 0 } };
+      finding = {
+        kind: 'clock_skew',
+        producer: event.agent,
+        topic: event.topic,
+        ahead: 0,
+        behind: 0,
+        last: { partition: 0, offset: '0', timestamp: 0, skew, seenAt: 0 },
+      };
       if (this.byProducer.size >= this.maxProducers) {
         this.byProducer.delete(this.byProducer.oldest()!.key);
         this.totals.producersDropped += 1;

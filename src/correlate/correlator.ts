@@ -118,8 +118,17 @@ export class Correlator {
   /** Tasks found timed out by the answer itself (sent after the deadline), reported with the next expiry. */
   private answeredLate: TaskTimeout[] = [];
   private readonly counters: Omit<CorrelatorStats, 'inFlight' | 'pendingAnswers'> = {
-    requests: 0, answered: 0, answersBeforeRequests: 0, retries: 0, redeliveries: 0, timeouts: 0, lateAnswers: 0,
-    duplicateAnswers: 0, orphanAnswers: 0, evictions: 0, recentEvictions: 0,
+    requests: 0,
+    answered: 0,
+    answersBeforeRequests: 0,
+    retries: 0,
+    redeliveries: 0,
+    timeouts: 0,
+    lateAnswers: 0,
+    duplicateAnswers: 0,
+    orphanAnswers: 0,
+    evictions: 0,
+    recentEvictions: 0,
   };
 
   constructor(private readonly options: CorrelatorOptions) {}
@@ -161,7 +170,10 @@ export class Correlator {
       return;
     }
     this.counters.requests += 1;
-    const attempts = Math.max(event.attempt, pending !== undefined ? pending.attempts + 1 : finished !== undefined ? finished.attempts + 1 : 1);
+    const attempts = Math.max(
+      event.attempt,
+      pending !== undefined ? pending.attempts + 1 : finished !== undefined ? finished.attempts + 1 : 1,
+    );
     event.attempt = attempts;
     event.retries = attempts - 1;
     if (attempts > 1) this.counters.retries += 1;
@@ -186,15 +198,31 @@ export class Correlator {
         event.timedOut = true;
         this.answeredLate.push(timeoutOf(event, event.timestamp, event.timestamp + this.options.taskTtlMs, attempts));
       }
-      this.remember(key, { requestedAt: event.timestamp, answeredAt: early.answeredAt, attempts, outcome: 'answered', source });
+      this.remember(key, {
+        requestedAt: event.timestamp,
+        answeredAt: early.answeredAt,
+        attempts,
+        outcome: 'answered',
+        source,
+      });
       return;
     }
     if (finished !== undefined) this.recent.delete(key);
     // set() makes the key the newest, so the table stays ordered by latest request read (for eviction).
     const task: InFlightTask = {
-      key, taskId: event.taskId, workflowId: event.workflowId, agent: event.agent, capability: event.capability,
-      topic: event.topic, partition: event.partition, offset: event.offset, source,
-      requestedAt: event.timestamp, earlierRequestedAt: pending?.requestedAt ?? null, deadline: event.timestamp + this.options.taskTtlMs, attempts,
+      key,
+      taskId: event.taskId,
+      workflowId: event.workflowId,
+      agent: event.agent,
+      capability: event.capability,
+      topic: event.topic,
+      partition: event.partition,
+      offset: event.offset,
+      source,
+      requestedAt: event.timestamp,
+      earlierRequestedAt: pending?.requestedAt ?? null,
+      deadline: event.timestamp + this.options.taskTtlMs,
+      attempts,
     };
     this.inFlight.set(key, task);
     this.deadlines.push(task.deadline, task);
@@ -266,7 +294,13 @@ export class Correlator {
           event.timedOut = true;
           this.answeredLate.push(timeoutOf(pending, pending.requestedAt, pending.deadline, pending.attempts));
         }
-        this.remember(key, { requestedAt: pending.requestedAt, answeredAt: event.timestamp, attempts: pending.attempts, outcome: 'answered', source: pending.source });
+        this.remember(key, {
+          requestedAt: pending.requestedAt,
+          answeredAt: event.timestamp,
+          attempts: pending.attempts,
+          outcome: 'answered',
+          source: pending.source,
+        });
         return;
       }
     }
@@ -277,7 +311,8 @@ export class Correlator {
       if (finished.outcome === 'answered') {
         const ownKeys = correlationKeys(event);
         // Later than the answer it already got: perhaps the answer to a retry not read yet.
-        if (finished.answeredAt !== null && event.timestamp > finished.answeredAt && ownKeys.length > 0) this.addPending({ answeredAt: event.timestamp, agent: event.agent, keys: ownKeys, afterAnswer: true });
+        if (finished.answeredAt !== null && event.timestamp > finished.answeredAt && ownKeys.length > 0)
+          this.addPending({ answeredAt: event.timestamp, agent: event.agent, keys: ownKeys, afterAnswer: true });
         else this.counters.duplicateAnswers += 1;
       } else {
         // Answered after it timed out (or was evicted): still a latency, and flagged.
@@ -309,13 +344,24 @@ export class Correlator {
       this.inFlight.delete(key);
       this.counters.timeouts += 1;
       timeouts.push(timeoutOf(task, task.requestedAt, task.deadline, task.attempts));
-      this.remember(key, { requestedAt: task.requestedAt, answeredAt: null, attempts: task.attempts, outcome: 'timed-out', source: task.source });
+      this.remember(key, {
+        requestedAt: task.requestedAt,
+        answeredAt: null,
+        attempts: task.attempts,
+        outcome: 'timed-out',
+        source: task.source,
+      });
     }
     if (early > 0) timeouts.sort((a, b) => a.expiredAt - b.expiredAt);
     // Entries of tasks that left the table wait for their deadline; drop them once they outnumber the live ones.
-    if (this.deadlines.size > 2 * this.inFlight.size + 1024) this.deadlines.retain((task) => this.inFlight.get(task.key) === task);
+    if (this.deadlines.size > 2 * this.inFlight.size + 1024)
+      this.deadlines.retain((task) => this.inFlight.get(task.key) === task);
     // Answers whose request did not show up within the TTL.
-    for (let entry = this.pendingAnswers.oldest(); entry !== undefined && entry.value[0]!.answeredAt + this.options.taskTtlMs <= now; entry = this.pendingAnswers.oldest()) {
+    for (
+      let entry = this.pendingAnswers.oldest();
+      entry !== undefined && entry.value[0]!.answeredAt + this.options.taskTtlMs <= now;
+      entry = this.pendingAnswers.oldest()
+    ) {
       const unclaimed = entry.value[0]!;
       this.removePending(unclaimed);
       if (unclaimed.afterAnswer) this.counters.duplicateAnswers += 1;
@@ -329,7 +375,13 @@ export class Correlator {
     if (oldest === undefined) return;
     this.inFlight.delete(oldest.key);
     this.counters.evictions += 1;
-    this.remember(oldest.key, { requestedAt: oldest.value.requestedAt, answeredAt: null, attempts: oldest.value.attempts, outcome: 'evicted', source: oldest.value.source });
+    this.remember(oldest.key, {
+      requestedAt: oldest.value.requestedAt,
+      answeredAt: null,
+      attempts: oldest.value.attempts,
+      outcome: 'evicted',
+      source: oldest.value.source,
+    });
   }
 
   private remember(key: string, finished: FinishedTask): void {
@@ -346,8 +398,16 @@ export class Correlator {
 
 function timeoutOf(task: TaskRef, requestedAt: number, expiredAt: number, attempts: number): TaskTimeout {
   return {
-    taskId: task.taskId, workflowId: task.workflowId, agent: task.agent, capability: task.capability,
-    topic: task.topic, partition: task.partition, offset: task.offset, requestedAt, expiredAt, attempts,
+    taskId: task.taskId,
+    workflowId: task.workflowId,
+    agent: task.agent,
+    capability: task.capability,
+    topic: task.topic,
+    partition: task.partition,
+    offset: task.offset,
+    requestedAt,
+    expiredAt,
+    attempts,
   };
 }
 
@@ -356,7 +416,11 @@ function sourceOf(event: AgentEvent): string {
 }
 
 function isAnswer(event: AgentEvent): boolean {
-  return event.kind === 'result' || event.kind === 'error' || (event.kind === 'status' && event.state !== null && TERMINAL_STATES.has(event.state));
+  return (
+    event.kind === 'result' ||
+    event.kind === 'error' ||
+    (event.kind === 'status' && event.state !== null && TERMINAL_STATES.has(event.state))
+  );
 }
 
 function workflowKey(event: AgentEvent): string | null {

@@ -76,7 +76,12 @@ export class EventClock {
    * Whether a record's timestamp is a clock outlier: null when it is fit to move its partition's
    * watermark. `newestInBatch`: the newest admitted timestamp of the records before it in its batch.
    */
-  classify(partitionKey: string, timestamp: number, wall: number, newestInBatch = Number.NEGATIVE_INFINITY): ClockSkew | null {
+  classify(
+    partitionKey: string,
+    timestamp: number,
+    wall: number,
+    newestInBatch = Number.NEGATIVE_INFINITY,
+  ): ClockSkew | null {
     if (timestamp > this.reference(wall) + this.options.maxSkewMs) return 'ahead';
     const watermark = this.partitions.get(partitionKey)?.watermark ?? Number.NEGATIVE_INFINITY;
     if (timestamp < Math.max(watermark, this.current, newestInBatch) - this.options.maxSkewMs) return 'behind';
@@ -87,7 +92,13 @@ export class EventClock {
    * Takes one partition's batch of events (in offset order): marks those whose timestamps no clock
    * explains (event.clockSkew, and `onSkew` for each) and moves the partition's watermark with the rest.
    */
-  admit(partitionKey: string, events: readonly AgentEvent[], caughtUp: boolean, wall: number, onSkew?: (event: AgentEvent, skew: ClockSkew) => void): void {
+  admit(
+    partitionKey: string,
+    events: readonly AgentEvent[],
+    caughtUp: boolean,
+    wall: number,
+    onSkew?: (event: AgentEvent, skew: ClockSkew) => void,
+  ): void {
     let newest = Number.NEGATIVE_INFINITY;
     for (const event of events) {
       const skew = this.classify(partitionKey, event.timestamp, wall, newest);
@@ -108,7 +119,12 @@ export class EventClock {
   observe(partitionKey: string, newestTimestamp: number, caughtUp: boolean, wall: number): void {
     const progress = this.partitions.get(partitionKey);
     if (progress === undefined) {
-      this.partitions.set(partitionKey, { watermark: newestTimestamp, lastRecordWall: wall, stalledAtRecord: this.stalledTotal, caughtUp });
+      this.partitions.set(partitionKey, {
+        watermark: newestTimestamp,
+        lastRecordWall: wall,
+        stalledAtRecord: this.stalledTotal,
+        caughtUp,
+      });
       return;
     }
     progress.watermark = Math.max(progress.watermark, newestTimestamp);
@@ -119,7 +135,13 @@ export class EventClock {
 
   /** Announces a partition with a backlog that has not delivered yet: the clock waits for it. */
   expect(partitionKey: string, wall: number): void {
-    if (!this.partitions.has(partitionKey)) this.partitions.set(partitionKey, { watermark: Number.NEGATIVE_INFINITY, lastRecordWall: wall, stalledAtRecord: this.stalledTotal, caughtUp: false });
+    if (!this.partitions.has(partitionKey))
+      this.partitions.set(partitionKey, {
+        watermark: Number.NEGATIVE_INFINITY,
+        lastRecordWall: wall,
+        stalledAtRecord: this.stalledTotal,
+        caughtUp: false,
+      });
   }
 
   /**
@@ -164,7 +186,10 @@ export class EventClock {
     let anyActive = false;
     let idleAdvance = Number.NEGATIVE_INFINITY;
     for (const p of this.partitions.values()) {
-      const ongoing = this.stallStart !== undefined && wall > this.stallStart ? wall - Math.max(this.stallStart, p.lastRecordWall) : 0;
+      const ongoing =
+        this.stallStart !== undefined && wall > this.stallStart
+          ? wall - Math.max(this.stallStart, p.lastRecordWall)
+          : 0;
       const quietFor = Math.max(0, wall - p.lastRecordWall - (this.stalledTotal - p.stalledAtRecord) - ongoing) * speed;
       if (!p.caughtUp || quietFor < idleMs) {
         anyActive = true;

@@ -7,7 +7,15 @@
 import { isLegacyJsonRpcMethod, legacyJsonRpcToV1Method } from '@a2a-js/sdk/compat/v0_3';
 import type { Message, Task, TaskArtifactUpdateEvent, TaskStatusUpdateEvent } from '@a2a-js/sdk';
 import { TERMINAL_STATES, type TaskState } from './agent-event.js';
-import { applyMetadata, emptySemantics, firstText, isObject, text, type JsonObject, type Semantics } from './semantics.js';
+import {
+  applyMetadata,
+  emptySemantics,
+  firstText,
+  isObject,
+  text,
+  type JsonObject,
+  type Semantics,
+} from './semantics.js';
 
 /** Pre-0.3 names the SDK no longer maps. */
 const PRE_V03_METHODS: Readonly<Record<string, string>> = {
@@ -26,12 +34,25 @@ export function normaliseMethod(method: string): string {
 }
 
 const STATE_NAMES: Readonly<Record<string, TaskState>> = {
-  submitted: 'submitted', working: 'working', 'input-required': 'input-required', completed: 'completed',
-  failed: 'failed', canceled: 'canceled', cancelled: 'canceled', rejected: 'rejected', 'auth-required': 'auth-required',
+  submitted: 'submitted',
+  working: 'working',
+  'input-required': 'input-required',
+  completed: 'completed',
+  failed: 'failed',
+  canceled: 'canceled',
+  cancelled: 'canceled',
+  rejected: 'rejected',
+  'auth-required': 'auth-required',
   unknown: 'unknown',
-  TASK_STATE_SUBMITTED: 'submitted', TASK_STATE_WORKING: 'working', TASK_STATE_INPUT_REQUIRED: 'input-required',
-  TASK_STATE_COMPLETED: 'completed', TASK_STATE_FAILED: 'failed', TASK_STATE_CANCELED: 'canceled',
-  TASK_STATE_CANCELLED: 'canceled', TASK_STATE_REJECTED: 'rejected', TASK_STATE_AUTH_REQUIRED: 'auth-required',
+  TASK_STATE_SUBMITTED: 'submitted',
+  TASK_STATE_WORKING: 'working',
+  TASK_STATE_INPUT_REQUIRED: 'input-required',
+  TASK_STATE_COMPLETED: 'completed',
+  TASK_STATE_FAILED: 'failed',
+  TASK_STATE_CANCELED: 'canceled',
+  TASK_STATE_CANCELLED: 'canceled',
+  TASK_STATE_REJECTED: 'rejected',
+  TASK_STATE_AUTH_REQUIRED: 'auth-required',
   TASK_STATE_UNSPECIFIED: 'unknown',
 };
 
@@ -96,10 +117,14 @@ export function interpretA2AObject(semantics: Semantics, value: unknown): void {
   if (isObject(value.statusUpdate)) return interpretStatusUpdate(semantics, value.statusUpdate);
   if (isObject(value.artifactUpdate)) return interpretArtifactUpdate(semantics, value.artifactUpdate);
   switch (value.kind) {
-    case 'task': return interpretTask(semantics, value);
-    case 'message': return interpretMessage(semantics, value);
-    case 'status-update': return interpretStatusUpdate(semantics, value);
-    case 'artifact-update': return interpretArtifactUpdate(semantics, value);
+    case 'task':
+      return interpretTask(semantics, value);
+    case 'message':
+      return interpretMessage(semantics, value);
+    case 'status-update':
+      return interpretStatusUpdate(semantics, value);
+    case 'artifact-update':
+      return interpretArtifactUpdate(semantics, value);
     default:
       if (isObject(value.status) && typeof value.id === 'string') return interpretTask(semantics, value);
       if (isObject(value.status) && typeof value.taskId === 'string') return interpretStatusUpdate(semantics, value);

@@ -8,7 +8,17 @@ export const EVENT_KINDS = ['request', 'result', 'status', 'error', 'unknown'] a
 export type EventKind = (typeof EVENT_KINDS)[number];
 
 /** A2A task states (v0.3 spelling; v1.0's TASK_STATE_* names are mapped onto these). */
-export const TASK_STATES = ['submitted', 'working', 'input-required', 'completed', 'failed', 'canceled', 'rejected', 'auth-required', 'unknown'] as const;
+export const TASK_STATES = [
+  'submitted',
+  'working',
+  'input-required',
+  'completed',
+  'failed',
+  'canceled',
+  'rejected',
+  'auth-required',
+  'unknown',
+] as const;
 export type TaskState = (typeof TASK_STATES)[number];
 
 /** States after which a task gets no further answer. */
@@ -32,7 +42,13 @@ export const TOMBSTONE_REASON = 'tombstone: the record has no value (null), a de
 export const EMPTY_REASON = 'empty value: the record has a value of 0 bytes';
 
 /** Why a record was copied to the dead-letter topic. */
-export const DLQ_REASONS = ['unknown-schema', 'avro-decode-failed', 'invalid-utf8', 'invalid-json', 'oversized'] as const;
+export const DLQ_REASONS = [
+  'unknown-schema',
+  'avro-decode-failed',
+  'invalid-utf8',
+  'invalid-json',
+  'oversized',
+] as const;
 export type DlqReason = (typeof DLQ_REASONS)[number];
 
 /** The Kafka coordinates, key, headers and original value come from the record (KafkaRecord). */

@@ -38,7 +38,10 @@ export class RecordDecoder {
   private readonly schemas = new Map<number, RegisteredSchema | null>();
   private readonly maxCachedSchemas: number;
 
-  constructor(private readonly source: SchemaSource, private readonly options: DecoderOptions) {
+  constructor(
+    private readonly source: SchemaSource,
+    private readonly options: DecoderOptions,
+  ) {
     this.maxCachedSchemas = options.maxCachedSchemas ?? 10_000;
   }
 
@@ -78,17 +81,28 @@ export class RecordDecoder {
   private decodeFramed(record: KafkaRecord, value: Buffer, schemaId: number): AgentEvent {
     const schema = this.schemas.get(schemaId);
     if (schema === undefined || schema === null) {
-      return buildEvent(record, emptySemantics(), 'opaque', { schemaId, parseError: `schema id ${schemaId} is not in the schema registry`, dlqReason: 'unknown-schema' });
+      return buildEvent(record, emptySemantics(), 'opaque', {
+        schemaId,
+        parseError: `schema id ${schemaId} is not in the schema registry`,
+        dlqReason: 'unknown-schema',
+      });
     }
     if (schema.format === 'json') return decodeJson(record, value.subarray(5), schemaId);
     if (schema.format === 'protobuf') {
-      return buildEvent(record, emptySemantics(), 'opaque', { schemaId, parseError: `schema id ${schemaId} is Protobuf, which agentwatch does not decode` });
+      return buildEvent(record, emptySemantics(), 'opaque', {
+        schemaId,
+        parseError: `schema id ${schemaId} is Protobuf, which agentwatch does not decode`,
+      });
     }
     let body: unknown;
     try {
       body = schema.type.fromBuffer(value.subarray(5));
     } catch (err) {
-      return buildEvent(record, emptySemantics(), 'opaque', { schemaId, parseError: `Avro decoding with schema id ${schemaId} failed: ${avroErrorKind(err)}`, dlqReason: 'avro-decode-failed' });
+      return buildEvent(record, emptySemantics(), 'opaque', {
+        schemaId,
+        parseError: `Avro decoding with schema id ${schemaId} failed: ${avroErrorKind(err)}`,
+        dlqReason: 'avro-decode-failed',
+      });
     }
     const semantics = isObject(body) ? interpretEnvelope(body) : emptySemantics();
     return buildEvent(record, semantics, 'avro', { schemaId, body });
@@ -106,13 +120,21 @@ function decodeJson(record: KafkaRecord, bytes: Buffer, schemaId: number | null)
   try {
     textValue = utf8.decode(bytes);
   } catch {
-    return buildEvent(record, emptySemantics(), 'opaque', { schemaId, parseError: 'value is neither Confluent-framed nor valid UTF-8', dlqReason: 'invalid-utf8' });
+    return buildEvent(record, emptySemantics(), 'opaque', {
+      schemaId,
+      parseError: 'value is neither Confluent-framed nor valid UTF-8',
+      dlqReason: 'invalid-utf8',
+    });
   }
   let body: unknown;
   try {
     body = JSON.parse(textValue);
   } catch (err) {
-    return buildEvent(record, emptySemantics(), 'opaque', { schemaId, parseError: jsonParseError(err), dlqReason: 'invalid-json' });
+    return buildEvent(record, emptySemantics(), 'opaque', {
+      schemaId,
+      parseError: jsonParseError(err),
+      dlqReason: 'invalid-json',
+    });
   }
   if (!isObject(body)) return buildEvent(record, emptySemantics(), 'json', { schemaId, body });
   if (isJsonRpc(body)) return buildEvent(record, interpretJsonRpc(body), 'a2a-jsonrpc', { schemaId, body });
@@ -180,7 +202,8 @@ function buildEvent(record: KafkaRecord, semantics: Semantics, encoding: Encodin
     latencyMs: null,
     retries: 0,
     timedOut: false,
-    clockSkew: null, answeredBy: null,
+    clockSkew: null,
+    answeredBy: null,
   };
 }
 

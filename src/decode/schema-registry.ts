@@ -6,9 +6,10 @@ import { AgentwatchError, messageOf } from '../errors.js';
 import type { RegisteredSchema, SchemaSource } from './record-decoder.js';
 
 export function createSchemaRegistry(config: SchemaRegistryConfig): SchemaRegistry {
-  const auth = config.username !== undefined && config.password !== undefined
-    ? { username: config.username, password: config.password }
-    : undefined;
+  const auth =
+    config.username !== undefined && config.password !== undefined
+      ? { username: config.username, password: config.password }
+      : undefined;
   return new SchemaRegistry({ host: config.url, ...(auth === undefined ? {} : { auth }) });
 }
 
@@ -31,12 +32,16 @@ export function registrySchemaSource(config: SchemaRegistryConfig, timeoutMs = 1
     async schemaById(id: number): Promise<RegisteredSchema | undefined> {
       let response: Response;
       try {
-        response = await fetch(`${config.url}/schemas/ids/${id}`, { headers: authHeaders(config), signal: AbortSignal.timeout(timeoutMs) });
+        response = await fetch(`${config.url}/schemas/ids/${id}`, {
+          headers: authHeaders(config),
+          signal: AbortSignal.timeout(timeoutMs),
+        });
       } catch (err) {
         throw registryUnavailable(config, `GET /schemas/ids/${id}`, err);
       }
       if (response.status === 404) return undefined;
-      if (!response.ok) throw registryUnavailable(config, `GET /schemas/ids/${id}`, new Error(`HTTP ${response.status}`));
+      if (!response.ok)
+        throw registryUnavailable(config, `GET /schemas/ids/${id}`, new Error(`HTTP ${response.status}`));
       const found = (await response.json()) as { schema: string; schemaType?: string; references?: unknown[] };
       const schemaType = (found.schemaType ?? 'AVRO').toUpperCase();
       if (schemaType === 'JSON') return { format: 'json' };
@@ -60,10 +65,14 @@ function registryUnavailable(config: SchemaRegistryConfig, request: string, err:
 /** GET /subjects; returns how many subjects the registry holds. Throws a retryable AW_REGISTRY_UNAVAILABLE. */
 export async function probeSchemaRegistry(config: SchemaRegistryConfig, timeoutMs = 10_000): Promise<number> {
   try {
-    const response = await fetch(`${config.url}/subjects`, { headers: authHeaders(config), signal: AbortSignal.timeout(timeoutMs) });
+    const response = await fetch(`${config.url}/subjects`, {
+      headers: authHeaders(config),
+      signal: AbortSignal.timeout(timeoutMs),
+    });
     if (!response.ok) throw new Error(`HTTP ${response.status} ${response.statusText}`);
     const subjects: unknown = await response.json();
-    if (!Array.isArray(subjects)) throw new Error('GET /subjects did not return a JSON array; is this a Confluent-compatible registry?');
+    if (!Array.isArray(subjects))
+      throw new Error('GET /subjects did not return a JSON array; is this a Confluent-compatible registry?');
     return subjects.length;
   } catch (err) {
     throw registryUnavailable(config, 'GET /subjects', err);

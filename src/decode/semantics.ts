@@ -22,8 +22,19 @@ export interface Semantics {
 
 export function emptySemantics(): Semantics {
   return {
-    kind: 'unknown', capability: null, producer: null, workflowId: null, taskId: null, messageId: null,
-    contextId: null, rpcId: null, method: null, step: null, state: null, errorType: null, attempt: null,
+    kind: 'unknown',
+    capability: null,
+    producer: null,
+    workflowId: null,
+    taskId: null,
+    messageId: null,
+    contextId: null,
+    rpcId: null,
+    method: null,
+    step: null,
+    state: null,
+    errorType: null,
+    attempt: null,
   };
 }
 

@@ -6,7 +6,16 @@
 
 import { interpretA2AObject, normaliseState } from './a2a-jsonrpc.js';
 import { TERMINAL_STATES } from './agent-event.js';
-import { applyMetadata, attemptNumber, emptySemantics, firstText, isObject, text, type JsonObject, type Semantics } from './semantics.js';
+import {
+  applyMetadata,
+  attemptNumber,
+  emptySemantics,
+  firstText,
+  isObject,
+  text,
+  type JsonObject,
+  type Semantics,
+} from './semantics.js';
 
 export function interpretEnvelope(body: JsonObject): Semantics {
   const semantics = emptySemantics();
@@ -28,7 +37,9 @@ export function interpretEnvelope(body: JsonObject): Semantics {
   if ('error' in body && body.error !== null && body.error !== undefined) {
     semantics.kind = 'error';
     semantics.state = 'failed';
-    semantics.errorType = isObject(body.error) ? firstText(body.error, ['type', 'code']) ?? 'error' : text(body.error) ?? 'error';
+    semantics.errorType = isObject(body.error)
+      ? (firstText(body.error, ['type', 'code']) ?? 'error')
+      : (text(body.error) ?? 'error');
   } else if ('result' in body) {
     semantics.kind = 'result';
     semantics.state = normaliseState(body.state ?? body.status) ?? 'completed';

@@ -177,7 +177,13 @@ export class AgentProfile {
    * Evidence of `pool` (the merge of the last `windows` windows, each `windowMs` long) against this
    * profile, in FEATURES order; `minEffects` overrides each feature's minimum effect.
    */
-  evidence(pool: WindowAccumulator, windows: number, windowMs: number, minEffects: ArrayLike<number>, directions: ArrayLike<number>): Evidence {
+  evidence(
+    pool: WindowAccumulator,
+    windows: number,
+    windowMs: number,
+    minEffects: ArrayLike<number>,
+    directions: ArrayLike<number>,
+  ): Evidence {
     const z = new Float64Array(FEATURE_COUNT).fill(Number.NaN);
     const worse = new Uint8Array(FEATURE_COUNT);
     const value = new Float64Array(FEATURE_COUNT).fill(Number.NaN);
@@ -206,26 +212,66 @@ export class AgentProfile {
     };
 
     const mu = this.requestsPerWindow() * windows;
-    level(0, poissonZ(pool.requests, mu), mu > 0 ? pool.requests / mu : Number.POSITIVE_INFINITY, pool.requests / seconds, mu / seconds);
+    level(
+      0,
+      poissonZ(pool.requests, mu),
+      mu > 0 ? pool.requests / mu : Number.POSITIVE_INFINITY,
+      pool.requests / seconds,
+      mu / seconds,
+    );
 
     this.samples(1, 2, pool.latency, this.latency, level, share);
     // Retries beyond those the window's own failures and timeouts explain (above their usual share):
     // an error burst is a failure_rate incident whose retries follow; a retry storm is retrying without cause.
-    const explained = pool.requests > 0 ? Math.max(0, (pool.failures + pool.timeouts) / pool.requests - this.failures.share() - this.timeouts.share()) : 0;
+    const explained =
+      pool.requests > 0
+        ? Math.max(0, (pool.failures + pool.timeouts) / pool.requests - this.failures.share() - this.timeouts.share())
+        : 0;
     const retryShare = Math.min(0.99, this.retries.share() + explained);
-    share(3, pool.retried, pool.requests, retryShare, pool.requests > 0 ? pool.retried / pool.requests : Number.NaN, retryShare);
+    share(
+      3,
+      pool.retried,
+      pool.requests,
+      retryShare,
+      pool.requests > 0 ? pool.retried / pool.requests : Number.NaN,
+      retryShare,
+    );
     const timeoutTrials = Math.max(pool.requests, pool.timeouts);
-    share(4, pool.timeouts, timeoutTrials, this.timeouts.share(), timeoutTrials > 0 ? pool.timeouts / timeoutTrials : Number.NaN, this.timeouts.share());
-    share(5, pool.failures, pool.answers, this.failures.share(), pool.answers > 0 ? pool.failures / pool.answers : Number.NaN, this.failures.share());
+    share(
+      4,
+      pool.timeouts,
+      timeoutTrials,
+      this.timeouts.share(),
+      timeoutTrials > 0 ? pool.timeouts / timeoutTrials : Number.NaN,
+      this.timeouts.share(),
+    );
+    share(
+      5,
+      pool.failures,
+      pool.answers,
+      this.failures.share(),
+      pool.answers > 0 ? pool.failures / pool.answers : Number.NaN,
+      this.failures.share(),
+    );
     // Payloads of requests and of results each against their own baseline; the one further off the worse way speaks.
     this.samples(6, 7, pool.requestPayload, this.requestPayload, level, share);
-    const ofRequests = PAYLOAD_FEATURES.map((i) => ({ z: z[i]!, worse: worse[i]!, value: value[i]!, expected: expected[i]! }));
-    for (const i of PAYLOAD_FEATURES) { z[i] = Number.NaN; worse[i] = 0; }
+    const ofRequests = PAYLOAD_FEATURES.map((i) => ({
+      z: z[i]!,
+      worse: worse[i]!,
+      value: value[i]!,
+      expected: expected[i]!,
+    }));
+    for (const i of PAYLOAD_FEATURES) {
+      z[i] = Number.NaN;
+      worse[i] = 0;
+    }
     this.samples(6, 7, pool.resultPayload, this.resultPayload, level, share);
     PAYLOAD_FEATURES.forEach((i, k) => {
       const other = ofRequests[k]!;
       if (Number.isNaN(other.z)) return;
-      const keepResults = !Number.isNaN(z[i]!) && (worse[i]! > other.worse || (worse[i] === other.worse && Math.abs(z[i]!) >= Math.abs(other.z)));
+      const keepResults =
+        !Number.isNaN(z[i]!) &&
+        (worse[i]! > other.worse || (worse[i] === other.worse && Math.abs(z[i]!) >= Math.abs(other.z)));
       if (keepResults) return;
       z[i] = other.z;
       worse[i] = other.worse;
@@ -254,7 +300,11 @@ export class AgentProfile {
       const effect = Math.exp(now.mean() - before.mean()) - 1;
       const isWorseHere = isWorse(directions[i]!, zi, effect, minEffects[i]!) ? 1 : 0;
       // Of two payload levels, keep the one further off the worse way.
-      if (!Number.isNaN(z[i]!) && (worse[i]! > isWorseHere || (worse[i] === isWorseHere && Math.abs(z[i]!) >= Math.abs(zi)))) return;
+      if (
+        !Number.isNaN(z[i]!) &&
+        (worse[i]! > isWorseHere || (worse[i] === isWorseHere && Math.abs(z[i]!) >= Math.abs(zi)))
+      )
+        return;
       z[i] = zi;
       worse[i] = isWorseHere;
       value[i] = Math.expm1(now.mean());
@@ -281,7 +331,10 @@ export class AgentProfile {
 
   /** The centre (geometric mean) and tail (share beyond the baseline's p99) of latency or payload size. */
   private samples(
-    centre: number, tail: number, samples: SampleStats, baseline: SampleBaseline,
+    centre: number,
+    tail: number,
+    samples: SampleStats,
+    baseline: SampleBaseline,
     level: (i: number, zi: number, ratio: number, shown: number, baseline: number) => void,
     share: (i: number, hits: number, trials: number, p0: number, shown: number, baseline: number) => void,
   ): void {
@@ -292,12 +345,31 @@ export class AgentProfile {
       // Latency: the median, robust to a slow tail (that is latency_p95's news). The sample median of
       // n normal values has standard error σ·√(π / 2n).
       const medianLog = Math.log1p(samples.histogram.quantile(0.5));
-      level(centre, meanZ(medianLog, samples.count, mu, sigma * Math.sqrt(Math.PI / 2)), Math.exp(medianLog - mu), Math.expm1(medianLog), Math.expm1(mu));
+      level(
+        centre,
+        meanZ(medianLog, samples.count, mu, sigma * Math.sqrt(Math.PI / 2)),
+        Math.exp(medianLog - mu),
+        Math.expm1(medianLog),
+        Math.expm1(mu),
+      );
     } else {
       const meanLog = samples.meanLog();
-      level(centre, meanZ(meanLog, samples.count, mu, sigma), Math.exp(meanLog - mu), Math.expm1(meanLog), Math.expm1(mu));
+      level(
+        centre,
+        meanZ(meanLog, samples.count, mu, sigma),
+        Math.exp(meanLog - mu),
+        Math.expm1(meanLog),
+        Math.expm1(mu),
+      );
     }
-    share(tail, samples.histogram.countAbove(baseline.tailLimit()), samples.count, baseline.tailShare(), samples.histogram.quantile(0.95), Math.expm1(mu + Z95 * sigma));
+    share(
+      tail,
+      samples.histogram.countAbove(baseline.tailLimit()),
+      samples.count,
+      baseline.tailShare(),
+      samples.histogram.quantile(0.95),
+      Math.expm1(mu + Z95 * sigma),
+    );
   }
 }
 

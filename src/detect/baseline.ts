@@ -48,8 +48,12 @@ export class Baseline {
   private readonly delta: Float64Array;
   private readonly solved: Float64Array;
 
-  constructor(d: number, private readonly options: BaselineOptions) {
-    if (options.sigmaFloor.length !== d) throw new RangeError(`sigmaFloor has ${options.sigmaFloor.length} entries for ${d} features`);
+  constructor(
+    d: number,
+    private readonly options: BaselineOptions,
+  ) {
+    if (options.sigmaFloor.length !== d)
+      throw new RangeError(`sigmaFloor has ${options.sigmaFloor.length} entries for ${d} features`);
     this.d = d;
     this.mu = new Float64Array(d);
     this.scatter = new Float64Array(d * d);
@@ -132,10 +136,12 @@ export class Baseline {
     if (!this.factored) {
       // Σ is built in the factor's own buffer and factored in place.
       this.lowerCovariance(this.factor);
-      if (cholesky(this.factor, d, this.factor) === null) throw new Error('baseline covariance is not positive definite (a sigma floor of 0?)');
+      if (cholesky(this.factor, d, this.factor) === null)
+        throw new Error('baseline covariance is not positive definite (a sigma floor of 0?)');
       this.factored = true;
     }
-    for (let i = 0; i < d; i += 1) delta[i] = Number.isNaN(x[i]!) || this.observed[i] === 0 || (keep !== undefined && !keep(i)) ? 0 : x[i]! - mu[i]!;
+    for (let i = 0; i < d; i += 1)
+      delta[i] = Number.isNaN(x[i]!) || this.observed[i] === 0 || (keep !== undefined && !keep(i)) ? 0 : x[i]! - mu[i]!;
     choleskySolve(this.factor, d, delta, solved);
     // A plain array: a Float64Array of more than 8 entries gets an off-heap store, ~1 us to allocate.
     const contributions = new Array<number>(d);

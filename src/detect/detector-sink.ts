@@ -14,7 +14,11 @@ export class DetectorSink implements EventSink {
   readonly name = 'detector';
   private readonly undelivered = new WeakMap<CorrelatedBatch, readonly AnomalyAlert[]>();
 
-  constructor(readonly detector: Detector, private readonly deliver: AlertDelivery, private readonly observe?: WindowObserver) {}
+  constructor(
+    readonly detector: Detector,
+    private readonly deliver: AlertDelivery,
+    private readonly observe?: WindowObserver,
+  ) {}
 
   async accept(batch: CorrelatedBatch): Promise<void> {
     let alerts = this.undelivered.get(batch);

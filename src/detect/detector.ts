@@ -28,7 +28,16 @@ import { isDecoded, type AgentEvent } from '../decode/index.js';
 import { AgentwatchError } from '../errors.js';
 import { AgentProfile, type Evidence } from './agent-profile.js';
 import { DRIFT_Z, DriftWatch, type DriftTransition } from './drift-watch.js';
-import { BOTH, DEFAULT_DIRECTIONS, DEFAULT_MIN_EFFECTS, FEATURE_NAMES, directionCode, movedWorse, worseWay, type FeatureName } from './features.js';
+import {
+  BOTH,
+  DEFAULT_DIRECTIONS,
+  DEFAULT_MIN_EFFECTS,
+  FEATURE_NAMES,
+  directionCode,
+  movedWorse,
+  worseWay,
+  type FeatureName,
+} from './features.js';
 import { PEER_DISTRIBUTION, peerScore } from './peer-evidence.js';
 import { IncidentTracker, type AlertState, type Resolution } from './incident-tracker.js';
 import { scorerOptions } from './scorer-options.js';
@@ -184,11 +193,34 @@ export interface AgentSnapshot {
   baselineWindows: number;
   warm: boolean;
   lateEvents: number;
-  lastWindow: { windowStart: number; windowEnd: number; score: number | null; threshold: number; anomaly: boolean; pooledWindows: number } | null;
-  features: Array<{ name: string; value: number | null; baselineMean: number | null; z: number | null; contribution: number | null }>;
+  lastWindow: {
+    windowStart: number;
+    windowEnd: number;
+    score: number | null;
+    threshold: number;
+    anomaly: boolean;
+    pooledWindows: number;
+  } | null;
+  features: Array<{
+    name: string;
+    value: number | null;
+    baselineMean: number | null;
+    z: number | null;
+    contribution: number | null;
+  }>;
 }
 
-const WARMING: WindowScore = { score: null, threshold: Number.NaN, stayThreshold: Number.NaN, anomaly: false, severe: false, elevated: false, pValue: null, contributions: null, baselineMean: [] };
+const WARMING: WindowScore = {
+  score: null,
+  threshold: Number.NaN,
+  stayThreshold: Number.NaN,
+  anomaly: false,
+  severe: false,
+  elevated: false,
+  pValue: null,
+  contributions: null,
+  baselineMean: [],
+};
 
 export class Detector {
   readonly featureNames: readonly string[];
@@ -204,19 +236,30 @@ export class Detector {
   constructor(private readonly config: DetectConfig) {
     const names = config.features.length > 0 ? config.features : FEATURE_NAMES;
     const known = (name: string) => (FEATURE_NAMES as readonly string[]).includes(name);
-    const unknown = [...names, ...Object.keys(config.directions), ...Object.keys(config.minEffects)].filter((name) => !known(name));
+    const unknown = [...names, ...Object.keys(config.directions), ...Object.keys(config.minEffects)].filter(
+      (name) => !known(name),
+    );
     if (unknown.length > 0) {
-      throw new AgentwatchError('AW_DETECT_FEATURE_UNKNOWN', `DETECT_FEATURES, DETECT_DIRECTIONS or DETECT_MIN_EFFECTS name ${[...new Set(unknown)].join(', ')}; the features are ${FEATURE_NAMES.join(', ')}.`);
+      throw new AgentwatchError(
+        'AW_DETECT_FEATURE_UNKNOWN',
+        `DETECT_FEATURES, DETECT_DIRECTIONS or DETECT_MIN_EFFECTS name ${[...new Set(unknown)].join(', ')}; the features are ${FEATURE_NAMES.join(', ')}.`,
+      );
     }
     this.featureNames = names;
     this.selected = names.map((name) => FEATURE_NAMES.indexOf(name as (typeof FEATURE_NAMES)[number]));
-    this.directions = Int8Array.from(FEATURE_NAMES, (name, i) => (config.directions[name] === undefined ? DEFAULT_DIRECTIONS[i]! : directionCode(config.directions[name]!)));
+    this.directions = Int8Array.from(FEATURE_NAMES, (name, i) =>
+      config.directions[name] === undefined ? DEFAULT_DIRECTIONS[i]! : directionCode(config.directions[name]!),
+    );
     this.minEffects = Float64Array.from(FEATURE_NAMES, (name, i) => config.minEffects[name] ?? DEFAULT_MIN_EFFECTS[i]!);
     this.oneSided = this.selected.filter((i) => this.directions[i] !== BOTH).length;
   }
 
   /** Adds events and timeouts, closes the windows the watermark has passed, and returns what closed and what alerted. */
-  process(events: readonly AgentEvent[], timeouts: readonly TaskTimeout[], watermark: number): { windows: WindowReport[]; alerts: AnomalyAlert[] } {
+  process(
+    events: readonly AgentEvent[],
+    timeouts: readonly TaskTimeout[],
+    watermark: number,
+  ): { windows: WindowReport[]; alerts: AnomalyAlert[] } {
     for (const event of events) {
       if (!isDecoded(event.encoding) || event.clockSkew !== null) continue;
       const window = this.accumulator(event.capability, null, event.timestamp);
@@ -253,7 +296,8 @@ export class Detector {
     if (report === undefined || !(found.tracker.firing || found.drift?.open === true)) return 'not-firing';
     const alerts: AnomalyAlert[] = [];
     const transition = found.tracker.accept();
-    if (transition !== undefined) alerts.push(this.alert(report, transition.state, transition.alertId, transition.onset, 'accepted', by));
+    if (transition !== undefined)
+      alerts.push(this.alert(report, transition.state, transition.alertId, transition.onset, 'accepted', by));
     const drift = found.drift?.restart(found.profile);
     if (drift !== undefined) alerts.push(this.driftAlert(report, drift, by));
     this.counters.accepted += alerts.length;
@@ -268,7 +312,8 @@ export class Detector {
     const scores: Array<{ agent: string; score: number | null; threshold: number }> = [];
     for (const [, state] of this.agents.entries()) {
       const report = state.lastReport;
-      if (report !== undefined) scores.push({ agent: state.agent, score: report.score.score, threshold: report.score.threshold });
+      if (report !== undefined)
+        scores.push({ agent: state.agent, score: report.score.score, threshold: report.score.threshold });
     }
     return scores;
   }
@@ -287,10 +332,17 @@ export class Detector {
         baselineWindows: state.profile.windows,
         warm: state.profile.windows >= this.config.warmupWindows,
         lateEvents: state.lateEvents,
-        lastWindow: report === undefined ? null : {
-          windowStart: report.windowStart, windowEnd: report.windowEnd, score: report.score.score, threshold: report.score.threshold,
-          anomaly: report.score.anomaly, pooledWindows: report.pooled,
-        },
+        lastWindow:
+          report === undefined
+            ? null
+            : {
+                windowStart: report.windowStart,
+                windowEnd: report.windowEnd,
+                score: report.score.score,
+                threshold: report.score.threshold,
+                anomaly: report.score.anomaly,
+                pooledWindows: report.pooled,
+              },
         features: this.featureNames.map((name, i) => ({
           name,
           value: finite(report?.values[i]),
@@ -313,33 +365,48 @@ export class Detector {
       recent: [],
       profile: this.newProfile(),
       scorer: this.newScorer(),
-      tracker: new IncidentTracker<Learnable>(agent, {
-        fireAfter: this.config.fireAfter, resolveAfter: this.config.resolveAfter, learnDelay: this.config.learnDelayWindows,
-        acceptAfterWindows: Math.max(1, Math.round(this.config.acceptAfterMs / this.config.windowMs)),
-        // A worker's window holds a fraction of its capability's samples: its small-sample evidence
-        // has heavier tails than its z says.
-        smallSamples: worker !== null,
-      }, (item, score) => {
-        state.profile.learn(item.window);
-        state.drift?.learn(item.window);
-        if (item.z !== null) state.scorer.learn(item.z, score);
-      }),
+      tracker: new IncidentTracker<Learnable>(
+        agent,
+        {
+          fireAfter: this.config.fireAfter,
+          resolveAfter: this.config.resolveAfter,
+          learnDelay: this.config.learnDelayWindows,
+          acceptAfterWindows: Math.max(1, Math.round(this.config.acceptAfterMs / this.config.windowMs)),
+          // A worker's window holds a fraction of its capability's samples: its small-sample evidence
+          // has heavier tails than its z says.
+          smallSamples: worker !== null,
+        },
+        (item, score) => {
+          state.profile.learn(item.window);
+          state.drift?.learn(item.window);
+          if (item.z !== null) state.scorer.learn(item.z, score);
+        },
+      ),
       lastWindow: start,
       nextToClose: start,
       lastReport: undefined,
       lateEvents: 0,
       incidentFeatures: [],
-      drift: worker === null && this.config.driftReferenceMs > 0 ? new DriftWatch(agent, {
-        memoryWindows: this.config.memoryWindows, referenceMemoryWindows: Math.max(1, Math.round(this.config.driftReferenceMs / this.config.windowMs)),
-        rateMemoryWindows: this.config.rateMemoryWindows, acceptAfterWindows: Math.max(1, Math.round(this.config.acceptAfterMs / this.config.windowMs)),
-        minEffects: this.minEffects, directions: this.directions,
-      }) : null,
+      drift:
+        worker === null && this.config.driftReferenceMs > 0
+          ? new DriftWatch(agent, {
+              memoryWindows: this.config.memoryWindows,
+              referenceMemoryWindows: Math.max(1, Math.round(this.config.driftReferenceMs / this.config.windowMs)),
+              rateMemoryWindows: this.config.rateMemoryWindows,
+              acceptAfterWindows: Math.max(1, Math.round(this.config.acceptAfterMs / this.config.windowMs)),
+              minEffects: this.minEffects,
+              directions: this.directions,
+            })
+          : null,
     };
     return state;
   }
 
   private newProfile(): AgentProfile {
-    return new AgentProfile({ rateMemoryWindows: this.config.rateMemoryWindows, memoryWindows: this.config.memoryWindows });
+    return new AgentProfile({
+      rateMemoryWindows: this.config.rateMemoryWindows,
+      memoryWindows: this.config.memoryWindows,
+    });
   }
 
   /**
@@ -428,10 +495,18 @@ export class Detector {
     const open = state.tracker.firing;
     if (open) this.updateEffects(state.incidentFeatures, report);
     const recovered = open && report.score.score !== null ? this.recovered(state) : undefined;
-    const step = state.tracker.update(report.score, { window, z: report.score.score === null ? null : report.evidence }, report.windowStart, report.pooled, recovered);
+    const step = state.tracker.update(
+      report.score,
+      { window, z: report.score.score === null ? null : report.evidence },
+      report.windowStart,
+      report.pooled,
+      recovered,
+    );
     if (step.transition?.state === 'FIRING') {
       state.incidentFeatures = [];
-      for (let i = 0; i < this.featureNames.length; i += 1) if ((report.score.contributions?.[i] ?? 0) > 0) state.incidentFeatures.push({ index: i, effect: 0, windows: 0 });
+      for (let i = 0; i < this.featureNames.length; i += 1)
+        if ((report.score.contributions?.[i] ?? 0) > 0)
+          state.incidentFeatures.push({ index: i, effect: 0, windows: 0 });
       this.updateEffects(state.incidentFeatures, report);
     } else if (step.transition?.state === 'RESOLVED') {
       state.incidentFeatures = [];
@@ -441,7 +516,9 @@ export class Detector {
     }
     if (step.transition !== undefined) {
       const { state: alertState, alertId, onset, resolution } = step.transition;
-      alerts.push(this.alert(report, alertState, alertId, onset, resolution, resolution === 'accepted' ? 'agentwatch' : null));
+      alerts.push(
+        this.alert(report, alertState, alertId, onset, resolution, resolution === 'accepted' ? 'agentwatch' : null),
+      );
     }
     if (step.restart) {
       this.counters.accepted += 1;
@@ -484,7 +561,13 @@ export class Detector {
       const m = Math.max(1, Math.min(needed, RECOVERY_MAX_WINDOWS, state.recent.length));
       let evidence = byWindows.get(m);
       if (evidence === undefined) {
-        evidence = state.profile.evidence(this.pool(state, m), m, this.config.windowMs, this.minEffects, this.directions);
+        evidence = state.profile.evidence(
+          this.pool(state, m),
+          m,
+          this.config.windowMs,
+          this.minEffects,
+          this.directions,
+        );
         byWindows.set(m, evidence);
       }
       const z = evidence.z[f]!;
@@ -494,13 +577,14 @@ export class Detector {
     return true;
   }
 
-
   /**
    * Scores each closed worker window against the other workers of its capability in the same window,
    * and keeps it anomalous only when that peer score is elevated too (or when it has no peers with
    * answers, never: the capability's own window speaks for a lone worker).
    */
-  private compareWithPeers(closed: ReadonlyArray<{ state: AgentState; window: WindowAccumulator; report: WindowReport }>): void {
+  private compareWithPeers(
+    closed: ReadonlyArray<{ state: AgentState; window: WindowAccumulator; report: WindowReport }>,
+  ): void {
     const groups = new Map<string, Array<{ state: AgentState; window: WindowAccumulator; report: WindowReport }>>();
     for (const c of closed) {
       if (c.state.scope !== 'worker') continue;
@@ -542,12 +626,22 @@ export class Detector {
     const { windowMs } = this.config;
     // Windows in which the agent sent nothing still count for pooling and the rate.
     state.recent.push(window);
-    if (state.recent.length > Math.max(this.config.poolWindows, TAIL_POOL_WINDOWS, RECOVERY_MAX_WINDOWS)) state.recent.shift();
+    if (state.recent.length > Math.max(this.config.poolWindows, TAIL_POOL_WINDOWS, RECOVERY_MAX_WINDOWS))
+      state.recent.shift();
     const d = this.featureNames.length;
     const report: WindowReport = {
-      agent: state.agent, capability: state.capability, scope: state.scope, windowStart: start, windowEnd: start + windowMs, score: WARMING,
-      values: new Float64Array(d).fill(Number.NaN), expected: new Float64Array(d).fill(Number.NaN), evidence: new Float64Array(d).fill(Number.NaN),
-      pooled: 1, tailPooled: 1, peerScore: null,
+      agent: state.agent,
+      capability: state.capability,
+      scope: state.scope,
+      windowStart: start,
+      windowEnd: start + windowMs,
+      score: WARMING,
+      values: new Float64Array(d).fill(Number.NaN),
+      expected: new Float64Array(d).fill(Number.NaN),
+      evidence: new Float64Array(d).fill(Number.NaN),
+      pooled: 1,
+      tailPooled: 1,
+      peerScore: null,
     };
     if (state.profile.windows < this.config.warmupWindows) {
       state.lastReport = report;
@@ -559,12 +653,27 @@ export class Detector {
       while (k < Math.min(most, state.recent.length) && perWindow * k < minimum) k += 1;
       return k;
     };
-    const pooled = poolSize(this.config.poolMinRequests, state.scope === 'worker' ? Math.min(WORKER_POOL_WINDOWS, this.config.poolWindows) : this.config.poolWindows);
-    const evidence = state.profile.evidence(this.pool(state, pooled), pooled, windowMs, this.minEffects, this.directions);
+    const pooled = poolSize(
+      this.config.poolMinRequests,
+      state.scope === 'worker' ? Math.min(WORKER_POOL_WINDOWS, this.config.poolWindows) : this.config.poolWindows,
+    );
+    const evidence = state.profile.evidence(
+      this.pool(state, pooled),
+      pooled,
+      windowMs,
+      this.minEffects,
+      this.directions,
+    );
     // Tails count rare samples (1 in 100 normally): they need TAIL_POOL_FACTOR times the samples to say anything.
     const tailPooled = poolSize(this.config.poolMinRequests * TAIL_POOL_FACTOR, TAIL_POOL_WINDOWS);
     if (tailPooled > pooled) {
-      const tails = state.profile.evidence(this.pool(state, tailPooled), tailPooled, windowMs, this.minEffects, this.directions);
+      const tails = state.profile.evidence(
+        this.pool(state, tailPooled),
+        tailPooled,
+        windowMs,
+        this.minEffects,
+        this.directions,
+      );
       for (const f of TAIL_FEATURES) {
         evidence.z[f] = tails.z[f]!;
         evidence.worse[f] = tails.worse[f]!;
@@ -587,20 +696,42 @@ export class Detector {
     return report;
   }
 
-  private alert(report: WindowReport, state: AlertState, alertId: string, onset: number, resolution: Resolution | null, acceptedBy: string | null): AnomalyAlert {
+  private alert(
+    report: WindowReport,
+    state: AlertState,
+    alertId: string,
+    onset: number,
+    resolution: Resolution | null,
+    acceptedBy: string | null,
+  ): AnomalyAlert {
     const { score } = report;
-    const features = this.featureNames.map((name, i) => ({
-      name,
-      value: report.values[i]!,
-      baselineMean: report.expected[i]!,
-      z: report.evidence[i]!,
-      contribution: score.contributions?.[i] ?? 0,
-    })).sort((a, b) => b.contribution - a.contribution);
+    const features = this.featureNames
+      .map((name, i) => ({
+        name,
+        value: report.values[i]!,
+        baselineMean: report.expected[i]!,
+        z: report.evidence[i]!,
+        contribution: score.contributions?.[i] ?? 0,
+      }))
+      .sort((a, b) => b.contribution - a.contribution);
     const pValue = score.pValue ?? 1;
     return {
-      alertId, agent: report.agent, capability: report.capability, scope: report.scope, kind: 'incident', state, severity: severityOf(pValue), onset,
-      windowStart: report.windowStart, windowEnd: report.windowEnd,
-      score: score.score ?? 0, threshold: score.threshold, pValue, resolution, acceptedBy, features,
+      alertId,
+      agent: report.agent,
+      capability: report.capability,
+      scope: report.scope,
+      kind: 'incident',
+      state,
+      severity: severityOf(pValue),
+      onset,
+      windowStart: report.windowStart,
+      windowEnd: report.windowEnd,
+      score: score.score ?? 0,
+      threshold: score.threshold,
+      pValue,
+      resolution,
+      acceptedBy,
+      features,
     };
   }
 
@@ -613,18 +744,33 @@ export class Detector {
     const { evidence } = drift;
     let score = 0;
     let largest = 0;
-    const features = this.featureNames.map((name, i) => {
-      const f = this.selected[i]!;
-      const z = evidence.z[f]!;
-      const contribution = evidence.worse[f] === 1 && Number.isFinite(z) ? z * z : 0;
-      score += contribution;
-      largest = Math.max(largest, Math.sqrt(contribution));
-      return { name, value: evidence.value[f]!, baselineMean: evidence.expected[f]!, z, contribution };
-    }).sort((a, b) => b.contribution - a.contribution || size(b.z) - size(a.z)); // ties (all 0 once resolved): the furthest off first
+    const features = this.featureNames
+      .map((name, i) => {
+        const f = this.selected[i]!;
+        const z = evidence.z[f]!;
+        const contribution = evidence.worse[f] === 1 && Number.isFinite(z) ? z * z : 0;
+        score += contribution;
+        largest = Math.max(largest, Math.sqrt(contribution));
+        return { name, value: evidence.value[f]!, baselineMean: evidence.expected[f]!, z, contribution };
+      })
+      .sort((a, b) => b.contribution - a.contribution || size(b.z) - size(a.z)); // ties (all 0 once resolved): the furthest off first
     return {
-      alertId: drift.alertId, agent: report.agent, capability: report.capability, scope: report.scope, kind: 'drift', state: drift.state, severity: 'minor',
-      onset: drift.onset, windowStart: report.windowStart, windowEnd: report.windowEnd, score, threshold: DRIFT_Z * DRIFT_Z,
-      pValue: normalSurvival(largest), resolution: drift.resolution, acceptedBy: drift.state === 'RESOLVED' ? acceptedBy : null, features,
+      alertId: drift.alertId,
+      agent: report.agent,
+      capability: report.capability,
+      scope: report.scope,
+      kind: 'drift',
+      state: drift.state,
+      severity: 'minor',
+      onset: drift.onset,
+      windowStart: report.windowStart,
+      windowEnd: report.windowEnd,
+      score,
+      threshold: DRIFT_Z * DRIFT_Z,
+      pValue: normalSurvival(largest),
+      resolution: drift.resolution,
+      acceptedBy: drift.state === 'RESOLVED' ? acceptedBy : null,
+      features,
     };
   }
 }
@@ -635,6 +781,9 @@ const size = (z: number) => (Number.isFinite(z) ? Math.abs(z) : -1);
 function normalSurvival(z: number): number {
   const x = Math.abs(z) / Math.SQRT2;
   const t = 1 / (1 + 0.3275911 * x);
-  const erfc = t * (0.254829592 + t * (-0.284496736 + t * (1.421413741 + t * (-1.453152027 + t * 1.061405429)))) * Math.exp(-x * x);
+  const erfc =
+    t *
+    (0.254829592 + t * (-0.284496736 + t * (1.421413741 + t * (-1.453152027 + t * 1.061405429)))) *
+    Math.exp(-x * x);
   return z >= 0 ? erfc / 2 : 1 - erfc / 2;
 }

@@ -55,7 +55,10 @@ export class DriftWatch {
   private firstDrifting = 0;
   private readonly stayEffects: Float64Array;
 
-  constructor(private readonly agent: string, private readonly options: DriftOptions) {
+  constructor(
+    private readonly agent: string,
+    private readonly options: DriftOptions,
+  ) {
     this.reference = this.newReference();
     this.stayEffects = Float64Array.from(options.minEffects as ArrayLike<number>, (e) => e * STAY_SHARE);
   }
@@ -71,7 +74,8 @@ export class DriftWatch {
 
   /** Compares the short-term profile with the reference after a window closed; a transition when the drift opens or ends. */
   check(short: AgentProfile, windowStart: number): DriftTransition | undefined {
-    if (this.reference.windows < MIN_REFERENCE_MEMORIES * this.options.memoryWindows && this.drift === undefined) return undefined;
+    if (this.reference.windows < MIN_REFERENCE_MEMORIES * this.options.memoryWindows && this.drift === undefined)
+      return undefined;
     const { minEffects, directions } = this.options;
     if (this.drift === undefined) {
       const evidence = short.driftFrom(this.reference, minEffects, directions);
@@ -113,12 +117,16 @@ export class DriftWatch {
   }
 
   private newReference(): AgentProfile {
-    return new AgentProfile({ rateMemoryWindows: this.options.rateMemoryWindows, memoryWindows: this.options.referenceMemoryWindows });
+    return new AgentProfile({
+      rateMemoryWindows: this.options.rateMemoryWindows,
+      memoryWindows: this.options.referenceMemoryWindows,
+    });
   }
 }
 
 /** Some feature stands off the reference the worse way, by its minimum effect and with z ≥ DRIFT_Z. */
 function drifting(evidence: Evidence): boolean {
-  for (let i = 0; i < evidence.worse.length; i += 1) if (evidence.worse[i] === 1 && Math.abs(evidence.z[i]!) >= DRIFT_Z) return true;
+  for (let i = 0; i < evidence.worse.length; i += 1)
+    if (evidence.worse[i] === 1 && Math.abs(evidence.z[i]!) >= DRIFT_Z) return true;
   return false;
 }

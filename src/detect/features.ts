@@ -26,13 +26,40 @@ export interface FeatureDefinition {
 
 export const FEATURES = [
   { name: 'request_rate', description: 'requests per second', direction: 'down', minEffect: 0.25 },
-  { name: 'latency_p50', description: 'typical answer latency in ms (geometric mean, about the median)', direction: 'up', minEffect: 0.25 },
-  { name: 'latency_p95', description: "95th percentile answer latency in ms; scored by the share of answers beyond the baseline's 99th percentile", direction: 'up', minEffect: 0.03 },
+  {
+    name: 'latency_p50',
+    description: 'typical answer latency in ms (geometric mean, about the median)',
+    direction: 'up',
+    minEffect: 0.25,
+  },
+  {
+    name: 'latency_p95',
+    description:
+      "95th percentile answer latency in ms; scored by the share of answers beyond the baseline's 99th percentile",
+    direction: 'up',
+    minEffect: 0.03,
+  },
   { name: 'retries_per_task', description: 'retried requests per request', direction: 'up', minEffect: 0.05 },
   { name: 'timeout_rate', description: 'timeouts per request', direction: 'up', minEffect: 0.05 },
-  { name: 'failure_rate', description: 'failed answers (errors, failed/rejected states) per answer', direction: 'up', minEffect: 0.05 },
-  { name: 'payload_bytes_mean', description: 'typical payload size in bytes (geometric mean)', direction: 'both', minEffect: 0.25 },
-  { name: 'payload_bytes_p95', description: "95th percentile payload size in bytes; scored by the share of payloads beyond the baseline's 99th percentile", direction: 'up', minEffect: 0.03 },
+  {
+    name: 'failure_rate',
+    description: 'failed answers (errors, failed/rejected states) per answer',
+    direction: 'up',
+    minEffect: 0.05,
+  },
+  {
+    name: 'payload_bytes_mean',
+    description: 'typical payload size in bytes (geometric mean)',
+    direction: 'both',
+    minEffect: 0.25,
+  },
+  {
+    name: 'payload_bytes_p95',
+    description:
+      "95th percentile payload size in bytes; scored by the share of payloads beyond the baseline's 99th percentile",
+    direction: 'up',
+    minEffect: 0.03,
+  },
 ] as const satisfies readonly FeatureDefinition[];
 
 export type FeatureName = (typeof FEATURES)[number]['name'];

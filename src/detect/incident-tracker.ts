@@ -57,7 +57,11 @@ export class IncidentTracker<T> {
   private readonly waiting: Array<{ item: T; score: number | null }> = [];
   private unlearned = 0;
 
-  constructor(private readonly agent: string, private readonly options: TrackerOptions, private readonly learn: (item: T, score: number | null) => void) {}
+  constructor(
+    private readonly agent: string,
+    private readonly options: TrackerOptions,
+    private readonly learn: (item: T, score: number | null) => void,
+  ) {}
 
   get firing(): boolean {
     return this.incident !== undefined;
@@ -92,7 +96,11 @@ export class IncidentTracker<T> {
     }
     this.recoveredRun = (recovered ?? !score.elevated) ? this.recoveredRun + 1 : 0;
     const toResolve = recovered === undefined ? this.options.resolveAfter + pooled - 1 : this.options.resolveAfter;
-    if (this.incident === undefined && score.anomaly && ((score.severe && !this.options.smallSamples) || this.anomalousRun >= this.windowsToFire(pooled))) {
+    if (
+      this.incident === undefined &&
+      score.anomaly &&
+      ((score.severe && !this.options.smallSamples) || this.anomalousRun >= this.windowsToFire(pooled))
+    ) {
       this.incident = { alertId: `${this.agent}@${this.firstAnomalous}`, onset: this.firstAnomalous };
       transition = { state: 'FIRING', ...this.incident, resolution: null };
     } else if (this.incident !== undefined && this.recoveredRun >= toResolve) {

@@ -30,7 +30,8 @@ export function peerScore(worker: WindowAccumulator, peers: WindowAccumulator, r
   const count = (name: FeatureName, zi: number, effect: number, large = true) => {
     z[name] = zi;
     const { direction, minEffect } = rule(name);
-    if (large && movedWorse(direction, effect, minEffect) && (direction === BOTH || Math.sign(zi) === direction)) d2 += zi * zi;
+    if (large && movedWorse(direction, effect, minEffect) && (direction === BOTH || Math.sign(zi) === direction))
+      d2 += zi * zi;
   };
   const latency = centre(worker.latency, peers.latency, true);
   if (latency !== undefined) count('latency_p50', latency.z, latency.ratio - 1);

@@ -3,11 +3,23 @@
 import type { DetectConfig } from '../config/index.js';
 import type { ScorerOptions } from './window-scorer.js';
 
-export function scorerOptions(config: DetectConfig, sigmaFloor: Float64Array, warmupWindows = config.warmupWindows, oneSided = 0): ScorerOptions {
+export function scorerOptions(
+  config: DetectConfig,
+  sigmaFloor: Float64Array,
+  warmupWindows = config.warmupWindows,
+  oneSided = 0,
+): ScorerOptions {
   return {
     warmupWindows,
     oneSided,
     baseline: { memoryWindows: config.memoryWindows, shrinkage: config.shrinkage ?? sigmaFloor.length, sigmaFloor },
-    threshold: { p: config.p, stayP: config.stayP, atOnceP: config.atOnceP, mode: config.threshold, empiricalWindow: 1000, empiricalMinimum: 100 },
+    threshold: {
+      p: config.p,
+      stayP: config.stayP,
+      atOnceP: config.atOnceP,
+      mode: config.threshold,
+      empiricalWindow: 1000,
+      empiricalMinimum: 100,
+    },
   };
 }

@@ -29,7 +29,10 @@ export interface ThresholdOptions {
 export class ScoreDistribution {
   private readonly weights: number[];
 
-  constructor(readonly twoSided: number, readonly oneSided: number) {
+  constructor(
+    readonly twoSided: number,
+    readonly oneSided: number,
+  ) {
     // C(u, k) / 2^u
     this.weights = [];
     let c = 1;
@@ -71,7 +74,10 @@ export class Threshold {
   private filled = 0;
   private next = 0;
 
-  constructor(private readonly distribution: ScoreDistribution, private readonly options: ThresholdOptions) {
+  constructor(
+    private readonly distribution: ScoreDistribution,
+    private readonly options: ThresholdOptions,
+  ) {
     this.fire = distribution.quantile(options.p);
     this.stay = distribution.quantile(options.stayP);
     this.atOnce = distribution.quantile(options.atOnceP);

@@ -49,7 +49,8 @@ export class WindowAccumulator {
   addEvent(event: AgentEvent): void {
     const failed = event.kind === 'error' || event.state === 'failed' || event.state === 'rejected';
     // Payloads of tasks and their results; an error's body says how it failed, not what was carried.
-    if (event.payloadBytes > 0 && !failed) (event.kind === 'request' ? this.requestPayload : this.resultPayload).add(event.payloadBytes);
+    if (event.payloadBytes > 0 && !failed)
+      (event.kind === 'request' ? this.requestPayload : this.resultPayload).add(event.payloadBytes);
     if (event.kind === 'request') {
       this.requests += 1;
       if (event.retries > 0) this.retried += 1;

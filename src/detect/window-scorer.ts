@@ -39,7 +39,10 @@ export class WindowScorer {
   readonly baseline: Baseline;
   private readonly threshold: Threshold;
 
-  constructor(readonly d: number, private readonly options: ScorerOptions) {
+  constructor(
+    readonly d: number,
+    private readonly options: ScorerOptions,
+  ) {
     this.baseline = new Baseline(d, options.baseline);
     const oneSided = options.oneSided ?? 0;
     this.threshold = new Threshold(new ScoreDistribution(d - oneSided, oneSided), options.threshold);
@@ -57,12 +60,29 @@ export class WindowScorer {
     const threshold = this.threshold.value();
     const stayThreshold = this.threshold.stayValue();
     if (!this.warm) {
-      return { score: null, threshold, stayThreshold, anomaly: false, severe: false, elevated: false, pValue: null, contributions: null, baselineMean: this.baseline.meanCopy() };
+      return {
+        score: null,
+        threshold,
+        stayThreshold,
+        anomaly: false,
+        severe: false,
+        elevated: false,
+        pValue: null,
+        contributions: null,
+        baselineMean: this.baseline.meanCopy(),
+      };
     }
     const { d2, contributions } = this.baseline.score(x, keep);
     return {
-      score: d2, threshold, stayThreshold, anomaly: d2 > threshold, severe: d2 > this.threshold.atOnceValue(), elevated: d2 > stayThreshold, pValue: this.threshold.pValue(d2),
-      contributions, baselineMean: this.baseline.meanCopy(),
+      score: d2,
+      threshold,
+      stayThreshold,
+      anomaly: d2 > threshold,
+      severe: d2 > this.threshold.atOnceValue(),
+      elevated: d2 > stayThreshold,
+      pValue: this.threshold.pValue(d2),
+      contributions,
+      baselineMean: this.baseline.meanCopy(),
     };
   }
 

@@ -73,7 +73,11 @@ export class AgentTap {
   /** Partitions paused by holdBack, as "topic:partition" → their coordinates. */
   private readonly held = new Map<string, { topic: string; partition: number }>();
 
-  constructor(private readonly kafka: Kafka, private readonly options: TapOptions, private readonly logger: Logger) {}
+  constructor(
+    private readonly kafka: Kafka,
+    private readonly options: TapOptions,
+    private readonly logger: Logger,
+  ) {}
 
   /** Subscribes to the matching topics (if any yet) and starts consuming; then keeps looking for new ones. */
   async start(): Promise<void> {
@@ -81,7 +85,10 @@ export class AgentTap {
     await this.admin.connect();
     // Topics created a moment ago may have no leader yet: the first subscription retries what a
     // Kafka client should retry, and fails start only on access denied or after startupTimeoutMs.
-    await withKafkaRetry('subscribing to the agent topics', () => this.resubscribeIfChanged(), { logger: this.logger, deadlineMs: this.options.startupTimeoutMs });
+    await withKafkaRetry('subscribing to the agent topics', () => this.resubscribeIfChanged(), {
+      logger: this.logger,
+      deadlineMs: this.options.startupTimeoutMs,
+    });
     this.refreshTimer = setInterval(() => void this.refresh(), this.options.ingest.refreshIntervalMs);
   }
 
@@ -116,7 +123,9 @@ export class AgentTap {
 
   /** Lists topics and resubscribes when the matching set changed. Never throws; failures are logged and retried next time. */
   refresh(): Promise<void> {
-    this.refreshing ??= this.refreshOnce().finally(() => { this.refreshing = undefined; });
+    this.refreshing ??= this.refreshOnce().finally(() => {
+      this.refreshing = undefined;
+    });
     return this.refreshing;
   }
 
@@ -132,7 +141,12 @@ export class AgentTap {
   private async resubscribeIfChanged(): Promise<void> {
     if (this.admin === undefined) return;
     const wanted = (await this.admin.listTopics()).filter(this.options.filter).sort();
-    if (this.consumer !== undefined && wanted.length === this.topics.length && wanted.every((topic, i) => topic === this.topics[i])) return;
+    if (
+      this.consumer !== undefined &&
+      wanted.length === this.topics.length &&
+      wanted.every((topic, i) => topic === this.topics[i])
+    )
+      return;
     if (this.consumer === undefined && wanted.length === 0 && this.topics.length === 0) return;
     const added = wanted.filter((topic) => !this.topics.includes(topic));
     const removed = this.topics.filter((topic) => !wanted.includes(topic));
@@ -231,7 +245,10 @@ export class AgentTap {
         .map((p) => `${p.topic}:${p.partition}`);
       this.options.onAssignment(backlogged);
     } catch (err) {
-      this.logger.warn({ err }, 'could not read the backlog of the new assignment; task timeouts may fire early while catching up');
+      this.logger.warn(
+        { err },
+        'could not read the backlog of the new assignment; task timeouts may fire early while catching up',
+      );
       this.options.onAssignment(null);
     }
   }
@@ -239,19 +256,28 @@ export class AgentTap {
   /** Records not yet processed (committed) per partition of every tapped topic, from the Kafka admin API. */
   async consumerLag(): Promise<Array<{ topic: string; partition: number; lag: number }>> {
     const progress = await this.progress([...this.topics]);
-    return progress.map((p) => ({ topic: p.topic, partition: p.partition, lag: Number(p.high > p.next ? p.high - p.next : 0n) }));
+    return progress.map((p) => ({
+      topic: p.topic,
+      partition: p.partition,
+      lag: Number(p.high > p.next ? p.high - p.next : 0n),
+    }));
   }
 
   /** For each partition of `topics`: the next offset the group will process, and the high watermark. */
-  private async progress(topics: readonly string[]): Promise<Array<{ topic: string; partition: number; next: bigint; high: bigint }>> {
+  private async progress(
+    topics: readonly string[],
+  ): Promise<Array<{ topic: string; partition: number; next: bigint; high: bigint }>> {
     if (this.admin === undefined || topics.length === 0) return [];
     const committed = await this.admin.fetchOffsets({ groupId: this.options.groupId, topics: [...topics] });
     const result: Array<{ topic: string; partition: number; next: bigint; high: bigint }> = [];
     for (const topic of topics) {
-      const done = new Map(committed.find((c) => c.topic === topic)?.partitions.map((p) => [p.partition, p.offset]) ?? []);
+      const done = new Map(
+        committed.find((c) => c.topic === topic)?.partitions.map((p) => [p.partition, p.offset]) ?? [],
+      );
       for (const end of await this.admin.fetchTopicOffsets(topic)) {
         const committedOffset = done.get(end.partition) ?? '-1';
-        const next = committedOffset !== '-1' ? committedOffset : this.options.ingest.fromBeginning ? end.low : end.high;
+        const next =
+          committedOffset !== '-1' ? committedOffset : this.options.ingest.fromBeginning ? end.low : end.high;
         result.push({ topic, partition: end.partition, next: BigInt(next), high: BigInt(end.high) });
       }
     }

@@ -54,7 +54,10 @@ export interface DlqStats {
 export class DlqDelivery {
   private next = 0;
 
-  constructor(private readonly writer: DlqWriter, private readonly requests: Message[][]) {}
+  constructor(
+    private readonly writer: DlqWriter,
+    private readonly requests: Message[][],
+  ) {}
 
   get done(): boolean {
     return this.next >= this.requests.length;
@@ -74,7 +77,11 @@ export class DlqWriter {
   /** Largest record batch the topic accepts, less the batch's own header. */
   private readonly budget: number;
 
-  constructor(private readonly producer: Producer, readonly topic: string, readonly maxMessageBytes = DEFAULT_MAX_MESSAGE_BYTES) {
+  constructor(
+    private readonly producer: Producer,
+    readonly topic: string,
+    readonly maxMessageBytes = DEFAULT_MAX_MESSAGE_BYTES,
+  ) {
     this.budget = maxMessageBytes - BATCH_OVERHEAD_BYTES;
   }
 
@@ -149,9 +156,13 @@ async function topicMaxMessageBytes(admin: Admin, topic: string): Promise<number
     includeSynonyms: false,
     resources: [{ type: TOPIC_RESOURCE, name: topic, configNames: ['max.message.bytes'] }],
   });
-  const value = described.resources[0]?.configEntries.find((entry) => entry.configName === 'max.message.bytes')?.configValue;
+  const value = described.resources[0]?.configEntries.find(
+    (entry) => entry.configName === 'max.message.bytes',
+  )?.configValue;
   const bytes = Number(value);
-  return Number.isSafeInteger(bytes) && bytes > BATCH_OVERHEAD_BYTES + RECORD_OVERHEAD_BYTES ? bytes : DEFAULT_MAX_MESSAGE_BYTES;
+  return Number.isSafeInteger(bytes) && bytes > BATCH_OVERHEAD_BYTES + RECORD_OVERHEAD_BYTES
+    ? bytes
+    : DEFAULT_MAX_MESSAGE_BYTES;
 }
 
 function sourceHeaders(event: AgentEvent): Record<string, string> {
@@ -180,8 +191,13 @@ function referenceOf(event: AgentEvent): Message {
     key,
     value: JSON.stringify({
       reference: 'too-large',
-      topic: event.topic, partition: event.partition, offset: event.offset, timestamp: event.timestamp,
-      reason: event.dlqReason ?? 'unknown', size: value.length, sha256: createHash('sha256').update(value).digest('hex'),
+      topic: event.topic,
+      partition: event.partition,
+      offset: event.offset,
+      timestamp: event.timestamp,
+      reason: event.dlqReason ?? 'unknown',
+      size: value.length,
+      sha256: createHash('sha256').update(value).digest('hex'),
     }),
     headers: { ...sourceHeaders(event), [DLQ_HEADERS.reference]: 'too-large' },
   };
@@ -190,20 +206,33 @@ function referenceOf(event: AgentEvent): Message {
 /** The reference of a full copy the broker refused alone (its source headers name the original). */
 function referenceFromCopy(copy: Message): Message {
   const header = (name: string) => String(copy.headers?.[name] ?? '');
-  const value = copy.value === null || copy.value === undefined ? Buffer.alloc(0) : Buffer.isBuffer(copy.value) ? copy.value : Buffer.from(copy.value);
+  const value =
+    copy.value === null || copy.value === undefined
+      ? Buffer.alloc(0)
+      : Buffer.isBuffer(copy.value)
+        ? copy.value
+        : Buffer.from(copy.value);
   const key = copy.key === null || copy.key === undefined ? null : String(copy.key);
   return {
     key: key !== null && Buffer.byteLength(key) <= REFERENCE_KEY_BYTES ? key : null,
     value: JSON.stringify({
       reference: 'too-large',
-      topic: header(DLQ_HEADERS.topic), partition: Number(header(DLQ_HEADERS.partition)), offset: header(DLQ_HEADERS.offset),
-      timestamp: Number(header(DLQ_HEADERS.timestamp)), reason: header(DLQ_HEADERS.reason), size: value.length,
+      topic: header(DLQ_HEADERS.topic),
+      partition: Number(header(DLQ_HEADERS.partition)),
+      offset: header(DLQ_HEADERS.offset),
+      timestamp: Number(header(DLQ_HEADERS.timestamp)),
+      reason: header(DLQ_HEADERS.reason),
+      size: value.length,
       sha256: createHash('sha256').update(value).digest('hex'),
     }),
     headers: {
-      [DLQ_HEADERS.reason]: header(DLQ_HEADERS.reason), [DLQ_HEADERS.error]: header(DLQ_HEADERS.error), [DLQ_HEADERS.topic]: header(DLQ_HEADERS.topic),
-      [DLQ_HEADERS.partition]: header(DLQ_HEADERS.partition), [DLQ_HEADERS.offset]: header(DLQ_HEADERS.offset),
-      [DLQ_HEADERS.timestamp]: header(DLQ_HEADERS.timestamp), [DLQ_HEADERS.reference]: 'too-large',
+      [DLQ_HEADERS.reason]: header(DLQ_HEADERS.reason),
+      [DLQ_HEADERS.error]: header(DLQ_HEADERS.error),
+      [DLQ_HEADERS.topic]: header(DLQ_HEADERS.topic),
+      [DLQ_HEADERS.partition]: header(DLQ_HEADERS.partition),
+      [DLQ_HEADERS.offset]: header(DLQ_HEADERS.offset),
+      [DLQ_HEADERS.timestamp]: header(DLQ_HEADERS.timestamp),
+      [DLQ_HEADERS.reference]: 'too-large',
     },
   };
 }

@@ -15,13 +15,21 @@ export function createKafka(config: KafkaConfig, logger: Logger): Kafka {
   };
   if (config.sasl !== undefined) {
     const { mechanism, username, password } = config.sasl;
-    options.sasl = mechanism === 'plain'
-      ? { mechanism, username, password }
-      : mechanism === 'scram-sha-256' ? { mechanism, username, password } : { mechanism, username, password };
+    options.sasl =
+      mechanism === 'plain'
+        ? { mechanism, username, password }
+        : mechanism === 'scram-sha-256'
+          ? { mechanism, username, password }
+          : { mechanism, username, password };
   }
   if (config.tls !== undefined) {
     const { ca, cert, key, rejectUnauthorized } = config.tls;
-    options.ssl = { rejectUnauthorized, ...(ca === undefined ? {} : { ca: [ca] }), ...(cert === undefined ? {} : { cert }), ...(key === undefined ? {} : { key }) };
+    options.ssl = {
+      rejectUnauthorized,
+      ...(ca === undefined ? {} : { ca: [ca] }),
+      ...(cert === undefined ? {} : { cert }),
+      ...(key === undefined ? {} : { key }),
+    };
   }
   return new Kafka(options);
 }

@@ -29,11 +29,28 @@ const TRANSIENT_TYPES = new Set([
 ]);
 /** kafkajs client-side errors that mean "not yet" rather than "never". */
 const TRANSIENT_NAMES = new Set([
-  'KafkaJSConnectionError', 'KafkaJSConnectionClosedError', 'KafkaJSRequestTimeoutError', 'KafkaJSTimeout', 'KafkaJSLockTimeout',
-  'KafkaJSTopicMetadataNotLoaded', 'KafkaJSMetadataNotLoaded', 'KafkaJSStaleTopicMetadataAssignment',
-  'KafkaJSBrokerNotFound', 'KafkaJSNoBrokerAvailableError', 'KafkaJSGroupCoordinatorNotFound',
+  'KafkaJSConnectionError',
+  'KafkaJSConnectionClosedError',
+  'KafkaJSRequestTimeoutError',
+  'KafkaJSTimeout',
+  'KafkaJSLockTimeout',
+  'KafkaJSTopicMetadataNotLoaded',
+  'KafkaJSMetadataNotLoaded',
+  'KafkaJSStaleTopicMetadataAssignment',
+  'KafkaJSBrokerNotFound',
+  'KafkaJSNoBrokerAvailableError',
+  'KafkaJSGroupCoordinatorNotFound',
 ]);
-const ACCESS_TYPES = new Set(['TOPIC_AUTHORIZATION_FAILED', 'GROUP_AUTHORIZATION_FAILED', 'CLUSTER_AUTHORIZATION_FAILED', 'SASL_AUTHENTICATION_FAILED', 'ILLEGAL_SASL_STATE', 'UNSUPPORTED_SASL_MECHANISM', 'TRANSACTIONAL_ID_AUTHORIZATION_FAILED', 'DELEGATION_TOKEN_AUTHORIZATION_FAILED']);
+const ACCESS_TYPES = new Set([
+  'TOPIC_AUTHORIZATION_FAILED',
+  'GROUP_AUTHORIZATION_FAILED',
+  'CLUSTER_AUTHORIZATION_FAILED',
+  'SASL_AUTHENTICATION_FAILED',
+  'ILLEGAL_SASL_STATE',
+  'UNSUPPORTED_SASL_MECHANISM',
+  'TRANSACTIONAL_ID_AUTHORIZATION_FAILED',
+  'DELEGATION_TOKEN_AUTHORIZATION_FAILED',
+]);
 
 /** The error and the errors it wraps (kafkajs nests the broker's error in `originalError`, retries in `cause`). */
 function* chain(err: unknown): Generator<{ name?: unknown; type?: unknown; retriable?: unknown }> {
@@ -86,10 +103,18 @@ export async function withKafkaRetry<T>(what: string, step: () => Promise<T>, op
       return await step();
     } catch (err) {
       if (isKafkaAccessDenied(err)) {
-        throw new AgentwatchError('AW_KAFKA_ACCESS_DENIED', `Kafka refused ${what}: ${messageOf(err)}. Check KAFKA_SASL_* (credentials) and the ACLs of this principal (the topics, the consumer group, the cluster).`, { cause: err });
+        throw new AgentwatchError(
+          'AW_KAFKA_ACCESS_DENIED',
+          `Kafka refused ${what}: ${messageOf(err)}. Check KAFKA_SASL_* (credentials) and the ACLs of this principal (the topics, the consumer group, the cluster).`,
+          { cause: err },
+        );
       }
       if (!isTransientKafkaError(err) || Date.now() - started + backoff > options.deadlineMs) {
-        throw new AgentwatchError('AW_KAFKA_UNAVAILABLE', `${what} failed after ${attempt} attempt(s) in ${Math.round((Date.now() - started) / 1000)} s: ${messageOf(err)}`, { cause: err, retryable: isTransientKafkaError(err) });
+        throw new AgentwatchError(
+          'AW_KAFKA_UNAVAILABLE',
+          `${what} failed after ${attempt} attempt(s) in ${Math.round((Date.now() - started) / 1000)} s: ${messageOf(err)}`,
+          { cause: err, retryable: isTransientKafkaError(err) },
+        );
       }
       options.logger.warn({ err: messageOf(err), attempt, retryInMs: backoff }, `${what}: Kafka is settling; retrying`);
       await new Promise((resolve) => setTimeout(resolve, backoff));

@@ -10,7 +10,11 @@ export async function ensureTopics(admin: Admin, names: readonly string[], confi
   if (missing.length === 0) return [];
   await admin.createTopics({
     waitForLeaders: true,
-    topics: missing.map((topic) => ({ topic, numPartitions: config.partitions, replicationFactor: config.replicationFactor })),
+    topics: missing.map((topic) => ({
+      topic,
+      numPartitions: config.partitions,
+      replicationFactor: config.replicationFactor,
+    })),
   });
   return missing;
 }

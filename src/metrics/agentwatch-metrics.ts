@@ -9,8 +9,23 @@ import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom
 
 /** What the gauges read at scrape time. */
 export interface MetricSources {
-  correlator(): { inFlight: number; evictions: number; timeouts: number; retries: number; redeliveries: number; lateAnswers: number; orphanAnswers: number };
-  detector(): { agents: number; firing: number; windowsScored: number; anomalousWindows: number; lateEvents: number; agentsEvicted: number };
+  correlator(): {
+    inFlight: number;
+    evictions: number;
+    timeouts: number;
+    retries: number;
+    redeliveries: number;
+    lateAnswers: number;
+    orphanAnswers: number;
+  };
+  detector(): {
+    agents: number;
+    firing: number;
+    windowsScored: number;
+    anomalousWindows: number;
+    lateEvents: number;
+    agentsEvicted: number;
+  };
   audit(): { buffered: number; insertRetries: number; duplicatesSkipped: number };
   /** Records whose timestamps no clock explains, ahead of the declared clock or far behind the event clock. */
   clockSkew(): { ahead: number; behind: number };
@@ -50,33 +65,121 @@ export class AgentwatchMetrics {
   constructor(sources: MetricSources) {
     const registers = [this.registry];
     collectDefaultMetrics({ register: this.registry, eventLoopMonitoringPrecision: 20 });
-    this.consumed = new Counter({ name: 'agentwatch_records_consumed_total', help: 'Kafka records read from tapped topics.', labelNames: ['topic'], registers });
-    this.decoded = new Counter({ name: 'agentwatch_events_decoded_total', help: 'Canonical events by topic and encoding (opaque: not decodable).', labelNames: ['topic', 'encoding'], registers });
-    this.dlq = new Counter({ name: 'agentwatch_dlq_records_total', help: 'Records copied to the dead-letter topic, by reason.', labelNames: ['reason'], registers });
-    this.audited = new Counter({ name: 'agentwatch_records_audited_total', help: 'Audit rows ClickHouse confirmed, by topic.', labelNames: ['topic'], registers });
-    this.alerts = new Counter({ name: 'agentwatch_alerts_total', help: 'Anomaly alerts published, by agent, state and severity.', labelNames: ['agent', 'state', 'severity'], registers });
-    this.stageSeconds = new Histogram({ name: 'agentwatch_batch_stage_seconds', help: 'Time one batch spent in a pipeline stage (sinks: until every sink accepted it).', labelNames: ['stage'], buckets: STAGE_BUCKETS, registers });
-    this.insertSeconds = new Histogram({ name: 'agentwatch_audit_insert_seconds', help: 'Duration of one audit insert into ClickHouse.', buckets: STAGE_BUCKETS, registers });
-    this.insertRows = new Histogram({ name: 'agentwatch_audit_insert_rows', help: 'Rows in one audit insert.', buckets: [1, 10, 100, 500, 1_000, 5_000, 10_000, 50_000], registers });
+    this.consumed = new Counter({
+      name: 'agentwatch_records_consumed_total',
+      help: 'Kafka records read from tapped topics.',
+      labelNames: ['topic'],
+      registers,
+    });
+    this.decoded = new Counter({
+      name: 'agentwatch_events_decoded_total',
+      help: 'Canonical events by topic and encoding (opaque: not decodable).',
+      labelNames: ['topic', 'encoding'],
+      registers,
+    });
+    this.dlq = new Counter({
+      name: 'agentwatch_dlq_records_total',
+      help: 'Records copied to the dead-letter topic, by reason.',
+      labelNames: ['reason'],
+      registers,
+    });
+    this.audited = new Counter({
+      name: 'agentwatch_records_audited_total',
+      help: 'Audit rows ClickHouse confirmed, by topic.',
+      labelNames: ['topic'],
+      registers,
+    });
+    this.alerts = new Counter({
+      name: 'agentwatch_alerts_total',
+      help: 'Anomaly alerts published, by agent, state and severity.',
+      labelNames: ['agent', 'state', 'severity'],
+      registers,
+    });
+    this.stageSeconds = new Histogram({
+      name: 'agentwatch_batch_stage_seconds',
+      help: 'Time one batch spent in a pipeline stage (sinks: until every sink accepted it).',
+      labelNames: ['stage'],
+      buckets: STAGE_BUCKETS,
+      registers,
+    });
+    this.insertSeconds = new Histogram({
+      name: 'agentwatch_audit_insert_seconds',
+      help: 'Duration of one audit insert into ClickHouse.',
+      buckets: STAGE_BUCKETS,
+      registers,
+    });
+    this.insertRows = new Histogram({
+      name: 'agentwatch_audit_insert_rows',
+      help: 'Rows in one audit insert.',
+      buckets: [1, 10, 100, 500, 1_000, 5_000, 10_000, 50_000],
+      registers,
+    });
 
     const gauge = (name: string, help: string, read: () => number) =>
-      new Gauge({ name, help, registers, collect() { this.set(read()); } });
+      new Gauge({
+        name,
+        help,
+        registers,
+        collect() {
+          this.set(read());
+        },
+      });
     // Totals the stages keep themselves: counters (so rate() works) set from them at scrape time.
     const total = (name: string, help: string, read: () => number) =>
-      new Counter({ name, help, registers, collect() { this.reset(); this.inc(read()); } });
+      new Counter({
+        name,
+        help,
+        registers,
+        collect() {
+          this.reset();
+          this.inc(read());
+        },
+      });
     gauge('agentwatch_tasks_in_flight', 'Tasks awaiting an answer.', () => sources.correlator().inFlight);
-    total('agentwatch_tasks_evicted_total', 'In-flight tasks dropped because CORRELATE_MAX_INFLIGHT was reached.', () => sources.correlator().evictions);
+    total(
+      'agentwatch_tasks_evicted_total',
+      'In-flight tasks dropped because CORRELATE_MAX_INFLIGHT was reached.',
+      () => sources.correlator().evictions,
+    );
     total('agentwatch_task_timeouts_total', 'Tasks that timed out.', () => sources.correlator().timeouts);
-    total('agentwatch_task_retries_total', 'Tasks sent again after an answer or a timeout.', () => sources.correlator().retries);
-    total('agentwatch_task_redeliveries_total', 'Request records read again after a rebalance or restart.', () => sources.correlator().redeliveries);
-    total('agentwatch_late_answers_total', 'Answers that came after their task timed out.', () => sources.correlator().lateAnswers);
-    total('agentwatch_orphan_answers_total', 'Answers whose request never showed up.', () => sources.correlator().orphanAnswers);
+    total(
+      'agentwatch_task_retries_total',
+      'Tasks sent again after an answer or a timeout.',
+      () => sources.correlator().retries,
+    );
+    total(
+      'agentwatch_task_redeliveries_total',
+      'Request records read again after a rebalance or restart.',
+      () => sources.correlator().redeliveries,
+    );
+    total(
+      'agentwatch_late_answers_total',
+      'Answers that came after their task timed out.',
+      () => sources.correlator().lateAnswers,
+    );
+    total(
+      'agentwatch_orphan_answers_total',
+      'Answers whose request never showed up.',
+      () => sources.correlator().orphanAnswers,
+    );
     gauge('agentwatch_agents', 'Agents with a baseline in the detector.', () => sources.detector().agents);
     gauge('agentwatch_agents_firing', 'Agents with an alert firing.', () => sources.detector().firing);
     total('agentwatch_windows_scored_total', 'Agent windows scored.', () => sources.detector().windowsScored);
-    total('agentwatch_windows_anomalous_total', 'Agent windows above the threshold.', () => sources.detector().anomalousWindows);
-    total('agentwatch_late_events_total', 'Events for windows already closed, left out of detection.', () => sources.detector().lateEvents);
-    total('agentwatch_agents_evicted_total', 'Agents forgotten because DETECT_MAX_AGENTS was reached.', () => sources.detector().agentsEvicted);
+    total(
+      'agentwatch_windows_anomalous_total',
+      'Agent windows above the threshold.',
+      () => sources.detector().anomalousWindows,
+    );
+    total(
+      'agentwatch_late_events_total',
+      'Events for windows already closed, left out of detection.',
+      () => sources.detector().lateEvents,
+    );
+    total(
+      'agentwatch_agents_evicted_total',
+      'Agents forgotten because DETECT_MAX_AGENTS was reached.',
+      () => sources.detector().agentsEvicted,
+    );
     new Counter({
       name: 'agentwatch_clock_skew_records_total',
       help: 'Records stamped too far ahead of the clock or behind the event clock (EVENT_TIME_MAX_SKEW_MS): audited, but not correlated or scored, and never moving event time.',
@@ -89,34 +192,63 @@ export class AgentwatchMetrics {
         this.inc({ direction: 'behind' }, skew.behind);
       },
     });
-    total('agentwatch_dlq_references_total', 'Dead-letter copies too large for the DLQ topic (its max.message.bytes), replaced by a reference record: source coordinates, size, SHA-256 and reason.', () => sources.dlq().references);
-    total('agentwatch_dlq_split_requests_total', 'DLQ produce requests the broker refused as too large, and that were split.', () => sources.dlq().splits);
+    total(
+      'agentwatch_dlq_references_total',
+      'Dead-letter copies too large for the DLQ topic (its max.message.bytes), replaced by a reference record: source coordinates, size, SHA-256 and reason.',
+      () => sources.dlq().references,
+    );
+    total(
+      'agentwatch_dlq_split_requests_total',
+      'DLQ produce requests the broker refused as too large, and that were split.',
+      () => sources.dlq().splits,
+    );
     new Gauge({
       name: 'agentwatch_partition_stalled_seconds',
-      help: 'How long a partition\'s batch has been failing a step (decode, DLQ copy, a sink) and retrying; absent while nothing fails.',
+      help: "How long a partition's batch has been failing a step (decode, DLQ copy, a sink) and retrying; absent while nothing fails.",
       labelNames: ['topic', 'partition', 'step'],
       registers,
       collect() {
         this.reset();
         const now = Date.now();
-        for (const s of sources.stalls()) this.set({ topic: s.topic, partition: String(s.partition), step: s.step }, (now - s.since) / 1000);
+        for (const s of sources.stalls())
+          this.set({ topic: s.topic, partition: String(s.partition), step: s.step }, (now - s.since) / 1000);
       },
     });
     gauge('agentwatch_audit_rows_buffered', 'Audit rows waiting for their insert.', () => sources.audit().buffered);
-    total('agentwatch_audit_insert_retries_total', 'Audit inserts ClickHouse refused and that were retried.', () => sources.audit().insertRetries);
-    total('agentwatch_audit_duplicates_skipped_total', 'Redelivered records already in the audit store, skipped.', () => sources.audit().duplicatesSkipped);
-    const perAgent = (name: string, help: string, read: (last: { score: number | null; threshold: number }) => number | null) => new Gauge({
-      name, help, labelNames: ['agent'], registers,
-      collect() {
-        this.reset();
-        for (const last of sources.lastScores()) {
-          const value = read(last);
-          if (value !== null && Number.isFinite(value)) this.set({ agent: last.agent }, value);
-        }
-      },
-    });
-    perAgent('agentwatch_agent_anomaly_score', 'Mahalanobis D² of the agent\'s last scored window.', (w) => w.score);
-    perAgent('agentwatch_agent_anomaly_threshold', 'The threshold the agent\'s score is compared with (χ² quantile of DETECT_P).', (w) => w.threshold);
+    total(
+      'agentwatch_audit_insert_retries_total',
+      'Audit inserts ClickHouse refused and that were retried.',
+      () => sources.audit().insertRetries,
+    );
+    total(
+      'agentwatch_audit_duplicates_skipped_total',
+      'Redelivered records already in the audit store, skipped.',
+      () => sources.audit().duplicatesSkipped,
+    );
+    const perAgent = (
+      name: string,
+      help: string,
+      read: (last: { score: number | null; threshold: number }) => number | null,
+    ) =>
+      new Gauge({
+        name,
+        help,
+        labelNames: ['agent'],
+        registers,
+        collect() {
+          this.reset();
+          for (const last of sources.lastScores()) {
+            const value = read(last);
+            if (value !== null && Number.isFinite(value)) this.set({ agent: last.agent }, value);
+          }
+        },
+      });
+    perAgent('agentwatch_agent_anomaly_score', "Mahalanobis D² of the agent's last scored window.", (w) => w.score);
+    perAgent(
+      'agentwatch_agent_anomaly_threshold',
+      "The threshold the agent's score is compared with (χ² quantile of DETECT_P).",
+      (w) => w.threshold,
+    );
     new Gauge({
       name: 'agentwatch_consumer_lag',
       help: 'Records of a tapped partition not yet processed (high watermark minus committed offset).',

@@ -15,20 +15,46 @@ export interface A2AIds {
 /** A `SendMessage` request carrying `text`, with the workflow, step and attempt in its metadata. */
 export function a2aSendMessage(ids: A2AIds, step: string, attempt: number, text: string): string {
   const message: Message = {
-    messageId: ids.messageId, contextId: ids.workflowId, taskId: ids.taskId, role: Role.ROLE_USER,
+    messageId: ids.messageId,
+    contextId: ids.workflowId,
+    taskId: ids.taskId,
+    role: Role.ROLE_USER,
     parts: [{ content: { $case: 'text', value: text }, metadata: undefined, filename: '', mediaType: 'text/plain' }],
-    metadata: { workflowId: ids.workflowId, step, attempt }, extensions: [], referenceTaskIds: [],
+    metadata: { workflowId: ids.workflowId, step, attempt },
+    extensions: [],
+    referenceTaskIds: [],
   };
-  return JSON.stringify({ jsonrpc: '2.0', id: ids.rpcId, method: 'SendMessage', params: { message: Message.toJSON(message), metadata: { workflowId: ids.workflowId } } });
+  return JSON.stringify({
+    jsonrpc: '2.0',
+    id: ids.rpcId,
+    method: 'SendMessage',
+    params: { message: Message.toJSON(message), metadata: { workflowId: ids.workflowId } },
+  });
 }
 
 /** The JSON-RPC result of a completed task whose agent message carries `text`. */
 export function a2aTaskCompleted(ids: A2AIds, text: string): string {
   const task: Task = {
-    id: ids.taskId, contextId: ids.workflowId, artifacts: [], history: [], metadata: undefined,
+    id: ids.taskId,
+    contextId: ids.workflowId,
+    artifacts: [],
+    history: [],
+    metadata: undefined,
     status: {
-      state: TaskState.TASK_STATE_COMPLETED, timestamp: undefined,
-      message: { messageId: ids.messageId, contextId: ids.workflowId, taskId: ids.taskId, role: Role.ROLE_AGENT, parts: [{ content: { $case: 'text', value: text }, metadata: undefined, filename: '', mediaType: 'text/plain' }], metadata: undefined, extensions: [], referenceTaskIds: [] },
+      state: TaskState.TASK_STATE_COMPLETED,
+      timestamp: undefined,
+      message: {
+        messageId: ids.messageId,
+        contextId: ids.workflowId,
+        taskId: ids.taskId,
+        role: Role.ROLE_AGENT,
+        parts: [
+          { content: { $case: 'text', value: text }, metadata: undefined, filename: '', mediaType: 'text/plain' },
+        ],
+        metadata: undefined,
+        extensions: [],
+        referenceTaskIds: [],
+      },
     },
   };
   return JSON.stringify({ jsonrpc: '2.0', id: ids.rpcId, result: { task: Task.toJSON(task) } });

@@ -18,7 +18,14 @@
 import { randomUUID } from 'node:crypto';
 import type { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
 import { SchemaType } from '@kafkajs/confluent-schema-registry';
-import { Partitioners, type Consumer, type EachBatchPayload, type Kafka, type KafkaMessage, type Producer } from 'kafkajs';
+import {
+  Partitioners,
+  type Consumer,
+  type EachBatchPayload,
+  type Kafka,
+  type KafkaMessage,
+  type Producer,
+} from 'kafkajs';
 import { readFileSync } from 'node:fs';
 import type { Logger } from '../logger.js';
 import { a2aSendMessage, a2aTaskCompleted } from './a2a-messages.js';
@@ -62,12 +69,23 @@ export class FleetSimulator {
   private owedWorkflows = 0;
   private lastTick = 0;
   private stopped = false;
-  private readonly stats: SimulatorStats = { workflowsStarted: 0, workflowsCompleted: 0, tasksDispatched: 0, retries: 0, answers: 0, errors: 0, abandoned: 0, eventTimeMs: 0 };
+  private readonly stats: SimulatorStats = {
+    workflowsStarted: 0,
+    workflowsCompleted: 0,
+    tasksDispatched: 0,
+    retries: 0,
+    answers: 0,
+    errors: 0,
+    abandoned: 0,
+    eventTimeMs: 0,
+  };
   private readonly runId = randomUUID().slice(0, 8);
   private random: () => number = Math.random;
   private finished!: () => void;
   /** Resolves when the scenario's duration has passed in event time. */
-  readonly done: Promise<void> = new Promise((resolve) => { this.finished = resolve; });
+  readonly done: Promise<void> = new Promise((resolve) => {
+    this.finished = resolve;
+  });
 
   constructor(
     private readonly kafka: Kafka,
@@ -90,8 +108,14 @@ export class FleetSimulator {
     await admin.connect();
     try {
       const existing = new Set(await admin.listTopics());
-      const topics = this.scenario.capabilities.flatMap((c) => [`agent.tasks.${c.name}`, `agent.results.${c.name}`]).filter((t) => !existing.has(t));
-      if (topics.length > 0) await admin.createTopics({ waitForLeaders: true, topics: topics.map((topic) => ({ topic, numPartitions: this.options.partitions ?? 3 })) });
+      const topics = this.scenario.capabilities
+        .flatMap((c) => [`agent.tasks.${c.name}`, `agent.results.${c.name}`])
+        .filter((t) => !existing.has(t));
+      if (topics.length > 0)
+        await admin.createTopics({
+          waitForLeaders: true,
+          topics: topics.map((topic) => ({ topic, numPartitions: this.options.partitions ?? 3 })),
+        });
     } finally {
       await admin.disconnect();
     }
@@ -103,10 +127,15 @@ export class FleetSimulator {
     if (this.scenario.capabilities.some((c) => c.format === 'avro')) {
       const schema = readFileSync(ENVELOPE_SCHEMA, 'utf8');
       for (const c of this.scenario.capabilities.filter((cap) => cap.format === 'avro')) {
-        this.avroSchemaId = (await this.registry.register({ type: SchemaType.AVRO, schema }, { subject: `agent.tasks.${c.name}-value` })).id;
+        this.avroSchemaId = (
+          await this.registry.register({ type: SchemaType.AVRO, schema }, { subject: `agent.tasks.${c.name}-value` })
+        ).id;
       }
     }
-    this.producer = this.kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner, allowAutoTopicCreation: false });
+    this.producer = this.kafka.producer({
+      createPartitioner: Partitioners.DefaultPartitioner,
+      allowAutoTopicCreation: false,
+    });
     await this.producer.connect();
     for (const capability of this.scenario.capabilities) {
       for (let w = 0; w < capability.workers; w += 1) await this.startWorker(capability, w);
@@ -116,7 +145,14 @@ export class FleetSimulator {
     this.startEvent = this.options.startEventTime ?? Date.now();
     this.lastTick = this.startReal;
     this.timer = setInterval(() => void this.tick(), 50);
-    this.logger.info({ capabilities: this.scenario.capabilities.map((c) => `${c.name} (${c.format})`), speed: this.scenario.speed, faults: this.scenario.faults }, 'fleet simulator started');
+    this.logger.info(
+      {
+        capabilities: this.scenario.capabilities.map((c) => `${c.name} (${c.format})`),
+        speed: this.scenario.speed,
+        faults: this.scenario.faults,
+      },
+      'fleet simulator started',
+    );
   }
 
   async stop(): Promise<void> {
@@ -160,10 +196,20 @@ export class FleetSimulator {
   }
 
   /** Sends step `step` of a workflow (skipping capabilities a joint shift thins out). */
-  private async dispatch(workflowId: string, step: number, attempt: number, taskId: string, at = this.now()): Promise<void> {
+  private async dispatch(
+    workflowId: string,
+    step: number,
+    attempt: number,
+    taskId: string,
+    at = this.now(),
+  ): Promise<void> {
     let index = step;
     while (index < this.scenario.capabilities.length && attempt === 1) {
-      const share = activeEffects(this.scenario.faults, this.scenario.capabilities[index]!.name, this.offset()).dispatchShare;
+      const share = activeEffects(
+        this.scenario.faults,
+        this.scenario.capabilities[index]!.name,
+        this.offset(),
+      ).dispatchShare;
       if (share >= 1 || this.random() < share) break;
       index += 1;
     }
@@ -178,26 +224,51 @@ export class FleetSimulator {
     if (attempt > 1) this.stats.retries += 1;
     await this.producer.send({
       topic: `agent.tasks.${capability.name}`,
-      messages: [{
-        key: workflowId,
-        timestamp: String(Math.round(at)),
-        headers: { 'a2a-attempt': String(attempt), 'agent-id': 'dispatcher' },
-        value: await this.encodeRequest(capability, workflowId, taskId, index, attempt),
-      }],
+      messages: [
+        {
+          key: workflowId,
+          timestamp: String(Math.round(at)),
+          headers: { 'a2a-attempt': String(attempt), 'agent-id': 'dispatcher' },
+          value: await this.encodeRequest(capability, workflowId, taskId, index, attempt),
+        },
+      ],
     });
   }
 
-  private async encodeRequest(capability: CapabilityProfile, workflowId: string, taskId: string, step: number, attempt: number): Promise<Buffer | string> {
+  private async encodeRequest(
+    capability: CapabilityProfile,
+    workflowId: string,
+    taskId: string,
+    step: number,
+    attempt: number,
+  ): Promise<Buffer | string> {
     const text = 'x'.repeat(Math.max(1, Math.round(lognormal(this.random, capability.payloadMedianBytes / 2, 0.2))));
-    if (capability.format === 'a2a') return a2aSendMessage({ workflowId, taskId, rpcId: randomUUID(), messageId: randomUUID() }, String(step), attempt, text);
-    const envelope = { workflow_id: workflowId, task_type: capability.name, task_id: taskId, payload: JSON.stringify({ text }), a2a_version: '1.0' };
+    if (capability.format === 'a2a')
+      return a2aSendMessage(
+        { workflowId, taskId, rpcId: randomUUID(), messageId: randomUUID() },
+        String(step),
+        attempt,
+        text,
+      );
+    const envelope = {
+      workflow_id: workflowId,
+      task_type: capability.name,
+      task_id: taskId,
+      payload: JSON.stringify({ text }),
+      a2a_version: '1.0',
+    };
     if (capability.format === 'avro') return this.registry.encode(this.avroSchemaId, envelope);
     return JSON.stringify({ ...envelope, payload: { text }, step, attempt });
   }
 
   private async startWorker(capability: CapabilityProfile, index: number): Promise<void> {
     // One group per run: a new run must not inherit (and answer) the tasks an earlier run left.
-    const consumer = this.kafka.consumer({ groupId: `sim-worker-${capability.name}-${this.runId}`, allowAutoTopicCreation: false, maxWaitTimeInMs: 200, heartbeatInterval: 500 });
+    const consumer = this.kafka.consumer({
+      groupId: `sim-worker-${capability.name}-${this.runId}`,
+      allowAutoTopicCreation: false,
+      maxWaitTimeInMs: 200,
+      heartbeatInterval: 500,
+    });
     const joined = new Promise<void>((resolve) => consumer.on(consumer.events.GROUP_JOIN, () => resolve()));
     await consumer.connect();
     await consumer.subscribe({ topics: [`agent.tasks.${capability.name}`], fromBeginning: false });
@@ -213,53 +284,84 @@ export class FleetSimulator {
 
   /** Starts answering every task of a batch; its offsets are committed once all of them are answered. */
   // oxlint-disable-next-line typescript/unbound-method -- kafkajs hands closures, not methods
-  private async work(capability: CapabilityProfile, worker: number, consumer: Consumer, state: WorkerState, { batch, resolveOffset, heartbeat, isRunning }: EachBatchPayload): Promise<void> {
+  private async work(
+    capability: CapabilityProfile,
+    worker: number,
+    consumer: Consumer,
+    state: WorkerState,
+    { batch, resolveOffset, heartbeat, isRunning }: EachBatchPayload,
+  ): Promise<void> {
     const last = batch.messages.at(-1);
     if (last === undefined) return;
     state.inFlight += batch.messages.length;
-    const answered = Promise.all(batch.messages.map((message) => this.answer(capability, worker, message, isRunning)))
-      .finally(() => { state.inFlight -= batch.messages.length; });
+    const answered = Promise.all(
+      batch.messages.map((message) => this.answer(capability, worker, message, isRunning)),
+    ).finally(() => {
+      state.inFlight -= batch.messages.length;
+    });
     resolveOffset(last.offset);
     const next = { topic: batch.topic, partition: batch.partition, offset: String(BigInt(last.offset) + 1n) };
     state.commits = state.commits
       .then(() => answered)
       .then(() => (this.stopped ? undefined : consumer.commitOffsets([next])))
-      .catch((err: unknown) => { if (!this.stopped) this.logger.warn({ err, capability: capability.name }, 'worker commit failed'); });
+      .catch((err: unknown) => {
+        if (!this.stopped) this.logger.warn({ err, capability: capability.name }, 'worker commit failed');
+      });
     if (state.inFlight >= MAX_TASKS_IN_FLIGHT) await state.commits;
     await heartbeat();
   }
 
   /** Answers one task after its simulated latency. */
-  private async answer(capability: CapabilityProfile, worker: number, message: KafkaMessage, isRunning: () => boolean): Promise<void> {
+  private async answer(
+    capability: CapabilityProfile,
+    worker: number,
+    message: KafkaMessage,
+    isRunning: () => boolean,
+  ): Promise<void> {
     const taskTs = Number(message.timestamp);
     const task = await this.decodeTask(capability, message.value ?? Buffer.alloc(0));
     if (task === undefined) return;
     const effects = activeEffects(this.scenario.faults, capability.name, taskTs - this.startEvent);
     if (effects.stuck) return; // takes the task, never answers
-    const latency = Math.round(lognormal(this.random, capability.latencyMedianMs * effects.latency, capability.latencySigma));
+    const latency = Math.round(
+      lognormal(this.random, capability.latencyMedianMs * effects.latency, capability.latencySigma),
+    );
     await new Promise((resolve) => setTimeout(resolve, latency / this.scenario.speed));
     if (!isRunning() || this.stopped) return;
     const failed = this.random() < (effects.failureRate ?? capability.failureRate);
     const size = Math.round(lognormal(this.random, capability.payloadMedianBytes * effects.payload, 0.2));
     await this.producer.send({
       topic: `agent.results.${capability.name}`,
-      messages: [{
-        key: task.workflowId,
-        timestamp: String(taskTs + latency),
-        headers: { 'agent-id': `${capability.name}-worker-${worker}`, 'a2a-attempt': message.headers?.['a2a-attempt']?.toString() ?? '1' },
-        value: encodeAnswer(capability, task, failed, 'y'.repeat(Math.max(1, size))),
-      }],
+      messages: [
+        {
+          key: task.workflowId,
+          timestamp: String(taskTs + latency),
+          headers: {
+            'agent-id': `${capability.name}-worker-${worker}`,
+            'a2a-attempt': message.headers?.['a2a-attempt']?.toString() ?? '1',
+          },
+          value: encodeAnswer(capability, task, failed, 'y'.repeat(Math.max(1, size))),
+        },
+      ],
     });
   }
 
-  private async decodeTask(capability: CapabilityProfile, value: Buffer): Promise<{ workflowId: string; taskId: string; rpcId: string | null } | undefined> {
+  private async decodeTask(
+    capability: CapabilityProfile,
+    value: Buffer,
+  ): Promise<{ workflowId: string; taskId: string; rpcId: string | null } | undefined> {
     try {
       if (capability.format === 'avro') {
         const decoded = (await this.registry.decode(value)) as { workflow_id: string; task_id: string | null };
         return { workflowId: decoded.workflow_id, taskId: decoded.task_id ?? '', rpcId: null };
       }
       const body = JSON.parse(value.toString('utf8')) as Record<string, any>;
-      if (capability.format === 'a2a') return { workflowId: String(body.params?.message?.contextId ?? ''), taskId: String(body.params?.message?.taskId ?? ''), rpcId: String(body.id) };
+      if (capability.format === 'a2a')
+        return {
+          workflowId: String(body.params?.message?.contextId ?? ''),
+          taskId: String(body.params?.message?.taskId ?? ''),
+          rpcId: String(body.id),
+        };
       return { workflowId: String(body.workflow_id), taskId: String(body.task_id), rpcId: null };
     } catch {
       return undefined;
@@ -268,13 +370,25 @@ export class FleetSimulator {
 
   /** The dispatcher reads every answer: on success the workflow's next step, on error a retry. */
   private async startDispatcherListener(): Promise<void> {
-    const consumer = this.kafka.consumer({ groupId: `sim-dispatcher-${this.runId}`, allowAutoTopicCreation: false, maxWaitTimeInMs: 200, heartbeatInterval: 500 });
+    const consumer = this.kafka.consumer({
+      groupId: `sim-dispatcher-${this.runId}`,
+      allowAutoTopicCreation: false,
+      maxWaitTimeInMs: 200,
+      heartbeatInterval: 500,
+    });
     const joined = new Promise<void>((resolve) => consumer.on(consumer.events.GROUP_JOIN, () => resolve()));
     await consumer.connect();
-    await consumer.subscribe({ topics: this.scenario.capabilities.map((c) => `agent.results.${c.name}`), fromBeginning: false });
+    await consumer.subscribe({
+      topics: this.scenario.capabilities.map((c) => `agent.results.${c.name}`),
+      fromBeginning: false,
+    });
     await consumer.run({
       eachBatch: async ({ batch }) => {
-        await Promise.all(batch.messages.map((message) => this.onAnswer(message.value?.toString('utf8') ?? '', Number(message.timestamp))));
+        await Promise.all(
+          batch.messages.map((message) =>
+            this.onAnswer(message.value?.toString('utf8') ?? '', Number(message.timestamp)),
+          ),
+        );
       },
     });
     this.consumers.push(consumer);
@@ -296,20 +410,33 @@ export class FleetSimulator {
       await this.dispatch(task.workflowId, task.step + 1, 1, `task-${randomUUID()}`, at);
     } else {
       this.stats.errors += 1;
-      if (task.attempt < this.scenario.maxAttempts) await this.dispatch(task.workflowId, task.step, task.attempt + 1, answer.taskId, at);
+      if (task.attempt < this.scenario.maxAttempts)
+        await this.dispatch(task.workflowId, task.step, task.attempt + 1, answer.taskId, at);
       else this.stats.abandoned += 1;
     }
   }
 }
 
-function encodeAnswer(capability: CapabilityProfile, task: { workflowId: string; taskId: string; rpcId: string | null }, failed: boolean, text: string): string {
+function encodeAnswer(
+  capability: CapabilityProfile,
+  task: { workflowId: string; taskId: string; rpcId: string | null },
+  failed: boolean,
+  text: string,
+): string {
   if (capability.format === 'a2a') {
-    if (failed) return JSON.stringify({ jsonrpc: '2.0', id: task.rpcId, error: { code: -32603, message: 'worker failed', data: { taskId: task.taskId } } });
+    if (failed)
+      return JSON.stringify({
+        jsonrpc: '2.0',
+        id: task.rpcId,
+        error: { code: -32603, message: 'worker failed', data: { taskId: task.taskId } },
+      });
     return a2aTaskCompleted({ ...task, messageId: randomUUID() }, text);
   }
-  return JSON.stringify(failed
-    ? { workflow_id: task.workflowId, task_id: task.taskId, error: { type: 'WorkerError', message: 'worker failed' } }
-    : { workflow_id: task.workflowId, task_id: task.taskId, result: { text } });
+  return JSON.stringify(
+    failed
+      ? { workflow_id: task.workflowId, task_id: task.taskId, error: { type: 'WorkerError', message: 'worker failed' } }
+      : { workflow_id: task.workflowId, task_id: task.taskId, result: { text } },
+  );
 }
 
 function parseAnswer(text: string): { taskId: string; ok: boolean } | undefined {

@@ -6,7 +6,14 @@
 import { readFileSync } from 'node:fs';
 import { AgentwatchError } from '../errors.js';
 
-export const FAULT_KINDS = ['latency-spike', 'retry-storm', 'payload-bloat', 'stuck-worker', 'error-burst', 'joint-shift'] as const;
+export const FAULT_KINDS = [
+  'latency-spike',
+  'retry-storm',
+  'payload-bloat',
+  'stuck-worker',
+  'error-burst',
+  'joint-shift',
+] as const;
 export type FaultKind = (typeof FAULT_KINDS)[number];
 
 export type WireFormat = 'a2a' | 'envelope' | 'avro';
@@ -42,13 +49,44 @@ export interface Scenario {
 }
 
 export const DEFAULT_CAPABILITIES: readonly CapabilityProfile[] = [
-  { name: 'extract', format: 'a2a', workers: 2, latencyMedianMs: 300, latencySigma: 0.3, payloadMedianBytes: 800, failureRate: 0.01 },
-  { name: 'summarize', format: 'envelope', workers: 2, latencyMedianMs: 600, latencySigma: 0.3, payloadMedianBytes: 400, failureRate: 0.01 },
-  { name: 'classify', format: 'avro', workers: 2, latencyMedianMs: 150, latencySigma: 0.3, payloadMedianBytes: 120, failureRate: 0.01 },
+  {
+    name: 'extract',
+    format: 'a2a',
+    workers: 2,
+    latencyMedianMs: 300,
+    latencySigma: 0.3,
+    payloadMedianBytes: 800,
+    failureRate: 0.01,
+  },
+  {
+    name: 'summarize',
+    format: 'envelope',
+    workers: 2,
+    latencyMedianMs: 600,
+    latencySigma: 0.3,
+    payloadMedianBytes: 400,
+    failureRate: 0.01,
+  },
+  {
+    name: 'classify',
+    format: 'avro',
+    workers: 2,
+    latencyMedianMs: 150,
+    latencySigma: 0.3,
+    payloadMedianBytes: 120,
+    failureRate: 0.01,
+  },
 ];
 
 export function defaultScenario(): Scenario {
-  return { durationMs: 0, speed: 1, workflowsPerSecond: 5, maxAttempts: 3, capabilities: DEFAULT_CAPABILITIES.map((c) => ({ ...c })), faults: [] };
+  return {
+    durationMs: 0,
+    speed: 1,
+    workflowsPerSecond: 5,
+    maxAttempts: 3,
+    capabilities: DEFAULT_CAPABILITIES.map((c) => ({ ...c })),
+    faults: [],
+  };
 }
 
 /** "90s", "20m", "2h", "500ms" or a number of ms. */
@@ -64,9 +102,12 @@ export function parseFault(text: string, problems: string[]): Fault | undefined 
   const [kind, agent, at, duration] = text.split(':');
   const atMs = at === undefined ? undefined : parseDuration(at);
   const durationMs = duration === undefined ? undefined : parseDuration(duration);
-  if (!FAULT_KINDS.includes(kind as FaultKind)) problems.push(`fault ${JSON.stringify(text)}: kind must be one of ${FAULT_KINDS.join(', ')}`);
-  else if (agent === undefined || agent === '') problems.push(`fault ${JSON.stringify(text)}: name the agent (capability), e.g. ${kind}:summarize:6m:4m`);
-  else if (atMs === undefined || durationMs === undefined || durationMs <= 0) problems.push(`fault ${JSON.stringify(text)}: give a start and a duration, e.g. ${kind}:${agent}:6m:4m`);
+  if (!FAULT_KINDS.includes(kind as FaultKind))
+    problems.push(`fault ${JSON.stringify(text)}: kind must be one of ${FAULT_KINDS.join(', ')}`);
+  else if (agent === undefined || agent === '')
+    problems.push(`fault ${JSON.stringify(text)}: name the agent (capability), e.g. ${kind}:summarize:6m:4m`);
+  else if (atMs === undefined || durationMs === undefined || durationMs <= 0)
+    problems.push(`fault ${JSON.stringify(text)}: give a start and a duration, e.g. ${kind}:${agent}:6m:4m`);
   else return { kind: kind as FaultKind, agent, atMs, durationMs };
   return undefined;
 }
@@ -90,10 +131,17 @@ export function loadScenario(path: string | undefined, problems: string[]): Scen
   if (raw.duration !== undefined) scenario.durationMs = duration(raw.duration, 'duration') ?? 0;
   if (typeof raw.speed === 'number') scenario.speed = raw.speed;
   if (typeof raw.workflowsPerSecond === 'number') scenario.workflowsPerSecond = raw.workflowsPerSecond;
-  if (Array.isArray(raw.capabilities)) scenario.capabilities = raw.capabilities.map((c) => ({ ...DEFAULT_CAPABILITIES[0]!, ...(c as Partial<CapabilityProfile>) }));
+  if (Array.isArray(raw.capabilities))
+    scenario.capabilities = raw.capabilities.map((c) => ({
+      ...DEFAULT_CAPABILITIES[0]!,
+      ...(c as Partial<CapabilityProfile>),
+    }));
   if (Array.isArray(raw.faults)) {
     for (const fault of raw.faults as Array<Record<string, unknown>>) {
-      const parsed = parseFault(`${String(fault.kind)}:${String(fault.agent)}:${String(fault.at)}:${String(fault.duration)}`, problems);
+      const parsed = parseFault(
+        `${String(fault.kind)}:${String(fault.agent)}:${String(fault.at)}:${String(fault.duration)}`,
+        problems,
+      );
       if (parsed !== undefined) scenario.faults.push(parsed);
     }
   }
@@ -101,16 +149,24 @@ export function loadScenario(path: string | undefined, problems: string[]): Scen
 }
 
 export function validateScenario(scenario: Scenario, problems: string[]): void {
-  if (!(scenario.speed > 0 && scenario.speed <= 10_000)) problems.push(`speed ${scenario.speed} must be above 0 and at most 10000`);
-  if (!(scenario.workflowsPerSecond > 0 && scenario.workflowsPerSecond <= 10_000)) problems.push(`rate ${scenario.workflowsPerSecond} must be above 0 and at most 10000 workflows/s`);
+  if (!(scenario.speed > 0 && scenario.speed <= 10_000))
+    problems.push(`speed ${scenario.speed} must be above 0 and at most 10000`);
+  if (!(scenario.workflowsPerSecond > 0 && scenario.workflowsPerSecond <= 10_000))
+    problems.push(`rate ${scenario.workflowsPerSecond} must be above 0 and at most 10000 workflows/s`);
   if (scenario.capabilities.length === 0) problems.push('at least one capability is needed');
   for (const c of scenario.capabilities) {
-    if (!/^[a-z][a-z0-9-]{0,60}$/.test(c.name)) problems.push(`capability name ${JSON.stringify(c.name)}: lowercase letters, digits and -`);
-    if (!['a2a', 'envelope', 'avro'].includes(c.format)) problems.push(`capability ${c.name}: format must be a2a, envelope or avro`);
-    if (!(c.failureRate >= 0 && c.failureRate < 1)) problems.push(`capability ${c.name}: failureRate must be in [0, 1)`);
+    if (!/^[a-z][a-z0-9-]{0,60}$/.test(c.name))
+      problems.push(`capability name ${JSON.stringify(c.name)}: lowercase letters, digits and -`);
+    if (!['a2a', 'envelope', 'avro'].includes(c.format))
+      problems.push(`capability ${c.name}: format must be a2a, envelope or avro`);
+    if (!(c.failureRate >= 0 && c.failureRate < 1))
+      problems.push(`capability ${c.name}: failureRate must be in [0, 1)`);
   }
   for (const f of scenario.faults) {
-    if (!scenario.capabilities.some((c) => c.name === f.agent)) problems.push(`fault ${f.kind} names agent ${f.agent}, which is not a capability (${scenario.capabilities.map((c) => c.name).join(', ')})`);
+    if (!scenario.capabilities.some((c) => c.name === f.agent))
+      problems.push(
+        `fault ${f.kind} names agent ${f.agent}, which is not a capability (${scenario.capabilities.map((c) => c.name).join(', ')})`,
+      );
   }
 }
 
@@ -119,8 +175,18 @@ export function scenarioError(problems: string[]): AgentwatchError {
 }
 
 /** Multipliers a capability gets at event offset `at` from the faults active then. */
-export function activeEffects(faults: readonly Fault[], agent: string, at: number): { latency: number; payload: number; failureRate: number | undefined; stuck: boolean; dispatchShare: number } {
-  const effects = { latency: 1, payload: 1, failureRate: undefined as number | undefined, stuck: false, dispatchShare: 1 };
+export function activeEffects(
+  faults: readonly Fault[],
+  agent: string,
+  at: number,
+): { latency: number; payload: number; failureRate: number | undefined; stuck: boolean; dispatchShare: number } {
+  const effects = {
+    latency: 1,
+    payload: 1,
+    failureRate: undefined as number | undefined,
+    stuck: false,
+    dispatchShare: 1,
+  };
   for (const f of faults) {
     if (f.agent !== agent || at < f.atMs || at >= f.atMs + f.durationMs) continue;
     if (f.kind === 'latency-spike') effects.latency *= 5;
@@ -128,7 +194,10 @@ export function activeEffects(faults: readonly Fault[], agent: string, at: numbe
     else if (f.kind === 'error-burst') effects.failureRate = 0.9;
     else if (f.kind === 'payload-bloat') effects.payload *= 20;
     else if (f.kind === 'stuck-worker') effects.stuck = true;
-    else if (f.kind === 'joint-shift') { effects.latency *= 1.6; effects.dispatchShare *= 0.6; }
+    else if (f.kind === 'joint-shift') {
+      effects.latency *= 1.6;
+      effects.dispatchShare *= 0.6;
+    }
   }
   return effects;
 }

@@ -8,7 +8,15 @@ import { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
 import type { AnomalyAlert } from '../../src/detect/index.js';
 import type { Service } from '../../src/service.js';
 import { seededRandom } from '../fixtures/random.js';
-import { connectedProducer, createTopics, isolatedOverrides, runId, startService, testKafka, waitFor } from './harness.js';
+import {
+  connectedProducer,
+  createTopics,
+  isolatedOverrides,
+  runId,
+  startService,
+  testKafka,
+  waitFor,
+} from './harness.js';
 import { stackConfig } from './stack-env.js';
 
 const run = runId();
@@ -24,7 +32,10 @@ let service: Service;
 const streamed: AnomalyAlert[] = [];
 
 before(async () => {
-  await createTopics(kafka, [{ topic: TASKS, numPartitions: 1 }, { topic: RESULTS, numPartitions: 1 }]);
+  await createTopics(kafka, [
+    { topic: TASKS, numPartitions: 1 },
+    { topic: RESULTS, numPartitions: 1 },
+  ]);
   const random = seededRandom(42);
   const requests = [];
   const results = [];
@@ -33,8 +44,21 @@ before(async () => {
       const at = T0 + w * WINDOW + Math.floor(random.uniform() * WINDOW);
       const taskId = `${run}-${w}-${r}`;
       const latency = Math.round((w >= SPIKE_FROM ? 2_000 : 100) * Math.exp(0.2 * random.normal()));
-      requests.push({ key: 'wf', timestamp: String(at), value: JSON.stringify({ workflow_id: 'wf', task_type: agent, task_id: taskId, payload: { doc: 'x'.repeat(150) } }) });
-      results.push({ key: 'wf', timestamp: String(at + latency), value: JSON.stringify({ workflow_id: 'wf', task_id: taskId, result: 'y'.repeat(300) }) });
+      requests.push({
+        key: 'wf',
+        timestamp: String(at),
+        value: JSON.stringify({
+          workflow_id: 'wf',
+          task_type: agent,
+          task_id: taskId,
+          payload: { doc: 'x'.repeat(150) },
+        }),
+      });
+      results.push({
+        key: 'wf',
+        timestamp: String(at + latency),
+        value: JSON.stringify({ workflow_id: 'wf', task_id: taskId, result: 'y'.repeat(300) }),
+      });
     }
   }
   // Late records on both partitions move event time past the last window.
@@ -46,12 +70,15 @@ before(async () => {
   await producer.send({ topic: RESULTS, messages: results.sort((a, b) => Number(a.timestamp) - Number(b.timestamp)) });
   await producer.disconnect();
 
-  service = await startService(isolatedOverrides(run, {
-    ANOMALIES_TOPIC: ANOMALIES,
-    DETECT_WINDOW_MS: String(WINDOW),
-    DETECT_LATENESS_MS: '0',
-    DETECT_WARMUP_WINDOWS: '10',
-  }), []);
+  service = await startService(
+    isolatedOverrides(run, {
+      ANOMALIES_TOPIC: ANOMALIES,
+      DETECT_WINDOW_MS: String(WINDOW),
+      DETECT_LATENESS_MS: '0',
+      DETECT_WARMUP_WINDOWS: '10',
+    }),
+    [],
+  );
   service.alerts.subscribe((alert) => streamed.push(alert));
 });
 
@@ -68,7 +95,10 @@ test('the latency spike is published to the anomalies topic as registered Avro, 
   const received: Array<{ key: string; value: Record<string, unknown> }> = [];
   await consumer.run({
     eachMessage: async ({ message }) => {
-      received.push({ key: message.key?.toString() ?? '', value: { ...(await registry.decode(message.value!)) } as Record<string, unknown> });
+      received.push({
+        key: message.key?.toString() ?? '',
+        value: { ...(await registry.decode(message.value!)) } as Record<string, unknown>,
+      });
     },
   });
   await waitFor('the alert on the anomalies topic', () => received.length >= 1, 30_000);
@@ -78,13 +108,30 @@ test('the latency spike is published to the anomalies topic as registered Avro, 
   assert.ok(firing, 'a FIRING alert was published');
   assert.equal(firing.key, agent);
   assert.equal(firing.value.agent, agent);
-  const features = firing.value.features as Array<{ name: string; contribution: number; value: number | null; baseline_mean: number }>;
-  assert.match(features[0]!.name, /^latency_p(50|95)$/, `top contributor ${features[0]!.name}: ${JSON.stringify(service.stats().pipeline)} ${JSON.stringify(service.stats().detector)}`);
+  const features = firing.value.features as Array<{
+    name: string;
+    contribution: number;
+    value: number | null;
+    baseline_mean: number;
+  }>;
+  assert.match(
+    features[0]!.name,
+    /^latency_p(50|95)$/,
+    `top contributor ${features[0]!.name}: ${JSON.stringify(service.stats().pipeline)} ${JSON.stringify(service.stats().detector)}`,
+  );
   assert.ok(Number(firing.value.score) > Number(firing.value.threshold));
   assert.ok(Number(firing.value.window_start) >= T0 + SPIKE_FROM * WINDOW, 'not before the spike');
   assert.ok(Number(firing.value.window_start) <= T0 + (SPIKE_FROM + 2) * WINDOW, 'within 2 windows of the onset');
   const sum = features.reduce((s, f) => s + f.contribution, 0);
   assert.ok(Math.abs(sum - Number(firing.value.score)) < 1e-6 * Number(firing.value.score));
-  assert.equal(firing.value.alert_id, streamed.find((a) => a.state === 'FIRING')!.alertId, 'the live stream saw the same alert');
-  assert.deepEqual(received.filter((m) => m.value.agent !== agent), [], 'no alert for anything else');
+  assert.equal(
+    firing.value.alert_id,
+    streamed.find((a) => a.state === 'FIRING')!.alertId,
+    'the live stream saw the same alert',
+  );
+  assert.deepEqual(
+    received.filter((m) => m.value.agent !== agent),
+    [],
+    'no alert for anything else',
+  );
 });

@@ -14,7 +14,15 @@ import { EXPORT_SLICE_ROWS, planExport } from '../../src/audit/index.js';
 import { createLogger } from '../../src/logger.js';
 import type { Service } from '../../src/service.js';
 import { stackConfig } from './stack-env.js';
-import { connectedProducer, createTopics, isolatedOverrides, runId, startService, testKafka, waitFor } from './harness.js';
+import {
+  connectedProducer,
+  createTopics,
+  isolatedOverrides,
+  runId,
+  startService,
+  testKafka,
+  waitFor,
+} from './harness.js';
 
 const run = runId();
 const TOPIC = `agent.tasks.api-${run}`;
@@ -26,37 +34,88 @@ const kafka = testKafka();
 let service: Service;
 
 async function call(path: string, key?: string): Promise<{ status: number; body: any }> {
-  const response = await fetch(`${service.apiUrl}${path}`, { headers: key === undefined ? {} : { authorization: `Bearer ${key}` } });
+  const response = await fetch(`${service.apiUrl}${path}`, {
+    headers: key === undefined ? {} : { authorization: `Bearer ${key}` },
+  });
   const text = await response.text();
   let body: unknown = text;
-  try { body = JSON.parse(text); } catch { /* not JSON */ }
+  try {
+    body = JSON.parse(text);
+  } catch {
+    /* not JSON */
+  }
   return { status: response.status, body };
 }
 
 before(async () => {
-  await createTopics(kafka, [{ topic: TOPIC, numPartitions: 4 }, { topic: RESULTS, numPartitions: 1 }]);
+  await createTopics(kafka, [
+    { topic: TOPIC, numPartitions: 4 },
+    { topic: RESULTS, numPartitions: 1 },
+  ]);
   const producer = await connectedProducer(kafka);
   for (let start = 0; start < RECORDS; start += 5_000) {
     await producer.send({
       topic: TOPIC,
       messages: Array.from({ length: 5_000 }, (_, j) => {
         const i = start + j;
-        return { key: `wf-${i % 1000}`, partition: i % 4, timestamp: String(T0 + i * 10), value: JSON.stringify({ workflow_id: `wf-${i % 1000}`, task_type: `api-${run}`, task_id: `t-${i}`, payload: { i } }) };
+        return {
+          key: `wf-${i % 1000}`,
+          partition: i % 4,
+          timestamp: String(T0 + i * 10),
+          value: JSON.stringify({
+            workflow_id: `wf-${i % 1000}`,
+            task_type: `api-${run}`,
+            task_id: `t-${i}`,
+            payload: { i },
+          }),
+        };
       }),
     });
   }
   // A small workflow with a retry and an answer, for the timeline (dated after the bulk: record times
   // in a partition are nearly monotonic in real fleets).
   const TL = T0 + RECORDS * 10 + 1_000;
-  await producer.send({ topic: TOPIC, messages: [{ key: 'wf-timeline', partition: 0, timestamp: String(TL), value: JSON.stringify({ workflow_id: 'wf-timeline', task_type: 'x', task_id: 'tl-1', payload: {} }) }] });
-  await producer.send({ topic: TOPIC, messages: [{ key: 'wf-timeline', partition: 0, timestamp: String(TL + 2_000), value: JSON.stringify({ workflow_id: 'wf-timeline', task_type: 'x', task_id: 'tl-1', payload: {} }) }] });
-  await producer.send({ topic: RESULTS, messages: [{ key: 'wf-timeline', timestamp: String(TL + 2_250), value: JSON.stringify({ workflow_id: 'wf-timeline', task_id: 'tl-1', result: 'done' }) }] });
+  await producer.send({
+    topic: TOPIC,
+    messages: [
+      {
+        key: 'wf-timeline',
+        partition: 0,
+        timestamp: String(TL),
+        value: JSON.stringify({ workflow_id: 'wf-timeline', task_type: 'x', task_id: 'tl-1', payload: {} }),
+      },
+    ],
+  });
+  await producer.send({
+    topic: TOPIC,
+    messages: [
+      {
+        key: 'wf-timeline',
+        partition: 0,
+        timestamp: String(TL + 2_000),
+        value: JSON.stringify({ workflow_id: 'wf-timeline', task_type: 'x', task_id: 'tl-1', payload: {} }),
+      },
+    ],
+  });
+  await producer.send({
+    topic: RESULTS,
+    messages: [
+      {
+        key: 'wf-timeline',
+        timestamp: String(TL + 2_250),
+        value: JSON.stringify({ workflow_id: 'wf-timeline', task_id: 'tl-1', result: 'done' }),
+      },
+    ],
+  });
   await producer.disconnect();
 
-  service = await startService(isolatedOverrides(run, {
-    API_KEYS: `audit-team:auditor:${KEYS.auditor},oncall:sre:${KEYS.sre},root:admin:${KEYS.admin}`,
-    API_MAX_PAGE_ROWS: '1000',
-  }), []);
+  service = await startService(
+    isolatedOverrides(run, {
+      API_KEYS: `audit-team:auditor:${KEYS.auditor},oncall:sre:${KEYS.sre},root:admin:${KEYS.admin}`,
+      API_MAX_PAGE_ROWS: '1000',
+    }),
+    [],
+  );
   await waitFor('every record audited', () => service.stats().audit.rowsWritten >= RECORDS + 3, 120_000);
 });
 
@@ -73,19 +132,39 @@ describe('auth', () => {
     assert.equal(forbidden.body.error.code, 'AW_API_FORBIDDEN');
     assert.equal((await call('/v1/anomalies', KEYS.auditor)).status, 403);
     assert.equal((await call('/v1/agents', KEYS.auditor)).status, 403);
-    for (const path of ['/v1/audit/events?limit=1', '/v1/anomalies', '/v1/agents', `/v1/audit/verify?topic=${TOPIC}&partition=0&from=0&to=10`]) {
+    for (const path of [
+      '/v1/audit/events?limit=1',
+      '/v1/anomalies',
+      '/v1/agents',
+      `/v1/audit/verify?topic=${TOPIC}&partition=0&from=0&to=10`,
+    ]) {
       assert.equal((await call(path, KEYS.admin)).status, 200, path);
     }
-    const fromHeader = await fetch(`${service.apiUrl}/v1/audit/events?limit=1`, { headers: { 'x-api-key': KEYS.auditor } });
+    const fromHeader = await fetch(`${service.apiUrl}/v1/audit/events?limit=1`, {
+      headers: { 'x-api-key': KEYS.auditor },
+    });
     assert.equal(fromHeader.status, 200);
   });
 
   test('health, readiness, the OpenAPI document and the docs page need no key', async () => {
     assert.deepEqual((await call('/healthz')).body, { ok: true });
-    assert.deepEqual((await call('/readyz')).body, { ok: true, checks: { kafka: true, clickhouse: true, partitions: true }, reasons: [] });
+    assert.deepEqual((await call('/readyz')).body, {
+      ok: true,
+      checks: { kafka: true, clickhouse: true, partitions: true },
+      reasons: [],
+    });
     const openapi = await call('/openapi.json');
     assert.equal(openapi.status, 200);
-    for (const path of ['/v1/audit/events', '/v1/audit/export', '/v1/audit/verify', '/v1/workflows/{workflowId}/timeline', '/v1/anomalies', '/v1/agents', '/healthz', '/readyz']) {
+    for (const path of [
+      '/v1/audit/events',
+      '/v1/audit/export',
+      '/v1/audit/verify',
+      '/v1/workflows/{workflowId}/timeline',
+      '/v1/anomalies',
+      '/v1/agents',
+      '/healthz',
+      '/readyz',
+    ]) {
       assert.ok(openapi.body.paths[path], `OpenAPI lists ${path}`);
     }
     const docs = await fetch(`${service.apiUrl}/docs/`);
@@ -103,7 +182,10 @@ describe('audit queries', () => {
     const from = new Date(T0 + 200_000).toISOString();
     const to = new Date(T0 + 300_000).toISOString(); // offsets 20,000..29,999 → 10,000 records
     do {
-      const page: { status: number; body: any } = await call(`/v1/audit/events?topic=${TOPIC}&from=${from}&to=${to}&limit=777${cursor === null ? '' : `&cursor=${cursor}`}`, KEYS.auditor);
+      const page: { status: number; body: any } = await call(
+        `/v1/audit/events?topic=${TOPIC}&from=${from}&to=${to}&limit=777${cursor === null ? '' : `&cursor=${cursor}`}`,
+        KEYS.auditor,
+      );
       assert.equal(page.status, 200, JSON.stringify(page.body));
       for (const record of page.body.records) {
         const id = `${record.partition}:${record.offset}`;
@@ -125,18 +207,34 @@ describe('audit queries', () => {
     assert.equal(byWorkflow.body.records.length, 100);
     assert.ok(byWorkflow.body.records.every((r: any) => r.workflow_id === 'wf-7'));
     const byTask = await call('/v1/audit/events?taskId=t-4242', KEYS.auditor);
-    assert.deepEqual(byTask.body.records.map((r: any) => JSON.parse(r.payload).payload.i), [4242]);
+    assert.deepEqual(
+      byTask.body.records.map((r: any) => JSON.parse(r.payload).payload.i),
+      [4242],
+    );
     const results = await call(`/v1/audit/events?kind=result&capability=api-${run}`, KEYS.auditor);
-    assert.deepEqual(results.body.records.map((r: any) => r.task_id), ['tl-1']);
+    assert.deepEqual(
+      results.body.records.map((r: any) => r.task_id),
+      ['tl-1'],
+    );
   });
 
   test("a workflow's timeline: its events in order, with the retry and the latency", async () => {
     const timeline = await call('/v1/workflows/wf-timeline/timeline', KEYS.auditor);
     assert.equal(timeline.status, 200);
-    assert.deepEqual(timeline.body.records.map((r: any) => [r.kind, r.kind === 'request' ? r.retries : '-']), [['request', 0], ['request', 1], ['result', '-']]);
+    assert.deepEqual(
+      timeline.body.records.map((r: any) => [r.kind, r.kind === 'request' ? r.retries : '-']),
+      [
+        ['request', 0],
+        ['request', 1],
+        ['result', '-'],
+      ],
+    );
     // Live, the answer carries the latency; read before its request (as here, catching up), the request does.
     const [, retry, result] = timeline.body.records;
-    assert.ok(result.latency_ms === 250 || retry.latency_ms === 250, `latency ${result.latency_ms} / ${retry.latency_ms}`);
+    assert.ok(
+      result.latency_ms === 250 || retry.latency_ms === 250,
+      `latency ${result.latency_ms} / ${retry.latency_ms}`,
+    );
     const { maxLatencyMs, ...summary } = timeline.body.summary;
     assert.deepEqual(summary, { events: 3, tasks: 1, retries: 1, timedOut: 0 });
     // Live: 250 ms (last attempt to answer). Catching up: the first attempt also carries its
@@ -144,7 +242,7 @@ describe('audit queries', () => {
     assert.ok(maxLatencyMs === 250 || maxLatencyMs === 2_250, `maxLatencyMs ${maxLatencyMs}`);
   });
 
-  test('workflow ids are accepted up to the schema\'s 512 characters, also percent-encoded; longer is a 400', async () => {
+  test("workflow ids are accepted up to the schema's 512 characters, also percent-encoded; longer is a 400", async () => {
     for (const id of ['w'.repeat(101), 'w'.repeat(512), '😀'.repeat(256)]) {
       const response = await call(`/v1/workflows/${encodeURIComponent(id)}/timeline`, KEYS.auditor);
       assert.equal(response.status, 200, `${id.length} characters: ${JSON.stringify(response.body)}`);
@@ -161,7 +259,9 @@ describe('audit queries', () => {
     gc();
     const before = process.memoryUsage().heapUsed;
     let peak = before;
-    const response = await fetch(`${service.apiUrl}/v1/audit/export?topic=${TOPIC}&format=ndjson`, { headers: { authorization: `Bearer ${KEYS.auditor}` } });
+    const response = await fetch(`${service.apiUrl}/v1/audit/export?topic=${TOPIC}&format=ndjson`, {
+      headers: { authorization: `Bearer ${KEYS.auditor}` },
+    });
     assert.equal(response.status, 200);
     assert.match(response.headers.get('content-type') ?? '', /application\/x-ndjson/);
     let lines = 0;
@@ -188,9 +288,14 @@ describe('audit queries', () => {
     assert.equal(lines, RECORDS + 2);
     assert.equal(seen.size, RECORDS + 2, 'no row twice');
     const growth = peak - before;
-    assert.ok(growth < Math.max(64 * 1024 * 1024, bytes / 2), `heap grew ${Math.round(growth / 1048576)} MB while streaming ${Math.round(bytes / 1048576)} MB`);
+    assert.ok(
+      growth < Math.max(64 * 1024 * 1024, bytes / 2),
+      `heap grew ${Math.round(growth / 1048576)} MB while streaming ${Math.round(bytes / 1048576)} MB`,
+    );
 
-    const csv = await fetch(`${service.apiUrl}/v1/audit/export?workflowId=wf-3&format=csv`, { headers: { authorization: `Bearer ${KEYS.auditor}` } });
+    const csv = await fetch(`${service.apiUrl}/v1/audit/export?workflowId=wf-3&format=csv`, {
+      headers: { authorization: `Bearer ${KEYS.auditor}` },
+    });
     const rows = (await csv.text()).trim().split('\n');
     assert.match(rows[0]!, /^"ts_ms","topic","partition","offset_text"/);
     assert.equal(rows.length, 1 + 100);
@@ -209,16 +314,32 @@ describe('audit queries', () => {
     assert.deepEqual(small, { rows: 100, slices: [null] });
 
     // The same API with a small export limit.
-    const api = await buildApi({
-      clickhouse: service.clickhouse,
-      config: { ...stackConfig(isolatedOverrides(run, { API_KEYS: `audit-team:auditor:${KEYS.auditor}` })).api, maxExportRows: 50 },
-      agents: () => [], clockFindings: () => [], acceptBaseline: async () => 'unknown' as const, metrics: async () => ({ contentType: 'text/plain', body: '' }), readiness: async () => ({ checks: { kafka: true, clickhouse: true }, reasons: [] }),
-    }, createLogger('fatal'));
+    const api = await buildApi(
+      {
+        clickhouse: service.clickhouse,
+        config: {
+          ...stackConfig(isolatedOverrides(run, { API_KEYS: `audit-team:auditor:${KEYS.auditor}` })).api,
+          maxExportRows: 50,
+        },
+        agents: () => [],
+        clockFindings: () => [],
+        acceptBaseline: async () => 'unknown' as const,
+        metrics: async () => ({ contentType: 'text/plain', body: '' }),
+        readiness: async () => ({ checks: { kafka: true, clickhouse: true }, reasons: [] }),
+      },
+      createLogger('fatal'),
+    );
     try {
-      const refused = await api.inject({ url: '/v1/audit/export?workflowId=wf-3', headers: { authorization: `Bearer ${KEYS.auditor}` } });
+      const refused = await api.inject({
+        url: '/v1/audit/export?workflowId=wf-3',
+        headers: { authorization: `Bearer ${KEYS.auditor}` },
+      });
       assert.equal(refused.statusCode, 400);
       assert.match(refused.json().error.message, /matches 100 rows, more than API_MAX_EXPORT_ROWS \(50\)/);
-      const allowed = await api.inject({ url: '/v1/audit/export?taskId=t-3', headers: { authorization: `Bearer ${KEYS.auditor}` } });
+      const allowed = await api.inject({
+        url: '/v1/audit/export?taskId=t-3',
+        headers: { authorization: `Bearer ${KEYS.auditor}` },
+      });
       assert.equal(allowed.statusCode, 200);
       assert.equal(allowed.body.trim().split('\n').length, 1);
     } finally {
@@ -240,23 +361,37 @@ describe('audit queries', () => {
     assert.equal(anomalies.status, 200);
     assert.ok(Array.isArray(anomalies.body.anomalies));
     // Windows close once every partition passed them; a quiet partition stops holding the clock after EVENT_TIME_IDLE_MS.
-    await waitFor('a window of the agent learned', async () => {
-      const agents = await call('/v1/agents', KEYS.sre);
-      return agents.body.agents.some((a: any) => a.agent === `api-${run}` && a.baselineWindows > 0 && a.features.length === 8);
-    }, 60_000);
+    await waitFor(
+      'a window of the agent learned',
+      async () => {
+        const agents = await call('/v1/agents', KEYS.sre);
+        return agents.body.agents.some(
+          (a: any) => a.agent === `api-${run}` && a.baselineWindows > 0 && a.features.length === 8,
+        );
+      },
+      60_000,
+    );
   });
 });
 
 describe('accepting a new normal', () => {
   test('POST /v1/agents/{agent}/accept: 409 without a firing incident, 404 for an unknown agent, 403 for an auditor', async () => {
-    await waitFor('the agent to be watched', async () => (await call('/v1/agents', KEYS.sre)).body.agents.some((a: any) => a.agent === `api-${run}`), 60_000);
-    const post = (agent: string, key: string) => fetch(`${service.apiUrl}/v1/agents/${encodeURIComponent(agent)}/accept`, { method: 'POST', headers: { authorization: `Bearer ${key}` } });
+    await waitFor(
+      'the agent to be watched',
+      async () => (await call('/v1/agents', KEYS.sre)).body.agents.some((a: any) => a.agent === `api-${run}`),
+      60_000,
+    );
+    const post = (agent: string, key: string) =>
+      fetch(`${service.apiUrl}/v1/agents/${encodeURIComponent(agent)}/accept`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${key}` },
+      });
     const notFiring = await post(`api-${run}`, KEYS.sre);
     assert.equal(notFiring.status, 409);
-    assert.equal((await notFiring.json() as any).error.code, 'AW_API_CONFLICT');
+    assert.equal(((await notFiring.json()) as any).error.code, 'AW_API_CONFLICT');
     const unknown = await post('nobody', KEYS.sre);
     assert.equal(unknown.status, 404);
-    assert.match((await unknown.json() as any).error.message, /no agent "nobody" is watched/);
+    assert.match(((await unknown.json()) as any).error.message, /no agent "nobody" is watched/);
     assert.equal((await post(`api-${run}`, KEYS.auditor)).status, 403);
   });
 });
@@ -280,7 +415,13 @@ describe('bad input and injection', () => {
   });
 
   test('SQL-injection strings in every filter have no effect and leak nothing', async () => {
-    const attacks = ["' OR 1=1 --", "x' UNION SELECT name FROM system.tables --", '"; DROP TABLE audit_events; --', "\\' OR ''='", 'wf-1) OR (1=1'];
+    const attacks = [
+      "' OR 1=1 --",
+      "x' UNION SELECT name FROM system.tables --",
+      '"; DROP TABLE audit_events; --',
+      "\\' OR ''='",
+      'wf-1) OR (1=1',
+    ];
     for (const attack of attacks) {
       for (const filter of ['workflowId', 'taskId', 'agent', 'capability', 'topic']) {
         const response = await call(`/v1/audit/events?${filter}=${encodeURIComponent(attack)}`, KEYS.auditor);

@@ -8,7 +8,14 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import { AuditWriter, createClickHouseClient, createRedactor, migrate, verifyPartition, type ClickHouseClient } from '../../src/audit/index.js';
+import {
+  AuditWriter,
+  createClickHouseClient,
+  createRedactor,
+  migrate,
+  verifyPartition,
+  type ClickHouseClient,
+} from '../../src/audit/index.js';
 import { loadConfig } from '../../src/config/index.js';
 import { RecordDecoder } from '../../src/decode/index.js';
 import { createLogger } from '../../src/logger.js';
@@ -16,7 +23,10 @@ import { record } from '../fixtures/records.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'aw-outage-'));
 let client: ClickHouseClient | undefined;
-after(async () => { await client?.close(); rmSync(dir, { recursive: true, force: true }); });
+after(async () => {
+  await client?.close();
+  rmSync(dir, { recursive: true, force: true });
+});
 
 test('inserts refused for a while: the batch waits, then every row is stored exactly once', async () => {
   client = await createClickHouseClient({ ...loadConfig({}).clickhouse, dataDir: dir });
@@ -27,7 +37,10 @@ test('inserts refused for a while: the batch waits, then every row is stored exa
     get(target, property, receiver) {
       if (property === 'command') {
         return async (...args: Parameters<ClickHouseClient['command']>) => {
-          if (refusing && args[0].query.startsWith('INSERT INTO audit_events')) { refusals += 1; throw new Error('ECONNREFUSED (injected outage)'); }
+          if (refusing && args[0].query.startsWith('INSERT INTO audit_events')) {
+            refusals += 1;
+            throw new Error('ECONNREFUSED (injected outage)');
+          }
           return target.command(...args);
         };
       }
@@ -35,13 +48,25 @@ test('inserts refused for a while: the batch waits, then every row is stored exa
       return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
     },
   });
-  const writer = new AuditWriter(flaky, { batchRows: 100, flushMs: 20, retryMaxMs: 200, redact: createRedactor([]), logger: createLogger('fatal') });
+  const writer = new AuditWriter(flaky, {
+    batchRows: 100,
+    flushMs: 20,
+    retryMaxMs: 200,
+    redact: createRedactor([]),
+    logger: createLogger('fatal'),
+  });
   const decoder = new RecordDecoder({ schemaById: async () => undefined }, { maxPayloadBytes: 1 << 20 });
-  const events = await decoder.decode(Array.from({ length: 50 }, (_, i) => record('agent.tasks.outage', { workflow_id: 'w', task_type: 'x', payload: { i } }, { offset: String(i) })));
+  const events = await decoder.decode(
+    Array.from({ length: 50 }, (_, i) =>
+      record('agent.tasks.outage', { workflow_id: 'w', task_type: 'x', payload: { i } }, { offset: String(i) }),
+    ),
+  );
   const batch = { topic: 'agent.tasks.outage', partition: 0, events, timeouts: [], watermark: 0 };
 
   let accepted = false;
-  const acceptance = writer.accept(batch).then(() => { accepted = true; });
+  const acceptance = writer.accept(batch).then(() => {
+    accepted = true;
+  });
   while (refusals < 3) await new Promise((resolve) => setTimeout(resolve, 20));
   assert.equal(accepted, false, 'not accepted while ClickHouse refuses');
   refusing = false;
@@ -50,7 +75,12 @@ test('inserts refused for a while: the batch waits, then every row is stored exa
 
   await writer.accept(batch); // the same records again (a redelivery): skipped
   assert.equal(writer.stats().duplicatesSkipped, 50);
-  const [row] = await (await client.query({ query: "SELECT count() AS n FROM audit_events WHERE topic = 'agent.tasks.outage'", format: 'JSONEachRow' })).json<{ n: string }>();
+  const [row] = await (
+    await client.query({
+      query: "SELECT count() AS n FROM audit_events WHERE topic = 'agent.tasks.outage'",
+      format: 'JSONEachRow',
+    })
+  ).json<{ n: string }>();
   assert.equal(Number(row!.n), 50);
   assert.equal((await verifyPartition(client, { topic: 'agent.tasks.outage', partition: 0 })).ok, true);
 });

@@ -40,7 +40,12 @@ after(() => {
 
 function env(): NodeJS.ProcessEnv {
   const config = stackConfig();
-  return { PATH: process.env.PATH ?? '', KAFKA_BROKERS: config.kafka.brokers.join(','), SCHEMA_REGISTRY_URL: config.schemaRegistry.url, ...overrides };
+  return {
+    PATH: process.env.PATH ?? '',
+    KAFKA_BROKERS: config.kafka.brokers.join(','),
+    SCHEMA_REGISTRY_URL: config.schemaRegistry.url,
+    ...overrides,
+  };
 }
 
 const cli = join(repoRoot, 'dist/src/cli/main.js');
@@ -58,7 +63,14 @@ function eventsSeen(): number {
 
 function verify(...args: string[]): { code: number | null; reports: Array<Record<string, unknown>> } {
   const result = spawnSync(process.execPath, [cli, 'verify', ...args], { env: env(), encoding: 'utf8' });
-  return { code: result.status, reports: result.stdout.trim().split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as Record<string, unknown>) };
+  return {
+    code: result.status,
+    reports: result.stdout
+      .trim()
+      .split('\n')
+      .filter((l) => l !== '')
+      .map((l) => JSON.parse(l) as Record<string, unknown>),
+  };
 }
 
 test('SIGKILL midway and restart: exactly 100,000 audit rows, every chain verifies; tampering is found', async () => {
@@ -69,7 +81,16 @@ test('SIGKILL midway and restart: exactly 100,000 audit rows, every chain verifi
       topic: TOPIC,
       messages: Array.from({ length: 2_000 }, (_, j) => {
         const i = start + j;
-        return { key: `wf-${i % 1000}`, partition: i % PARTITIONS, value: JSON.stringify({ workflow_id: `wf-${i % 1000}`, task_type: 'audit', task_id: `t-${i}`, payload: { i, secret: `s-${i}` } }) };
+        return {
+          key: `wf-${i % 1000}`,
+          partition: i % PARTITIONS,
+          value: JSON.stringify({
+            workflow_id: `wf-${i % 1000}`,
+            task_type: 'audit',
+            task_id: `t-${i}`,
+            payload: { i, secret: `s-${i}` },
+          }),
+        };
       }),
     });
   }
@@ -90,16 +111,33 @@ test('SIGKILL midway and restart: exactly 100,000 audit rows, every chain verifi
 
   const client = await createClickHouseClient(stackConfig(overrides).clickhouse);
   try {
-    const [counts] = await (await client.query({
-      query: 'SELECT count() AS rows, uniqExact(partition, offset) AS distinct_records FROM audit_events WHERE topic = {topic:String}',
-      query_params: { topic: TOPIC }, format: 'JSONEachRow',
-    })).json<{ rows: string; distinct_records: string }>();
-    assert.deepEqual([Number(counts!.rows), Number(counts!.distinct_records)], [RECORDS, RECORDS], 'exactly once: no record missing, none twice');
-    const [secrets] = await (await client.query({ query: "SELECT countIf(payload LIKE '%s-1%') AS leaked FROM audit_events", format: 'JSONEachRow' })).json<{ leaked: string }>();
+    const [counts] = await (
+      await client.query({
+        query:
+          'SELECT count() AS rows, uniqExact(partition, offset) AS distinct_records FROM audit_events WHERE topic = {topic:String}',
+        query_params: { topic: TOPIC },
+        format: 'JSONEachRow',
+      })
+    ).json<{ rows: string; distinct_records: string }>();
+    assert.deepEqual(
+      [Number(counts!.rows), Number(counts!.distinct_records)],
+      [RECORDS, RECORDS],
+      'exactly once: no record missing, none twice',
+    );
+    const [secrets] = await (
+      await client.query({
+        query: "SELECT countIf(payload LIKE '%s-1%') AS leaked FROM audit_events",
+        format: 'JSONEachRow',
+      })
+    ).json<{ leaked: string }>();
     assert.equal(Number(secrets!.leaked), 0, 'redacted paths are not stored');
     for (let p = 0; p < PARTITIONS; p += 1) {
       const report = await verifyPartition(client, { topic: TOPIC, partition: p });
-      assert.deepEqual([report.ok, report.rowsChecked, report.startsAfter], [true, RECORDS / PARTITIONS, null], `partition ${p}: ${JSON.stringify(report.problem)}`);
+      assert.deepEqual(
+        [report.ok, report.rowsChecked, report.startsAfter],
+        [true, RECORDS / PARTITIONS, null],
+        `partition ${p}: ${JSON.stringify(report.problem)}`,
+      );
     }
   } finally {
     await client.close();
@@ -112,20 +150,41 @@ test('SIGKILL midway and restart: exactly 100,000 audit rows, every chain verifi
   // Tampering, directly in ClickHouse.
   const tamper = await createClickHouseClient(stackConfig(overrides).clickhouse);
   try {
-    await tamper.command({ query: `ALTER TABLE audit_events UPDATE payload = '{"forged":true}' WHERE topic = '${TOPIC}' AND partition = 0 AND offset = 500 SETTINGS mutations_sync = 1` });
-    await tamper.command({ query: `ALTER TABLE audit_events DELETE WHERE topic = '${TOPIC}' AND partition = 1 AND offset = 700 SETTINGS mutations_sync = 1` });
-    await tamper.command({ query: `ALTER TABLE audit_events DELETE WHERE topic = '${TOPIC}' AND partition = 2 AND offset = ${RECORDS / PARTITIONS - 1} SETTINGS mutations_sync = 1` });
+    await tamper.command({
+      query: `ALTER TABLE audit_events UPDATE payload = '{"forged":true}' WHERE topic = '${TOPIC}' AND partition = 0 AND offset = 500 SETTINGS mutations_sync = 1`,
+    });
+    await tamper.command({
+      query: `ALTER TABLE audit_events DELETE WHERE topic = '${TOPIC}' AND partition = 1 AND offset = 700 SETTINGS mutations_sync = 1`,
+    });
+    await tamper.command({
+      query: `ALTER TABLE audit_events DELETE WHERE topic = '${TOPIC}' AND partition = 2 AND offset = ${RECORDS / PARTITIONS - 1} SETTINGS mutations_sync = 1`,
+    });
   } finally {
     await tamper.close();
   }
   const altered = verify('--topic', TOPIC, '--partition', '0');
   assert.equal(altered.code, 1);
-  assert.deepEqual([(altered.reports[0]!.problem as { kind: string; offset: string }).kind, (altered.reports[0]!.problem as { offset: string }).offset], ['altered', '500']);
+  assert.deepEqual(
+    [
+      (altered.reports[0]!.problem as { kind: string; offset: string }).kind,
+      (altered.reports[0]!.problem as { offset: string }).offset,
+    ],
+    ['altered', '500'],
+  );
   const deleted = verify('--topic', TOPIC, '--partition', '1');
-  assert.deepEqual([(deleted.reports[0]!.problem as { kind: string }).kind, (deleted.reports[0]!.problem as { offset: string }).offset], ['gap', '700']);
+  assert.deepEqual(
+    [
+      (deleted.reports[0]!.problem as { kind: string }).kind,
+      (deleted.reports[0]!.problem as { offset: string }).offset,
+    ],
+    ['gap', '700'],
+  );
   const truncated = verify('--topic', TOPIC, '--partition', '2', '--checkpoints');
   assert.equal(truncated.reports[0]!.ok, true, 'the chain alone cannot see a truncated tail');
   const checkpointProblem = truncated.reports[1]!.problem as { kind: string; offset: string };
-  assert.deepEqual([checkpointProblem.kind, checkpointProblem.offset], ['checkpoint', String(RECORDS / PARTITIONS - 1)]);
+  assert.deepEqual(
+    [checkpointProblem.kind, checkpointProblem.offset],
+    ['checkpoint', String(RECORDS / PARTITIONS - 1)],
+  );
   assert.equal(truncated.code, 1);
 });

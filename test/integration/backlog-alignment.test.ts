@@ -7,7 +7,16 @@
 import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
 import type { Service } from '../../src/service.js';
-import { CollectingSink, connectedProducer, createTopics, isolatedOverrides, runId, startService, testKafka, waitFor } from './harness.js';
+import {
+  CollectingSink,
+  connectedProducer,
+  createTopics,
+  isolatedOverrides,
+  runId,
+  startService,
+  testKafka,
+  waitFor,
+} from './harness.js';
 
 const run = runId();
 const kafka = testKafka();
@@ -21,23 +30,46 @@ after(async () => {
 test('a backlog read unevenly: the partition ahead waits, no task is evicted, every task is answered', async () => {
   const tasks = `agent.tasks.align-${run}`;
   const results = `agent.results.align-${run}`;
-  await createTopics(kafka, [{ topic: tasks, numPartitions: 1 }, { topic: results, numPartitions: 1 }]);
+  await createTopics(kafka, [
+    { topic: tasks, numPartitions: 1 },
+    { topic: results, numPartitions: 1 },
+  ]);
   const start = Date.now() - 2 * 3_600_000; // an hour of traffic, two hours ago: 1.2 s between tasks
   const producer = await connectedProducer(kafka);
   const big = 'x'.repeat(4_000);
   for (let from = 0; from < TASKS; from += 100) {
     const ids = Array.from({ length: 100 }, (_, i) => from + i);
-    await producer.send({ topic: tasks, messages: ids.map((i) => ({ key: `wf-${i}`, timestamp: String(start + i * 1_200), value: JSON.stringify({ workflow_id: `wf-${i}`, task_type: 'align', task_id: `t-${i}`, payload: {} }) })) });
-    await producer.send({ topic: results, messages: ids.map((i) => ({ key: `wf-${i}`, timestamp: String(start + i * 1_200 + 300), value: JSON.stringify({ workflow_id: `wf-${i}`, task_id: `t-${i}`, result: { text: big } }) })) });
+    await producer.send({
+      topic: tasks,
+      messages: ids.map((i) => ({
+        key: `wf-${i}`,
+        timestamp: String(start + i * 1_200),
+        value: JSON.stringify({ workflow_id: `wf-${i}`, task_type: 'align', task_id: `t-${i}`, payload: {} }),
+      })),
+    });
+    await producer.send({
+      topic: results,
+      messages: ids.map((i) => ({
+        key: `wf-${i}`,
+        timestamp: String(start + i * 1_200 + 300),
+        value: JSON.stringify({ workflow_id: `wf-${i}`, task_id: `t-${i}`, result: { text: big } }),
+      })),
+    });
   }
   await producer.disconnect();
 
   const sink = new CollectingSink();
   let mostInFlight = 0;
   let everHeld = false;
-  service = await startService(isolatedOverrides(run, {
-    INGEST_MAX_BYTES_PER_PARTITION: '65536', EVENT_TIME_ALIGN_MS: '60000', CORRELATE_MAX_INFLIGHT: '1000', INGEST_PARTITIONS_CONCURRENTLY: '2',
-  }), [sink]);
+  service = await startService(
+    isolatedOverrides(run, {
+      INGEST_MAX_BYTES_PER_PARTITION: '65536',
+      EVENT_TIME_ALIGN_MS: '60000',
+      CORRELATE_MAX_INFLIGHT: '1000',
+      INGEST_PARTITIONS_CONCURRENTLY: '2',
+    }),
+    [sink],
+  );
   const watch = setInterval(() => {
     const stats = service!.stats();
     mostInFlight = Math.max(mostInFlight, stats.correlator.inFlight);

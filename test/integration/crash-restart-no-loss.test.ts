@@ -37,7 +37,13 @@ after(() => {
 function startAgentwatch(extra: Record<string, string> = {}): ChildProcess {
   const config = stackConfig();
   return spawn(process.execPath, [join(repoRoot, 'dist/src/cli/main.js'), 'run'], {
-    env: { PATH: process.env.PATH ?? '', KAFKA_BROKERS: config.kafka.brokers.join(','), SCHEMA_REGISTRY_URL: config.schemaRegistry.url, ...overrides, ...extra },
+    env: {
+      PATH: process.env.PATH ?? '',
+      KAFKA_BROKERS: config.kafka.brokers.join(','),
+      SCHEMA_REGISTRY_URL: config.schemaRegistry.url,
+      ...overrides,
+      ...extra,
+    },
     stdio: ['ignore', 'ignore', 'inherit'],
   });
 }
@@ -74,7 +80,11 @@ test('SIGKILL mid-stream and restart: commits never pass the sink, and nothing i
       topic: TOPIC,
       messages: Array.from({ length: 1_000 }, (_, j) => {
         const i = start + j;
-        return { key: `wf-${i % 97}`, partition: i % PARTITIONS, value: JSON.stringify({ workflow_id: `wf-${i % 97}`, task_type: 'crash', task_id: `t-${i}`, payload: { i } }) };
+        return {
+          key: `wf-${i % 97}`,
+          partition: i % PARTITIONS,
+          value: JSON.stringify({ workflow_id: `wf-${i % 97}`, task_type: 'crash', task_id: `t-${i}`, payload: { i } }),
+        };
       }),
     });
   }
@@ -85,7 +95,10 @@ test('SIGKILL mid-stream and restart: commits never pass the sink, and nothing i
   child.kill('SIGKILL');
   await once(child, 'exit');
   const beforeRestart = offsetsOnDisk();
-  assert.ok(distinct(beforeRestart) < RECORDS, `the kill came mid-stream (${distinct(beforeRestart)} of ${RECORDS} on disk)`);
+  assert.ok(
+    distinct(beforeRestart) < RECORDS,
+    `the kill came mid-stream (${distinct(beforeRestart)} of ${RECORDS} on disk)`,
+  );
 
   const admin = kafka.admin();
   await admin.connect();
@@ -117,5 +130,7 @@ test('SIGKILL mid-stream and restart: commits never pass the sink, and nothing i
     for (let o = 0n; o < BigInt(RECORDS / PARTITIONS); o += 1n) assert.ok(offsets.has(o), `partition ${p} offset ${o}`);
   }
   // At least once: records after the last commit before the kill were read again.
-  process.stdout.write(`# crash test: ${distinct(beforeRestart)} on disk at the kill, ${committedTotal} committed, ${afterRestart.lines - RECORDS} read twice\n`);
+  process.stdout.write(
+    `# crash test: ${distinct(beforeRestart)} on disk at the kill, ${committedTotal} committed, ${afterRestart.lines - RECORDS} read twice\n`,
+  );
 });

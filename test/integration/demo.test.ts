@@ -26,33 +26,65 @@ after(() => {
 
 /** Pids of live processes whose command line mentions `marker`. */
 function processesMentioning(marker: string): number[] {
-  return readdirSync('/proc').filter((e) => /^\d+$/.test(e)).flatMap((pid) => {
-    try { return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(marker) ? [Number(pid)] : []; } catch { return []; }
-  });
+  return readdirSync('/proc')
+    .filter((e) => /^\d+$/.test(e))
+    .flatMap((pid) => {
+      try {
+        return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(marker) ? [Number(pid)] : [];
+      } catch {
+        return [];
+      }
+    });
 }
 
 /** The demo log's anomalous windows and alerts, one line each: what to read when an alert is missing or extra. */
 function detectionTrace(): string {
   const log = readdirSync(dir).find((name) => name.startsWith('agentwatch-') && name.endsWith('.log'));
   if (log === undefined) return '(no demo log)';
-  const lines = readFileSync(join(dir, log), 'utf8').split('\n').filter((line) => line.includes('"anomaly":true') || line.includes('"msg":"anomaly '));
-  return lines.map((line) => {
-    const entry = JSON.parse(line) as { msg: string; agent: string; windowStart: string; score: number; values?: Record<string, number>; top?: unknown };
-    return `${entry.windowStart} ${entry.agent} ${entry.msg} score ${entry.score} ${JSON.stringify(entry.values ?? entry.top)}`;
-  }).join('\n');
+  const lines = readFileSync(join(dir, log), 'utf8')
+    .split('\n')
+    .filter((line) => line.includes('"anomaly":true') || line.includes('"msg":"anomaly '));
+  return lines
+    .map((line) => {
+      const entry = JSON.parse(line) as {
+        msg: string;
+        agent: string;
+        windowStart: string;
+        score: number;
+        values?: Record<string, number>;
+        top?: unknown;
+      };
+      return `${entry.windowStart} ${entry.agent} ${entry.msg} score ${entry.score} ${JSON.stringify(entry.values ?? entry.top)}`;
+    })
+    .join('\n');
 }
 
 test('the demo shows both faults as alerts for the right agents, then stops cleanly on Ctrl-C', async () => {
   const config = stackConfig();
-  const child = demo = spawn(process.execPath, [join(repoRoot, 'dist/src/cli/main.js'), 'demo'], {
-    env: { PATH: process.env.PATH ?? '', KAFKA_BROKERS: config.kafka.brokers.join(','), SCHEMA_REGISTRY_URL: config.schemaRegistry.url, AGENTWATCH_DEMO_DIR: dir, API_PORT: '0', LOG_LEVEL: 'debug' },
+  const child = (demo = spawn(process.execPath, [join(repoRoot, 'dist/src/cli/main.js'), 'demo'], {
+    env: {
+      PATH: process.env.PATH ?? '',
+      KAFKA_BROKERS: config.kafka.brokers.join(','),
+      SCHEMA_REGISTRY_URL: config.schemaRegistry.url,
+      AGENTWATCH_DEMO_DIR: dir,
+      API_PORT: '0',
+      LOG_LEVEL: 'debug',
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  }));
   let out = '';
-  child.stdout.on('data', (chunk: Buffer) => { out += chunk.toString(); });
-  child.stderr.on('data', (chunk: Buffer) => { out += chunk.toString(); });
+  child.stdout.on('data', (chunk: Buffer) => {
+    out += chunk.toString();
+  });
+  child.stderr.on('data', (chunk: Buffer) => {
+    out += chunk.toString();
+  });
   const exited = once(child, 'exit');
-  await waitFor('the demo to finish its scenario', () => out.includes('Ctrl-C stops everything.') || child.exitCode !== null, 150_000);
+  await waitFor(
+    'the demo to finish its scenario',
+    () => out.includes('Ctrl-C stops everything.') || child.exitCode !== null,
+    150_000,
+  );
   const explain = () => `${out}\nanomalous windows and alerts in the log:\n${detectionTrace()}`;
   assert.match(out, /^ALERT .* summarize /m, explain());
   assert.match(out, /^ALERT .* extract /m, explain());

@@ -52,7 +52,10 @@ function kafkaListenerPorts(service: ComposeService): number[] {
 describe('docker-compose.yml', () => {
   test('is valid for docker-compose (config -q)', () => {
     execFileSync('docker-compose', ['-f', 'docker-compose.yml', 'config', '-q'], { cwd: repoRoot, stdio: 'pipe' });
-    execFileSync('docker-compose', ['-f', 'docker-compose.yml', '--profile', 'simulator', 'config', '-q'], { cwd: repoRoot, stdio: 'pipe' });
+    execFileSync('docker-compose', ['-f', 'docker-compose.yml', '--profile', 'simulator', 'config', '-q'], {
+      cwd: repoRoot,
+      stdio: 'pipe',
+    });
   });
 
   const compose = resolvedCompose();
@@ -64,7 +67,10 @@ describe('docker-compose.yml', () => {
       assert.ok(services[name], `service ${name} is missing`);
     }
     assert.ok(agentwatch?.build, 'the agentwatch service is built from the repository Dockerfile');
-    assert.match(readFileSync(join(repoRoot, 'Dockerfile'), 'utf8'), /ENTRYPOINT \["node", "dist\/src\/cli\/main.js"\]/);
+    assert.match(
+      readFileSync(join(repoRoot, 'Dockerfile'), 'utf8'),
+      /ENTRYPOINT \["node", "dist\/src\/cli\/main.js"\]/,
+    );
     assert.match(env(services.grafana!).GF_INSTALL_PLUGINS ?? '', /grafana-clickhouse-datasource/);
   });
 
@@ -75,7 +81,11 @@ describe('docker-compose.yml', () => {
       assert.ok(known.has(name), `docker-compose sets ${name} for agentwatch, but agentwatch does not read it`);
     }
     const config = loadConfig(vars);
-    assert.equal(config.clickhouse.password, 'test-secret', 'CLICKHOUSE_PASSWORD is passed through from the environment');
+    assert.equal(
+      config.clickhouse.password,
+      'test-secret',
+      'CLICKHOUSE_PASSWORD is passed through from the environment',
+    );
   });
 
   test("the service's addresses name compose services on the ports they listen on", () => {
@@ -84,7 +94,11 @@ describe('docker-compose.yml', () => {
       const { host, port } = hostPort(broker);
       assert.ok(services[host], `KAFKA_BROKERS names ${host}, which is not a compose service`);
       assert.ok(kafkaListenerPorts(services[host]!).includes(port), `kafka does not listen on ${port}`);
-      assert.match(env(services[host]!).KAFKA_ADVERTISED_LISTENERS ?? '', new RegExp(`//${host}:${port}(,|$)`), `kafka must advertise ${host}:${port}`);
+      assert.match(
+        env(services[host]!).KAFKA_ADVERTISED_LISTENERS ?? '',
+        new RegExp(`//${host}:${port}(,|$)`),
+        `kafka must advertise ${host}:${port}`,
+      );
     }
     const registry = hostPort(vars.SCHEMA_REGISTRY_URL ?? '');
     assert.ok(services[registry.host], `SCHEMA_REGISTRY_URL names ${registry.host}, which is not a compose service`);
@@ -101,7 +115,9 @@ describe('docker-compose.yml', () => {
   });
 
   test("Grafana's ClickHouse data source points at the same server, user and database", () => {
-    const datasources = parse(readFileSync(join(repoRoot, 'grafana/provisioning/datasources/agentwatch.yml'), 'utf8')) as {
+    const datasources = parse(
+      readFileSync(join(repoRoot, 'grafana/provisioning/datasources/agentwatch.yml'), 'utf8'),
+    ) as {
       datasources: Array<{ type: string; jsonData: Record<string, unknown>; secureJsonData: Record<string, string> }>;
     };
     const clickhouse = datasources.datasources.find((d) => d.type === 'grafana-clickhouse-datasource');
@@ -135,16 +151,35 @@ describe('docker-compose.yml', () => {
     const job = config.scrape_configs.find((j) => j.job_name === 'agentwatch');
     assert.ok(job, 'a scrape job for agentwatch');
     assert.equal(job.metrics_path ?? '/metrics', '/metrics');
-    assert.deepEqual(job.static_configs.flatMap((c) => c.targets), [`agentwatch:${vars.API_PORT}`]);
-    assert.equal(loadConfig(vars).api.metricsPublic, true, 'the scrape job has no key, so /metrics is public on the compose network');
-    assert.ok((services.prometheus!.volumes ?? []).some((v) => String(typeof v === 'string' ? v : JSON.stringify(v)).includes('prometheus.yml')), 'the config is mounted');
-    const datasources = parse(readFileSync(join(repoRoot, 'grafana/provisioning/datasources/agentwatch.yml'), 'utf8')) as { datasources: Array<{ type: string; uid: string; url?: string }> };
+    assert.deepEqual(
+      job.static_configs.flatMap((c) => c.targets),
+      [`agentwatch:${vars.API_PORT}`],
+    );
+    assert.equal(
+      loadConfig(vars).api.metricsPublic,
+      true,
+      'the scrape job has no key, so /metrics is public on the compose network',
+    );
+    assert.ok(
+      (services.prometheus!.volumes ?? []).some((v) =>
+        String(typeof v === 'string' ? v : JSON.stringify(v)).includes('prometheus.yml'),
+      ),
+      'the config is mounted',
+    );
+    const datasources = parse(
+      readFileSync(join(repoRoot, 'grafana/provisioning/datasources/agentwatch.yml'), 'utf8'),
+    ) as { datasources: Array<{ type: string; uid: string; url?: string }> };
     const prometheus = datasources.datasources.find((d) => d.type === 'prometheus');
     assert.equal(prometheus?.url, 'http://prometheus:9090');
     // Every data source a dashboard uses is provisioned under that uid.
     const uids = new Set(datasources.datasources.map((d) => d.uid));
     for (const file of ['fleet-overview.json', 'audit-explorer.json']) {
-      const used = [...readFileSync(join(repoRoot, 'grafana/dashboards', file), 'utf8').matchAll(/"uid": "([^"]+)"/g)].map((m) => m[1]!).filter((uid) => uid.startsWith('agentwatch-') && !uid.startsWith('agentwatch-fleet') && !uid.startsWith('agentwatch-audit'));
+      const used = [...readFileSync(join(repoRoot, 'grafana/dashboards', file), 'utf8').matchAll(/"uid": "([^"]+)"/g)]
+        .map((m) => m[1]!)
+        .filter(
+          (uid) =>
+            uid.startsWith('agentwatch-') && !uid.startsWith('agentwatch-fleet') && !uid.startsWith('agentwatch-audit'),
+        );
       for (const uid of used) assert.ok(uids.has(uid), `${file} uses data source ${uid}, which is not provisioned`);
     }
   });
@@ -157,7 +192,8 @@ describe('docker-compose.yml', () => {
     assert.equal(simulator.command?.[0], 'simulate');
     const vars = env(simulator);
     const known = new Set(describeOptions().map((o) => o.name));
-    for (const name of Object.keys(vars)) assert.ok(known.has(name), `the simulator gets ${name}, which agentwatch does not read`);
+    for (const name of Object.keys(vars))
+      assert.ok(known.has(name), `the simulator gets ${name}, which agentwatch does not read`);
     assert.equal(loadConfig(vars).kafka.brokers.join(','), env(agentwatch!).KAFKA_BROKERS);
   });
 });

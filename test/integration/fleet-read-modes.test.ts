@@ -14,7 +14,16 @@ import type { AnomalyAlert } from '../../src/detect/index.js';
 import type { Service } from '../../src/service.js';
 import { fleetRecord, type FleetRecord } from '../fixtures/fleet-records.js';
 import { fleetProfiles, generateFleet, type FleetFault, type FleetRun } from '../fixtures/realistic-fleet.js';
-import { CollectingSink, connectedProducer, createTopics, isolatedOverrides, runId, startService, testKafka, waitFor } from './harness.js';
+import {
+  CollectingSink,
+  connectedProducer,
+  createTopics,
+  isolatedOverrides,
+  runId,
+  startService,
+  testKafka,
+  waitFor,
+} from './harness.js';
 
 const kafka = testKafka();
 const SEED = 11;
@@ -45,11 +54,21 @@ interface ModeResult {
 }
 
 function fleet(start: number, durationMs: number, faults: FleetFault[]): FleetRun {
-  return generateFleet({ seed: SEED, start: Math.floor(start / W) * W, durationMs, capabilities: CAPABILITIES, taskTtlMs: TTL_MS, faults });
+  return generateFleet({
+    seed: SEED,
+    start: Math.floor(start / W) * W,
+    durationMs,
+    capabilities: CAPABILITIES,
+    taskTtlMs: TTL_MS,
+    faults,
+  });
 }
 
 async function topicsFor(run: FleetRun, topicOf: (topic: string) => string): Promise<void> {
-  const topics = [...new Set(run.events.map((e) => e.topic))].map((topic) => ({ topic: topicOf(topic), numPartitions: 3 }));
+  const topics = [...new Set(run.events.map((e) => e.topic))].map((topic) => ({
+    topic: topicOf(topic),
+    numPartitions: 3,
+  }));
   await createTopics(kafka, topics);
 }
 
@@ -62,7 +81,10 @@ async function produce(records: readonly FleetRecord[]): Promise<void> {
   }
 }
 
-async function send(producer: Awaited<ReturnType<typeof connectedProducer>>, records: readonly FleetRecord[]): Promise<void> {
+async function send(
+  producer: Awaited<ReturnType<typeof connectedProducer>>,
+  records: readonly FleetRecord[],
+): Promise<void> {
   const byTopic = new Map<string, FleetRecord['message'][]>();
   for (const r of records) {
     const list = byTopic.get(r.topic) ?? [];
@@ -73,7 +95,12 @@ async function send(producer: Awaited<ReturnType<typeof connectedProducer>>, rec
 }
 
 /** Produces records when their event time comes, `speed` times faster than the wall clock, from wall time `wallStart`. */
-async function produceLive(records: readonly FleetRecord[], eventStart: number, wallStart: number, speed: number): Promise<void> {
+async function produceLive(
+  records: readonly FleetRecord[],
+  eventStart: number,
+  wallStart: number,
+  speed: number,
+): Promise<void> {
   const producer = await connectedProducer(kafka);
   try {
     let next = 0;
@@ -90,17 +117,27 @@ async function produceLive(records: readonly FleetRecord[], eventStart: number, 
   }
 }
 
-async function observe(service: Service, sink: CollectingSink, run: FleetRun, alerts: AnomalyAlert[]): Promise<ModeResult> {
+async function observe(
+  service: Service,
+  sink: CollectingSink,
+  run: FleetRun,
+  alerts: AnomalyAlert[],
+): Promise<ModeResult> {
   const records = run.events.length;
   await waitFor('every record read', () => sink.events.length >= records, 180_000);
   // The clock runs on after the traffic: every task times out or is answered, every window closes.
   await waitFor('no task in flight', () => service.stats().correlator.inFlight === 0, 120_000);
   const stats = service.stats();
   let timeoutsInOrder = true;
-  for (let i = 1; i < sink.timeouts.length; i += 1) if (sink.timeouts[i]!.expiredAt < sink.timeouts[i - 1]!.expiredAt) timeoutsInOrder = false;
+  for (let i = 1; i < sink.timeouts.length; i += 1)
+    if (sink.timeouts[i]!.expiredAt < sink.timeouts[i - 1]!.expiredAt) timeoutsInOrder = false;
   return {
     alerts: alerts.filter((a) => a.windowStart < run.end), // the silence after the traffic is news too, but not this test's
-    records, lateEvents: stats.detector.lateEvents, timeouts: stats.correlator.timeouts, timeoutsInOrder, inFlight: stats.correlator.inFlight,
+    records,
+    lateEvents: stats.detector.lateEvents,
+    timeouts: stats.correlator.timeouts,
+    timeoutsInOrder,
+    inFlight: stats.correlator.inFlight,
   };
 }
 
@@ -112,14 +149,18 @@ async function runMode(mode: 'backlog' | 'live-60x' | 'live-1x'): Promise<{ resu
   // Backlog: the traffic ended just now. Live: it starts now (60×: its event time starts 30 min ago
   // and catches up with the wall clock as it ends, as an accelerated simulation declares).
   const wallStart = Date.now() + 5_000;
-  const eventStart = mode === 'backlog' ? wallStart - 5_000 - durationMs : mode === 'live-60x' ? wallStart - durationMs : wallStart;
+  const eventStart =
+    mode === 'backlog' ? wallStart - 5_000 - durationMs : mode === 'live-60x' ? wallStart - durationMs : wallStart;
   const traffic = fleet(eventStart, durationMs, mode === 'live-1x' ? [] : FAULTS);
   const records = traffic.events.map((e) => fleetRecord(e, topicOf));
   await topicsFor(traffic, topicOf);
   if (mode === 'backlog') await produce(records);
   const sink = new CollectingSink();
-  const declared: Record<string, string> = mode === 'live-60x' ? { EVENT_TIME_SPEED: '60', EVENT_TIME_ANCHOR: `${traffic.start}@${wallStart}` } : {};
-  const service = await startService(isolatedOverrides(run, { CORRELATE_TASK_TTL_MS: String(TTL_MS), ...declared }), [sink]);
+  const declared: Record<string, string> =
+    mode === 'live-60x' ? { EVENT_TIME_SPEED: '60', EVENT_TIME_ANCHOR: `${traffic.start}@${wallStart}` } : {};
+  const service = await startService(isolatedOverrides(run, { CORRELATE_TASK_TTL_MS: String(TTL_MS), ...declared }), [
+    sink,
+  ]);
   services.push(service);
   const alerts: AnomalyAlert[] = [];
   service.alerts.subscribe((alert) => alerts.push(alert));
@@ -128,20 +169,30 @@ async function runMode(mode: 'backlog' | 'live-60x' | 'live-1x'): Promise<{ resu
   await service.stop();
   services.splice(services.indexOf(service), 1);
   const firing = result.alerts.filter((a) => a.state === 'FIRING').map((a) => `${a.agent} ${a.features[0]!.name}`);
-  process.stdout.write(`# ${mode}: ${result.records} records, late ${result.lateEvents}, timeouts ${result.timeouts} (truth ${traffic.expectedTimeouts}), in flight ${result.inFlight}, firing: ${firing.join('; ') || 'none'}\n`);
+  process.stdout.write(
+    `# ${mode}: ${result.records} records, late ${result.lateEvents}, timeouts ${result.timeouts} (truth ${traffic.expectedTimeouts}), in flight ${result.inFlight}, firing: ${firing.join('; ') || 'none'}\n`,
+  );
   return { result, run: traffic };
 }
 
 function checkClock(mode: string, result: ModeResult, run: FleetRun): void {
-  assert.ok(result.lateEvents < 0.01 * result.records, `${mode}: ${result.lateEvents} late events of ${result.records}`);
-  assert.ok(Math.abs(result.timeouts - run.expectedTimeouts) <= Math.max(1, 0.01 * run.expectedTimeouts), `${mode}: ${result.timeouts} timeouts, the truth has ${run.expectedTimeouts}`);
+  assert.ok(
+    result.lateEvents < 0.01 * result.records,
+    `${mode}: ${result.lateEvents} late events of ${result.records}`,
+  );
+  assert.ok(
+    Math.abs(result.timeouts - run.expectedTimeouts) <= Math.max(1, 0.01 * run.expectedTimeouts),
+    `${mode}: ${result.timeouts} timeouts, the truth has ${run.expectedTimeouts}`,
+  );
   assert.ok(result.timeoutsInOrder, `${mode}: timeouts out of deadline order`);
   assert.equal(result.inFlight, 0, `${mode}: tasks left in flight`);
 }
 
 /** The capabilities that alerted (a worker's alert counts for its capability), sorted. */
 function alerted(result: ModeResult): string[] {
-  return [...new Set(result.alerts.filter((a) => a.state === 'FIRING').map((a) => word(a.capability).replace(/-[^-]+$/, '')))].sort();
+  return [
+    ...new Set(result.alerts.filter((a) => a.state === 'FIRING').map((a) => word(a.capability).replace(/-[^-]+$/, ''))),
+  ].sort();
 }
 
 test('the same fleet from a backlog, live at 60× and live at 1×: the same alerts, no late events, timeouts as in the truth', async () => {
@@ -159,9 +210,15 @@ test('the same fleet from a backlog, live at 60× and live at 1×: the same aler
   assert.deepEqual(alerted(slow.result), [], 'live at 1×: no alert (no fault, and a minute is too short to warm up)');
   for (const fault of FAULTS) {
     const expected = fault.kind === 'payload-x6' ? /^payload_bytes_(mean|p95)$/ : /^latency_p(50|95)$/;
-    for (const [mode, r] of [['backlog', backlog.result], ['live 60×', live.result]] as const) {
+    for (const [mode, r] of [
+      ['backlog', backlog.result],
+      ['live 60×', live.result],
+    ] as const) {
       const first = r.alerts.find((a) => a.state === 'FIRING' && word(a.capability).startsWith(word(fault.capability)));
-      assert.ok(first !== undefined && expected.test(first.features[0]!.name), `${mode}: ${fault.kind} alerted by ${first?.features[0]?.name}`);
+      assert.ok(
+        first !== undefined && expected.test(first.features[0]!.name),
+        `${mode}: ${fault.kind} alerted by ${first?.features[0]?.name}`,
+      );
     }
   }
 });

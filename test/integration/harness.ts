@@ -34,7 +34,10 @@ export function testKafka(): Kafka {
   return createKafka(stackConfig().kafka, createLogger('warn'));
 }
 
-export async function createTopics(kafka: Kafka, topics: Array<{ topic: string; numPartitions: number }>): Promise<void> {
+export async function createTopics(
+  kafka: Kafka,
+  topics: Array<{ topic: string; numPartitions: number }>,
+): Promise<void> {
   const admin = kafka.admin();
   await admin.connect();
   try {
@@ -45,7 +48,10 @@ export async function createTopics(kafka: Kafka, topics: Array<{ topic: string; 
 }
 
 export async function connectedProducer(kafka: Kafka): Promise<Producer> {
-  const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner, allowAutoTopicCreation: false });
+  const producer = kafka.producer({
+    createPartitioner: Partitioners.DefaultPartitioner,
+    allowAutoTopicCreation: false,
+  });
   await producer.connect();
   return producer;
 }
@@ -65,7 +71,11 @@ export class CollectingSink implements EventSink {
 }
 
 /** Polls `condition` every 50 ms until it holds; fails with `what` after `timeoutMs`. */
-export async function waitFor(what: string, condition: () => boolean | Promise<boolean>, timeoutMs = 60_000): Promise<void> {
+export async function waitFor(
+  what: string,
+  condition: () => boolean | Promise<boolean>,
+  timeoutMs = 60_000,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await condition())) {
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
@@ -74,5 +84,9 @@ export async function waitFor(what: string, condition: () => boolean | Promise<b
 }
 
 export async function startService(overrides: Record<string, string>, sinks: EventSink[]): Promise<Service> {
-  return Service.start(stackConfig(overrides), createLogger((process.env.TEST_LOG_LEVEL as 'warn' | undefined) ?? 'warn'), { extraSinks: sinks });
+  return Service.start(
+    stackConfig(overrides),
+    createLogger((process.env.TEST_LOG_LEVEL as 'warn' | undefined) ?? 'warn'),
+    { extraSinks: sinks },
+  );
 }

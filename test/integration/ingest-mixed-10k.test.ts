@@ -12,13 +12,22 @@ import type { Message } from 'kafkajs';
 import { createSchemaRegistry } from '../../src/decode/index.js';
 import { DLQ_HEADERS } from '../../src/ingest/index.js';
 import type { Service } from '../../src/service.js';
-import { CollectingSink, connectedProducer, createTopics, isolatedOverrides, runId, startService, testKafka, waitFor } from './harness.js';
+import {
+  CollectingSink,
+  connectedProducer,
+  createTopics,
+  isolatedOverrides,
+  runId,
+  startService,
+  testKafka,
+  waitFor,
+} from './harness.js';
 import { repoRoot, stackConfig } from './stack-env.js';
 
 const run = runId();
-const TASKS = `agent.tasks.review-${run}`;     // 3 partitions: requests
+const TASKS = `agent.tasks.review-${run}`; // 3 partitions: requests
 const RESULTS = `agent.results.review-${run}`; // 2 partitions: answers
-const STATUS = `agent.status.review-${run}`;   // 1 partition: status updates, garbage
+const STATUS = `agent.status.review-${run}`; // 1 partition: status updates, garbage
 const TOTAL = 10_000;
 const TASK_COUNT = 3_900;
 const T0 = Date.now() - 3_600_000;
@@ -37,12 +46,28 @@ const latencyOf = (i: number) => 20 + (i % 10) * 30;
 const requestAt = (i: number) => T0 + i * 10;
 const retryAt = (i: number) => requestAt(i) + 5_000;
 
-interface Planned { topic: string; partition: number; message: Message }
+interface Planned {
+  topic: string;
+  partition: number;
+  message: Message;
+}
 const plan: Planned[] = [];
-const expected = { requests: 0, answers: 0, status: 0, garbage: 0, retried: new Set<string>(), unanswered: new Set<string>(), latency: new Map<string, number>() };
+const expected = {
+  requests: 0,
+  answers: 0,
+  status: 0,
+  garbage: 0,
+  retried: new Set<string>(),
+  unanswered: new Set<string>(),
+  latency: new Map<string, number>(),
+};
 
 before(async () => {
-  await createTopics(kafka, [{ topic: TASKS, numPartitions: 3 }, { topic: RESULTS, numPartitions: 2 }, { topic: STATUS, numPartitions: 1 }]);
+  await createTopics(kafka, [
+    { topic: TASKS, numPartitions: 3 },
+    { topic: RESULTS, numPartitions: 2 },
+    { topic: STATUS, numPartitions: 1 },
+  ]);
   const registry = createSchemaRegistry(stackConfig().schemaRegistry);
   const schema = readFileSync(join(repoRoot, 'schemas/a2a-envelope.avsc'), 'utf8');
   const { id: schemaId } = await registry.register({ type: SchemaType.AVRO, schema }, { subject: `${TASKS}-value` });
@@ -52,11 +77,38 @@ before(async () => {
     const workflowId = `wf-${i % 500}`;
     const format = formatOf(i);
     const request = async (at: number): Promise<Planned> => {
-      const value = format === 'json'
-        ? JSON.stringify({ workflow_id: workflowId, task_type: 'review', task_id: taskId, payload: { doc: i }, a2a_version: '1.0' })
-        : format === 'avro'
-          ? await registry.encode(schemaId, { workflow_id: workflowId, task_type: 'review', task_id: taskId, payload: JSON.stringify({ doc: i }), a2a_version: '1.0' })
-          : JSON.stringify({ jsonrpc: '2.0', id: `rpc-${i}`, method: 'message/send', params: { message: { kind: 'message', role: 'user', messageId: `m-${i}`, taskId, contextId: workflowId, parts: [{ kind: 'text', text: `review ${i}` }] } } });
+      const value =
+        format === 'json'
+          ? JSON.stringify({
+              workflow_id: workflowId,
+              task_type: 'review',
+              task_id: taskId,
+              payload: { doc: i },
+              a2a_version: '1.0',
+            })
+          : format === 'avro'
+            ? await registry.encode(schemaId, {
+                workflow_id: workflowId,
+                task_type: 'review',
+                task_id: taskId,
+                payload: JSON.stringify({ doc: i }),
+                a2a_version: '1.0',
+              })
+            : JSON.stringify({
+                jsonrpc: '2.0',
+                id: `rpc-${i}`,
+                method: 'message/send',
+                params: {
+                  message: {
+                    kind: 'message',
+                    role: 'user',
+                    messageId: `m-${i}`,
+                    taskId,
+                    contextId: workflowId,
+                    parts: [{ kind: 'text', text: `review ${i}` }],
+                  },
+                },
+              });
       expected.requests += 1;
       return { topic: TASKS, partition: i % 3, message: { key: workflowId, value, timestamp: String(at) } };
     };
@@ -66,7 +118,21 @@ before(async () => {
       expected.retried.add(taskId);
     }
     if (format === 'a2a') {
-      plan.push({ topic: STATUS, partition: 0, message: { key: workflowId, timestamp: String(requestAt(i) + 5), value: JSON.stringify({ kind: 'status-update', taskId, contextId: workflowId, status: { state: 'working' }, final: false }) } });
+      plan.push({
+        topic: STATUS,
+        partition: 0,
+        message: {
+          key: workflowId,
+          timestamp: String(requestAt(i) + 5),
+          value: JSON.stringify({
+            kind: 'status-update',
+            taskId,
+            contextId: workflowId,
+            status: { state: 'working' },
+            final: false,
+          }),
+        },
+      });
       expected.status += 1;
     }
     if (isUnanswered(i)) {
@@ -74,11 +140,22 @@ before(async () => {
       continue;
     }
     const answeredAt = (isRetried(i) ? retryAt(i) : requestAt(i)) + latencyOf(i);
-    const value = format === 'a2a'
-      ? JSON.stringify(isError(i)
-        ? { jsonrpc: '2.0', id: `rpc-${i}`, error: { code: -32603, message: 'internal error', data: { taskId } } }
-        : { jsonrpc: '2.0', id: `rpc-${i}`, result: { kind: 'task', id: taskId, contextId: workflowId, status: { state: 'completed' } } })
-      : JSON.stringify(isError(i) ? { workflow_id: workflowId, task_id: taskId, error: 'model refused' } : { workflow_id: workflowId, task_id: taskId, result: { summary: 'ok' } });
+    const value =
+      format === 'a2a'
+        ? JSON.stringify(
+            isError(i)
+              ? { jsonrpc: '2.0', id: `rpc-${i}`, error: { code: -32603, message: 'internal error', data: { taskId } } }
+              : {
+                  jsonrpc: '2.0',
+                  id: `rpc-${i}`,
+                  result: { kind: 'task', id: taskId, contextId: workflowId, status: { state: 'completed' } },
+                },
+          )
+        : JSON.stringify(
+            isError(i)
+              ? { workflow_id: workflowId, task_id: taskId, error: 'model refused' }
+              : { workflow_id: workflowId, task_id: taskId, result: { summary: 'ok' } },
+          );
     plan.push({ topic: RESULTS, partition: i % 2, message: { key: workflowId, value, timestamp: String(answeredAt) } });
     expected.answers += 1;
     expected.latency.set(taskId, latencyOf(i));
@@ -88,19 +165,38 @@ before(async () => {
     garbage.push(['{"workflow_id": "wf-broken", ', 'invalid-json']);
     garbage.push([Buffer.from([0xc3, 0x28, 0xff, g]), 'invalid-utf8']);
     garbage.push([Buffer.from([0, 0x00, 0x0f, 0x42, 0x3f, 1, 2, 3]), 'unknown-schema']); // schema id 999999
-    garbage.push([JSON.stringify({ workflow_id: 'wf-big', task_type: 'review', payload: 'x'.repeat(3000) }), 'oversized']);
+    garbage.push([
+      JSON.stringify({ workflow_id: 'wf-big', task_type: 'review', payload: 'x'.repeat(3000) }),
+      'oversized',
+    ]);
   }
-  for (const [value, reason] of garbage) plan.push({ topic: STATUS, partition: 0, message: { key: 'garbage', value, timestamp: String(T0 + 1000), headers: { 'expected-reason': reason } } });
+  for (const [value, reason] of garbage)
+    plan.push({
+      topic: STATUS,
+      partition: 0,
+      message: { key: 'garbage', value, timestamp: String(T0 + 1000), headers: { 'expected-reason': reason } },
+    });
   expected.garbage = garbage.length;
 
   // Heartbeats fill up to 10,000 records; the last one on every partition is late in event time, so
   // by the end every unanswered task is past its TTL.
-  const partitions: Array<[string, number]> = [[TASKS, 0], [TASKS, 1], [TASKS, 2], [RESULTS, 0], [RESULTS, 1], [STATUS, 0]];
+  const partitions: Array<[string, number]> = [
+    [TASKS, 0],
+    [TASKS, 1],
+    [TASKS, 2],
+    [RESULTS, 0],
+    [RESULTS, 1],
+    [STATUS, 0],
+  ];
   const filler = TOTAL - plan.length;
   for (let f = 0; f < filler; f += 1) {
     const [topic, partition] = partitions[f % partitions.length]!;
     const at = f >= filler - partitions.length ? T0 + 400_000 : T0 + f;
-    plan.push({ topic, partition, message: { key: null, value: JSON.stringify({ type: 'heartbeat', seq: f }), timestamp: String(at) } });
+    plan.push({
+      topic,
+      partition,
+      message: { key: null, value: JSON.stringify({ type: 'heartbeat', seq: f }), timestamp: String(at) },
+    });
   }
   assert.equal(plan.length, TOTAL);
 
@@ -114,13 +210,23 @@ before(async () => {
   for (const items of byPartition.values()) {
     for (let start = 0; start < items.length; start += 500) {
       const chunk = items.slice(start, start + 500);
-      await producer.send({ topic: chunk[0]!.topic, messages: chunk.map((p) => ({ ...p.message, partition: p.partition })) });
+      await producer.send({
+        topic: chunk[0]!.topic,
+        messages: chunk.map((p) => ({ ...p.message, partition: p.partition })),
+      });
     }
   }
   await producer.disconnect();
 
-  service = await startService(isolatedOverrides(run, { CORRELATE_TASK_TTL_MS: String(TTL_MS), INGEST_MAX_PAYLOAD_BYTES: '2048' }), [sink]);
-  await waitFor('10,000 events and every timeout', () => sink.events.length >= TOTAL && sink.timeouts.length >= expected.unanswered.size, 120_000);
+  service = await startService(
+    isolatedOverrides(run, { CORRELATE_TASK_TTL_MS: String(TTL_MS), INGEST_MAX_PAYLOAD_BYTES: '2048' }),
+    [sink],
+  );
+  await waitFor(
+    '10,000 events and every timeout',
+    () => sink.events.length >= TOTAL && sink.timeouts.length >= expected.unanswered.size,
+    120_000,
+  );
 });
 
 after(async () => {
@@ -135,14 +241,35 @@ test('exactly one event per record: 10,000 events, no duplicates', () => {
 
 test('each event has the right kind and encoding', () => {
   const count = (predicate: (e: (typeof sink.events)[number]) => boolean) => sink.events.filter(predicate).length;
-  assert.equal(count((e) => e.kind === 'request'), expected.requests);
-  assert.equal(count((e) => e.kind === 'result' || e.kind === 'error'), expected.answers);
-  assert.equal(count((e) => e.kind === 'error'), [...Array(TASK_COUNT).keys()].filter(isError).length);
-  assert.equal(count((e) => e.kind === 'status'), expected.status);
-  assert.equal(count((e) => e.encoding === 'opaque'), expected.garbage);
-  assert.equal(count((e) => e.encoding === 'avro'), sink.events.filter((e) => e.topic === TASKS && e.schemaId !== null).length);
+  assert.equal(
+    count((e) => e.kind === 'request'),
+    expected.requests,
+  );
+  assert.equal(
+    count((e) => e.kind === 'result' || e.kind === 'error'),
+    expected.answers,
+  );
+  assert.equal(
+    count((e) => e.kind === 'error'),
+    [...Array(TASK_COUNT).keys()].filter(isError).length,
+  );
+  assert.equal(
+    count((e) => e.kind === 'status'),
+    expected.status,
+  );
+  assert.equal(
+    count((e) => e.encoding === 'opaque'),
+    expected.garbage,
+  );
+  assert.equal(
+    count((e) => e.encoding === 'avro'),
+    sink.events.filter((e) => e.topic === TASKS && e.schemaId !== null).length,
+  );
   assert.ok(count((e) => e.encoding === 'avro') >= 1300);
-  assert.equal(count((e) => e.encoding === 'a2a-jsonrpc' && e.kind === 'request' && e.method === 'SendMessage'), 1300 + [...Array(TASK_COUNT).keys()].filter((i) => formatOf(i) === 'a2a' && isRetried(i)).length);
+  assert.equal(
+    count((e) => e.encoding === 'a2a-jsonrpc' && e.kind === 'request' && e.method === 'SendMessage'),
+    1300 + [...Array(TASK_COUNT).keys()].filter((i) => formatOf(i) === 'a2a' && isRetried(i)).length,
+  );
 });
 
 test('every answered request has its exact latency, on the answer or (read first) on the request', () => {
@@ -151,19 +278,29 @@ test('every answered request has its exact latency, on the answer or (read first
   for (const [taskId, latency] of expected.latency) {
     const events = byTask.get(taskId) ?? [];
     const answer = events.find((e) => e.kind === 'result' || e.kind === 'error')!;
-    const lastRequest = events.filter((e) => e.kind === 'request').sort((a, b) => a.timestamp - b.timestamp).at(-1)!;
-    assert.ok(answer.latencyMs === latency || lastRequest.latencyMs === latency, `latency of ${taskId}: answer ${answer.latencyMs}, last request ${lastRequest.latencyMs}, expected ${latency}`);
+    const lastRequest = events
+      .filter((e) => e.kind === 'request')
+      .sort((a, b) => a.timestamp - b.timestamp)
+      .at(-1)!;
+    assert.ok(
+      answer.latencyMs === latency || lastRequest.latencyMs === latency,
+      `latency of ${taskId}: answer ${answer.latencyMs}, last request ${lastRequest.latencyMs}, expected ${latency}`,
+    );
     assert.equal(answer.timedOut, false);
   }
   const stats = service.stats().correlator;
   assert.deepEqual([stats.answered, stats.orphanAnswers, stats.pendingAnswers], [expected.answers, 0, 0]);
-  process.stdout.write(`# mixed: ${stats.answersBeforeRequests} of ${stats.answered} answers were read before their request\n`);
+  process.stdout.write(
+    `# mixed: ${stats.answersBeforeRequests} of ${stats.answered} answers were read before their request\n`,
+  );
 });
 
 test('redelivered tasks carry their retry count, on the repeated request and on the answer', () => {
   const retriedRequests = sink.events.filter((e) => e.kind === 'request' && e.retries === 1);
   assert.deepEqual(new Set(retriedRequests.map((e) => e.taskId)), expected.retried);
-  for (const answer of sink.events.filter((e) => (e.kind === 'result' || e.kind === 'error') && expected.retried.has(e.taskId!) && e.latencyMs !== null)) {
+  for (const answer of sink.events.filter(
+    (e) => (e.kind === 'result' || e.kind === 'error') && expected.retried.has(e.taskId!) && e.latencyMs !== null,
+  )) {
     assert.equal(answer.retries, 1, `answer of ${answer.taskId}, paired after both requests`);
   }
   assert.equal(service.stats().correlator.retries, expected.retried.size);
@@ -188,7 +325,9 @@ test('every undecodable record is evented with a parseError and copied to the DL
   await consumer.run({
     eachMessage: async ({ message }) => {
       reasons.push(message.headers?.[DLQ_HEADERS.reason]?.toString() ?? '?');
-      sources.push(`${message.headers?.[DLQ_HEADERS.topic]?.toString()}:${message.headers?.[DLQ_HEADERS.offset]?.toString()}`);
+      sources.push(
+        `${message.headers?.[DLQ_HEADERS.topic]?.toString()}:${message.headers?.[DLQ_HEADERS.offset]?.toString()}`,
+      );
     },
   });
   await waitFor('the DLQ copies', () => reasons.length >= expected.garbage, 30_000);

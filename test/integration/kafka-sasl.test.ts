@@ -20,15 +20,27 @@ async function probe(env: Record<string, string>) {
 for (const mechanism of ['plain', 'scram-sha-256', 'scram-sha-512']) {
   test(`SASL ${mechanism}: the right credentials connect, a wrong password is refused`, async () => {
     const sasl = stackSasl();
-    const ok = await probe({ KAFKA_BROKERS: sasl.brokers, KAFKA_SASL_MECHANISM: mechanism, KAFKA_SASL_USERNAME: sasl.username, KAFKA_SASL_PASSWORD: sasl.password });
+    const ok = await probe({
+      KAFKA_BROKERS: sasl.brokers,
+      KAFKA_SASL_MECHANISM: mechanism,
+      KAFKA_SASL_USERNAME: sasl.username,
+      KAFKA_SASL_PASSWORD: sasl.password,
+    });
     assert.equal(ok.brokers, 1);
     await assert.rejects(
-      probe({ KAFKA_BROKERS: sasl.brokers, KAFKA_SASL_MECHANISM: mechanism, KAFKA_SASL_USERNAME: sasl.username, KAFKA_SASL_PASSWORD: 'wrong' }),
+      probe({
+        KAFKA_BROKERS: sasl.brokers,
+        KAFKA_SASL_MECHANISM: mechanism,
+        KAFKA_SASL_USERNAME: sasl.username,
+        KAFKA_SASL_PASSWORD: 'wrong',
+      }),
       (err: unknown) => isAgentwatchError(err, 'AW_KAFKA_UNAVAILABLE') && !err.message.includes('wrong'),
     );
   });
 }
 
 test('without SASL settings, the secured listener does not let agentwatch in', async () => {
-  await assert.rejects(probe({ KAFKA_BROKERS: stackSasl().brokers }), (err: unknown) => isAgentwatchError(err, 'AW_KAFKA_UNAVAILABLE'));
+  await assert.rejects(probe({ KAFKA_BROKERS: stackSasl().brokers }), (err: unknown) =>
+    isAgentwatchError(err, 'AW_KAFKA_UNAVAILABLE'),
+  );
 });

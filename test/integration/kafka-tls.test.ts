@@ -13,19 +13,31 @@ import { stackTls } from './stack-env.js';
 const logger = createLogger('fatal');
 
 async function probe(env: Record<string, string>) {
-  const config = loadConfig({ KAFKA_TLS: 'true', KAFKA_CONNECTION_TIMEOUT_MS: '3000', KAFKA_REQUEST_TIMEOUT_MS: '5000', ...env });
+  const config = loadConfig({
+    KAFKA_TLS: 'true',
+    KAFKA_CONNECTION_TIMEOUT_MS: '3000',
+    KAFKA_REQUEST_TIMEOUT_MS: '5000',
+    ...env,
+  });
   return probeKafka(createKafka(config.kafka, logger), config.kafka);
 }
 
 test('mutual TLS with the CA and a client certificate connects', async () => {
   const tls = stackTls();
-  const ok = await probe({ KAFKA_BROKERS: tls.brokers, KAFKA_TLS_CA_FILE: tls.ca, KAFKA_TLS_CERT_FILE: tls.cert, KAFKA_TLS_KEY_FILE: tls.key });
+  const ok = await probe({
+    KAFKA_BROKERS: tls.brokers,
+    KAFKA_TLS_CA_FILE: tls.ca,
+    KAFKA_TLS_CERT_FILE: tls.cert,
+    KAFKA_TLS_KEY_FILE: tls.key,
+  });
   assert.equal(ok.brokers, 1);
 });
 
 test('without a client certificate the broker refuses; without the CA agentwatch refuses the broker', async () => {
   const tls = stackTls();
-  await assert.rejects(probe({ KAFKA_BROKERS: tls.brokers, KAFKA_TLS_CA_FILE: tls.ca }), (err: unknown) => isAgentwatchError(err, 'AW_KAFKA_UNAVAILABLE'));
+  await assert.rejects(probe({ KAFKA_BROKERS: tls.brokers, KAFKA_TLS_CA_FILE: tls.ca }), (err: unknown) =>
+    isAgentwatchError(err, 'AW_KAFKA_UNAVAILABLE'),
+  );
   await assert.rejects(
     probe({ KAFKA_BROKERS: tls.brokers, KAFKA_TLS_CERT_FILE: tls.cert, KAFKA_TLS_KEY_FILE: tls.key }),
     (err: unknown) => isAgentwatchError(err, 'AW_KAFKA_UNAVAILABLE') && /certificate/i.test(err.message),

@@ -4,7 +4,16 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import type { Service } from '../../src/service.js';
-import { CollectingSink, connectedProducer, createTopics, isolatedOverrides, runId, startService, testKafka, waitFor } from './harness.js';
+import {
+  CollectingSink,
+  connectedProducer,
+  createTopics,
+  isolatedOverrides,
+  runId,
+  startService,
+  testKafka,
+  waitFor,
+} from './harness.js';
 
 const run = runId();
 const kafka = testKafka();
@@ -24,18 +33,31 @@ after(async () => {
 test('a matching topic created after start is consumed within the refresh interval', async () => {
   assert.deepEqual(service.subscribedTopics(), [`agent.tasks.first-${run}`]);
   const late = `agent.results.late-${run}`;
-  await createTopics(kafka, [{ topic: late, numPartitions: 2 }, { topic: `other.tasks.late-${run}`, numPartitions: 1 }]);
+  await createTopics(kafka, [
+    { topic: late, numPartitions: 2 },
+    { topic: `other.tasks.late-${run}`, numPartitions: 1 },
+  ]);
   const createdAt = Date.now();
   await waitFor('the new topic to be tapped', () => service.subscribedTopics().includes(late), 10 * REFRESH_MS);
   // Found at the next refresh; then the consumer rejoins its group with the new topic set.
   const discoveredAfterMs = Date.now() - createdAt;
-  assert.ok(discoveredAfterMs <= REFRESH_MS + 1_000, `found ${discoveredAfterMs} ms after creation (refresh every ${REFRESH_MS} ms)`);
+  assert.ok(
+    discoveredAfterMs <= REFRESH_MS + 1_000,
+    `found ${discoveredAfterMs} ms after creation (refresh every ${REFRESH_MS} ms)`,
+  );
 
   const producer = await connectedProducer(kafka);
-  await producer.send({ topic: late, messages: [{ key: 'wf', value: JSON.stringify({ workflow_id: 'wf', task_id: 'x', result: 'done' }) }] });
+  await producer.send({
+    topic: late,
+    messages: [{ key: 'wf', value: JSON.stringify({ workflow_id: 'wf', task_id: 'x', result: 'done' }) }],
+  });
   await producer.send({ topic: `other.tasks.late-${run}`, messages: [{ key: 'wf', value: '{}' }] });
   await producer.disconnect();
   await waitFor('the record on the new topic', () => sink.events.some((e) => e.topic === late), 20_000);
-  assert.deepEqual(service.subscribedTopics(), [`agent.results.late-${run}`, `agent.tasks.first-${run}`], 'the non-matching topic and the DLQ are not tapped');
+  assert.deepEqual(
+    service.subscribedTopics(),
+    [`agent.results.late-${run}`, `agent.tasks.first-${run}`],
+    'the non-matching topic and the DLQ are not tapped',
+  );
   assert.ok(sink.events.every((e) => e.topic.startsWith('agent.')));
 });

@@ -37,39 +37,86 @@ async function freePort(): Promise<number> {
 
 before(async () => {
   const scenario: Scenario = {
-    durationMs: 10 * 60_000, speed: 60, workflowsPerSecond: 2, maxAttempts: 3,
+    durationMs: 10 * 60_000,
+    speed: 60,
+    workflowsPerSecond: 2,
+    maxAttempts: 3,
     capabilities: DEFAULT_CAPABILITIES.map((c) => ({ ...c, name: name(c.name) })),
     faults: [{ kind: 'latency-spike', agent: name('summarize'), atMs: 6 * 60_000, durationMs: 3 * 60_000 }],
   };
   const startEventTime = Date.now() - scenario.durationMs;
-  simulator = new FleetSimulator(testKafka(), createSchemaRegistry(stackConfig().schemaRegistry), scenario, createLogger('warn'), { startEventTime, seed: 11, partitions: 2 });
+  simulator = new FleetSimulator(
+    testKafka(),
+    createSchemaRegistry(stackConfig().schemaRegistry),
+    scenario,
+    createLogger('warn'),
+    { startEventTime, seed: 11, partitions: 2 },
+  );
   await simulator.ensureTopics();
   // A broken producer: one record no decoder understands (for the DLQ panel), stamped in the fleet's
   // event time (a record from the wall clock would be ten minutes ahead and close every window).
   const producer = await connectedProducer(testKafka());
-  await producer.send({ topic: `agent.tasks.${name('extract')}`, messages: [{ key: 'broken', timestamp: String(startEventTime), value: Buffer.from([0xde, 0xad, 0xbe, 0xef]) }] });
+  await producer.send({
+    topic: `agent.tasks.${name('extract')}`,
+    messages: [{ key: 'broken', timestamp: String(startEventTime), value: Buffer.from([0xde, 0xad, 0xbe, 0xef]) }],
+  });
   await producer.disconnect();
-  service = await startService(isolatedOverrides(run, { INGEST_TOPIC_REFRESH_MS: '1000', DETECT_LATENESS_MS: '60000', EVENT_TIME_SPEED: '60', EVENT_TIME_ANCHOR: `${startEventTime}@${Date.now()}`, API_KEYS: `prometheus:sre:${sreKey}` }), []);
+  service = await startService(
+    isolatedOverrides(run, {
+      INGEST_TOPIC_REFRESH_MS: '1000',
+      DETECT_LATENESS_MS: '60000',
+      EVENT_TIME_SPEED: '60',
+      EVENT_TIME_ANCHOR: `${startEventTime}@${Date.now()}`,
+      API_KEYS: `prometheus:sre:${sreKey}`,
+    }),
+    [],
+  );
 
   const port = await freePort();
   prometheusUrl = `http://127.0.0.1:${port}`;
   const target = new URL(service.apiUrl).host;
-  writeFileSync(join(dir, 'prometheus.yml'), [
-    'global: { scrape_interval: 1s }',
-    'scrape_configs:',
-    '  - job_name: agentwatch',
-    `    authorization: { credentials: ${JSON.stringify(sreKey)} }`,
-    `    static_configs: [{ targets: [${JSON.stringify(target)}] }]`,
-  ].join('\n'));
-  prometheus = spawn('prometheus', [`--config.file=${join(dir, 'prometheus.yml')}`, `--storage.tsdb.path=${join(dir, 'data')}`, `--web.listen-address=127.0.0.1:${port}`, '--log.level=warn'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  writeFileSync(
+    join(dir, 'prometheus.yml'),
+    [
+      'global: { scrape_interval: 1s }',
+      'scrape_configs:',
+      '  - job_name: agentwatch',
+      `    authorization: { credentials: ${JSON.stringify(sreKey)} }`,
+      `    static_configs: [{ targets: [${JSON.stringify(target)}] }]`,
+    ].join('\n'),
+  );
+  prometheus = spawn(
+    'prometheus',
+    [
+      `--config.file=${join(dir, 'prometheus.yml')}`,
+      `--storage.tsdb.path=${join(dir, 'data')}`,
+      `--web.listen-address=127.0.0.1:${port}`,
+      '--log.level=warn',
+    ],
+    { stdio: ['ignore', 'ignore', 'pipe'] },
+  );
   let log = '';
-  prometheus.stderr!.on('data', (chunk: Buffer) => { log += chunk.toString(); });
-  await waitFor(`Prometheus to be ready (${log})`, async () => (await fetch(`${prometheusUrl}/-/ready`).catch(() => undefined))?.ok === true, 30_000);
+  prometheus.stderr!.on('data', (chunk: Buffer) => {
+    log += chunk.toString();
+  });
+  await waitFor(
+    `Prometheus to be ready (${log})`,
+    async () => (await fetch(`${prometheusUrl}/-/ready`).catch(() => undefined))?.ok === true,
+    30_000,
+  );
 
   await simulator.start();
   await simulator.done;
-  await waitFor('the latency alert', async () => Number((await rows('SELECT count() AS n FROM anomalies'))[0]!.n) > 0, 30_000);
-  await waitFor('every record audited', () => service.stats().audit.buffered === 0 && service.stats().tap.records === service.stats().audit.rowsWritten, 30_000);
+  await waitFor(
+    'the latency alert',
+    async () => Number((await rows('SELECT count() AS n FROM anomalies'))[0]!.n) > 0,
+    30_000,
+  );
+  await waitFor(
+    'every record audited',
+    () => service.stats().audit.buffered === 0 && service.stats().tap.records === service.stats().audit.rowsWritten,
+    30_000,
+  );
   await new Promise((resolve) => setTimeout(resolve, 2_500)); // two more scrapes
 });
 
@@ -84,9 +131,16 @@ async function rows(sql: string): Promise<Array<Record<string, string>>> {
   return (await service.clickhouse.query({ query: sql, format: 'JSONEachRow' })).json<Record<string, string>>();
 }
 
-async function promQuery(path: string, params: Record<string, string>): Promise<Array<{ metric: Record<string, string>; value?: unknown; values?: unknown[] }>> {
+async function promQuery(
+  path: string,
+  params: Record<string, string>,
+): Promise<Array<{ metric: Record<string, string>; value?: unknown; values?: unknown[] }>> {
   const response = await fetch(`${prometheusUrl}/api/v1/${path}?${new URLSearchParams(params).toString()}`);
-  const body = await response.json() as { status: string; error?: string; data: { result: Array<{ metric: Record<string, string>; value?: unknown; values?: unknown[] }> } };
+  const body = (await response.json()) as {
+    status: string;
+    error?: string;
+    data: { result: Array<{ metric: Record<string, string>; value?: unknown; values?: unknown[] }> };
+  };
   assert.equal(body.status, 'success', `${params.query}: ${body.error}`);
   return body.data.result;
 }
@@ -100,13 +154,33 @@ test('/metrics needs a key of role sre, and promtool accepts the exposition', as
   // promtool exits 1 on lint findings too; prom-client's own process metrics have three (gauges
   // named *_total), which are not ours to rename. Anything else fails the test.
   const lint = spawnSync('promtool', ['check', 'metrics'], { input: text, encoding: 'utf8' });
-  const findings = `${lint.stdout}${lint.stderr}`.split('\n').filter((line) => line.trim() !== '')
-    .filter((line) => !/^nodejs_active_(handles|requests|resources)_total non-counter metrics should not have "_total" suffix$/.test(line));
+  const findings = `${lint.stdout}${lint.stderr}`
+    .split('\n')
+    .filter((line) => line.trim() !== '')
+    .filter(
+      (line) =>
+        !/^nodejs_active_(handles|requests|resources)_total non-counter metrics should not have "_total" suffix$/.test(
+          line,
+        ),
+    );
   assert.deepEqual(findings, [], 'promtool check metrics');
-  assert.ok(lint.status === 0 || lint.status === 3, `promtool parsed the exposition (status ${lint.status}; 3 means lint findings only)`);
-  for (const metric of ['agentwatch_records_consumed_total', 'agentwatch_records_audited_total', 'agentwatch_events_decoded_total', 'agentwatch_dlq_records_total',
-    'agentwatch_batch_stage_seconds_bucket', 'agentwatch_audit_insert_seconds_bucket', 'agentwatch_tasks_in_flight', 'agentwatch_tasks_evicted_total',
-    'agentwatch_consumer_lag', 'agentwatch_alerts_total', 'nodejs_eventloop_lag_p99_seconds']) {
+  assert.ok(
+    lint.status === 0 || lint.status === 3,
+    `promtool parsed the exposition (status ${lint.status}; 3 means lint findings only)`,
+  );
+  for (const metric of [
+    'agentwatch_records_consumed_total',
+    'agentwatch_records_audited_total',
+    'agentwatch_events_decoded_total',
+    'agentwatch_dlq_records_total',
+    'agentwatch_batch_stage_seconds_bucket',
+    'agentwatch_audit_insert_seconds_bucket',
+    'agentwatch_tasks_in_flight',
+    'agentwatch_tasks_evicted_total',
+    'agentwatch_consumer_lag',
+    'agentwatch_alerts_total',
+    'nodejs_eventloop_lag_p99_seconds',
+  ]) {
     assert.match(text, new RegExp(`^${metric}[{ ]`, 'm'), `${metric} is exposed`);
   }
 });
@@ -115,15 +189,25 @@ test('a real Prometheus scrapes it: audited records per topic match the audit st
   const [up] = await promQuery('query', { query: 'up{job="agentwatch"}' });
   assert.equal((up?.value as [number, string] | undefined)?.[1], '1', 'the scrape succeeds with the API key');
   const audited = await promQuery('query', { query: `sum(agentwatch_records_audited_total{topic=~".*-${run}"})` });
-  const [{ n }] = await rows('SELECT toString(count()) AS n FROM audit_events') as [{ n: string }];
+  const [{ n }] = (await rows('SELECT toString(count()) AS n FROM audit_events')) as [{ n: string }];
   assert.equal((audited[0]!.value as [number, string])[1], n, 'Prometheus saw every audited record');
   const lag = await promQuery('query', { query: `agentwatch_consumer_lag{topic="agent.tasks.${name('extract')}"}` });
   assert.equal(lag.length, 2, 'one lag series per partition');
-  const alerts = await promQuery('query', { query: `agentwatch_alerts_total{agent="${name('summarize')}",state="FIRING"}` });
-  assert.ok(alerts.length > 0, `the alert is counted: ${JSON.stringify(await promQuery('query', { query: 'agentwatch_alerts_total' }))} ${JSON.stringify(await rows('SELECT agent, state FROM anomalies'))}`);
+  const alerts = await promQuery('query', {
+    query: `agentwatch_alerts_total{agent="${name('summarize')}",state="FIRING"}`,
+  });
+  assert.ok(
+    alerts.length > 0,
+    `the alert is counted: ${JSON.stringify(await promQuery('query', { query: 'agentwatch_alerts_total' }))} ${JSON.stringify(await rows('SELECT agent, state FROM anomalies'))}`,
+  );
 });
 
-interface Target { datasource?: { type: string }; rawSql?: string; expr?: string; refId: string }
+interface Target {
+  datasource?: { type: string };
+  rawSql?: string;
+  expr?: string;
+  refId: string;
+}
 interface Dashboard {
   title: string;
   panels: Array<{ title: string; targets: Target[] }>;
@@ -143,8 +227,14 @@ function expandMacros(sql: string): string {
   const from = Math.floor(range.from / 1000);
   const to = Math.floor(range.to / 1000);
   return sql
-    .replace(/\$__timeFilter\(([^)]+)\)/g, (_m, column: string) => `${column} >= toDateTime(${from}) AND ${column} <= toDateTime(${to})`)
-    .replace(/\$__timeInterval\(([^)]+)\)/g, (_m, column: string) => `toStartOfInterval(toDateTime(${column}), INTERVAL ${range.intervalSeconds} second)`)
+    .replace(
+      /\$__timeFilter\(([^)]+)\)/g,
+      (_m, column: string) => `${column} >= toDateTime(${from}) AND ${column} <= toDateTime(${to})`,
+    )
+    .replace(
+      /\$__timeInterval\(([^)]+)\)/g,
+      (_m, column: string) => `toStartOfInterval(toDateTime(${column}), INTERVAL ${range.intervalSeconds} second)`,
+    )
     .replace(/\$__interval_s\b/g, String(range.intervalSeconds))
     .replace(/\$__fromTime\b/g, `toDateTime(${from})`)
     .replace(/\$__toTime\b/g, `toDateTime(${to})`);
@@ -161,7 +251,9 @@ function expandVariables(sql: string, values: Record<string, readonly string[]>)
 test('every panel, annotation and variable query of the shipped dashboards returns data', async () => {
   const files = readdirSync(join(repoRoot, 'grafana/dashboards')).filter((f) => f.endsWith('.json'));
   assert.deepEqual(files.sort(), ['audit-explorer.json', 'fleet-overview.json']);
-  const [workflow] = await rows(`SELECT workflow_id FROM audit_events WHERE capability = '${name('summarize')}' LIMIT 1`);
+  const [workflow] = await rows(
+    `SELECT workflow_id FROM audit_events WHERE capability = '${name('summarize')}' LIMIT 1`,
+  );
   const values: Record<string, string[]> = { workflow: [workflow!.workflow_id!], search: ['xxx'], agent: [] };
   let checked = 0;
   for (const file of files) {
@@ -172,8 +264,11 @@ test('every panel, annotation and variable query of the shipped dashboards retur
       assert.ok(found.length > 0, `${dashboard.title}: variable ${variable.name} has values`);
       values[variable.name] = found.map((r) => Object.values(r)[0]!);
     }
-    for (const panel of dashboard.panels) for (const target of panel.targets) queries.push({ where: `${dashboard.title} / ${panel.title} / ${target.refId}`, target });
-    for (const annotation of dashboard.annotations.list) queries.push({ where: `${dashboard.title} / annotation ${annotation.name}`, target: annotation.target });
+    for (const panel of dashboard.panels)
+      for (const target of panel.targets)
+        queries.push({ where: `${dashboard.title} / ${panel.title} / ${target.refId}`, target });
+    for (const annotation of dashboard.annotations.list)
+      queries.push({ where: `${dashboard.title} / annotation ${annotation.name}`, target: annotation.target });
 
     for (const { where, target } of queries) {
       if (target.datasource?.type === 'grafana-clickhouse-datasource') {
@@ -183,8 +278,16 @@ test('every panel, annotation and variable query of the shipped dashboards retur
         assert.ok(result.length > 0, `${where} returns rows:\n${sql}`);
       } else {
         assert.equal(target.datasource?.type, 'prometheus', `${where}: a known data source`);
-        const result = await promQuery('query_range', { query: target.expr!, start: String((Date.now() - 300_000) / 1000), end: String(Date.now() / 1000), step: '1' });
-        assert.ok(result.some((series) => (series.values?.length ?? 0) > 0), `${where} returns samples: ${target.expr}`);
+        const result = await promQuery('query_range', {
+          query: target.expr!,
+          start: String((Date.now() - 300_000) / 1000),
+          end: String(Date.now() / 1000),
+          step: '1',
+        });
+        assert.ok(
+          result.some((series) => (series.values?.length ?? 0) > 0),
+          `${where} returns samples: ${target.expr}`,
+        );
       }
       checked += 1;
     }

@@ -40,7 +40,10 @@ test('agentwatch run stays up until SIGTERM, then exits 0 after closing', async 
 
   // A full dependency check from a second process takes a few hundred milliseconds; the service
   // must still be there afterwards.
-  const check = spawnSync(process.execPath, [cli, 'check'], { env: { ...env, CLICKHOUSE_DATA_DIR: join(dataDir, 'check') }, encoding: 'utf8' });
+  const check = spawnSync(process.execPath, [cli, 'check'], {
+    env: { ...env, CLICKHOUSE_DATA_DIR: join(dataDir, 'check') },
+    encoding: 'utf8',
+  });
   assert.equal(check.status, 0, check.stderr);
   assert.match(check.stdout, /"ok":true/);
   assert.equal(child.exitCode, null, `agentwatch run exited on its own: ${messages.join(' | ')}`);

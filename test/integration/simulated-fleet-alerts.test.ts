@@ -36,23 +36,49 @@ test('two injected faults become two alerts for the right agents, with the right
   };
   const alerts: AnomalyAlert[] = [];
   const startEventTime = Date.now() - scenario.durationMs;
-  simulator = new FleetSimulator(testKafka(), createSchemaRegistry(stackConfig().schemaRegistry), scenario, createLogger('warn'), {
-    startEventTime, seed: 7, partitions: 2,
-  });
+  simulator = new FleetSimulator(
+    testKafka(),
+    createSchemaRegistry(stackConfig().schemaRegistry),
+    scenario,
+    createLogger('warn'),
+    {
+      startEventTime,
+      seed: 7,
+      partitions: 2,
+    },
+  );
   // The topics exist before agentwatch starts: discovered mid-run at 60× speed, their first records
   // would already be older than the detector's lateness.
   await simulator.ensureTopics();
   // Lateness is event time: at 60× speed, a pipeline delay of 200 ms is 12 s of event time, so the
   // window must wait 60 s of event time (1 s of clock) for its late records.
-  service = await startService(isolatedOverrides(run, { INGEST_TOPIC_REFRESH_MS: '1000', DETECT_LATENESS_MS: '60000', EVENT_TIME_SPEED: '60', EVENT_TIME_ANCHOR: `${startEventTime}@${Date.now()}` }), []);
+  service = await startService(
+    isolatedOverrides(run, {
+      INGEST_TOPIC_REFRESH_MS: '1000',
+      DETECT_LATENESS_MS: '60000',
+      EVENT_TIME_SPEED: '60',
+      EVENT_TIME_ANCHOR: `${startEventTime}@${Date.now()}`,
+    }),
+    [],
+  );
   service.alerts.subscribe((alert) => alerts.push(alert));
   await simulator.start();
   await simulator.done;
-  process.stdout.write(`# simulated fleet: ${JSON.stringify(simulator.snapshot())} detector ${JSON.stringify(service.stats().detector)} correlator ${JSON.stringify(service.stats().correlator)}\n`);
-  await waitFor('alerts for both faults', () => alerts.some((a) => a.agent === name('summarize')) && alerts.some((a) => a.agent === name('extract')), 30_000);
+  process.stdout.write(
+    `# simulated fleet: ${JSON.stringify(simulator.snapshot())} detector ${JSON.stringify(service.stats().detector)} correlator ${JSON.stringify(service.stats().correlator)}\n`,
+  );
+  await waitFor(
+    'alerts for both faults',
+    () => alerts.some((a) => a.agent === name('summarize')) && alerts.some((a) => a.agent === name('extract')),
+    30_000,
+  );
 
   const firing = alerts.filter((a) => a.state === 'FIRING');
-  assert.deepEqual([...new Set(firing.map((a) => a.agent))].sort(), [name('extract'), name('summarize')].sort(), 'only the faulty agents alert');
+  assert.deepEqual(
+    [...new Set(firing.map((a) => a.agent))].sort(),
+    [name('extract'), name('summarize')].sort(),
+    'only the faulty agents alert',
+  );
   const summarize = firing.find((a) => a.agent === name('summarize'))!;
   assert.match(summarize.features[0]!.name, /^latency_p(50|95)$/);
   const extract = firing.find((a) => a.agent === name('extract'))!;

@@ -22,7 +22,10 @@ function stackEnvFile(): Record<string, string> {
 export function stackSasl(): { brokers: string; username: string; password: string } {
   const env = { ...stackEnvFile(), ...process.env };
   const brokers = env.STACK_KAFKA_SASL_BROKERS;
-  if (brokers === undefined) throw new Error('the local stack has no SASL listener: run `scripts/stack.sh up` (it writes STACK_KAFKA_SASL_BROKERS to .stack/env).');
+  if (brokers === undefined)
+    throw new Error(
+      'the local stack has no SASL listener: run `scripts/stack.sh up` (it writes STACK_KAFKA_SASL_BROKERS to .stack/env).',
+    );
   return { brokers, username: env.STACK_KAFKA_SASL_USERNAME ?? '', password: env.STACK_KAFKA_SASL_PASSWORD ?? '' };
 }
 
@@ -31,7 +34,10 @@ export function stackTls(): { brokers: string; ca: string; cert: string; key: st
   const env = { ...stackEnvFile(), ...process.env };
   const brokers = env.STACK_KAFKA_TLS_BROKERS;
   const dir = env.STACK_TLS_DIR;
-  if (brokers === undefined || dir === undefined) throw new Error('the local stack has no TLS listener: run `scripts/stack.sh up` (it writes STACK_KAFKA_TLS_BROKERS to .stack/env).');
+  if (brokers === undefined || dir === undefined)
+    throw new Error(
+      'the local stack has no TLS listener: run `scripts/stack.sh up` (it writes STACK_KAFKA_TLS_BROKERS to .stack/env).',
+    );
   return { brokers, ca: `${dir}/ca.pem`, cert: `${dir}/client.crt`, key: `${dir}/client.key` };
 }
 
@@ -39,7 +45,9 @@ export function stackTls(): { brokers: string; ca: string; cert: string; key: st
 export function stackConfig(overrides: Record<string, string> = {}): Config {
   const fromStack = stackEnvFile();
   if (process.env.KAFKA_BROKERS === undefined && fromStack.KAFKA_BROKERS === undefined) {
-    throw new Error('no local stack found: run `scripts/stack.sh up` first (or set KAFKA_BROKERS and SCHEMA_REGISTRY_URL).');
+    throw new Error(
+      'no local stack found: run `scripts/stack.sh up` first (or set KAFKA_BROKERS and SCHEMA_REGISTRY_URL).',
+    );
   }
   return loadConfig({ ...fromStack, ...process.env, LOG_LEVEL: 'warn', ...overrides });
 }

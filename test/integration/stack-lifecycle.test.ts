@@ -16,31 +16,43 @@ async function freePort(): Promise<number> {
     server.once('error', reject);
     server.listen(0, '127.0.0.1', () => {
       const address = server.address();
-      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
+      server.close(() =>
+        typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port')),
+      );
     });
   });
 }
 
 /** Pids of live processes whose command line mentions `marker`. */
 function processesMentioning(marker: string): number[] {
-  return readdirSync('/proc').filter((entry) => /^\d+$/.test(entry)).flatMap((pid) => {
-    try {
-      return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(marker) ? [Number(pid)] : [];
-    } catch {
-      return [];
-    }
-  });
+  return readdirSync('/proc')
+    .filter((entry) => /^\d+$/.test(entry))
+    .flatMap((pid) => {
+      try {
+        return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(marker) ? [Number(pid)] : [];
+      } catch {
+        return [];
+      }
+    });
 }
 
 const stackDir = mkdtempSync(join(tmpdir(), 'aw-stack-lifecycle-'));
 let env: NodeJS.ProcessEnv;
 
 function stack(command: string): string {
-  return execFileSync(join(repoRoot, 'scripts/stack.sh'), [command], { env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  return execFileSync(join(repoRoot, 'scripts/stack.sh'), [command], {
+    env,
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
 }
 
 after(() => {
-  try { stack('down'); } catch { /* already down */ }
+  try {
+    stack('down');
+  } catch {
+    /* already down */
+  }
   rmSync(stackDir, { recursive: true, force: true });
 });
 
@@ -55,14 +67,22 @@ test('up is idempotent, status reports both services, down stops every process i
     STACK_REGISTRY_PORT: String(await freePort()),
   };
   stack('up');
-  const pids = () => ['kafka', 'registry'].map((name) => Number(readFileSync(join(stackDir, 'pids', `${name}.pid`), 'utf8')));
+  const pids = () =>
+    ['kafka', 'registry'].map((name) => Number(readFileSync(join(stackDir, 'pids', `${name}.pid`), 'utf8')));
   const first = pids();
-  assert.deepEqual(processesMentioning(stackDir).sort((a, b) => a - b), [...first].sort((a, b) => a - b), 'exactly the two recorded processes run');
+  assert.deepEqual(
+    processesMentioning(stackDir).sort((a, b) => a - b),
+    [...first].sort((a, b) => a - b),
+    'exactly the two recorded processes run',
+  );
 
   stack('up');
   assert.deepEqual(pids(), first, 'a second up starts nothing new');
   stack('status'); // exits non-zero (and throws) unless both answer
-  assert.match(readFileSync(join(stackDir, 'env'), 'utf8'), new RegExp(`KAFKA_BROKERS=127.0.0.1:${env.STACK_KAFKA_PORT}`));
+  assert.match(
+    readFileSync(join(stackDir, 'env'), 'utf8'),
+    new RegExp(`KAFKA_BROKERS=127.0.0.1:${env.STACK_KAFKA_PORT}`),
+  );
 
   stack('down');
   assert.deepEqual(processesMentioning(stackDir), [], 'no process of this stack survives down');

@@ -40,7 +40,13 @@ describe('local stack smoke', () => {
       await admin.disconnect();
     }
 
-    const envelope = { workflow_id: 'wf-1', task_type: 'summarize', task_id: 't-1', payload: '{"text":"hello"}', a2a_version: '1.0' };
+    const envelope = {
+      workflow_id: 'wf-1',
+      task_type: 'summarize',
+      task_id: 't-1',
+      payload: '{"text":"hello"}',
+      a2a_version: '1.0',
+    };
     const value = await registry.encode(id, envelope);
     // Confluent wire format: magic byte 0, then the 4-byte big-endian schema id.
     assert.equal(value[0], 0);
@@ -57,13 +63,18 @@ describe('local stack smoke', () => {
       await consumer.subscribe({ topics: [topic], fromBeginning: true });
       const received = await new Promise<{ key: string; decoded: unknown }>((resolve, reject) => {
         const timer = setTimeout(() => reject(new Error('no record consumed within 30 s')), 30_000);
-        void consumer.run({
-          eachMessage: async ({ message }) => {
-            clearTimeout(timer);
-            // avsc decodes into an instance of the record's class; compare its fields.
-            resolve({ key: message.key?.toString() ?? '', decoded: { ...(await registry.decode(message.value ?? Buffer.alloc(0))) } });
-          },
-        }).catch(reject);
+        void consumer
+          .run({
+            eachMessage: async ({ message }) => {
+              clearTimeout(timer);
+              // avsc decodes into an instance of the record's class; compare its fields.
+              resolve({
+                key: message.key?.toString() ?? '',
+                decoded: { ...(await registry.decode(message.value ?? Buffer.alloc(0))) },
+              });
+            },
+          })
+          .catch(reject);
       });
       assert.equal(received.key, 'wf-1');
       assert.deepEqual(received.decoded, envelope);
@@ -79,7 +90,10 @@ describe('local stack smoke', () => {
     test('creates a table, inserts rows and reads them back with bound parameters', async () => {
       const client = await createClickHouseClient({ ...stackConfig().clickhouse, dataDir, database: 'aw_smoke' });
       try {
-        await client.command({ query: 'CREATE TABLE IF NOT EXISTS smoke (id UInt32, agent String, at DateTime64(3)) ENGINE = MergeTree ORDER BY id' });
+        await client.command({
+          query:
+            'CREATE TABLE IF NOT EXISTS smoke (id UInt32, agent String, at DateTime64(3)) ENGINE = MergeTree ORDER BY id',
+        });
         await client.insert({
           table: 'smoke',
           format: 'JSONEachRow',
@@ -88,13 +102,17 @@ describe('local stack smoke', () => {
             { id: 2, agent: "o'brien", at: '2026-01-01 00:00:01.500' },
           ],
         });
-        const rows = await (await client.query({
-          query: 'SELECT id, agent, currentDatabase() AS db FROM smoke WHERE agent = {agent:String} ORDER BY id',
-          query_params: { agent: "o'brien" },
-          format: 'JSONEachRow',
-        })).json<{ id: number; agent: string; db: string }>();
+        const rows = await (
+          await client.query({
+            query: 'SELECT id, agent, currentDatabase() AS db FROM smoke WHERE agent = {agent:String} ORDER BY id',
+            query_params: { agent: "o'brien" },
+            format: 'JSONEachRow',
+          })
+        ).json<{ id: number; agent: string; db: string }>();
         assert.deepEqual(rows, [{ id: 2, agent: "o'brien", db: 'aw_smoke' }]);
-        const total = await (await client.query({ query: 'SELECT count() AS n FROM smoke', format: 'JSONEachRow' })).json<{ n: string }>();
+        const total = await (
+          await client.query({ query: 'SELECT count() AS n FROM smoke', format: 'JSONEachRow' })
+        ).json<{ n: string }>();
         assert.equal(Number(total[0]?.n), 2);
       } finally {
         await client.close();

@@ -5,7 +5,15 @@
 import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
 import type { Service } from '../../src/service.js';
-import { CollectingSink, connectedProducer, isolatedOverrides, runId, startService, testKafka, waitFor } from './harness.js';
+import {
+  CollectingSink,
+  connectedProducer,
+  isolatedOverrides,
+  runId,
+  startService,
+  testKafka,
+  waitFor,
+} from './harness.js';
 
 const kafka = testKafka();
 let service: Service | undefined;
@@ -14,27 +22,45 @@ after(async () => {
   await service?.stop();
 });
 
-test('started within 100 ms of the agent topics\' creation, agentwatch consumes them', async () => {
+test("started within 100 ms of the agent topics' creation, agentwatch consumes them", async () => {
   for (let round = 0; round < 3; round += 1) {
     const run = runId();
-    const topics = ['tasks', 'results'].flatMap((kind) => ['plan', 'code'].map((capability) => `agent.${kind}.${capability}-${run}`));
+    const topics = ['tasks', 'results'].flatMap((kind) =>
+      ['plan', 'code'].map((capability) => `agent.${kind}.${capability}-${run}`),
+    );
     // The output topics are new too (a fresh DLQ per run), as on a first start.
     const admin = kafka.admin();
     await admin.connect();
     const created = Date.now();
-    const creating = admin.createTopics({ waitForLeaders: false, topics: topics.map((topic) => ({ topic, numPartitions: 3 })) });
+    const creating = admin.createTopics({
+      waitForLeaders: false,
+      topics: topics.map((topic) => ({ topic, numPartitions: 3 })),
+    });
     await creating;
     const sink = new CollectingSink();
     const startedAfterMs = Date.now() - created;
     service = await startService(isolatedOverrides(run, { INGEST_TOPIC_REFRESH_MS: '60000' }), [sink]);
     await admin.disconnect();
     assert.ok(startedAfterMs <= 100, `started ${startedAfterMs} ms after the topics were created`);
-    assert.deepEqual([...service.subscribedTopics()].sort(), [...topics].sort(), `round ${round}: every new topic tapped at start`);
+    assert.deepEqual(
+      [...service.subscribedTopics()].sort(),
+      [...topics].sort(),
+      `round ${round}: every new topic tapped at start`,
+    );
 
     const producer = await connectedProducer(kafka);
-    await producer.sendBatch({ topicMessages: topics.map((topic) => ({ topic, messages: [{ key: 'wf', value: JSON.stringify({ workflow_id: 'wf', task_id: `t-${topic}` }) }] })) });
+    await producer.sendBatch({
+      topicMessages: topics.map((topic) => ({
+        topic,
+        messages: [{ key: 'wf', value: JSON.stringify({ workflow_id: 'wf', task_id: `t-${topic}` }) }],
+      })),
+    });
     await producer.disconnect();
-    await waitFor(`round ${round}: a record from every topic`, () => topics.every((topic) => sink.events.some((e) => e.topic === topic)), 30_000);
+    await waitFor(
+      `round ${round}: a record from every topic`,
+      () => topics.every((topic) => sink.events.some((e) => e.topic === topic)),
+      30_000,
+    );
     await service.stop(); // one embedded ClickHouse per process: the next round starts its own
     service = undefined;
   }

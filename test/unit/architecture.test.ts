@@ -47,7 +47,9 @@ test('no stage imports a stage it may not', () => {
       const targetStage = target.length > 1 ? target[0]! : targetFile;
       if (targetStage === stage) continue;
       if (!allowed.includes(targetStage)) {
-        violations.push(`${relative(src, file)} imports ${match[1]} (${stage} may import: ${allowed.join(', ') || 'nothing of ours'})`);
+        violations.push(
+          `${relative(src, file)} imports ${match[1]} (${stage} may import: ${allowed.join(', ') || 'nothing of ours'})`,
+        );
       }
     }
   }

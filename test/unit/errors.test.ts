@@ -10,13 +10,25 @@ const docs = readFileSync(fileURLToPath(new URL('../../../docs/errors.md', impor
 test('every error code is documented in docs/errors.md, and every documented code exists', () => {
   const documented = new Set([...docs.matchAll(/^\| `(AW_[A-Z_]+)` \|/gm)].map((m) => m[1]));
   const defined = new Set(Object.keys(ERROR_CODES));
-  assert.deepEqual([...defined].filter((c) => !documented.has(c)), [], 'codes missing from docs/errors.md');
-  assert.deepEqual([...documented].filter((c) => !defined.has(c!) && !docs.includes(`${c}\` | retired`)), [], 'documented codes that do not exist');
+  assert.deepEqual(
+    [...defined].filter((c) => !documented.has(c)),
+    [],
+    'codes missing from docs/errors.md',
+  );
+  assert.deepEqual(
+    [...documented].filter((c) => !defined.has(c!) && !docs.includes(`${c}\` | retired`)),
+    [],
+    'documented codes that do not exist',
+  );
 });
 
 test('an AgentwatchError carries its code, cause, retryable flag and context', () => {
   const cause = new Error('ECONNREFUSED');
-  const err = new AgentwatchError('AW_KAFKA_UNAVAILABLE', 'no broker', { cause, retryable: true, context: { brokers: 'x:1' } });
+  const err = new AgentwatchError('AW_KAFKA_UNAVAILABLE', 'no broker', {
+    cause,
+    retryable: true,
+    context: { brokers: 'x:1' },
+  });
   assert.equal(err.code, 'AW_KAFKA_UNAVAILABLE');
   assert.equal(err.cause, cause);
   assert.equal(err.retryable, true);

@@ -6,7 +6,13 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { loadConfig } from '../../src/config/index.js';
-import { ClockFindings, Correlator, EventClock, type CorrelatedBatch, type EventSink } from '../../src/correlate/index.js';
+import {
+  ClockFindings,
+  Correlator,
+  EventClock,
+  type CorrelatedBatch,
+  type EventSink,
+} from '../../src/correlate/index.js';
 import { RecordDecoder } from '../../src/decode/index.js';
 import type { DlqWriter, TapBatch } from '../../src/ingest/index.js';
 import { createLogger } from '../../src/logger.js';
@@ -35,9 +41,18 @@ class BufferingSink implements EventSink {
 function pipeline(sink: EventSink, schemaDelayMs: number): Pipeline {
   const config = loadConfig({});
   return new Pipeline({
-    decoder: new RecordDecoder({ schemaById: async () => { await new Promise((r) => setTimeout(r, schemaDelayMs)); return undefined; } }, { maxPayloadBytes: 1 << 20 }),
+    decoder: new RecordDecoder(
+      {
+        schemaById: async () => {
+          await new Promise((r) => setTimeout(r, schemaDelayMs));
+          return undefined;
+        },
+      },
+      { maxPayloadBytes: 1 << 20 },
+    ),
     correlator: new Correlator(config.correlate),
-    clock: new EventClock(config.eventTime), clockFindings: new ClockFindings(),
+    clock: new EventClock(config.eventTime),
+    clockFindings: new ClockFindings(),
     dlq: { topic: 'dlq', prepare: () => ({ send: async () => undefined }) } as unknown as DlqWriter,
     sinks: [sink],
     logger: createLogger('fatal'),
@@ -48,9 +63,12 @@ function pipeline(sink: EventSink, schemaDelayMs: number): Pipeline {
 
 function batch(partition: number, value: unknown): TapBatch {
   return {
-    topic: 'agent.tasks.x', partition, caughtUp: true,
+    topic: 'agent.tasks.x',
+    partition,
+    caughtUp: true,
     records: [record('agent.tasks.x', value, { partition })],
-    heartbeat: async () => undefined, isActive: () => true,
+    heartbeat: async () => undefined,
+    isActive: () => true,
   };
 }
 
@@ -90,7 +108,10 @@ test('a batch whose sink keeps failing is a stall of its partition and step, unt
   await new Promise((r) => setTimeout(r, 30));
   const [stall, ...others] = p.stalls();
   assert.deepEqual(others, []);
-  assert.deepEqual([stall?.topic, stall?.partition, stall?.step, stall?.error], ['agent.tasks.x', 4, 'sink store', 'store unavailable (injected)']);
+  assert.deepEqual(
+    [stall?.topic, stall?.partition, stall?.step, stall?.error],
+    ['agent.tasks.x', 4, 'sink store', 'store unavailable (injected)'],
+  );
   assert.ok(stall!.attempts >= 1 && stall!.since <= Date.now());
   await handled;
   assert.deepEqual(p.stalls(), [], 'nothing stalled once the sink accepted the batch');

@@ -9,7 +9,11 @@ import { test } from 'node:test';
 import { timeByStage } from '../../../bench/e2e/cpu-profile.js';
 
 test('samples go to the innermost stage on their stack; native leaves to their caller; the rest is other', () => {
-  const frame = (id: number, functionName: string, url: string, children: number[] = []) => ({ id, callFrame: { functionName, url }, children });
+  const frame = (id: number, functionName: string, url: string, children: number[] = []) => ({
+    id,
+    callFrame: { functionName, url },
+    children,
+  });
   const profile = {
     nodes: [
       frame(1, '(root)', '', [2, 7, 8]),

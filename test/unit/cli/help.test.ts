@@ -10,7 +10,10 @@ const root = fileURLToPath(new URL('../../../../', import.meta.url));
 const cli = `${root}dist/src/cli/main.js`;
 
 function run(...args: string[]): { status: number | null; stdout: string; stderr: string } {
-  const result = spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8', env: { PATH: process.env.PATH ?? '' } });
+  const result = spawnSync(process.execPath, [cli, ...args], {
+    encoding: 'utf8',
+    env: { PATH: process.env.PATH ?? '' },
+  });
   return { status: result.status, stdout: result.stdout, stderr: result.stderr };
 }
 
@@ -28,8 +31,16 @@ test('the README configuration table lists exactly the options agentwatch reads'
   const section = readme.split('## Configuration')[1]?.split('\n## ')[0] ?? '';
   const inTable = new Set([...section.matchAll(/^\| `([A-Z_]+)` \|/gm)].map((m) => m[1]));
   const read = describeOptions().map((o) => o.name);
-  assert.deepEqual(read.filter((n) => !inTable.has(n)), [], 'options missing from the README table');
-  assert.deepEqual([...inTable].filter((n) => !read.includes(n!)), [], 'README lists options agentwatch does not read');
+  assert.deepEqual(
+    read.filter((n) => !inTable.has(n)),
+    [],
+    'options missing from the README table',
+  );
+  assert.deepEqual(
+    [...inTable].filter((n) => !read.includes(n!)),
+    [],
+    'README lists options agentwatch does not read',
+  );
 });
 
 test('an unknown command exits 2 with AW_CLI_USAGE; a bad configuration exits 2 naming the variable', () => {
@@ -37,7 +48,13 @@ test('an unknown command exits 2 with AW_CLI_USAGE; a bad configuration exits 2 
   assert.equal(unknown.status, 2);
   assert.match(unknown.stderr, /AW_CLI_USAGE: unknown command "frobnicate"/);
 
-  const result = spawnSync(process.execPath, [cli, 'check'], { encoding: 'utf8', env: { PATH: process.env.PATH ?? '', KAFKA_REQUEST_TIMEOUT_MS: 'later' } });
+  const result = spawnSync(process.execPath, [cli, 'check'], {
+    encoding: 'utf8',
+    env: { PATH: process.env.PATH ?? '', KAFKA_REQUEST_TIMEOUT_MS: 'later' },
+  });
   assert.equal(result.status, 2);
-  assert.match(result.stderr, /AW_CONFIG_INVALID: invalid configuration:\n  - KAFKA_REQUEST_TIMEOUT_MS="later" is not a whole number/);
+  assert.match(
+    result.stderr,
+    /AW_CONFIG_INVALID: invalid configuration:\n  - KAFKA_REQUEST_TIMEOUT_MS="later" is not a whole number/,
+  );
 });

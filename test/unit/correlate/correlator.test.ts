@@ -10,11 +10,38 @@ let offset = 0;
 
 function event(kind: AgentEvent['kind'], at: number, ids: Partial<AgentEvent> = {}): AgentEvent {
   return {
-    topic: kind === 'request' ? 'agent.tasks.x' : 'agent.results.x', partition: 0, offset: String(offset++), timestamp: at,
-    key: null, headers: {}, agent: 'x', capability: 'x', workflowId: null, taskId: null, messageId: null, contextId: null,
-    rpcId: null, method: null, step: null, kind, state: kind === 'result' ? 'completed' : null, errorType: null, attempt: 1,
-    payloadBytes: 10, encoding: 'json', schemaId: null, parseError: null, dlqReason: null, body: null, value: null,
-    latencyMs: null, retries: 0, timedOut: false, clockSkew: null, answeredBy: null, ...ids,
+    topic: kind === 'request' ? 'agent.tasks.x' : 'agent.results.x',
+    partition: 0,
+    offset: String(offset++),
+    timestamp: at,
+    key: null,
+    headers: {},
+    agent: 'x',
+    capability: 'x',
+    workflowId: null,
+    taskId: null,
+    messageId: null,
+    contextId: null,
+    rpcId: null,
+    method: null,
+    step: null,
+    kind,
+    state: kind === 'result' ? 'completed' : null,
+    errorType: null,
+    attempt: 1,
+    payloadBytes: 10,
+    encoding: 'json',
+    schemaId: null,
+    parseError: null,
+    dlqReason: null,
+    body: null,
+    value: null,
+    latencyMs: null,
+    retries: 0,
+    timedOut: false,
+    clockSkew: null,
+    answeredBy: null,
+    ...ids,
   };
 }
 
@@ -78,7 +105,10 @@ describe('Correlator', () => {
     const request = event('request', T0 + 200, { taskId: 't' });
     assert.deepEqual(c.process([request], T0 + 700), []);
     assert.equal(request.latencyMs, 500);
-    assert.deepEqual([c.stats().inFlight, c.stats().pendingAnswers, c.stats().answered, c.stats().orphanAnswers], [0, 0, 1, 0]);
+    assert.deepEqual(
+      [c.stats().inFlight, c.stats().pendingAnswers, c.stats().answered, c.stats().orphanAnswers],
+      [0, 0, 1, 0],
+    );
   });
 
   test('regression: an answer waiting for its request is not taken by another task of the same workflow', () => {
@@ -91,7 +121,10 @@ describe('Correlator', () => {
     c.process([requestOfB, requestOfA], T0 + 100);
     assert.deepEqual([requestOfB.latencyMs, requestOfA.latencyMs], [null, 80]);
     const timeouts = c.process([], T0 + 10 + 60_000);
-    assert.deepEqual(timeouts.map((t) => t.taskId), ['b']);
+    assert.deepEqual(
+      timeouts.map((t) => t.taskId),
+      ['b'],
+    );
   });
 
   test('a retry read after the answer it got is a retry of the answered task, not a new task', () => {
@@ -142,7 +175,10 @@ describe('Correlator', () => {
     assert.deepEqual(c.process([], T0 + 59_999), []);
     const timeouts = c.process([], T0 + 60_000);
     assert.equal(timeouts.length, 1);
-    assert.deepEqual([timeouts[0]!.taskId, timeouts[0]!.workflowId, timeouts[0]!.expiredAt], ['slow', 'wf', T0 + 60_000]);
+    assert.deepEqual(
+      [timeouts[0]!.taskId, timeouts[0]!.workflowId, timeouts[0]!.expiredAt],
+      ['slow', 'wf', T0 + 60_000],
+    );
     assert.deepEqual(c.process([], T0 + 120_000), [], 'a timeout is reported once');
     const late = event('result', T0 + 90_000, { taskId: 'slow' });
     c.process([late], T0 + 120_000);
@@ -152,8 +188,19 @@ describe('Correlator', () => {
 
   test('a second answer to the same task is counted as a duplicate once no retry has taken it within the TTL', () => {
     const c = new Correlator(options);
-    c.process([event('request', T0, { taskId: 't' }), event('result', T0 + 1, { taskId: 't' }), event('result', T0 + 2, { taskId: 't' })], T0 + 2);
-    assert.deepEqual([c.stats().duplicateAnswers, c.stats().pendingAnswers], [0, 1], 'it may answer a retry not read yet');
+    c.process(
+      [
+        event('request', T0, { taskId: 't' }),
+        event('result', T0 + 1, { taskId: 't' }),
+        event('result', T0 + 2, { taskId: 't' }),
+      ],
+      T0 + 2,
+    );
+    assert.deepEqual(
+      [c.stats().duplicateAnswers, c.stats().pendingAnswers],
+      [0, 1],
+      'it may answer a retry not read yet',
+    );
     c.process([], T0 + 2 + 60_000);
     assert.deepEqual([c.stats().duplicateAnswers, c.stats().pendingAnswers, c.stats().orphanAnswers], [1, 0, 0]);
     c.process([event('result', T0 + 2, { taskId: 't' })], T0 + 2 + 60_000);
@@ -183,7 +230,7 @@ describe('Correlator', () => {
     assert.deepEqual([c.stats().pendingAnswers, c.stats().duplicateAnswers, c.stats().timeouts], [0, 0, 0]);
   });
 
-  test('regression: a retry read before the failed attempt\'s error: the error answers the first attempt, the result the retry', () => {
+  test("regression: a retry read before the failed attempt's error: the error answers the first attempt, the result the retry", () => {
     // Found in the demo: the error answered the retry (latency 0) and the retry's result became a duplicate.
     const c = new Correlator(options);
     const { first, failed, retry, result } = failedThenRetried();
@@ -209,14 +256,20 @@ describe('Correlator', () => {
     const c = new Correlator(options);
     const working = event('status', T0 + 5, { taskId: 't', state: 'working' });
     const done = event('status', T0 + 8, { taskId: 't', state: 'canceled' });
-    c.process([event('request', T0, { taskId: 't' }), working, done, event('request', T0, { taskId: 'g', method: 'GetTask' })], T0 + 8);
+    c.process(
+      [event('request', T0, { taskId: 't' }), working, done, event('request', T0, { taskId: 'g', method: 'GetTask' })],
+      T0 + 8,
+    );
     assert.deepEqual([working.latencyMs, done.latencyMs], [null, 8]);
     assert.equal(c.stats().inFlight, 0);
   });
 
   test('the in-flight table is capped: the oldest is evicted and counted', () => {
     const c = new Correlator({ ...options, maxInFlight: 10 });
-    c.process(Array.from({ length: 15 }, (_, i) => event('request', T0 + i, { taskId: `t${i}` })), T0);
+    c.process(
+      Array.from({ length: 15 }, (_, i) => event('request', T0 + i, { taskId: `t${i}` })),
+      T0,
+    );
     assert.deepEqual([c.stats().inFlight, c.stats().evictions], [10, 5]);
     const late = event('result', T0 + 100, { taskId: 't0' });
     c.process([late], T0 + 100);
@@ -229,7 +282,9 @@ describe('Correlator', () => {
     const batchSize = 10_000;
     let heapAtCap = 0;
     for (let b = 0; b < 100; b += 1) {
-      const batch = Array.from({ length: batchSize }, (_, i) => event('request', T0 + b * batchSize + i, { taskId: `task-${b * batchSize + i}` }));
+      const batch = Array.from({ length: batchSize }, (_, i) =>
+        event('request', T0 + b * batchSize + i, { taskId: `task-${b * batchSize + i}` }),
+      );
       c.process(batch, T0);
       if (b === 19) heapAtCap = liveHeap(); // 200,000 requests: both tables full
     }
@@ -248,26 +303,54 @@ describe('Correlator timeouts', () => {
   test('fire in deadline order, whatever order the requests were read in (a backlog read partition by partition)', () => {
     const correlator = new Correlator(options);
     // Partition 1 is read ahead of partition 0: its later requests come first.
-    correlator.process([event('request', T0 + 30_000, { taskId: 'late-1' }), event('request', T0 + 40_000, { taskId: 'late-2' })], Number.NEGATIVE_INFINITY);
-    correlator.process([event('request', T0, { taskId: 'early-1' }), event('request', T0 + 10_000, { taskId: 'early-2' })], Number.NEGATIVE_INFINITY);
+    correlator.process(
+      [event('request', T0 + 30_000, { taskId: 'late-1' }), event('request', T0 + 40_000, { taskId: 'late-2' })],
+      Number.NEGATIVE_INFINITY,
+    );
+    correlator.process(
+      [event('request', T0, { taskId: 'early-1' }), event('request', T0 + 10_000, { taskId: 'early-2' })],
+      Number.NEGATIVE_INFINITY,
+    );
     const first = correlator.process([], T0 + 60_000 + 15_000);
-    assert.deepEqual(first.map((t) => t.taskId), ['early-1', 'early-2'], 'both early tasks are due although read after tasks that are not');
+    assert.deepEqual(
+      first.map((t) => t.taskId),
+      ['early-1', 'early-2'],
+      'both early tasks are due although read after tasks that are not',
+    );
     const rest = correlator.process([], T0 + 60_000 + 50_000);
-    assert.deepEqual(rest.map((t) => [t.taskId, t.expiredAt - T0]), [['late-1', 90_000], ['late-2', 100_000]]);
+    assert.deepEqual(
+      rest.map((t) => [t.taskId, t.expiredAt - T0]),
+      [
+        ['late-1', 90_000],
+        ['late-2', 100_000],
+      ],
+    );
     assert.equal(correlator.stats().inFlight, 0);
   });
 
   test('an answered or retried task does not time out through its earlier deadline', () => {
     const correlator = new Correlator(options);
     correlator.process([event('request', T0, { taskId: 'a' }), event('request', T0, { taskId: 'b' })], T0);
-    correlator.process([event('result', T0 + 100, { taskId: 'a' }), event('request', T0 + 30_000, { taskId: 'b', attempt: 2 })], T0 + 30_000);
+    correlator.process(
+      [event('result', T0 + 100, { taskId: 'a' }), event('request', T0 + 30_000, { taskId: 'b', attempt: 2 })],
+      T0 + 30_000,
+    );
     assert.deepEqual(correlator.process([], T0 + 60_000), [], 'a was answered; b was retried, its deadline moved');
-    assert.deepEqual(correlator.process([], T0 + 90_000).map((t) => [t.taskId, t.attempts]), [['b', 2]]);
+    assert.deepEqual(
+      correlator.process([], T0 + 90_000).map((t) => [t.taskId, t.attempts]),
+      [['b', 2]],
+    );
   });
 
   test('records marked with a clock skew are left out of correlation', () => {
     const correlator = new Correlator(options);
-    correlator.process([event('request', Date.UTC(2100, 0, 1), { taskId: 'future', clockSkew: 'ahead' }), event('request', 0, { taskId: 'past', clockSkew: 'behind' })], T0);
+    correlator.process(
+      [
+        event('request', Date.UTC(2100, 0, 1), { taskId: 'future', clockSkew: 'ahead' }),
+        event('request', 0, { taskId: 'past', clockSkew: 'behind' }),
+      ],
+      T0,
+    );
     assert.equal(correlator.stats().requests, 0);
     assert.deepEqual(correlator.process([], T0 + 3_600_000), []);
   });

@@ -32,13 +32,17 @@ describe('EventClock', () => {
     assert.equal(clock.now(T0 + 30_000), T0 + 20_000, 'busy:0 is now the oldest active one');
   });
 
-  test('the idle timeout is event time, and never less than 2 s of wall time (a consumer\'s fetch cycle at 60×)', () => {
+  test("the idle timeout is event time, and never less than 2 s of wall time (a consumer's fetch cycle at 60×)", () => {
     const clock = new EventClock({ ...options, speed: 60, anchor: { event: T0, wall: T0 } });
     clock.observe('quiet:0', T0, true, T0);
     clock.observe('busy:0', T0 + 60_000, true, T0 + 200);
     assert.equal(clock.now(T0 + 200), T0, 'quiet for 12 s of event time: still active');
     clock.observe('busy:0', T0 + 66_000, true, T0 + 300);
-    assert.equal(clock.now(T0 + 300), T0, 'quiet for 18 s of event time but 0.3 s of wall time: its next batch may be on the way');
+    assert.equal(
+      clock.now(T0 + 300),
+      T0,
+      'quiet for 18 s of event time but 0.3 s of wall time: its next batch may be on the way',
+    );
     clock.observe('busy:0', T0 + 200_000, true, T0 + 2_000);
     assert.equal(clock.now(T0 + 2_000), T0 + 200_000, 'quiet for 2 s of wall time: dropped out');
   });
@@ -51,12 +55,20 @@ describe('EventClock', () => {
     assert.equal(clock.now(T0 + 60_000), T0, 'stalled from 3 s: a:0 quiet for 3 s only, nothing idle');
     clock.stalled(undefined, T0 + 60_000); // the sink came back
     assert.equal(clock.now(T0 + 60_000), T0);
-    assert.equal(clock.now(T0 + 72_000), T0 + 1_000, 'a:0 quiet for 3 + 12 = 15 s: idle now; b:0 (quiet 14 s) holds the clock');
+    assert.equal(
+      clock.now(T0 + 72_000),
+      T0 + 1_000,
+      'a:0 quiet for 3 + 12 = 15 s: idle now; b:0 (quiet 14 s) holds the clock',
+    );
     assert.equal(clock.now(T0 + 80_000), T0 + 8_000, 'both idle: on from the newest record, the stall left out');
     const unstalled = new EventClock(options);
     unstalled.observe('a:0', T0, true, T0);
     unstalled.observe('b:0', T0 + 1_000, true, T0 + 1_000);
-    assert.equal(unstalled.now(T0 + 60_000), T0 + 45_000, 'without the stall, the same minute of silence moves the clock 45 s on');
+    assert.equal(
+      unstalled.now(T0 + 60_000),
+      T0 + 45_000,
+      'without the stall, the same minute of silence moves the clock 45 s on',
+    );
   });
 
   test('when every partition is idle, event time moves on from the newest record, less the idle timeout', () => {
@@ -103,6 +115,10 @@ describe('EventClock', () => {
     const wall = origin + 3_600_000; // one wall hour: 60 hours of event time
     assert.equal(clock.classify('a:0', origin + 60 * 3_600_000, wall), null);
     assert.equal(clock.classify('a:0', origin + 61 * 3_600_000, wall), 'ahead');
-    assert.equal(new EventClock(options).classify('a:0', origin + 60 * 3_600_000, wall), 'ahead', 'undeclared, the same record is ahead');
+    assert.equal(
+      new EventClock(options).classify('a:0', origin + 60 * 3_600_000, wall),
+      'ahead',
+      'undeclared, the same record is ahead',
+    );
   });
 });

@@ -12,10 +12,15 @@ const WINDOW = 10_000;
 
 function batchesWithAFault(): CorrelatedBatch[] {
   const onset = 40 * 60_000;
-  return [...fleetTraffic({
-    agents: 3, windowMs: WINDOW, durationMs: onset + 6 * WINDOW, seed: 7,
-    faults: [{ agent: 'agent-01', kind: 'latency-spike', from: onset, durationMs: 600_000 }],
-  })].map((b) => ({ topic: 't', partition: 0, events: b.events, timeouts: b.timeouts, watermark: b.watermark }));
+  return [
+    ...fleetTraffic({
+      agents: 3,
+      windowMs: WINDOW,
+      durationMs: onset + 6 * WINDOW,
+      seed: 7,
+      faults: [{ agent: 'agent-01', kind: 'latency-spike', from: onset, durationMs: 600_000 }],
+    }),
+  ].map((b) => ({ topic: 't', partition: 0, events: b.events, timeouts: b.timeouts, watermark: b.watermark }));
 }
 
 test('a batch offered again after failed delivery is detected once, its alerts delivered again; each window observed once', async () => {
@@ -23,13 +28,17 @@ test('a batch offered again after failed delivery is detected once, its alerts d
   const delivered: AnomalyAlert[][] = [];
   let failNext = false;
   const observed: WindowReport[] = [];
-  const sink = new DetectorSink(detector, async (alerts) => {
-    if (failNext && alerts.length > 0) {
-      failNext = false;
-      throw new Error('anomalies topic unavailable');
-    }
-    delivered.push([...alerts]);
-  }, (windows) => observed.push(...windows));
+  const sink = new DetectorSink(
+    detector,
+    async (alerts) => {
+      if (failNext && alerts.length > 0) {
+        failNext = false;
+        throw new Error('anomalies topic unavailable');
+      }
+      delivered.push([...alerts]);
+    },
+    (windows) => observed.push(...windows),
+  );
 
   let retried = 0;
   for (const batch of batchesWithAFault()) {
@@ -48,7 +57,15 @@ test('a batch offered again after failed delivery is detected once, its alerts d
   }
   const firing = delivered.flat().filter((a) => a.state === 'FIRING');
   assert.equal(retried, 1, 'one delivery failed');
-  assert.deepEqual(firing.map((a) => a.agent), ['agent-01'], 'the alert went out once delivery worked');
-  assert.equal(observed.filter((w) => w.score.score !== null).length, detector.stats().windowsScored, 'every scored window observed once (warm-up windows are observed unscored)');
+  assert.deepEqual(
+    firing.map((a) => a.agent),
+    ['agent-01'],
+    'the alert went out once delivery worked',
+  );
+  assert.equal(
+    observed.filter((w) => w.score.score !== null).length,
+    detector.stats().windowsScored,
+    'every scored window observed once (warm-up windows are observed unscored)',
+  );
   assert.equal(new Set(observed.map((w) => `${w.agent}@${w.windowStart}`)).size, observed.length);
 });

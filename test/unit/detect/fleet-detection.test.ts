@@ -16,7 +16,8 @@ const START = 1_700_000_000_000 - (1_700_000_000_000 % WINDOW);
 function run(options: Parameters<typeof fleetTraffic>[0]): { alerts: AnomalyAlert[]; detector: Detector } {
   const detector = new Detector(loadConfig({}).detect);
   const alerts: AnomalyAlert[] = [];
-  for (const batch of fleetTraffic(options)) alerts.push(...detector.process(batch.events, batch.timeouts, batch.watermark).alerts);
+  for (const batch of fleetTraffic(options))
+    alerts.push(...detector.process(batch.events, batch.timeouts, batch.watermark).alerts);
   return { alerts, detector };
 }
 
@@ -25,9 +26,15 @@ describe('detection on generated fleet traffic (defaults)', () => {
     const { alerts, detector } = run({ agents: 20, windowMs: WINDOW, durationMs: 2 * 3_600_000, seed: 1 });
     const stats = detector.stats();
     assert.equal(stats.agents, 20);
-    assert.ok(stats.windowsScored >= 20 * (715 - 30), `${stats.windowsScored} windows scored after 30 windows of warm-up each`);
+    assert.ok(
+      stats.windowsScored >= 20 * (715 - 30),
+      `${stats.windowsScored} windows scored after 30 windows of warm-up each`,
+    );
     assert.equal(stats.lateEvents, 0);
-    assert.deepEqual(alerts.map((a) => `${a.agent}@${a.windowStart}`), []);
+    assert.deepEqual(
+      alerts.map((a) => `${a.agent}@${a.windowStart}`),
+      [],
+    );
   });
 
   const cases: Array<[FaultKind, RegExp]> = [
@@ -40,11 +47,18 @@ describe('detection on generated fleet traffic (defaults)', () => {
     test(`${kind} in 1 agent of 20: alerted for that agent, top feature right, within 2 windows`, () => {
       const onset = 40 * 60_000; // after the warm-up
       const { alerts } = run({
-        agents: 20, windowMs: WINDOW, durationMs: onset + 12 * WINDOW, seed: 101,
+        agents: 20,
+        windowMs: WINDOW,
+        durationMs: onset + 12 * WINDOW,
+        seed: 101,
         faults: [{ agent: 'agent-07', kind, from: onset, durationMs: 600_000 }],
       });
       const firing = alerts.filter((a) => a.state === 'FIRING');
-      assert.deepEqual(firing.map((a) => a.agent), ['agent-07'], 'one alert, for the faulty agent only');
+      assert.deepEqual(
+        firing.map((a) => a.agent),
+        ['agent-07'],
+        'one alert, for the faulty agent only',
+      );
       const alert = firing[0]!;
       const windowsAfterOnset = (alert.windowStart - (START + onset)) / WINDOW;
       assert.ok(windowsAfterOnset >= 0 && windowsAfterOnset <= 2, `alert ${windowsAfterOnset} windows after the onset`);

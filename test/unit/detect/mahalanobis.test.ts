@@ -18,7 +18,9 @@ function referenceD2(rows: number[][], x: number[]): number {
   const n = rows.length;
   const d = x.length;
   const mu = Array.from({ length: d }, (_, j) => rows.reduce((s, r) => s + r[j]!, 0) / n);
-  const cov = Array.from({ length: d }, (_, i) => Array.from({ length: d }, (_, j) => rows.reduce((s, r) => s + (r[i]! - mu[i]!) * (r[j]! - mu[j]!), 0) / n));
+  const cov = Array.from({ length: d }, (_, i) =>
+    Array.from({ length: d }, (_, j) => rows.reduce((s, r) => s + (r[i]! - mu[i]!) * (r[j]! - mu[j]!), 0) / n),
+  );
   const aug = cov.map((row, i) => [...row, ...Array.from({ length: d }, (_, j) => (i === j ? 1 : 0))]);
   for (let c = 0; c < d; c += 1) {
     let pivot = c;
@@ -45,7 +47,13 @@ describe('Mahalanobis scoring', () => {
     const u = [Math.sqrt(8), 4 / Math.sqrt(8)];
     const v = [0, 2];
     const baseline = exactBaseline(2);
-    for (const [s, w] of [[1, u], [-1, u], [1, v], [-1, v]] as const) baseline.learn(Float64Array.from(mu.map((m, i) => m + s * w[i]!)));
+    for (const [s, w] of [
+      [1, u],
+      [-1, u],
+      [1, v],
+      [-1, v],
+    ] as const)
+      baseline.learn(Float64Array.from(mu.map((m, i) => m + s * w[i]!)));
     close(baseline.score(Float64Array.from([12, 21])).d2, 1, 1e-9, 'D²');
   });
 
@@ -53,7 +61,14 @@ describe('Mahalanobis scoring', () => {
     const random = seededRandom(7);
     const rows = Array.from({ length: 200 }, () => {
       const a = random.normal();
-      return [a, 0.8 * a + 0.6 * random.normal(), random.normal() * 3, random.normal() + 5, a - random.normal(), random.normal() * 0.1];
+      return [
+        a,
+        0.8 * a + 0.6 * random.normal(),
+        random.normal() * 3,
+        random.normal() + 5,
+        a - random.normal(),
+        random.normal() * 0.1,
+      ];
     });
     const baseline = exactBaseline(6);
     for (const row of rows) baseline.learn(Float64Array.from(row));
@@ -62,7 +77,12 @@ describe('Mahalanobis scoring', () => {
       const { d2, contributions } = baseline.score(Float64Array.from(x));
       const reference = referenceD2(rows, x);
       close(d2, reference, 1e-7 * Math.max(1, reference), 'D² vs reference');
-      close(contributions.reduce((s, c) => s + c, 0), d2, 1e-9 * Math.max(1, d2), 'Σ contributions');
+      close(
+        contributions.reduce((s, c) => s + c, 0),
+        d2,
+        1e-9 * Math.max(1, d2),
+        'Σ contributions',
+      );
     }
   });
 
@@ -75,7 +95,7 @@ describe('Mahalanobis scoring', () => {
     assert.ok(contributions.every(Number.isFinite));
   });
 
-  test('a joint shift inside every feature\'s ±3σ is flagged; a per-feature 3σ rule misses it', () => {
+  test("a joint shift inside every feature's ±3σ is flagged; a per-feature 3σ rule misses it", () => {
     const random = seededRandom(11);
     const d = 8;
     const scorer = new WindowScorer(d, {
@@ -86,7 +106,11 @@ describe('Mahalanobis scoring', () => {
     // Latency p50 and p95 move together (ρ ≈ 0.95); the rest independent.
     const normalWindow = () => {
       const z = random.normal();
-      return Float64Array.from([z, 0.95 * z + Math.sqrt(1 - 0.95 ** 2) * random.normal(), ...Array.from({ length: d - 2 }, () => random.normal())]);
+      return Float64Array.from([
+        z,
+        0.95 * z + Math.sqrt(1 - 0.95 ** 2) * random.normal(),
+        ...Array.from({ length: d - 2 }, () => random.normal()),
+      ]);
     };
     let falseAlarms = 0;
     for (let w = 0; w < 600; w += 1) if (scorer.assess(normalWindow(), true).anomaly) falseAlarms += 1;
@@ -100,7 +124,12 @@ describe('Mahalanobis scoring', () => {
     assert.equal(perFeature3Sigma, false, 'a per-feature 3σ rule does not flag it');
     const result = scorer.assess(shifted, true);
     assert.equal(result.anomaly, true, `D² ${result.score} vs threshold ${result.threshold}`);
-    const top = [...result.contributions!].map((c, i) => [c, i] as const).sort((a, b) => b[0] - a[0]).slice(0, 2).map(([, i]) => i).sort((a, b) => a - b);
+    const top = [...result.contributions!]
+      .map((c, i) => [c, i] as const)
+      .sort((a, b) => b[0] - a[0])
+      .slice(0, 2)
+      .map(([, i]) => i)
+      .sort((a, b) => a - b);
     assert.deepEqual(top, [0, 1], 'the two moved features contribute most');
   });
 
@@ -116,7 +145,8 @@ describe('Mahalanobis scoring', () => {
       threshold: { p: 0.999, stayP: 0.99, atOnceP: 0.999999, mode: 'chi2', empiricalWindow: 0, empiricalMinimum: 0 },
     });
     scorer.assess(Float64Array.from([Number.NaN, 0.1]), true); // requests, no answer yet
-    for (let w = 0; w < 40; w += 1) scorer.assess(Float64Array.from([6.4 + 0.02 * random.normal(), 1.4 + 0.02 * random.normal()]), true);
+    for (let w = 0; w < 40; w += 1)
+      scorer.assess(Float64Array.from([6.4 + 0.02 * random.normal(), 1.4 + 0.02 * random.normal()]), true);
     close(scorer.baseline.mean[0]!, 6.4, 0.02, 'the latency mean is the observed one');
     assert.ok(scorer.baseline.sigma()[0]! < 0.06, `latency σ ${scorer.baseline.sigma()[0]} stays near the floor`);
     const spike = scorer.assess(Float64Array.from([6.4 + Math.log(5), 1.4]), true);
@@ -159,7 +189,12 @@ describe('χ² distribution', () => {
 
   test('tiny p-values are computed, not rounded to 0 (closed forms for even k)', () => {
     // k = 2: e^(−x/2); k = 4: e^(−x/2)(1 + x/2).
-    for (const [x, k, exact] of [[5, 2, Math.exp(-2.5)], [100, 4, Math.exp(-50) * 51], [400, 2, Math.exp(-200)], [1, 4, Math.exp(-0.5) * 1.5]] as const) {
+    for (const [x, k, exact] of [
+      [5, 2, Math.exp(-2.5)],
+      [100, 4, Math.exp(-50) * 51],
+      [400, 2, Math.exp(-200)],
+      [1, 4, Math.exp(-0.5) * 1.5],
+    ] as const) {
       const p = chiSquareSurvival(x, k);
       assert.ok(Math.abs(p - exact) <= 1e-9 * exact, `χ²${k} survival at ${x}: ${p}, expected ${exact}`);
     }

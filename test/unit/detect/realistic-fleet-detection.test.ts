@@ -19,7 +19,10 @@ describe('detection on a realistic fleet (defaults)', () => {
     const run = generateFleet({ seed: 21, durationMs: 3 * HOUR });
     const result = replayFleet(run.events, 'backlog', { seed: 21, config });
     const alerts = result.alerts.filter((a) => a.windowStart < run.end && a.state === 'FIRING');
-    assert.deepEqual(alerts.map((a) => `${a.agent} ${a.features[0]!.name}`), []);
+    assert.deepEqual(
+      alerts.map((a) => `${a.agent} ${a.features[0]!.name}`),
+      [],
+    );
     assert.equal(result.detector.lateEvents, 0);
     assert.equal(result.timeouts.length, run.expectedTimeouts);
   });
@@ -28,10 +31,19 @@ describe('detection on a realistic fleet (defaults)', () => {
   test(`${kinds.join(', ')}, 20 minutes each on the quietest agent: alerted for it, right feature, open while it lasts`, () => {
     const profiles = fleetProfiles(22, 12, [1, 3]);
     const quiet = [...profiles].sort((a, b) => a.ratePerSecond - b.ratePerSecond)[0]!;
-    const faults = kinds.map((kind, i) => ({ kind, capability: quiet.capability, startMs: HOUR + i * 40 * 60_000, durationMs: 20 * 60_000 }));
+    const faults = kinds.map((kind, i) => ({
+      kind,
+      capability: quiet.capability,
+      startMs: HOUR + i * 40 * 60_000,
+      durationMs: 20 * 60_000,
+    }));
     const run = generateFleet({ seed: 22, durationMs: 4 * HOUR, faults });
     const result = replayFleet(run.events, 'backlog', { seed: 22, config });
-    const quality = evaluate(run, result.alerts.filter((a) => a.windowStart < run.end), config.detect.windowMs);
+    const quality = evaluate(
+      run,
+      result.alerts.filter((a) => a.windowStart < run.end),
+      config.detect.windowMs,
+    );
     for (const outcome of quality.faults) {
       const what = `${outcome.fault.kind} on ${quiet.capability} (${quiet.ratePerSecond.toFixed(2)} req/s): ${JSON.stringify(outcome)}`;
       assert.ok(outcome.detected && outcome.rightTarget, what);
@@ -41,10 +53,12 @@ describe('detection on a realistic fleet (defaults)', () => {
     assert.equal(quality.falseAlerts, 0);
   });
 
-  test('one record stamped in 2100 and one in 1970 leave every other agent\'s windows, scores and late counts unchanged', () => {
+  test("one record stamped in 2100 and one in 1970 leave every other agent's windows, scores and late counts unchanged", () => {
     const run = generateFleet({ seed: 23, durationMs: 1.5 * HOUR });
     const victim = run.events.find((e) => e.kind === 'request')!;
-    const at = run.events.findIndex((e) => e.timestamp > run.start + HOUR && e.topic === victim.topic && e.partition === victim.partition);
+    const at = run.events.findIndex(
+      (e) => e.timestamp > run.start + HOUR && e.topic === victim.topic && e.partition === victim.partition,
+    );
     const future = { ...run.events[at]!, timestamp: Date.UTC(2100, 0, 1), taskId: 'from-2100' };
     const past = { ...run.events[at]!, timestamp: 0, taskId: 'from-1970' };
     const withBad = [...run.events.slice(0, at), future, past, ...run.events.slice(at)];
@@ -67,20 +81,48 @@ describe('gradual drift against the long-term reference', () => {
   // follows it, the day-long reference does not.
   const profiles = fleetProfiles(23, 4, [1, 2]);
   const quiet = [...profiles].sort((a, b) => a.ratePerSecond - b.ratePerSecond)[0]!;
-  const drift = { kind: 'latency-drift' as const, capability: quiet.capability, startMs: 2 * HOUR, durationMs: 2 * HOUR };
-  const run = generateFleet({ seed: 23, durationMs: 6 * HOUR, capabilities: 4, workersPerCapability: [1, 2], faults: [drift] });
+  const drift = {
+    kind: 'latency-drift' as const,
+    capability: quiet.capability,
+    startMs: 2 * HOUR,
+    durationMs: 2 * HOUR,
+  };
+  const run = generateFleet({
+    seed: 23,
+    durationMs: 6 * HOUR,
+    capabilities: 4,
+    workersPerCapability: [1, 2],
+    faults: [drift],
+  });
 
   test('a minor drift alert for that agent naming latency, resolved once latency is back; nothing else alerts', () => {
     const result = replayFleet(run.events, 'backlog', { seed: 23, config });
     const alerts = result.alerts.filter((a) => a.windowStart < run.end);
     const firing = alerts.filter((a) => a.state === 'FIRING');
-    const what = JSON.stringify(alerts.map((a) => [a.kind, a.state, a.agent, (a.windowStart - run.start) / 60_000, a.features[0]!.name]));
-    assert.deepEqual(firing.map((a) => [a.kind, a.agent, a.severity, a.features[0]!.name]), [['drift', quiet.capability, 'minor', 'latency_p50']], what);
+    const what = JSON.stringify(
+      alerts.map((a) => [a.kind, a.state, a.agent, (a.windowStart - run.start) / 60_000, a.features[0]!.name]),
+    );
+    assert.deepEqual(
+      firing.map((a) => [a.kind, a.agent, a.severity, a.features[0]!.name]),
+      [['drift', quiet.capability, 'minor', 'latency_p50']],
+      what,
+    );
     const fired = firing[0]!;
-    assert.ok(fired.onset >= run.start + drift.startMs && fired.onset < run.start + drift.startMs + drift.durationMs, `reported while it drifts: ${what}`);
-    assert.ok(fired.features[0]!.value > 1.25 * fired.features[0]!.baselineMean, 'the short-term level is ≥ +25 % on the reference');
+    assert.ok(
+      fired.onset >= run.start + drift.startMs && fired.onset < run.start + drift.startMs + drift.durationMs,
+      `reported while it drifts: ${what}`,
+    );
+    assert.ok(
+      fired.features[0]!.value > 1.25 * fired.features[0]!.baselineMean,
+      'the short-term level is ≥ +25 % on the reference',
+    );
     const resolved = alerts.find((a) => a.alertId === fired.alertId && a.state === 'RESOLVED');
-    assert.ok(resolved !== undefined && resolved.resolution === 'recovered' && resolved.windowStart >= run.start + drift.startMs + drift.durationMs, `resolved after the drift ends: ${what}`);
+    assert.ok(
+      resolved !== undefined &&
+        resolved.resolution === 'recovered' &&
+        resolved.windowStart >= run.start + drift.startMs + drift.durationMs,
+      `resolved after the drift ends: ${what}`,
+    );
   });
 
   test('an operator accepts the drift: it resolves as accepted by that key, and the reference starts over', () => {
@@ -91,12 +133,17 @@ describe('gradual drift against the long-term reference', () => {
     for (let i = 0; i < events.length && fired === undefined; i += 500) {
       const batch = events.slice(i, i + 500);
       const now = batch[batch.length - 1]!.timestamp;
-      fired = detector.process(batch, correlator.process(batch, now), now).alerts.find((a) => a.kind === 'drift' && a.state === 'FIRING');
+      fired = detector
+        .process(batch, correlator.process(batch, now), now)
+        .alerts.find((a) => a.kind === 'drift' && a.state === 'FIRING');
     }
     assert.ok(fired !== undefined, 'the drift was reported');
     const accepted = detector.accept(quiet.capability, 'sre-team');
     assert.ok(typeof accepted !== 'string');
-    assert.deepEqual(accepted.map((a) => [a.alertId, a.kind, a.state, a.resolution, a.acceptedBy]), [[fired.alertId, 'drift', 'RESOLVED', 'accepted', 'sre-team']]);
+    assert.deepEqual(
+      accepted.map((a) => [a.alertId, a.kind, a.state, a.resolution, a.acceptedBy]),
+      [[fired.alertId, 'drift', 'RESOLVED', 'accepted', 'sre-team']],
+    );
     assert.equal(detector.accept(quiet.capability, 'sre-team'), 'not-firing');
   });
 });
@@ -108,14 +155,36 @@ describe('read from a backlog or live', () => {
     const multi = profiles.find((p) => p.workers.length > 1)!;
     const faults = [
       { kind: 'latency-x4' as const, capability: profiles[2]!.capability, startMs: HOUR, durationMs: 20 * 60_000 },
-      { kind: 'bad-worker' as const, capability: multi.capability, worker: multi.workers[0]!, startMs: 1.2 * HOUR, durationMs: 20 * 60_000 },
-      { kind: 'error-rate' as const, capability: profiles[5]!.capability, startMs: 1.5 * HOUR, durationMs: 20 * 60_000 },
-      { kind: 'stuck-worker' as const, capability: profiles[7]!.capability, startMs: 1.8 * HOUR, durationMs: 10 * 60_000 },
+      {
+        kind: 'bad-worker' as const,
+        capability: multi.capability,
+        worker: multi.workers[0]!,
+        startMs: 1.2 * HOUR,
+        durationMs: 20 * 60_000,
+      },
+      {
+        kind: 'error-rate' as const,
+        capability: profiles[5]!.capability,
+        startMs: 1.5 * HOUR,
+        durationMs: 20 * 60_000,
+      },
+      {
+        kind: 'stuck-worker' as const,
+        capability: profiles[7]!.capability,
+        startMs: 1.8 * HOUR,
+        durationMs: 10 * 60_000,
+      },
     ];
     const run = generateFleet({ seed, durationMs: 2.5 * HOUR, faults });
     const read = (mode: 'backlog' | 'live') => {
       const result = replayFleet(run.events, mode, { seed, config });
-      return { result, alerts: result.alerts.filter((a) => a.windowStart < run.end).map((a) => `${a.state} ${a.alertId}`).sort() };
+      return {
+        result,
+        alerts: result.alerts
+          .filter((a) => a.windowStart < run.end)
+          .map((a) => `${a.state} ${a.alertId}`)
+          .sort(),
+      };
     };
     const backlog = read('backlog');
     const live = read('live');
@@ -135,11 +204,20 @@ describe('workers and operators', () => {
     const profiles = fleetProfiles(24, 12, [3, 4]);
     const busiest = [...profiles].sort((a, b) => b.ratePerSecond - a.ratePerSecond)[0]!;
     const worker = busiest.workers[1]!;
-    const run = generateFleet({ seed: 24, durationMs: 2 * HOUR, workersPerCapability: [3, 4], faults: [{ kind: 'bad-worker', capability: busiest.capability, worker, startMs: HOUR, durationMs: 20 * 60_000 }] });
+    const run = generateFleet({
+      seed: 24,
+      durationMs: 2 * HOUR,
+      workersPerCapability: [3, 4],
+      faults: [{ kind: 'bad-worker', capability: busiest.capability, worker, startMs: HOUR, durationMs: 20 * 60_000 }],
+    });
     const result = replayFleet(run.events, 'backlog', { seed: 24, config });
     const firing = result.alerts.filter((a) => a.state === 'FIRING' && a.windowStart < run.end);
     const asWorker = firing.filter((a) => a.scope === 'worker');
-    assert.deepEqual(asWorker.map((a) => [a.agent, a.capability]), [[worker, busiest.capability]], `worker alerts: ${JSON.stringify(firing.map((a) => a.agent))}`);
+    assert.deepEqual(
+      asWorker.map((a) => [a.agent, a.capability]),
+      [[worker, busiest.capability]],
+      `worker alerts: ${JSON.stringify(firing.map((a) => a.agent))}`,
+    );
     assert.ok(asWorker[0]!.windowStart >= run.start + HOUR);
     assert.match(asWorker[0]!.features[0]!.name, /^(latency_p50|latency_p95|failure_rate)$/);
   });
@@ -147,7 +225,12 @@ describe('workers and operators', () => {
   test('an operator accepts a firing incident: RESOLVED as accepted by that key, and the baseline starts over', () => {
     const profiles = fleetProfiles(25, 12, [1, 1]);
     const target = profiles[0]!;
-    const run = generateFleet({ seed: 25, durationMs: 2 * HOUR, workersPerCapability: [1, 1], faults: [{ kind: 'latency-x4', capability: target.capability, startMs: HOUR, durationMs: HOUR }] });
+    const run = generateFleet({
+      seed: 25,
+      durationMs: 2 * HOUR,
+      workersPerCapability: [1, 1],
+      faults: [{ kind: 'latency-x4', capability: target.capability, startMs: HOUR, durationMs: HOUR }],
+    });
     const detector = new Detector(config.detect);
     const alerts: AnomalyAlert[] = [];
     const events = run.events.map((e) => ({ ...e, latencyMs: null }));
@@ -161,7 +244,10 @@ describe('workers and operators', () => {
     assert.equal(detector.accept('nobody', 'sre-team'), 'unknown');
     const accepted = detector.accept(target.capability, 'sre-team');
     assert.ok(typeof accepted !== 'string', 'the incident was firing');
-    assert.deepEqual(accepted.map((a) => [a.kind, a.state, a.resolution, a.acceptedBy]), [['incident', 'RESOLVED', 'accepted', 'sre-team']]);
+    assert.deepEqual(
+      accepted.map((a) => [a.kind, a.state, a.resolution, a.acceptedBy]),
+      [['incident', 'RESOLVED', 'accepted', 'sre-team']],
+    );
     const agent = detector.snapshot().find((a) => a.agent === target.capability)!;
     assert.deepEqual([agent.firing, agent.baselineWindows], [false, 0], 'no incident, and a baseline learning anew');
     assert.equal(detector.accept(target.capability, 'sre-team'), 'not-firing');
@@ -170,13 +256,23 @@ describe('workers and operators', () => {
 
 describe('IncidentTracker', () => {
   const score = (value: number): WindowScore => ({
-    score: value, threshold: 10, stayThreshold: 5, anomaly: value > 10, severe: false, elevated: value > 5, pValue: 0.5, contributions: [value], baselineMean: [0],
+    score: value,
+    threshold: 10,
+    stayThreshold: 5,
+    anomaly: value > 10,
+    severe: false,
+    elevated: value > 5,
+    pValue: 0.5,
+    contributions: [value],
+    baselineMean: [0],
   });
   const options = { fireAfter: 2, resolveAfter: 2, learnDelay: 3, acceptAfterWindows: 50, smallSamples: false };
 
   test('fires after 2 anomalous windows, stays open while windows hover between the thresholds, resolves after 2 below', () => {
     const tracker = new IncidentTracker<number>('a', options, () => undefined);
-    const states = [12, 12, 7, 8, 6, 7, 3, 4].map((v, i) => tracker.update(score(v), i, i * 10).transition?.state ?? '-');
+    const states = [12, 12, 7, 8, 6, 7, 3, 4].map(
+      (v, i) => tracker.update(score(v), i, i * 10).transition?.state ?? '-',
+    );
     assert.deepEqual(states, ['-', 'FIRING', '-', '-', '-', '-', '-', 'RESOLVED']);
   });
 

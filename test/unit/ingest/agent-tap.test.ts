@@ -5,9 +5,17 @@ import { headerStrings } from '../../../src/ingest/agent-tap.js';
 
 test('headers named __proto__, constructor or toString are kept as headers (kafkajs decodes them as own properties)', () => {
   // kafkajs builds its headers object with computed keys, which define own properties, as here.
-  const decoded = { ['__proto__']: Buffer.from('p'), ['constructor']: Buffer.from('c'), ['toString']: Buffer.from('t'), multi: [Buffer.from('a'), Buffer.from('b')] };
+  const decoded = {
+    ['__proto__']: Buffer.from('p'),
+    ['constructor']: Buffer.from('c'),
+    ['toString']: Buffer.from('t'),
+    multi: [Buffer.from('a'), Buffer.from('b')],
+  };
   const headers = headerStrings(decoded);
   assert.deepEqual(Object.keys(headers).sort(), ['__proto__', 'constructor', 'multi', 'toString']);
-  assert.deepEqual(JSON.parse(JSON.stringify(headers)), JSON.parse('{"__proto__":"p","constructor":"c","toString":"t","multi":"a,b"}'));
+  assert.deepEqual(
+    JSON.parse(JSON.stringify(headers)),
+    JSON.parse('{"__proto__":"p","constructor":"c","toString":"t","multi":"a,b"}'),
+  );
   assert.equal(Object.getPrototypeOf(headers), null, 'no prototype reachable from record content');
 });
