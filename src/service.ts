@@ -141,14 +141,14 @@ export class Service {
       if (created.length > 0) logger.info({ topics: created }, 'created output topics');
       dlq = await withKafkaRetry(
         "reading the DLQ topic's max.message.bytes",
-        () => DlqWriter.create(producer, admin, config.topics.dlq),
+        () => DlqWriter.create(producer, admin, config.topics.dlq, config.audit.unparsedPayload),
         settling,
       ).catch((err: unknown) => {
         logger.warn(
           { err: messageOf(err), topic: config.topics.dlq, assumed: DEFAULT_MAX_MESSAGE_BYTES },
           "could not read the DLQ topic's max.message.bytes (DescribeConfigs); assuming Kafka's default, and splitting further if the broker refuses",
         );
-        return new DlqWriter(producer, config.topics.dlq);
+        return new DlqWriter(producer, config.topics.dlq, DEFAULT_MAX_MESSAGE_BYTES, config.audit.unparsedPayload);
       });
     } finally {
       await admin.disconnect();
@@ -173,7 +173,7 @@ export class Service {
       batchRows: config.audit.batchRows,
       flushMs: config.audit.flushMs,
       retryMaxMs: config.sinks.retryMaxMs,
-      redact: createRedactor(config.audit.redactPaths),
+      redact: createRedactor(config.audit.redactPaths, config.audit.unparsedPayload),
       logger,
       onInsert: (rows, seconds) => metrics.inserted(rows, seconds),
     });

@@ -171,7 +171,13 @@ function sha256(prevHash: string, canonicalRow: string): string {
 function storedPayload(event: AgentEvent, redact: Redactor): { payload: string; payload_encoding: string } {
   if (event.value === null) return { payload: '', payload_encoding: 'none' };
   if (event.encoding === 'empty') return { payload: '', payload_encoding: 'text' };
-  if (event.encoding === 'opaque') return { payload: event.value.toString('base64'), payload_encoding: 'base64' };
+  if (event.encoding === 'opaque') {
+    // Redaction cannot see inside a value it cannot parse: AUDIT_UNPARSED_PAYLOAD decides what is kept.
+    if (redact.unparsed === 'hash-only')
+      return { payload: digest('sha256', event.value, 'hex'), payload_encoding: 'sha256' };
+    if (redact.unparsed === 'drop-value') return { payload: '', payload_encoding: 'dropped' };
+    return { payload: event.value.toString('base64'), payload_encoding: 'base64' };
+  }
   const body =
     event.encoding === 'avro'
       ? (JSON.parse(

@@ -2,23 +2,35 @@
 // exactly what is stored. A path is dot-separated; `*` matches every key of an object or every item
 // of an array: "params.message.parts.*.text", "payload.customer.email", "*.password".
 
+import type { UnparsedPayloadPolicy } from '../config/index.js';
+
 export const REDACTED = '[REDACTED]';
 
-export type Redactor = (body: unknown) => { value: unknown; changed: boolean };
+/**
+ * Masks the configured paths of a parsed payload. `unparsed` says what is kept of a value that could
+ * not be parsed, where no path can apply (AUDIT_UNPARSED_PAYLOAD).
+ */
+export interface Redactor {
+  (body: unknown): { value: unknown; changed: boolean };
+  readonly unparsed: UnparsedPayloadPolicy;
+}
 
-export function createRedactor(paths: readonly string[]): Redactor {
+export function createRedactor(paths: readonly string[], unparsed: UnparsedPayloadPolicy = 'store'): Redactor {
   const compiled = paths.map((path) => path.split('.').filter((part) => part !== ''));
-  if (compiled.length === 0) return (body) => ({ value: body, changed: false });
-  return (body) => {
-    let changed = false;
-    let value = body;
-    for (const parts of compiled) {
-      const result = mask(value, parts, 0);
-      value = result.value;
-      changed ||= result.changed;
-    }
-    return { value, changed };
-  };
+  if (compiled.length === 0) return Object.assign((body: unknown) => ({ value: body, changed: false }), { unparsed });
+  return Object.assign(
+    (body: unknown) => {
+      let changed = false;
+      let value = body;
+      for (const parts of compiled) {
+        const result = mask(value, parts, 0);
+        value = result.value;
+        changed ||= result.changed;
+      }
+      return { value, changed };
+    },
+    { unparsed },
+  );
 }
 
 /** Returns a copy with the path masked (the input is never modified). */

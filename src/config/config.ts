@@ -126,10 +126,15 @@ export interface DetectConfig {
   warmupRows: number | undefined;
 }
 
+/** store: the raw bytes (base64); hash-only: their SHA-256; drop-value: nothing but the size. */
+export type UnparsedPayloadPolicy = 'store' | 'hash-only' | 'drop-value';
+
 export interface AuditConfig {
   batchRows: number;
   flushMs: number;
   redactPaths: string[];
+  /** What is stored (and copied to the DLQ) of a value that cannot be parsed, where redaction cannot apply. */
+  unparsedPayload: UnparsedPayloadPolicy;
   retentionDays: number;
   checkpointIntervalMs: number;
 }
@@ -647,6 +652,12 @@ function readOptions(reader: OptionReader): Config {
     [],
     'JSON paths masked before a payload is stored and hashed (dot-separated, * for any key or item), e.g. params.message.parts.*.text.',
   );
+  const unparsedPayload = reader.oneOf<UnparsedPayloadPolicy>(
+    'AUDIT_UNPARSED_PAYLOAD',
+    ['store', 'hash-only', 'drop-value'],
+    redactPaths.length > 0 ? 'hash-only' : 'store',
+    'What is kept of a value that cannot be parsed (invalid JSON or UTF-8, unknown schema, over the size limit), where AUDIT_REDACT_PATHS cannot apply, in the audit store and the DLQ: store (the bytes, base64), hash-only (their SHA-256; the DLQ gets a reference record) or drop-value (only the size). Default: hash-only when AUDIT_REDACT_PATHS is set, so a secret redaction cannot find is not kept; store otherwise.',
+  );
   const retentionDays = reader.int(
     'AUDIT_RETENTION_DAYS',
     0,
@@ -731,7 +742,14 @@ function readOptions(reader: OptionReader): Config {
       sessionTimeoutMs,
     },
     api: { host: apiHost, port: apiPort, keys: apiKeys, maxPageRows, maxExportRows, queryTimeoutMs, metricsPublic },
-    audit: { batchRows: auditBatchRows, flushMs: auditFlushMs, redactPaths, retentionDays, checkpointIntervalMs },
+    audit: {
+      batchRows: auditBatchRows,
+      flushMs: auditFlushMs,
+      redactPaths,
+      unparsedPayload,
+      retentionDays,
+      checkpointIntervalMs,
+    },
     detect: {
       windowMs,
       latenessMs,

@@ -17,5 +17,6 @@ export type {
   ClickHouseConfig,
   SaslMechanism,
   LogLevel,
+  UnparsedPayloadPolicy,
 } from './config.js';
 export type { OptionDoc } from './option-reader.js';

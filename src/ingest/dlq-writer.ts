@@ -14,6 +14,7 @@
 
 import { createHash } from 'node:crypto';
 import type { Admin, ConfigResourceTypes, Message, Producer } from 'kafkajs';
+import type { UnparsedPayloadPolicy } from '../config/index.js';
 import type { AgentEvent } from '../decode/index.js';
 
 export const DLQ_HEADERS = {
@@ -23,7 +24,7 @@ export const DLQ_HEADERS = {
   partition: 'agentwatch-source-partition',
   offset: 'agentwatch-source-offset',
   timestamp: 'agentwatch-source-timestamp',
-  /** Set on a reference record, which stands for a copy too large for the topic: why (too-large). */
+  /** Set on a reference record, which stands for a copy: why (too-large, or the AUDIT_UNPARSED_PAYLOAD policy hash-only or drop-value). */
   reference: 'agentwatch-dlq-reference',
 } as const;
 
@@ -81,13 +82,20 @@ export class DlqWriter {
     private readonly producer: Producer,
     readonly topic: string,
     readonly maxMessageBytes = DEFAULT_MAX_MESSAGE_BYTES,
+    /** AUDIT_UNPARSED_PAYLOAD: under hash-only or drop-value a dead record's value is not copied; a reference stands for it. */
+    private readonly unparsed: UnparsedPayloadPolicy = 'store',
   ) {
     this.budget = maxMessageBytes - BATCH_OVERHEAD_BYTES;
   }
 
   /** A writer sized by the DLQ topic's effective max.message.bytes (the topic's own, or the broker's default it inherits). */
-  static async create(producer: Producer, admin: Admin, topic: string): Promise<DlqWriter> {
-    return new DlqWriter(producer, topic, await topicMaxMessageBytes(admin, topic));
+  static async create(
+    producer: Producer,
+    admin: Admin,
+    topic: string,
+    unparsed: UnparsedPayloadPolicy = 'store',
+  ): Promise<DlqWriter> {
+    return new DlqWriter(producer, topic, await topicMaxMessageBytes(admin, topic), unparsed);
   }
 
   /** The copies of `events`, grouped into requests that fit the topic (references for copies that cannot). */
@@ -96,10 +104,10 @@ export class DlqWriter {
     let request: Message[] = [];
     let size = 0;
     for (const event of events) {
-      let message = copyOf(event);
+      let message = this.unparsed === 'store' ? copyOf(event) : referenceOf(event, this.unparsed);
       let bytes = messageBytes(message);
       if (bytes > this.budget) {
-        message = referenceOf(event);
+        message = referenceOf(event, 'too-large');
         bytes = messageBytes(message);
         this.counters.references += 1;
       }
@@ -183,23 +191,27 @@ function copyOf(event: AgentEvent): Message {
   return { key: event.key, value: event.value, headers };
 }
 
-/** A record standing for a copy too large for the topic: where the original is, its size and hash, and why it is dead. */
-function referenceOf(event: AgentEvent): Message {
+/**
+ * A record standing for a dead record's copy: where the original is, its size, its SHA-256 (unless
+ * the policy drops even that), and why it is dead. `why`: too-large (the copy cannot fit the topic),
+ * or the AUDIT_UNPARSED_PAYLOAD policy that keeps the value out (hash-only, drop-value).
+ */
+function referenceOf(event: AgentEvent, why: 'too-large' | 'hash-only' | 'drop-value'): Message {
   const value = event.value ?? Buffer.alloc(0);
   const key = event.key !== null && Buffer.byteLength(event.key) <= REFERENCE_KEY_BYTES ? event.key : null;
   return {
     key,
     value: JSON.stringify({
-      reference: 'too-large',
+      reference: why,
       topic: event.topic,
       partition: event.partition,
       offset: event.offset,
       timestamp: event.timestamp,
       reason: event.dlqReason ?? 'unknown',
       size: value.length,
-      sha256: createHash('sha256').update(value).digest('hex'),
+      ...(why === 'drop-value' ? {} : { sha256: createHash('sha256').update(value).digest('hex') }),
     }),
-    headers: { ...sourceHeaders(event), [DLQ_HEADERS.reference]: 'too-large' },
+    headers: { ...sourceHeaders(event), [DLQ_HEADERS.reference]: why },
   };
 }
 

@@ -283,12 +283,12 @@ export class FleetSimulator {
   }
 
   /** Starts answering every task of a batch; its offsets are committed once all of them are answered. */
-  // oxlint-disable-next-line typescript/unbound-method -- kafkajs hands closures, not methods
   private async work(
     capability: CapabilityProfile,
     worker: number,
     consumer: Consumer,
     state: WorkerState,
+    // oxlint-disable-next-line typescript/unbound-method -- kafkajs hands closures, not methods
     { batch, resolveOffset, heartbeat, isRunning }: EachBatchPayload,
   ): Promise<void> {
     const last = batch.messages.at(-1);
