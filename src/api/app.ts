@@ -37,7 +37,7 @@ export async function buildApi(context: ApiContext, logger: Logger): Promise<Fas
     bodyLimit: 64 * 1024,
     // Path parameters are limited by their schemas (512 characters); the router's own limit counts
     // the percent-encoded text, up to 12 characters per character (a 4-byte UTF-8 character).
-    maxParamLength: MAX_PARAM_CHARS * 12,
+    routerOptions: { maxParamLength: MAX_PARAM_CHARS * 12 },
   });
   const keys = new ApiKeys(context.config.keys);
   if (keys.size === 0)

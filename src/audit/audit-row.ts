@@ -167,8 +167,22 @@ function sha256(prevHash: string, canonicalRow: string): string {
   return digest('sha256', `${prevHash}\n${canonicalRow}`, 'hex');
 }
 
-/** The stored payload: the original text when nothing was redacted, else the redacted JSON; opaque values in base64. */
+/**
+ * The stored payload: the original text when nothing was redacted, else the redacted JSON; opaque
+ * values as AUDIT_UNPARSED_PAYLOAD says. A body that parsed but is nested too deeply to serialise
+ * again (JSON.stringify runs out of stack) and had to be redacted or re-encoded is kept as its
+ * SHA-256: its text may hold what redaction masked, and one record must not stop the batch.
+ */
 function storedPayload(event: AgentEvent, redact: Redactor): { payload: string; payload_encoding: string } {
+  try {
+    return serialisedPayload(event, redact);
+  } catch (err) {
+    if (!(err instanceof RangeError) || event.value === null) throw err;
+    return { payload: digest('sha256', event.value, 'hex'), payload_encoding: 'sha256' };
+  }
+}
+
+function serialisedPayload(event: AgentEvent, redact: Redactor): { payload: string; payload_encoding: string } {
   if (event.value === null) return { payload: '', payload_encoding: 'none' };
   if (event.encoding === 'empty') return { payload: '', payload_encoding: 'text' };
   if (event.encoding === 'opaque') {

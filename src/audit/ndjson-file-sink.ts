@@ -31,7 +31,7 @@ export class NdjsonFileSink implements EventSink {
 
   async accept(batch: CorrelatedBatch): Promise<void> {
     const lines: string[] = [];
-    for (const event of batch.events) lines.push(JSON.stringify({ type: 'event', ...eventForJson(event) }));
+    for (const event of batch.events) lines.push(eventLine(event));
     for (const timeout of batch.timeouts) lines.push(JSON.stringify({ type: 'timeout', ...timeout }));
     if (lines.length === 0) return;
     const write = this.tail.then(async () => {
@@ -45,6 +45,23 @@ export class NdjsonFileSink implements EventSink {
   async close(): Promise<void> {
     await this.tail;
     await this.file.close();
+  }
+}
+
+/**
+ * One event's line. A body nested too deeply for JSON.stringify (a 100,000-deep array parses, but
+ * does not serialise: the stack runs out) is left out with the reason; the raw value is still there.
+ */
+function eventLine(event: AgentEvent): string {
+  try {
+    return JSON.stringify({ type: 'event', ...eventForJson(event) });
+  } catch (err) {
+    if (!(err instanceof RangeError)) throw err;
+    return JSON.stringify({
+      type: 'event',
+      ...eventForJson({ ...event, body: null }),
+      bodyError: 'nested too deeply to serialise',
+    });
   }
 }
 

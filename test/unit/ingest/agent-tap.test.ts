@@ -19,3 +19,21 @@ test('headers named __proto__, constructor or toString are kept as headers (kafk
   );
   assert.equal(Object.getPrototypeOf(headers), null, 'no prototype reachable from record content');
 });
+
+test("what kafkajs makes of them: Object's own properties in the value array are dropped", () => {
+  // kafkajs 2.2's record decoder: reduce((obj, { key, value }) => ({ ...obj, [key]: obj[key] === undefined ? value : Array.isArray(obj[key]) ? obj[key].concat([value]) : [obj[key], value] }), {})
+  const decode = (pairs: Array<[string, Buffer]>) =>
+    pairs.reduce<Record<string, unknown>>((obj, [key, value]) => {
+      const seen = obj[key];
+      return { ...obj, [key]: seen === undefined ? value : Array.isArray(seen) ? seen.concat([value]) : [seen, value] };
+    }, {});
+  const decoded = decode([
+    ['__proto__', Buffer.from('p')],
+    ['constructor', Buffer.from('c')],
+    ['toString', Buffer.from('t')],
+    ['dup', Buffer.from('a')],
+    ['dup', Buffer.from('b')],
+  ]);
+  const headers = headerStrings(decoded as never);
+  assert.deepEqual({ ...headers }, JSON.parse('{"__proto__":"p","constructor":"c","toString":"t","dup":"a,b"}'));
+});
