@@ -35,6 +35,8 @@ const SIGMA_FLOOR = 0.05;
 /** Prior of proportions and tail shares: `PRIOR_HITS` in `PRIOR_TRIALS`. */
 const PRIOR_HITS = 1;
 const PRIOR_TRIALS = 100;
+/** In the recovery test, a window's level counts at most this many standard errors beyond the baseline's or the incident's. */
+const OUTLIER_Z = 2;
 /** Smallest baseline proportion a count is tested against. */
 const PROPORTION_FLOOR = 0.002;
 
@@ -327,6 +329,125 @@ export class AgentProfile {
     level(6, this.requestPayload, reference.requestPayload);
     level(6, this.resultPayload, reference.resultPayload);
     return { z, worse, value, expected };
+  }
+
+  /**
+   * ln L₀/L₁ of one window: how much better the baseline (H₀) explains it than an open incident's
+   * level (H₁), summed over `features` (FEATURES indices; detector.ts accumulates it to decide that
+   * the incident is over). The incident's level comes from its windows merged (`incident`, over
+   * `incidentWindows` windows): its rate, its shares (retries, timeouts, failures, samples beyond the
+   * baseline's tail limit) and its typical latency and payload size. Counts use their exact
+   * likelihoods (Poisson, binomial), levels the normal one; a feature without data adds 0.
+   */
+  recoveryRatio(
+    window: WindowAccumulator,
+    incident: WindowAccumulator,
+    incidentWindows: number,
+    features: readonly number[],
+  ): number {
+    // The incident's shares, smoothed so that a share of 0 or 1 is not absolute.
+    const smoothed = (hits: number, trials: number) => (hits + 0.5) / (trials + 1);
+    const binomial = (k: number, n: number, p0: number, p1: number) =>
+      n === 0 ? 0 : k * Math.log(p0 / p1) + (n - k) * Math.log((1 - p0) / (1 - p1));
+    let ratio = 0;
+    for (const f of features) {
+      if (f === 0) {
+        const mu0 = this.requestsPerWindow();
+        const mu1 = Math.max(0.5, incident.requests) / Math.max(1, incidentWindows);
+        if (mu0 > 0) ratio += window.requests * Math.log(mu0 / mu1) - (mu0 - mu1);
+      } else if (f === 1 || f === 2) {
+        ratio += this.samplesRatio(f === 1, window.latency, incident.latency, this.latency, smoothed, binomial);
+      } else if (f === 3) {
+        const explained =
+          window.requests > 0
+            ? Math.max(
+                0,
+                (window.failures + window.timeouts) / window.requests - this.failures.share() - this.timeouts.share(),
+              )
+            : 0;
+        ratio += binomial(
+          window.retried,
+          window.requests,
+          Math.min(0.99, this.retries.share() + explained),
+          smoothed(incident.retried, incident.requests),
+        );
+      } else if (f === 4) {
+        ratio += binomial(
+          window.timeouts,
+          Math.max(window.requests, window.timeouts),
+          this.timeouts.share(),
+          smoothed(incident.timeouts, Math.max(incident.requests, incident.timeouts)),
+        );
+      } else if (f === 5) {
+        ratio += binomial(
+          window.failures,
+          window.answers,
+          this.failures.share(),
+          smoothed(incident.failures, incident.answers),
+        );
+      } else if (f === 6 || f === 7) {
+        // The payload kind (requests or results) whose incident level is further from its baseline.
+        const offBy = (samples: SampleStats, baseline: SampleBaseline) =>
+          samples.count === 0 || !baseline.known
+            ? -1
+            : Math.abs(samples.meanLog() - baseline.mean()) / baseline.sigma();
+        const results =
+          offBy(incident.resultPayload, this.resultPayload) >= offBy(incident.requestPayload, this.requestPayload);
+        ratio += results
+          ? this.samplesRatio(
+              f === 6,
+              window.resultPayload,
+              incident.resultPayload,
+              this.resultPayload,
+              smoothed,
+              binomial,
+            )
+          : this.samplesRatio(
+              f === 6,
+              window.requestPayload,
+              incident.requestPayload,
+              this.requestPayload,
+              smoothed,
+              binomial,
+            );
+      }
+    }
+    return ratio;
+  }
+
+  /** ln L₀/L₁ of a window's samples: their centre (normal, at the baseline's spread), or their share beyond the baseline's tail limit (binomial). */
+  private samplesRatio(
+    centre: boolean,
+    samples: SampleStats,
+    incident: SampleStats,
+    baseline: SampleBaseline,
+    smoothed: (hits: number, trials: number) => number,
+    binomial: (k: number, n: number, p0: number, p1: number) => number,
+  ): number {
+    if (samples.count === 0 || incident.count === 0 || !baseline.known) return 0;
+    if (!centre) {
+      const limit = baseline.tailLimit();
+      return binomial(
+        samples.histogram.countAbove(limit),
+        samples.count,
+        baseline.tailShare(),
+        smoothed(incident.histogram.countAbove(limit), incident.count),
+      );
+    }
+    // The latency's centre is its median (as in the evidence), the payload's its mean of logs.
+    const latency = baseline === this.latency;
+    const level = (s: SampleStats) => (latency ? Math.log1p(s.histogram.quantile(0.5)) : s.meanLog());
+    const sigma = baseline.sigma() * (latency ? Math.sqrt(Math.PI / 2) : 1);
+    const mu0 = baseline.mean();
+    const mu1 = level(incident);
+    // A window far beyond both levels (a few odd samples) is not stronger evidence than one at
+    // OUTLIER_Z past the nearer of them: the normal likelihood ratio grows without bound there, and
+    // real samples have heavier tails than the normal's.
+    const spread = (OUTLIER_Z * sigma) / Math.sqrt(samples.count);
+    const x = Math.min(Math.max(level(samples), Math.min(mu0, mu1) - spread), Math.max(mu0, mu1) + spread);
+    const z0 = meanZ(x, samples.count, mu0, sigma);
+    const z1 = meanZ(x, samples.count, mu1, sigma);
+    return (z1 * z1 - z0 * z0) / 2;
   }
 
   /** The centre (geometric mean) and tail (share beyond the baseline's p99) of latency or payload size. */

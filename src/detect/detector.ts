@@ -26,7 +26,7 @@ import type { DetectConfig } from '../config/index.js';
 import { OrderedTable, type TaskTimeout } from '../correlate/index.js';
 import { isDecoded, type AgentEvent } from '../decode/index.js';
 import { AgentwatchError } from '../errors.js';
-import { AgentProfile, type Evidence } from './agent-profile.js';
+import { AgentProfile } from './agent-profile.js';
 import { DRIFT_Z, DriftWatch, type DriftTransition } from './drift-watch.js';
 import {
   BOTH,
@@ -34,8 +34,6 @@ import {
   DEFAULT_MIN_EFFECTS,
   FEATURE_NAMES,
   directionCode,
-  movedWorse,
-  worseWay,
   type FeatureName,
 } from './features.js';
 import { PEER_DISTRIBUTION, peerScore } from './peer-evidence.js';
@@ -140,31 +138,41 @@ interface AgentState {
   nextToClose: number;
   lastReport: WindowReport | undefined;
   lateEvents: number;
-  /** While an incident is open: the features that fired it, and how far off they were. */
-  incidentFeatures: IncidentFeature[];
+  /** The open incident, for its recovery test; null while none is open. */
+  incident: OpenIncident | null;
   /** A capability's drift against its long-term reference (null: a worker, or DETECT_DRIFT_REFERENCE_MS=0). */
   drift: DriftWatch | null;
 }
 
-/** A feature that fired an open incident. */
-interface IncidentFeature {
-  /** Selected index. */
-  index: number;
-  /** Mean over the incident's windows of the feature's z the worse way per √(windows pooled): its z in one window. */
-  effect: number;
+/** An open incident as its recovery test sees it (see RECOVERY_HORIZON_WINDOWS). */
+interface OpenIncident {
+  /** The features that fired it (selected indices). */
+  features: number[];
+  /** Its windows merged (those that fired it, then each until it looks over): its level. */
+  pool: WindowAccumulator;
   windows: number;
+  /** Evidence that it is over: S, a CUSUM of the windows' log-likelihood ratios. */
+  evidence: number;
+  /** Σ −ln L₀/L₁ over its windows, and how many: the information D one window of it carries. */
+  information: number;
+  informed: number;
 }
 
 /**
- * Recovery (docs/detection.md): while an incident is open, each feature that fired it is tested on
- * the latest m windows alone, m the fewest in which the incident, were it still going on, would show
- * a z of RECOVERY_POWER_Z (from the feature's effect per window during the incident), at most
- * RECOVERY_MAX_WINDOWS. The window shows recovery when none of them is STILL_OFF_Z or more off the
- * worse way: a change that would show z ≈ 4 shows under 1 with probability 0.0013.
+ * Recovery (docs/detection.md) is a sequential probability ratio test: is the agent back at its
+ * baseline (H₀), or still at the incident's level (H₁, from the incident's windows merged)? Each
+ * window alone adds its log-likelihood ratio ln L₀/L₁ over the features that fired the incident
+ * (AgentProfile.recoveryRatio), at most h/2 (no single window ends an incident), to the evidence
+ * S ← min(2h, max(0, S + ratio)), a CUSUM, and shows recovery when S ≥ h. While the incident goes on, such a CUSUM crosses h by chance about once in
+ * (e^h − h − 1)/D windows (Siegmund), D the information of one window (the mean −ln L₀/L₁ of the
+ * incident's windows). So h = ln(1 + N·D), N = RECOVERY_HORIZON_WINDOWS: an incident is cut short
+ * about once in N windows, whatever its size, and it resolves h/D windows after its end: one for a
+ * gross change (D in the tens), more for a faint one on a quiet agent. A feature that barely moved
+ * (its incident level ≈ its baseline) adds about nothing either way. No data adds nothing.
  */
-const STILL_OFF_Z = 1;
-const RECOVERY_POWER_Z = 4;
-const RECOVERY_MAX_WINDOWS = 6;
+const RECOVERY_HORIZON_WINDOWS = 1_000;
+/** Least information per window assumed (a faint incident on a quiet agent): h stays ≥ ln(1 + N·D_MIN). */
+const RECOVERY_MIN_INFORMATION = 0.05;
 
 /** Tail features (shares beyond the baseline's 99th percentile) pool this many times the samples, over at most TAIL_POOL_WINDOWS. */
 const TAIL_POOL_FACTOR = 3;
@@ -303,7 +311,7 @@ export class Detector {
     this.counters.accepted += alerts.length;
     found.profile = this.newProfile();
     found.scorer = this.newScorer();
-    found.incidentFeatures = [];
+    found.incident = null;
     return alerts;
   }
 
@@ -386,7 +394,7 @@ export class Detector {
       nextToClose: start,
       lastReport: undefined,
       lateEvents: 0,
-      incidentFeatures: [],
+      incident: null,
       drift:
         worker === null && this.config.driftReferenceMs > 0
           ? new DriftWatch(agent, {
@@ -493,8 +501,7 @@ export class Detector {
   /** Feeds a scored window to its agent's tracker and drift watch: incident and drift transitions (into `alerts`), learning, a restart when accepted. */
   private track(state: AgentState, window: WindowAccumulator, report: WindowReport, alerts: AnomalyAlert[]): void {
     const open = state.tracker.firing;
-    if (open) this.updateEffects(state.incidentFeatures, report);
-    const recovered = open && report.score.score !== null ? this.recovered(state) : undefined;
+    const recovered = open && report.score.score !== null ? this.recovered(state, window) : undefined;
     const step = state.tracker.update(
       report.score,
       { window, z: report.score.score === null ? null : report.evidence },
@@ -503,13 +510,9 @@ export class Detector {
       recovered,
     );
     if (step.transition?.state === 'FIRING') {
-      state.incidentFeatures = [];
-      for (let i = 0; i < this.featureNames.length; i += 1)
-        if ((report.score.contributions?.[i] ?? 0) > 0)
-          state.incidentFeatures.push({ index: i, effect: 0, windows: 0 });
-      this.updateEffects(state.incidentFeatures, report);
+      state.incident = this.openIncident(state, report);
     } else if (step.transition?.state === 'RESOLVED') {
-      state.incidentFeatures = [];
+      state.incident = null;
       // The windows before the recovered run may hold the incident: pooled evidence starts afresh
       // from the recovered windows, so that the incident's windows cannot fire a new one.
       if (recovered !== undefined) state.recent.splice(0, Math.max(0, state.recent.length - this.config.resolveAfter));
@@ -535,46 +538,53 @@ export class Detector {
     }
   }
 
-  /** Adds a window of the incident (all of them, not only anomalous ones: an unbiased effect) to the effect of each feature that fired it. */
-  private updateEffects(features: IncidentFeature[], report: WindowReport): void {
-    for (const feature of features) {
-      const f = this.selected[feature.index]!;
-      const z = report.evidence[feature.index]!;
-      if (Number.isNaN(z)) continue;
-      const pooled = TAIL_FEATURES.includes(f) ? report.tailPooled : report.pooled;
-      const perWindow = Math.max(0, worseWay(this.directions[f]!, z)) / Math.sqrt(pooled);
-      feature.windows += 1;
-      feature.effect += (perWindow - feature.effect) / feature.windows;
+  /**
+   * The incident a FIRING window opened: the features that fired it, and its level from the windows
+   * that fired it, each of which also tells how much one window of it says (its information).
+   */
+  private openIncident(state: AgentState, report: WindowReport): OpenIncident {
+    const features: number[] = [];
+    for (let i = 0; i < this.featureNames.length; i += 1)
+      if ((report.score.contributions?.[i] ?? 0) > 0) features.push(i);
+    const fired = Math.min(Math.max(report.pooled, report.tailPooled), state.recent.length);
+    const incident: OpenIncident = {
+      features,
+      pool: this.pool(state, fired, true),
+      windows: fired,
+      evidence: 0,
+      information: 0,
+      informed: 0,
+    };
+    const selected = features.map((i) => this.selected[i]!);
+    for (const window of state.recent.slice(-fired)) {
+      incident.information -= state.profile.recoveryRatio(window, incident.pool, incident.windows, selected);
+      incident.informed += 1;
     }
+    return incident;
   }
 
   /**
-   * Whether the latest windows show the open incident over: each feature that fired it is tested on
-   * the fewest latest windows that would show it at z = RECOVERY_POWER_Z were it still going on (see
-   * RECOVERY_POWER_Z).
+   * Whether the latest window leaves the open incident over (see RECOVERY_HORIZON_WINDOWS). Until it
+   * looks over, each window refines the incident's level and information (all of them, not only
+   * those that look like it, which would make it look more extreme than it is).
    */
-  private recovered(state: AgentState): boolean {
-    const byWindows = new Map<number, Evidence>();
-    for (const feature of state.incidentFeatures) {
-      const f = this.selected[feature.index]!;
-      const needed = feature.effect > 0 ? Math.ceil((RECOVERY_POWER_Z / feature.effect) ** 2) : RECOVERY_MAX_WINDOWS;
-      const m = Math.max(1, Math.min(needed, RECOVERY_MAX_WINDOWS, state.recent.length));
-      let evidence = byWindows.get(m);
-      if (evidence === undefined) {
-        evidence = state.profile.evidence(
-          this.pool(state, m),
-          m,
-          this.config.windowMs,
-          this.minEffects,
-          this.directions,
-        );
-        byWindows.set(m, evidence);
-      }
-      const z = evidence.z[f]!;
-      // No data (no answers, say) is no sign of recovery.
-      if (Number.isNaN(z) || (evidence.worse[f] === 1 && movedWorse(this.directions[f]!, z, STILL_OFF_Z))) return false;
+  private recovered(state: AgentState, window: WindowAccumulator): boolean {
+    const incident = state.incident;
+    if (incident === null) return false;
+    const features = incident.features.map((i) => this.selected[i]!);
+    const ratio = state.profile.recoveryRatio(window, incident.pool, incident.windows, features);
+    const information = Math.max(RECOVERY_MIN_INFORMATION, incident.information / Math.max(1, incident.informed));
+    const h = Math.log(1 + RECOVERY_HORIZON_WINDOWS * information);
+    // One window, however odd (a few samples far below both levels), brings at most half the way.
+    incident.evidence = Math.min(2 * h, Math.max(0, incident.evidence + Math.min(ratio, h / 2)));
+    const over = incident.evidence >= h;
+    if (!over) {
+      incident.pool.merge(window);
+      incident.windows += 1;
+      incident.information -= ratio;
+      incident.informed += 1;
     }
-    return true;
+    return over;
   }
 
   /**
@@ -615,8 +625,8 @@ export class Detector {
   };
 
   /** The merge of the agent's last `windows` closed windows. */
-  private pool(state: AgentState, windows: number): WindowAccumulator {
-    if (windows === 1) return state.recent[state.recent.length - 1]!;
+  private pool(state: AgentState, windows: number, fresh = false): WindowAccumulator {
+    if (windows === 1 && !fresh) return state.recent[state.recent.length - 1]!;
     const pool = new WindowAccumulator();
     for (const w of state.recent.slice(-windows)) pool.merge(w);
     return pool;
@@ -626,8 +636,7 @@ export class Detector {
     const { windowMs } = this.config;
     // Windows in which the agent sent nothing still count for pooling and the rate.
     state.recent.push(window);
-    if (state.recent.length > Math.max(this.config.poolWindows, TAIL_POOL_WINDOWS, RECOVERY_MAX_WINDOWS))
-      state.recent.shift();
+    if (state.recent.length > Math.max(this.config.poolWindows, TAIL_POOL_WINDOWS)) state.recent.shift();
     const d = this.featureNames.length;
     const report: WindowReport = {
       agent: state.agent,
