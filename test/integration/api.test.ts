@@ -361,16 +361,23 @@ describe('audit queries', () => {
     assert.equal(anomalies.status, 200);
     assert.ok(Array.isArray(anomalies.body.anomalies));
     // Windows close once every partition passed them; a quiet partition stops holding the clock after EVENT_TIME_IDLE_MS.
-    await waitFor(
-      'a window of the agent learned',
-      async () => {
-        const agents = await call('/v1/agents', KEYS.sre);
-        return agents.body.agents.some(
-          (a: any) => a.agent === `api-${run}` && a.baselineWindows > 0 && a.features.length === 8,
-        );
-      },
-      60_000,
-    );
+    let agents: any[] = [];
+    try {
+      await waitFor(
+        'a window of the agent learned',
+        async () => {
+          agents = (await call('/v1/agents', KEYS.sre)).body.agents;
+          return agents.some((a: any) => a.agent === `api-${run}` && a.baselineWindows > 0 && a.features.length === 8);
+        },
+        60_000,
+      );
+    } catch (err) {
+      // What the clock and the detector saw, to tell a clock that never moved from a detector that never learned.
+      const { pipeline, detector, tap } = service.stats();
+      throw new Error(
+        `${(err as Error).message}; agents ${JSON.stringify(agents.map((a: any) => [a.agent, a.baselineWindows, a.lastWindow?.windowEnd]))}; pipeline ${JSON.stringify(pipeline)}; detector ${JSON.stringify(detector)}; tap ${JSON.stringify(tap)}; stalls ${JSON.stringify(service.pipelineStalls())}`,
+      );
+    }
   });
 });
 
