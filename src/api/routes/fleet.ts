@@ -5,6 +5,9 @@ import { searchAnomalies } from '../../audit/index.js';
 import type { ApiContext } from '../api-context.js';
 import { errorResponses, millis } from '../schemas.js';
 
+/** A route that takes no query parameters: any is a 400, as on the others (none is silently ignored). */
+const NO_PARAMETERS = { type: 'object', properties: {}, additionalProperties: false } as const;
+
 export function fleetRoutes(app: FastifyInstance, context: ApiContext): void {
   const { clickhouse, config } = context;
   app.get<{
@@ -84,6 +87,7 @@ export function fleetRoutes(app: FastifyInstance, context: ApiContext): void {
       schema: {
         summary: "Every agent's last scored window, its baseline per feature, and whether an alert is firing",
         tags: ['fleet'],
+        querystring: NO_PARAMETERS,
         response: {
           200: {
             type: 'object',
@@ -109,6 +113,7 @@ export function fleetRoutes(app: FastifyInstance, context: ApiContext): void {
           properties: { agent: { type: 'string', minLength: 1, maxLength: 512 } },
           required: ['agent'],
         },
+        querystring: NO_PARAMETERS,
         response: {
           200: {
             type: 'object',
@@ -174,6 +179,7 @@ export function fleetRoutes(app: FastifyInstance, context: ApiContext): void {
         summary:
           'Producers whose records carry timestamps no clock explains (far ahead of the clock, or far behind event time): audited, but kept out of correlation, detection and the event clock',
         tags: ['fleet'],
+        querystring: NO_PARAMETERS,
         response: {
           200: {
             type: 'object',

@@ -1,0 +1,90 @@
+// Every route's 401, 403, 400 and 404 through Fastify's inject, without a stack: authentication,
+// roles and parameter validation all answer before a handler would touch the store (the store here
+// is a stand-in that fails the test if it is asked anything).
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import type { FastifyInstance } from 'fastify';
+import { buildApi } from '../../../src/api/index.js';
+import type { ClickHouseClient } from '../../../src/audit/index.js';
+import { loadConfig } from '../../../src/config/index.js';
+import { createLogger } from '../../../src/logger.js';
+
+const KEYS = { auditor: 'auditor-key-0123456789', sre: 'sre-key-0123456789abc', admin: 'admin-key-0123456789' };
+const untouchable = new Proxy(
+  {},
+  {
+    get: (_t, property) => {
+      throw new Error(`the store was asked ${String(property)}`);
+    },
+  },
+) as ClickHouseClient;
+let app: FastifyInstance;
+
+before(async () => {
+  const config = loadConfig({
+    API_KEYS: `audit-team:auditor:${KEYS.auditor},oncall:sre:${KEYS.sre},root:admin:${KEYS.admin}`,
+  });
+  app = await buildApi(
+    {
+      clickhouse: untouchable,
+      config: config.api,
+      agents: () => [],
+      clockFindings: () => [],
+      acceptBaseline: async () => 'unknown',
+      metrics: async () => ({ contentType: 'text/plain', body: '' }),
+      readiness: async () => ({ checks: { kafka: true }, reasons: [] }),
+    },
+    createLogger('fatal'),
+  );
+});
+
+after(async () => {
+  await app?.close();
+});
+
+const call = async (method: 'GET' | 'POST', url: string, key?: string) => {
+  const response = await app.inject({
+    method,
+    url,
+    headers: key === undefined ? {} : { authorization: `Bearer ${key}` },
+  });
+  return { status: response.statusCode, code: (response.json() as { error?: { code?: string } }).error?.code };
+};
+
+const ROUTES: Array<{ method: 'GET' | 'POST'; url: string; role: 'auditor' | 'sre'; bad: string }> = [
+  { method: 'GET', url: '/v1/audit/events', role: 'auditor', bad: '/v1/audit/events?limit=0' },
+  { method: 'GET', url: '/v1/audit/export', role: 'auditor', bad: '/v1/audit/export?format=xml' },
+  { method: 'GET', url: '/v1/audit/verify?topic=t&partition=0', role: 'auditor', bad: '/v1/audit/verify?topic=t' },
+  {
+    method: 'GET',
+    url: '/v1/workflows/wf-1/timeline',
+    role: 'auditor',
+    bad: `/v1/workflows/${'w'.repeat(513)}/timeline`,
+  },
+  { method: 'GET', url: '/v1/anomalies', role: 'sre', bad: '/v1/anomalies?state=MAYBE' },
+  { method: 'GET', url: '/v1/agents', role: 'sre', bad: '/v1/agents?unknown=1' },
+  { method: 'POST', url: '/v1/agents/x/accept', role: 'sre', bad: `/v1/agents/${'a'.repeat(513)}/accept` },
+  { method: 'GET', url: '/v1/findings/clock-skew', role: 'sre', bad: '/v1/findings/clock-skew?unknown=1' },
+];
+
+describe('API edges, every route', () => {
+  for (const route of ROUTES) {
+    test(`${route.method} ${route.url.split('?')[0]}: 401 without or with a wrong key, 403 for the other role, 400 for a bad parameter`, async () => {
+      assert.deepEqual(await call(route.method, route.url), { status: 401, code: 'AW_API_UNAUTHORIZED' });
+      assert.deepEqual(await call(route.method, route.url, 'not-a-key-at-all-xxxx'), {
+        status: 401,
+        code: 'AW_API_UNAUTHORIZED',
+      });
+      const other = route.role === 'auditor' ? KEYS.sre : KEYS.auditor;
+      assert.deepEqual(await call(route.method, route.url, other), { status: 403, code: 'AW_API_FORBIDDEN' });
+      const bad = await call(route.method, route.bad, KEYS.admin);
+      assert.deepEqual(bad, { status: 400, code: 'AW_API_BAD_REQUEST' }, route.bad);
+    });
+  }
+
+  test('an unknown route is a 404 with its code; health needs no key', async () => {
+    assert.deepEqual(await call('GET', '/v1/nothing-here', KEYS.admin), { status: 404, code: 'AW_API_NOT_FOUND' });
+    assert.equal((await call('GET', '/healthz')).status, 200);
+    assert.equal((await call('GET', '/readyz')).status, 200);
+  });
+});
