@@ -19,7 +19,7 @@
 // - A clean window of a capability: one that overlaps no span of a fault on that capability.
 
 import {
-  tailFaultMedianMs,
+  tailFaultShareBeyond,
   type FleetFault,
   type FleetFaultKind,
   type FleetProfile,
@@ -79,6 +79,9 @@ export interface RunQuality {
   faults: FaultOutcome[];
 }
 
+/** A tail fault with at least this share of its slowed attempts beyond the TTL shows as timeouts too. */
+export const SLOWED_BEYOND_TTL_SHARE = 0.25;
+
 /** Windows after a fault's end during which an alert on its target is still put down to it. */
 export const GRACE_WINDOWS = 5;
 
@@ -136,10 +139,13 @@ export function evaluate(
   );
 
   const faultStart = (fault: FleetFault) => run.start + fault.startMs;
-  /** A tail-latency fault whose slowed attempts mostly outlast the task TTL: they time out, so timeout_rate is the truth too. */
+  /**
+   * A tail-latency fault of which at least a quarter of the slowed attempts outlast the task TTL:
+   * they time out, so timeout_rate is the truth too.
+   */
   const slowedBeyondTtl = (fault: FleetFault) => {
     const profile = run.profiles.find((p) => p.capability === fault.capability);
-    return profile !== undefined && tailFaultMedianMs(profile) > (run.taskTtlMs ?? 60_000);
+    return profile !== undefined && tailFaultShareBeyond(profile, run.taskTtlMs ?? 60_000) >= SLOWED_BEYOND_TTL_SHARE;
   };
   const faultEnd = (fault: FleetFault) => run.start + fault.startMs + fault.durationMs;
   const effectEnd = (fault: FleetFault) =>
