@@ -444,6 +444,10 @@ export class Detector {
       if (this.agents.size >= this.config.maxAgents) this.evictLeastRecent();
     }
     state.lastWindow = Math.max(state.lastWindow, start);
+    // An event for a window before the first one this agent was seen in (a backlog read out of order:
+    // an answer read before its requests) opens that window: it has not closed (the checks above),
+    // and without this the agent would skip every window before its first-read record, for good.
+    if (start < state.nextToClose) state.nextToClose = start;
     this.agents.set(key, state); // most recently seen last
     let window = state.open.get(start);
     if (window === undefined) {

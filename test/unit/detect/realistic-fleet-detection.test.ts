@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { loadConfig } from '../../../src/config/index.js';
 import { Correlator } from '../../../src/correlate/index.js';
+import type { AgentEvent } from '../../../src/decode/index.js';
 import { Detector, IncidentTracker, type AnomalyAlert } from '../../../src/detect/index.js';
 import type { WindowScore } from '../../../src/detect/index.js';
 import { evaluate } from '../../../bench/detection/evaluate.js';
@@ -151,6 +152,40 @@ describe('gradual drift against the long-term reference', () => {
       [[fired.alertId, 'drift', 'RESOLVED', 'accepted', 'sre-team']],
     );
     assert.equal(detector.accept(quiet.capability, 'sre-team'), 'not-firing');
+  });
+});
+
+describe('a backlog read out of order', () => {
+  test('an agent whose first-read record is its latest (an answer read before its requests) still closes every earlier window', () => {
+    // The API test in CI read a topic's single answer, stamped after 1,000 s of requests, before the
+    // requests: the agent's first window was the answer's, and it never closed one before it.
+    const detector = new Detector(config.detect);
+    const T0 = Date.parse('2026-01-01T00:00:00Z');
+    const base = {
+      agent: 'api',
+      capability: 'api',
+      workflowId: 'w',
+      kind: 'request',
+      encoding: 'json',
+      clockSkew: null,
+      answeredBy: null,
+      latencyMs: null,
+      payloadBytes: 100,
+      retries: 0,
+      state: null,
+    } as const;
+    const answer = { ...base, kind: 'result', timestamp: T0 + 1_003_000 } as unknown as AgentEvent;
+    const requests = Array.from(
+      { length: 1_000 },
+      (_, i) => ({ ...base, timestamp: T0 + i * 1_000 }) as unknown as AgentEvent,
+    );
+    detector.process([answer], [], Number.NEGATIVE_INFINITY);
+    detector.process(requests, [], T0 + 1_000_000);
+    const result = detector.process([], [], T0 + 1_100_000);
+    const agent = detector.snapshot().find((a) => a.agent === 'api')!;
+    assert.equal(detector.stats().lateEvents, 0);
+    assert.ok(agent.baselineWindows >= 90, `${agent.baselineWindows} windows learned (of about 100)`);
+    assert.ok(result.windows.length > 0 || agent.lastWindow !== null);
   });
 });
 
