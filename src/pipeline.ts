@@ -221,7 +221,7 @@ export class Pipeline {
   /** Runs `step` until it succeeds, heartbeating while it waits; gives up only when the batch is no longer ours. */
   private async persist<T>(batch: TapBatch, what: string, step: () => Promise<T>): Promise<T> {
     let backoff = FIRST_BACKOFF_MS;
-    const key = `${batch.topic}:${batch.partition}:${what}`;
+    let key: string | undefined; // set on the first failure: nothing extra on the hot path
     try {
       for (let attempt = 1; ; attempt += 1) {
         try {
@@ -229,6 +229,7 @@ export class Pipeline {
         } catch (err) {
           if (!batch.isActive()) throw new BatchAbandoned(what);
           this.counters.retries += 1;
+          key ??= `${batch.topic}:${batch.partition}:${what}`;
           const stall = this.failing.get(key) ?? {
             topic: batch.topic,
             partition: batch.partition,
@@ -257,7 +258,7 @@ export class Pipeline {
         }
       }
     } finally {
-      this.failing.delete(key);
+      if (key !== undefined) this.failing.delete(key);
     }
   }
 

@@ -27,6 +27,7 @@ import { OrderedTable, type TaskTimeout } from '../correlate/index.js';
 import { isDecoded, type AgentEvent } from '../decode/index.js';
 import { AgentwatchError } from '../errors.js';
 import { AgentProfile } from './agent-profile.js';
+import { normalSurvival } from './evidence.js';
 import { DRIFT_Z, DriftWatch, type DriftTransition } from './drift-watch.js';
 import {
   BOTH,
@@ -789,14 +790,3 @@ export class Detector {
 }
 
 const size = (z: number) => (Number.isFinite(z) ? Math.abs(z) : -1);
-
-/** P(Z > z) of a standard normal (Abramowitz & Stegun 7.1.26 via erfc; absolute error < 1.5e-7). */
-function normalSurvival(z: number): number {
-  const x = Math.abs(z) / Math.SQRT2;
-  const t = 1 / (1 + 0.3275911 * x);
-  const erfc =
-    t *
-    (0.254829592 + t * (-0.284496736 + t * (1.421413741 + t * (-1.453152027 + t * 1.061405429)))) *
-    Math.exp(-x * x);
-  return z >= 0 ? erfc / 2 : 1 - erfc / 2;
-}

@@ -17,6 +17,7 @@
 
 import { AgentProfile, type Evidence } from './agent-profile.js';
 import type { AlertState, Resolution } from './incident-tracker.js';
+import type { WindowAccumulator } from './window-accumulator.js';
 
 /** z the drift's evidence must reach: each level is an average of hundreds of samples or more. */
 export const DRIFT_Z = 4;
@@ -68,7 +69,7 @@ export class DriftWatch {
   }
 
   /** Learns a window the short-term profile learned (proved normal), unless a drift is open. */
-  learn(window: Parameters<AgentProfile['learn']>[0]): void {
+  learn(window: WindowAccumulator): void {
     if (this.drift === undefined) this.reference.learn(window);
   }
 

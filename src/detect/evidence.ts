@@ -54,6 +54,17 @@ export function normalQuantile(p: number): number {
   );
 }
 
+/** P(Z > z) of a standard normal (Abramowitz & Stegun 7.1.26 via erfc; absolute error < 1.5e-7). */
+export function normalSurvival(z: number): number {
+  const x = Math.abs(z) / Math.SQRT2;
+  const t = 1 / (1 + 0.3275911 * x);
+  const erfc =
+    t *
+    (0.254829592 + t * (-0.284496736 + t * (1.421413741 + t * (-1.453152027 + t * 1.061405429)))) *
+    Math.exp(-x * x);
+  return z >= 0 ? erfc / 2 : 1 - erfc / 2;
+}
+
 /** z of an upper mid-p, computed from whichever tail is small so that neither rounds to 0 or 1. */
 function zFromTails(upperMidP: number, lowerMidP: number): number {
   const z = upperMidP < lowerMidP ? -normalQuantile(upperMidP) : normalQuantile(lowerMidP);

@@ -9,7 +9,7 @@ export type { Severity, ThresholdMode, ThresholdOptions } from './threshold.js';
 export { IncidentTracker } from './incident-tracker.js';
 export type { AlertState, AlertTransition, Resolution, TrackerOptions } from './incident-tracker.js';
 export { AgentProfile } from './agent-profile.js';
-export { binomialZ, meanZ, normalQuantile, poissonZ } from './evidence.js';
+export { binomialZ, meanZ, normalQuantile, normalSurvival, poissonZ } from './evidence.js';
 export { FEATURES, FEATURE_NAMES } from './features.js';
 export type { FeatureDefinition, FeatureName } from './features.js';
 export { chiSquareCdf, chiSquareQuantile, chiSquareSurvival } from './chi-square.js';

@@ -306,13 +306,17 @@ export function headerStrings(headers: IHeaders | undefined): Record<string, str
   if (headers === undefined) return out;
   for (const [name, value] of Object.entries(headers)) {
     if (value === undefined) continue;
+    if (!Array.isArray(value)) {
+      out[name] = value.toString();
+      continue;
+    }
     // kafkajs collects a repeated header into an array, testing `obj[name] === undefined` on a plain
     // object: for `constructor` or `__proto__` that finds Object's own, which lands in the array.
     // Only the header's values (Buffers, or strings) are the record's.
-    const values = (Array.isArray(value) ? value : [value]).filter(
-      (v: unknown) => Buffer.isBuffer(v) || typeof v === 'string',
-    );
-    out[name] = values.map((v) => v.toString()).join(',');
+    out[name] = value
+      .filter((v: unknown) => Buffer.isBuffer(v) || typeof v === 'string')
+      .map((v) => v.toString())
+      .join(',');
   }
   return out;
 }

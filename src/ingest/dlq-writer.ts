@@ -16,6 +16,10 @@ import { createHash } from 'node:crypto';
 import type { Admin, ConfigResourceTypes, Message, Producer } from 'kafkajs';
 import type { UnparsedPayloadPolicy } from '../config/index.js';
 import type { AgentEvent } from '../decode/index.js';
+import { hasKafkaErrorType } from './kafka-retry.js';
+
+/** The broker's answers to a request or record over its size limits. */
+const TOO_LARGE = new Set(['MESSAGE_TOO_LARGE', 'RECORD_LIST_TOO_LARGE']);
 
 export const DLQ_HEADERS = {
   reason: 'agentwatch-dlq-reason',
@@ -75,6 +79,8 @@ export class DlqDelivery {
 
 export class DlqWriter {
   private readonly counters: DlqStats = { written: 0, references: 0, splits: 0 };
+  /** The dead record each prepared message stands for, so that a copy the broker refuses alone becomes its reference. */
+  private readonly sourceOf = new WeakMap<Message, AgentEvent>();
   /** Largest record batch the topic accepts, less the batch's own header. */
   private readonly budget: number;
 
@@ -116,6 +122,7 @@ export class DlqWriter {
         request = [];
         size = 0;
       }
+      this.sourceOf.set(message, event);
       request.push(message);
       size += bytes;
     }
@@ -134,7 +141,7 @@ export class DlqWriter {
       await this.producer.send({ topic: this.topic, acks: -1, messages });
       this.counters.written += messages.length;
     } catch (err) {
-      if (!isTooLarge(err)) throw err;
+      if (!hasKafkaErrorType(err, TOO_LARGE)) throw err;
       this.counters.splits += 1;
       if (messages.length > 1) {
         const half = Math.ceil(messages.length / 2);
@@ -145,7 +152,7 @@ export class DlqWriter {
       const only = messages[0]!;
       if (only.headers?.[DLQ_HEADERS.reference] !== undefined) throw err; // even the reference does not fit: a broker limit below any record
       this.counters.references += 1;
-      await this.sendFitting([referenceFromCopy(only)]);
+      await this.sendFitting([referenceOf(this.sourceOf.get(only)!, 'too-large')]);
     }
   }
 
@@ -215,40 +222,6 @@ function referenceOf(event: AgentEvent, why: 'too-large' | 'hash-only' | 'drop-v
   };
 }
 
-/** The reference of a full copy the broker refused alone (its source headers name the original). */
-function referenceFromCopy(copy: Message): Message {
-  const header = (name: string) => String(copy.headers?.[name] ?? '');
-  const value =
-    copy.value === null || copy.value === undefined
-      ? Buffer.alloc(0)
-      : Buffer.isBuffer(copy.value)
-        ? copy.value
-        : Buffer.from(copy.value);
-  const key = copy.key === null || copy.key === undefined ? null : String(copy.key);
-  return {
-    key: key !== null && Buffer.byteLength(key) <= REFERENCE_KEY_BYTES ? key : null,
-    value: JSON.stringify({
-      reference: 'too-large',
-      topic: header(DLQ_HEADERS.topic),
-      partition: Number(header(DLQ_HEADERS.partition)),
-      offset: header(DLQ_HEADERS.offset),
-      timestamp: Number(header(DLQ_HEADERS.timestamp)),
-      reason: header(DLQ_HEADERS.reason),
-      size: value.length,
-      sha256: createHash('sha256').update(value).digest('hex'),
-    }),
-    headers: {
-      [DLQ_HEADERS.reason]: header(DLQ_HEADERS.reason),
-      [DLQ_HEADERS.error]: header(DLQ_HEADERS.error),
-      [DLQ_HEADERS.topic]: header(DLQ_HEADERS.topic),
-      [DLQ_HEADERS.partition]: header(DLQ_HEADERS.partition),
-      [DLQ_HEADERS.offset]: header(DLQ_HEADERS.offset),
-      [DLQ_HEADERS.timestamp]: header(DLQ_HEADERS.timestamp),
-      [DLQ_HEADERS.reference]: 'too-large',
-    },
-  };
-}
-
 /** Bytes one record takes in a record batch, at most (Kafka's v2 record format, uncompressed). */
 export function messageBytes(message: Message): number {
   let bytes = RECORD_OVERHEAD_BYTES + byteLength(message.key) + byteLength(message.value);
@@ -263,14 +236,4 @@ export function messageBytes(message: Message): number {
 function byteLength(value: Buffer | string | null | undefined): number {
   if (value === null || value === undefined) return 0;
   return typeof value === 'string' ? Buffer.byteLength(value) : value.length;
-}
-
-/** kafkajs reports the broker's MESSAGE_TOO_LARGE / RECORD_LIST_TOO_LARGE as a protocol error with that type, possibly wrapped. */
-function isTooLarge(err: unknown): boolean {
-  for (let e: unknown = err, depth = 0; e !== null && typeof e === 'object' && depth < 5; depth += 1) {
-    const type = (e as { type?: unknown }).type;
-    if (type === 'MESSAGE_TOO_LARGE' || type === 'RECORD_LIST_TOO_LARGE') return true;
-    e = (e as { originalError?: unknown; cause?: unknown }).originalError ?? (e as { cause?: unknown }).cause;
-  }
-  return false;
 }

@@ -60,6 +60,12 @@ function* chain(err: unknown): Generator<{ name?: unknown; type?: unknown; retri
   }
 }
 
+/** Whether the error, or one it wraps, is a broker error of one of `types` (e.g. MESSAGE_TOO_LARGE). */
+export function hasKafkaErrorType(err: unknown, types: ReadonlySet<string>): boolean {
+  for (const e of chain(err)) if (typeof e.type === 'string' && types.has(e.type)) return true;
+  return false;
+}
+
 /** Authentication or authorisation failed: fatal. */
 export function isKafkaAccessDenied(err: unknown): boolean {
   for (const e of chain(err)) {

@@ -11,6 +11,7 @@ import { DLQ_HEADERS } from '../../src/ingest/index.js';
 import type { Service } from '../../src/service.js';
 import {
   CollectingSink,
+  createTopics,
   connectedProducer,
   isolatedOverrides,
   runId,
@@ -30,19 +31,10 @@ const GOOD_PER_PARTITION = 200;
 let service: Service;
 
 before(async () => {
-  const admin = kafka.admin();
-  await admin.connect();
-  try {
-    await admin.createTopics({
-      waitForLeaders: true,
-      topics: [
-        { topic: poisoned, numPartitions: 2, configEntries: [{ name: 'max.message.bytes', value: '4194304' }] },
-        { topic: other, numPartitions: 1 },
-      ],
-    });
-  } finally {
-    await admin.disconnect();
-  }
+  await createTopics(kafka, [
+    { topic: poisoned, numPartitions: 2, configEntries: [{ name: 'max.message.bytes', value: '4194304' }] },
+    { topic: other, numPartitions: 1 },
+  ]);
   service = await startService(isolatedOverrides(run), [sink]);
 });
 

@@ -36,7 +36,7 @@ export function testKafka(): Kafka {
 
 export async function createTopics(
   kafka: Kafka,
-  topics: Array<{ topic: string; numPartitions: number }>,
+  topics: Array<{ topic: string; numPartitions: number; configEntries?: Array<{ name: string; value: string }> }>,
 ): Promise<void> {
   const admin = kafka.admin();
   await admin.connect();

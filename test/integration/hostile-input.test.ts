@@ -13,7 +13,15 @@ import type { Message } from 'kafkajs';
 import { DLQ_HEADERS } from '../../src/ingest/index.js';
 import { createLogger } from '../../src/logger.js';
 import { Service } from '../../src/service.js';
-import { CollectingSink, connectedProducer, isolatedOverrides, runId, testKafka, waitFor } from './harness.js';
+import {
+  CollectingSink,
+  connectedProducer,
+  createTopics,
+  isolatedOverrides,
+  runId,
+  testKafka,
+  waitFor,
+} from './harness.js';
 import { stackConfig } from './stack-env.js';
 
 const run = runId();
@@ -99,19 +107,10 @@ const PER_KIND = 20;
 const NORMAL = 400;
 
 before(async () => {
-  const admin = kafka.admin();
-  await admin.connect();
-  try {
-    await admin.createTopics({
-      waitForLeaders: true,
-      topics: [
-        { topic: TASKS, numPartitions: 3, configEntries: [{ name: 'max.message.bytes', value: '4194304' }] },
-        { topic: RESULTS, numPartitions: 2 },
-      ],
-    });
-  } finally {
-    await admin.disconnect();
-  }
+  await createTopics(kafka, [
+    { topic: TASKS, numPartitions: 3, configEntries: [{ name: 'max.message.bytes', value: '4194304' }] },
+    { topic: RESULTS, numPartitions: 2 },
+  ]);
   const config = stackConfig(
     isolatedOverrides(run, {
       AUDIT_REDACT_PATHS: 'password,params.message.parts.*.text',
