@@ -428,7 +428,7 @@ function readOptions(reader: OptionReader): Config {
     'EVENT_TIME_IDLE_MS',
     15_000,
     { min: 100, max: 86_400_000 },
-    'A caught-up partition with no new record for this long (event time, and at least 2 s of wall time) stops holding the event clock back.',
+    'A caught-up partition with no new record for this long (event time, and at least 5 s of wall time) stops holding the event clock back.',
   );
   const alignMs = reader.int(
     'EVENT_TIME_ALIGN_MS',
