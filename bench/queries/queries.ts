@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
   createClickHouseClient,
-  HASHED_FIELDS,
+  HASHED_FIELDS_V1,
   migrate,
   searchAudit,
   workflowTimeline,
@@ -37,7 +37,7 @@ for (let first = 0; first < rows; first += CHUNK) {
   const count = Math.min(CHUNK, rows - first);
   // w: workflow of row n — 100,000 workflows per chunk, each with 10 events spread over the chunk.
   await client.command({
-    query: `INSERT INTO audit_events (${[...HASHED_FIELDS, 'prev_hash', 'hash', 'ingested_at'].join(', ')})
+    query: `INSERT INTO audit_events (${[...HASHED_FIELDS_V1, 'prev_hash', 'hash', 'ingested_at'].join(', ')})
         SELECT
           concat('agent.', if(n % 2 = 0, 'tasks', 'results'), '.cap', toString(n % 12)) AS topic,
           toUInt32(0) AS partition, n AS offset, toInt64(n) - 1 AS prev_offset,

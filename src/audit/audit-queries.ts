@@ -33,10 +33,47 @@ export interface AuditCursor {
   offset: string;
 }
 
-export const AUDIT_COLUMNS = `toUnixTimestamp64Milli(ts) AS ts_ms, topic, partition, toString(offset) AS offset_text,
+/**
+ * The columns of a returned audit record. Correlation outcomes (latency_ms, retries, timed_out, and
+ * attempt as correlated) come from task_outcomes for chain-version-2 rows, and from the row itself
+ * for version-1 rows, which stored them. A value stored as bytes (payload_encoding 'bytes') is
+ * returned as base64, as version 1 stored it.
+ */
+export const AUDIT_COLUMNS = `toUnixTimestamp64Milli(a.ts) AS ts_ms, a.topic AS topic, a.partition AS partition,
+  toString(a.offset) AS offset_text, agent, capability, workflow_id, task_id, message_id, context_id, rpc_id, method,
+  step, kind, state, error_type,
+  if(a.chain_version >= 2 AND o_found = 1, tupleElement(o_outcome, 4), a.attempt) AS attempt,
+  payload_bytes, encoding, schema_id, parse_error, dlq_reason,
+  if(a.chain_version >= 2, if(o_found = 1, tupleElement(o_outcome, 1), -1), a.latency_ms) AS latency_ms,
+  if(a.chain_version >= 2, if(o_found = 1, tupleElement(o_outcome, 2), 0), a.retries) AS retries,
+  if(a.chain_version >= 2, if(o_found = 1, tupleElement(o_outcome, 3), 0), a.timed_out) AS timed_out,
+  key, headers, if(a.payload_encoding = 'bytes', base64Encode(a.payload), a.payload) AS payload,
+  if(a.payload_encoding = 'bytes', 'base64', a.payload_encoding) AS payload_encoding, hash`;
+
+/**
+ * The stored rows as hashed, for recomputing a chain outside agentwatch (export format=chain,
+ * docs/audit-chain.md): every hashed column as stored, bytes (key, header values, payload) as
+ * base64, the version-1 outcome columns, and the chain.
+ */
+export const CHAIN_COLUMNS = `topic, partition, toString(offset) AS offset, toString(prev_offset) AS prev_offset,
+  toUnixTimestamp64Milli(ts) AS ts, base64Encode(key) AS key_base64,
+  arrayMap((name, value) -> [name, base64Encode(value)], mapKeys(headers), mapValues(headers)) AS headers_base64,
   agent, capability, workflow_id, task_id, message_id, context_id, rpc_id, method, step, kind, state, error_type,
-  attempt, payload_bytes, encoding, schema_id, parse_error, dlq_reason, latency_ms, retries, timed_out, key, headers,
-  payload, payload_encoding, hash`;
+  attempt, payload_bytes, encoding, schema_id, parse_error, dlq_reason, base64Encode(payload) AS payload_base64,
+  payload_encoding, latency_ms, retries, timed_out, prev_hash, hash, chain_version`;
+
+/**
+ * audit_events AS a, with the latest outcome of each of the rows `scope` selects (a query of
+ * topic, partition, offset over audit_events, bounded like the outer query) joined on coordinates.
+ */
+function withOutcomes(scope: string): string {
+  return `audit_events AS a LEFT JOIN (
+      SELECT topic AS o_topic, partition AS o_partition, offset AS o_offset,
+        argMax(tuple(latency_ms, retries, timed_out, attempt), version) AS o_outcome, 1 AS o_found
+      FROM task_outcomes WHERE (topic, partition, offset) IN (${scope})
+      GROUP BY topic, partition, offset
+    ) AS o ON a.topic = o.o_topic AND a.partition = o.o_partition AND a.offset = o.o_offset`;
+}
 
 export interface AuditRecord {
   ts: string;
@@ -145,7 +182,9 @@ export async function searchAudit(
     });
   }
   const result = await client.query({
-    query: `SELECT ${AUDIT_COLUMNS} FROM audit_events WHERE ${sql} ${keyset} ORDER BY ts, topic, partition, offset LIMIT {limit:UInt32} ${settings({ ...limits, maxRows: page.limit + 1 })}`,
+    query: `SELECT ${AUDIT_COLUMNS}
+            FROM ${withOutcomes(`SELECT topic, partition, offset FROM audit_events WHERE ${sql} ${keyset} ORDER BY ts, topic, partition, offset LIMIT {limit:UInt32}`)}
+            WHERE ${sql} ${keyset} ORDER BY ts, topic, partition, offset LIMIT {limit:UInt32} ${settings({ ...limits, maxRows: page.limit + 1 })}`,
     query_params: { ...params, limit: page.limit + 1 },
     format: 'JSONEachRow',
   });
@@ -233,7 +272,7 @@ export function streamExport(
   client: ClickHouseClient,
   filter: AuditFilter,
   plan: ExportPlan,
-  format: 'ndjson' | 'csv',
+  format: 'ndjson' | 'csv' | 'chain',
   limits: QueryLimits,
   signal?: AbortSignal,
 ): Readable {
@@ -244,12 +283,17 @@ export function streamExport(
       const inSlice =
         slice === null ? '' : `AND ts >= {sliceFrom:DateTime64(3, 'UTC')} AND ts < {sliceTo:DateTime64(3, 'UTC')}`;
       const result = await client.query({
-        query: `SELECT ${AUDIT_COLUMNS} FROM audit_events WHERE ${sql} ${inSlice} ORDER BY ts, topic, partition, offset ${settings(limits)}`,
+        query:
+          format === 'chain'
+            ? `SELECT ${CHAIN_COLUMNS} FROM audit_events WHERE ${sql} ${inSlice} ORDER BY ts, topic, partition, offset ${settings(limits)}`
+            : `SELECT ${AUDIT_COLUMNS}
+                FROM ${withOutcomes(`SELECT topic, partition, offset FROM audit_events WHERE ${sql} ${inSlice}`)}
+                WHERE ${sql} ${inSlice} ORDER BY ts, topic, partition, offset ${settings(limits)}`,
         query_params:
           slice === null
             ? params
             : { ...params, sliceFrom: clickhouseTime(slice.from), sliceTo: clickhouseTime(slice.to) },
-        format: format === 'ndjson' ? 'JSONEachRow' : i === 0 ? 'CSVWithNames' : 'CSV',
+        format: format !== 'csv' ? 'JSONEachRow' : i === 0 ? 'CSVWithNames' : 'CSV',
         ...(signal === undefined ? {} : { abort_signal: signal }),
       });
       for await (const rows of result.stream() as AsyncIterable<Array<{ text: string }>>) {

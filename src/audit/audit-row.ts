@@ -1,23 +1,96 @@
-// One stored record of the audit trail, and its place in the hash chain of its topic-partition:
-//   hash = SHA-256(prev_hash + "\n" + canonical(row))
-// where canonical(row) is the JSON array of every stored field except hash and ingested_at, each as
-// a string, headers sorted by name. The same function hashes at write time and at verification, on
-// rows read back from ClickHouse, so any change to a stored field breaks the chain at that row, and
-// prev_offset makes a deleted row visible as a gap even where Kafka offsets are not contiguous.
+// One stored record of the audit trail (chain version 2), and its place in the hash chain of its
+// topic-partition:
+//   hash = SHA-256(prev_hash ‖ RowBinary(hashed columns))
+// prev_hash is the previous row's hash as its 64 hex characters (nothing for a partition's first
+// row), and RowBinary is ClickHouse's own binary row format (length-prefixed, so unambiguous), of
+// the HASHED_COLUMNS in order. ClickHouse can therefore check a row by itself:
+//   lower(hex(SHA256(concat(prev_hash, formatRowNoNewline('RowBinary', <hashed columns>))))) = hash
+//
+// The row is a pure function of the Kafka record and of what is decoded from that record alone:
+// coordinates, timestamp, key and header bytes, the (redacted) value, and the record's own
+// semantics. Correlation outcomes (latency, retries, timeouts), which depend on what else was read
+// and in which order, go to task_outcomes instead. So the same record gives byte-identical rows,
+// whoever writes it and whenever, and an auditor can recompute a chain from the Kafka log.
+//
+// Each row is built once, straight into the insert batch's buffer: the hashed columns, then the
+// unhashed ones (see INSERT_COLUMNS). The hash is computed over the bytes in that buffer, and the
+// same bytes are inserted. prev_offset makes a deleted row visible as a gap even where Kafka
+// offsets are not contiguous.
 
-import { hash as digest } from 'node:crypto';
+import { createHash, hash as digest } from 'node:crypto';
 import type { AgentEvent } from '../decode/index.js';
 import type { Redactor } from './redaction.js';
+import type { RowBinaryWriter } from './row-binary.js';
 
-export interface AuditRow {
+/** The chain version written today; version 1 rows (chain-v1.ts) still verify. */
+export const CHAIN_VERSION = 2;
+
+/** The hashed columns of chain version 2, in RowBinary order, with their ClickHouse types. */
+export const HASHED_COLUMNS = [
+  ['topic', 'LowCardinality(String)'],
+  ['partition', 'UInt32'],
+  ['offset', 'UInt64'],
+  ['prev_offset', 'Int64'],
+  ['ts', 'DateTime64(3)'],
+  ['key', 'String'],
+  ['headers', 'Map(String, String)'],
+  ['agent', 'LowCardinality(String)'],
+  ['capability', 'LowCardinality(String)'],
+  ['workflow_id', 'String'],
+  ['task_id', 'String'],
+  ['message_id', 'String'],
+  ['context_id', 'String'],
+  ['rpc_id', 'String'],
+  ['method', 'LowCardinality(String)'],
+  ['step', 'String'],
+  ['kind', 'LowCardinality(String)'],
+  ['state', 'LowCardinality(String)'],
+  ['error_type', 'String'],
+  ['attempt', 'UInt16'],
+  ['payload_bytes', 'UInt32'],
+  ['encoding', 'LowCardinality(String)'],
+  ['schema_id', 'Int64'],
+  ['parse_error', 'String'],
+  ['dlq_reason', 'LowCardinality(String)'],
+  ['payload', 'String'],
+  ['payload_encoding', 'LowCardinality(String)'],
+] as const;
+
+export type HashedColumn = (typeof HASHED_COLUMNS)[number][0];
+
+/**
+ * The columns of an audit insert, in the order each row is written: the hashed ones, then the
+ * correlation columns of version 1 (written as "unknown": -1, 0, 0; outcomes are in task_outcomes),
+ * the chain, the version, and ingested_at (filled when the batch is inserted).
+ */
+export const INSERT_COLUMNS = [
+  ...HASHED_COLUMNS.map(([name]) => name),
+  'latency_ms',
+  'retries',
+  'timed_out',
+  'prev_hash',
+  'hash',
+  'chain_version',
+  'ingested_at',
+] as const;
+
+/** The SQL expression that recomputes a stored version-2 row's hash (lowercase hex). */
+export const SQL_ROW_HASH = `lower(hex(SHA256(concat(prev_hash, formatRowNoNewline('RowBinary', ${HASHED_COLUMNS.map(([name]) => name).join(', ')})))))`;
+
+/** The hashed values of one row (what RowBinary(hashed columns) is built from). */
+export interface AuditRowValues {
   topic: string;
   partition: number;
+  /** Offsets as decimal strings (Kafka offsets are int64). */
   offset: string;
+  /** The previous stored offset of this topic-partition, -1 for the first. */
   prev_offset: string;
   /** Record timestamp, ms since the epoch. */
   ts: number;
-  key: string;
-  headers: Record<string, string>;
+  /** The key's bytes as sent (empty for a null key). */
+  key: Uint8Array;
+  /** Header names and value bytes, sorted by name (UTF-8 byte order); a repeated name's values in record order. */
+  headers: ReadonlyArray<readonly [string, Uint8Array]>;
   agent: string;
   capability: string;
   workflow_id: string;
@@ -30,207 +103,95 @@ export interface AuditRow {
   kind: string;
   state: string;
   error_type: string;
+  /** The attempt the record declares (1 when it does not). */
   attempt: number;
   payload_bytes: number;
   encoding: string;
+  /** -1 when not Confluent-framed. */
   schema_id: number;
   parse_error: string;
   dlq_reason: string;
-  latency_ms: number;
-  retries: number;
-  timed_out: number;
-  payload: string;
+  payload: Uint8Array | string;
   payload_encoding: string;
-  prev_hash: string;
-  hash: string;
-}
-
-/** The fields that are hashed, in order (every stored field but hash and ingested_at). */
-export const HASHED_FIELDS = [
-  'topic',
-  'partition',
-  'offset',
-  'prev_offset',
-  'ts',
-  'key',
-  'headers',
-  'agent',
-  'capability',
-  'workflow_id',
-  'task_id',
-  'message_id',
-  'context_id',
-  'rpc_id',
-  'method',
-  'step',
-  'kind',
-  'state',
-  'error_type',
-  'attempt',
-  'payload_bytes',
-  'encoding',
-  'schema_id',
-  'parse_error',
-  'dlq_reason',
-  'latency_ms',
-  'retries',
-  'timed_out',
-  'payload',
-  'payload_encoding',
-] as const satisfies ReadonlyArray<keyof AuditRow>;
-
-export type HashedRow = Pick<AuditRow, (typeof HASHED_FIELDS)[number]>;
-
-/**
- * The columns of an audit insert in the order of `ChainedRow.cells`: ingested_at (set when the batch
- * is written); the two whose insert text differs from their hashed text (ts, headers); the chain;
- * then the other hashed fields, whose hashed text is inserted as is.
- */
-export const INSERT_COLUMNS = [
-  'ingested_at',
-  'ts',
-  'headers',
-  'prev_hash',
-  'hash',
-  ...HASHED_FIELDS.filter((f) => f !== 'ts' && f !== 'headers'),
-] as const;
-
-const quote = JSON.stringify;
-/** Characters JSON.stringify escapes in a string (and surrogates, which it may); without them a string is quoted as is. */
-// oxlint-disable-next-line eslint/no-control-regex -- control characters are exactly what it looks for
-const NEEDS_ESCAPE = /["\\\u0000-\u001f\ud800-\udfff]/;
-
-/** JSON.stringify(String(value)), faster for the short plain values most cells hold. */
-function cell(value: unknown): string {
-  if (typeof value === 'number') return `"${value}"`;
-  const text = String(value);
-  return NEEDS_ESCAPE.test(text) ? quote(text) : `"${text}"`;
 }
 
 /**
- * The hashed fields as the JSON texts canonical() puts in its array (every value as a string,
- * headers as [name, value] pairs sorted by name), in three runs around ts and headers, whose
- * stored form differs: [topic … prev_offset], key, [agent … payload_encoding]. Written out field by
- * field in HASHED_FIELDS order (a test checks it): this runs for every audited record.
+ * Writes the hashed columns of `row` in RowBinary, in HASHED_COLUMNS order (a test reads them back
+ * against that list). This runs for every audited record.
  */
-function hashedRuns(row: HashedRow): { head: string; key: string; tail: string } {
-  return {
-    head: `${cell(row.topic)},${cell(row.partition)},${cell(row.offset)},${cell(row.prev_offset)}`,
-    key: cell(row.key),
-    tail: [
-      cell(row.agent),
-      cell(row.capability),
-      cell(row.workflow_id),
-      cell(row.task_id),
-      cell(row.message_id),
-      cell(row.context_id),
-      cell(row.rpc_id),
-      cell(row.method),
-      cell(row.step),
-      cell(row.kind),
-      cell(row.state),
-      cell(row.error_type),
-      cell(row.attempt),
-      cell(row.payload_bytes),
-      cell(row.encoding),
-      cell(row.schema_id),
-      cell(row.parse_error),
-      cell(row.dlq_reason),
-      cell(row.latency_ms),
-      cell(row.retries),
-      cell(row.timed_out),
-      quote(String(row.payload)),
-      cell(row.payload_encoding),
-    ].join(','),
-  };
-}
-
-function canonicalOf(runs: { head: string; key: string; tail: string }, ts: string, headers: string): string {
-  return `[${runs.head},${ts},${runs.key},${headers},${runs.tail}]`;
-}
-
-function sortedHeaders(headers: Record<string, string>): string {
-  const names = Object.keys(headers);
-  if (names.length === 0) return '[]';
-  return quote(names.sort().map((name) => [name, headers[name]]));
-}
-
-export function canonical(row: HashedRow): string {
-  return canonicalOf(hashedRuns(row), cell(row.ts), sortedHeaders(row.headers));
-}
-
-export function chainHash(prevHash: string, row: HashedRow): string {
-  return sha256(prevHash, canonical(row));
-}
-
-function sha256(prevHash: string, canonicalRow: string): string {
-  return digest('sha256', `${prevHash}\n${canonicalRow}`, 'hex');
-}
-
-/**
- * The stored payload: the original text when nothing was redacted, else the redacted JSON; opaque
- * values as AUDIT_UNPARSED_PAYLOAD says. A body that parsed but is nested too deeply to serialise
- * again (JSON.stringify runs out of stack) and had to be redacted or re-encoded is kept as its
- * SHA-256: its text may hold what redaction masked, and one record must not stop the batch.
- */
-function storedPayload(event: AgentEvent, redact: Redactor): { payload: string; payload_encoding: string } {
-  try {
-    return serialisedPayload(event, redact);
-  } catch (err) {
-    if (!(err instanceof RangeError) || event.value === null) throw err;
-    return { payload: digest('sha256', event.value, 'hex'), payload_encoding: 'sha256' };
+export function writeHashedColumns(out: RowBinaryWriter, row: AuditRowValues): void {
+  out.string(row.topic);
+  out.uint32(row.partition);
+  out.uint64(row.offset);
+  out.int64(row.prev_offset === '-1' ? -1 : row.prev_offset);
+  out.int64(row.ts);
+  out.stringBytes(row.key);
+  out.varint(row.headers.length);
+  for (const [name, value] of row.headers) {
+    out.string(name);
+    out.stringBytes(value);
   }
+  out.string(row.agent);
+  out.string(row.capability);
+  out.string(row.workflow_id);
+  out.string(row.task_id);
+  out.string(row.message_id);
+  out.string(row.context_id);
+  out.string(row.rpc_id);
+  out.string(row.method);
+  out.string(row.step);
+  out.string(row.kind);
+  out.string(row.state);
+  out.string(row.error_type);
+  out.uint16(row.attempt);
+  out.uint32(row.payload_bytes);
+  out.string(row.encoding);
+  out.int64(row.schema_id);
+  out.string(row.parse_error);
+  out.string(row.dlq_reason);
+  if (typeof row.payload === 'string') out.string(row.payload);
+  else out.stringBytes(row.payload);
+  out.string(row.payload_encoding);
 }
 
-function serialisedPayload(event: AgentEvent, redact: Redactor): { payload: string; payload_encoding: string } {
-  if (event.value === null) return { payload: '', payload_encoding: 'none' };
-  if (event.encoding === 'empty') return { payload: '', payload_encoding: 'text' };
-  if (event.encoding === 'opaque') {
-    // Redaction cannot see inside a value it cannot parse: AUDIT_UNPARSED_PAYLOAD decides what is kept.
-    if (redact.unparsed === 'hash-only')
-      return { payload: digest('sha256', event.value, 'hex'), payload_encoding: 'sha256' };
-    if (redact.unparsed === 'drop-value') return { payload: '', payload_encoding: 'dropped' };
-    return { payload: event.value.toString('base64'), payload_encoding: 'base64' };
-  }
-  const body =
-    event.encoding === 'avro'
-      ? (JSON.parse(
-          JSON.stringify(event.body, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v)),
-        ) as unknown)
-      : event.body;
-  const redacted = redact(body);
-  if (event.encoding === 'avro') return { payload: JSON.stringify(redacted.value), payload_encoding: 'avro-json' };
-  const text = event.schemaId === null ? event.value.toString('utf8') : event.value.subarray(5).toString('utf8');
-  return redacted.changed
-    ? { payload: JSON.stringify(redacted.value), payload_encoding: 'json-redacted' }
-    : { payload: text, payload_encoding: 'text' };
+/** The chain hash of hashed-column bytes after `prevHash`. */
+export function chainHash(prevHash: string, hashedBytes: Uint8Array): string {
+  const sha = createHash('sha256');
+  if (prevHash.length > 0) sha.update(prevHash, 'latin1');
+  return sha.update(hashedBytes).digest('hex');
 }
 
-/** An audit row and the same row encoded for the insert. */
-export interface ChainedRow {
-  row: AuditRow;
-  /**
-   * The row's JSONCompactEachRow cells after ingested_at, comma-separated (INSERT_COLUMNS order).
-   * Built from the cells that were hashed, so each value is serialised once.
-   */
-  cells: string;
+/**
+ * Appends the full insert row for `values` to `out` (INSERT_COLUMNS order) and returns its hash.
+ * The last 8 bytes (ingested_at) are a placeholder that the writer fills when it inserts the batch.
+ */
+export function appendAuditRow(out: RowBinaryWriter, values: AuditRowValues, prevHash: string): string {
+  const start = out.length;
+  writeHashedColumns(out, values);
+  const hash = chainHash(prevHash, out.bytes(start));
+  out.int64(-1); // latency_ms
+  out.uint16(0); // retries
+  out.uint8(0); // timed_out
+  out.string(prevHash);
+  out.string(hash);
+  out.uint8(CHAIN_VERSION);
+  out.int64(0); // ingested_at, filled at insert
+  return hash;
 }
 
-/** The row for `event`, chained after (prevOffset, prevHash). */
-export function toAuditRow(event: AgentEvent, prevOffset: string, prevHash: string, redact: Redactor): AuditRow {
-  return chainRow(event, prevOffset, prevHash, redact).row;
-}
+const EMPTY = Buffer.alloc(0);
 
-export function chainRow(event: AgentEvent, prevOffset: string, prevHash: string, redact: Redactor): ChainedRow {
+/** The hashed values of the row for `event`, chained after `prevOffset`. */
+export function auditRowValues(event: AgentEvent, prevOffset: string, redact: Redactor): AuditRowValues {
   const stored = storedPayload(event, redact);
-  const row: AuditRow = {
+  return {
     topic: event.topic,
     partition: event.partition,
     offset: event.offset,
     prev_offset: prevOffset,
     ts: event.timestamp,
-    key: event.key ?? '',
-    headers: event.headers,
+    key: event.keyBytes !== undefined ? (event.keyBytes ?? EMPTY) : event.key === null ? EMPTY : Buffer.from(event.key),
+    headers: headerPairs(event),
     agent: event.agent,
     capability: event.capability,
     workflow_id: event.workflowId ?? '',
@@ -249,20 +210,74 @@ export function chainRow(event: AgentEvent, prevOffset: string, prevHash: string
     schema_id: event.schemaId ?? -1,
     parse_error: event.parseError ?? '',
     dlq_reason: event.dlqReason ?? '',
-    latency_ms: event.latencyMs ?? -1,
-    retries: event.retries,
-    timed_out: event.timedOut ? 1 : 0,
     payload: stored.payload,
     payload_encoding: stored.payload_encoding,
-    prev_hash: prevHash,
-    hash: '',
   };
-  const runs = hashedRuns(row);
-  row.hash = sha256(prevHash, canonicalOf(runs, cell(row.ts), sortedHeaders(row.headers)));
-  // The insert reuses the hashed texts, except ts as DateTime64 text and headers as a Map object
-  // (ClickHouse reads the quoted numbers as numbers). Hashes are hex: quoted as they are.
-  const cells = `"${clickhouseTime(row.ts)}",${quote(row.headers)},"${prevHash}","${row.hash}",${runs.head},${runs.key},${runs.tail}`;
-  return { row, cells };
+}
+
+/** The record's headers as sorted (name, bytes) pairs. */
+function headerPairs(event: AgentEvent): ReadonlyArray<readonly [string, Uint8Array]> {
+  const pairs: Array<readonly [string, Uint8Array]> =
+    event.headerPairs !== undefined
+      ? [...event.headerPairs]
+      : Object.entries(event.headers).map(([name, value]) => [name, Buffer.from(value)] as const);
+  if (pairs.length > 1) pairs.sort(([a], [b]) => compareUtf8(a, b));
+  return pairs;
+}
+
+/** Orders strings by their UTF-8 bytes (what an auditor's tools sort by); Array.sort is stable for ties. */
+export function compareUtf8(a: string, b: string): number {
+  if (a === b) return 0;
+  // UTF-16 code unit order is UTF-8 byte order except between surrogates and U+E000..U+FFFF.
+  if (!BEYOND_D7FF.test(a) && !BEYOND_D7FF.test(b)) return a < b ? -1 : 1;
+  return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
+}
+
+const BEYOND_D7FF = /[\ud800-\uffff]/;
+
+/**
+ * The stored payload: the value's bytes as sent when nothing was redacted (a Confluent frame's
+ * 5-byte header left out), else the redacted JSON; Avro as its JSON; undecodable values as
+ * AUDIT_UNPARSED_PAYLOAD says ('bytes': the value as sent). A body that parsed but is nested too
+ * deeply to serialise again (JSON.stringify runs out of stack) and had to be redacted or
+ * re-encoded is kept as its SHA-256: its text may hold what redaction masked, and one record must
+ * not stop the batch.
+ */
+export function storedPayload(
+  event: AgentEvent,
+  redact: Redactor,
+): { payload: Uint8Array | string; payload_encoding: string } {
+  try {
+    return serialisedPayload(event, redact);
+  } catch (err) {
+    if (!(err instanceof RangeError) || event.value === null) throw err;
+    return { payload: digest('sha256', event.value, 'hex'), payload_encoding: 'sha256' };
+  }
+}
+
+function serialisedPayload(
+  event: AgentEvent,
+  redact: Redactor,
+): { payload: Uint8Array | string; payload_encoding: string } {
+  if (event.value === null) return { payload: '', payload_encoding: 'none' };
+  if (event.encoding === 'empty') return { payload: '', payload_encoding: 'text' };
+  if (event.encoding === 'opaque') {
+    // Redaction cannot see inside a value it cannot parse: AUDIT_UNPARSED_PAYLOAD decides what is kept.
+    if (redact.unparsed === 'hash-only')
+      return { payload: digest('sha256', event.value, 'hex'), payload_encoding: 'sha256' };
+    if (redact.unparsed === 'drop-value') return { payload: '', payload_encoding: 'dropped' };
+    return { payload: event.value, payload_encoding: 'bytes' };
+  }
+  const body =
+    event.encoding === 'avro'
+      ? (JSON.parse(
+          JSON.stringify(event.body, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v)),
+        ) as unknown)
+      : event.body;
+  const redacted = redact(body);
+  if (event.encoding === 'avro') return { payload: JSON.stringify(redacted.value), payload_encoding: 'avro-json' };
+  if (redacted.changed) return { payload: JSON.stringify(redacted.value), payload_encoding: 'json-redacted' };
+  return { payload: event.schemaId === null ? event.value : event.value.subarray(5), payload_encoding: 'text' };
 }
 
 /** ClickHouse DateTime64(3) text for ms since the epoch, exact to the millisecond. */

@@ -1,21 +1,39 @@
-// The audit sink: every event becomes one hash-chained row of audit_events, inserted in batches
+// The audit sink: every event becomes one hash-chained row of audit_events (chain version 2,
+// audit-row.ts), built straight into the RowBinary body of the next insert, and inserted in batches
 // (AUDIT_BATCH_ROWS rows or AUDIT_FLUSH_MS, whichever first, or at once when the pipeline says every
-// batch in progress waits on the sinks: group commit). A batch of the pipeline is accepted only after
-// ClickHouse confirmed the insert that holds its rows.
+// batch in progress waits on the sinks: group commit). The same insert round writes the batch's
+// correlation outcomes to task_outcomes. A batch of the pipeline is accepted only after ClickHouse
+// confirmed the inserts that hold its rows.
 //
 // Exactly once in effect: the writer knows the stored tail (offset, hash) of every topic-partition
-// (read from ClickHouse the first time it sees it) and skips records at or below it, so a record
-// redelivered after a crash, already stored before the crash, is not stored again. This needs
-// inserts that are all-or-nothing: the table is partitioned by month of ingestion, so one insert is
-// one part. And it needs the writer never to give up on rows it has chained: while ClickHouse
-// refuses, it retries with backoff (ingest waits, Kafka keeps the backlog) and never rejects, since
-// a batch offered again would be skipped as already stored.
+// (read from ClickHouse the first time it sees it) and does not store records at or below it again.
+// A record redelivered after a crash is compared with the row stored at its offset: identical (the
+// usual case) means skip; different means the stored row is not this record's (forged or rewritten):
+// an integrity alarm (metric, error log, a row in integrity_findings holding the genuine row), and
+// the record is kept there, never dropped. This needs inserts that are all-or-nothing: the table is
+// partitioned by month of ingestion, so one insert is one part. And it needs the writer never to
+// give up on rows it has chained: while ClickHouse refuses, it retries with backoff (ingest waits,
+// Kafka keeps the backlog) and never rejects, since a batch offered again would be skipped as
+// already stored.
+//
+// A partition's first row is recorded in chain_genesis and published as a checkpoint, so that a
+// deleted head of the chain is a gap rather than a shorter chain.
 
 import type { ClickHouseClient } from '@clickhouse/client';
-import type { CorrelatedBatch, EventSink } from '../correlate/index.js';
+import type { CorrelatedBatch, EventSink, TaskTimeout } from '../correlate/index.js';
+import type { AgentEvent } from '../decode/index.js';
 import type { Logger } from '../logger.js';
-import { chainRow, clickhouseTime, INSERT_COLUMNS, type ChainedRow } from './audit-row.js';
+import {
+  appendAuditRow,
+  auditRowValues,
+  chainHash,
+  clickhouseTime,
+  INSERT_COLUMNS,
+  writeHashedColumns,
+} from './audit-row.js';
+import { insertRowBinary } from './clickhouse-client.js';
 import type { Redactor } from './redaction.js';
+import { RowBinaryWriter } from './row-binary.js';
 
 export interface AuditWriterOptions {
   batchRows: number;
@@ -36,27 +54,114 @@ export interface ChainTail {
 export interface AuditWriterStats {
   rowsWritten: number;
   duplicatesSkipped: number;
+  outcomesWritten: number;
+  /** Records whose offset holds a different stored row (integrity_findings). */
+  integrityAlarms: number;
   flushes: number;
   insertRetries: number;
   buffered: number;
 }
 
-const INSERT_STATEMENT = `INSERT INTO audit_events (${INSERT_COLUMNS.join(', ')}) FORMAT JSONCompactEachRow`;
+/** A row's coordinates and hash, for checkpoints. */
+export interface StoredRowRef {
+  topic: string;
+  partition: number;
+  offset: string;
+  hash: string;
+}
+
+interface IntegrityFinding {
+  topic: string;
+  partition: number;
+  offset: string;
+  kind: 'conflict' | 'missing';
+  detail: string;
+  storedHash: string;
+  recordHash: string;
+  recordRow: Buffer;
+}
+
+const FINDING_COLUMNS = [
+  'found_at',
+  'topic',
+  'partition',
+  'offset',
+  'kind',
+  'detail',
+  'stored_hash',
+  'record_hash',
+  'record_row',
+] as const;
+
+export const OUTCOME_COLUMNS = [
+  'topic',
+  'partition',
+  'offset',
+  'ts',
+  'workflow_id',
+  'task_id',
+  'agent',
+  'capability',
+  'kind',
+  'attempt',
+  'retries',
+  'latency_ms',
+  'timed_out',
+  'answered_by',
+  'version',
+  'written_at',
+] as const;
+
+/** Bytes at the end of each audit row that hold ingested_at (DateTime64(3) as Int64). */
+const INGESTED_AT_BYTES = 8;
+
+/** The rows one accept chained for one partition (what a confirmed insert moves the tail to). */
+interface ChainedRun {
+  topic: string;
+  partition: number;
+  rows: number;
+  last: StoredRowRef;
+  genesis: StoredRowRef | null;
+}
+
+/** One insert round: audit rows and outcome rows, and who waits for them. */
+class PendingInsert {
+  readonly rows = new RowBinaryWriter();
+  /** End of each audit row in `rows` (ingested_at is the last 8 bytes before it). */
+  readonly rowEnds: number[] = [];
+  readonly outcomes = new RowBinaryWriter(1 << 16);
+  outcomeCount = 0;
+  readonly runs: ChainedRun[] = [];
+  readonly waiting: Array<() => void> = [];
+
+  get size(): number {
+    return this.rowEnds.length + this.outcomeCount;
+  }
+}
 
 export class AuditWriter implements EventSink {
   readonly name = 'audit';
   private readonly tails = new Map<string, ChainTail>();
   /** Last row per topic-partition that ClickHouse confirmed, not yet checkpointed. */
-  private readonly confirmed = new Map<string, { topic: string; partition: number; offset: string; hash: string }>();
-  private buffer: ChainedRow[] = [];
-  private waiting: Array<() => void> = [];
+  private readonly confirmed = new Map<string, StoredRowRef>();
+  /** First rows of partitions (genesis), confirmed and not yet checkpointed. */
+  private confirmedGenesis: StoredRowRef[] = [];
+  private pending = new PendingInsert();
   private timer: NodeJS.Timeout | undefined;
   private flushing: Promise<void> = Promise.resolve();
   private closed = false;
   /** accept calls that have not yet handed their rows to the buffer. */
   private accepting = 0;
   private flushWanted = false;
-  private readonly counters = { rowsWritten: 0, duplicatesSkipped: 0, flushes: 0, insertRetries: 0 };
+  private outcomeVersion = 0;
+  private readonly counters = {
+    rowsWritten: 0,
+    duplicatesSkipped: 0,
+    outcomesWritten: 0,
+    integrityAlarms: 0,
+    flushes: 0,
+    insertRetries: 0,
+  };
 
   constructor(
     private readonly client: ClickHouseClient,
@@ -64,29 +169,42 @@ export class AuditWriter implements EventSink {
   ) {}
 
   async accept(batch: CorrelatedBatch): Promise<void> {
-    if (batch.events.length === 0) return; // an event-clock tick: nothing to store
+    if (batch.events.length === 0 && batch.timeouts.length === 0) return; // a tick with nothing to store
     this.accepting += 1;
     let queued: Promise<void> | undefined;
     try {
-      const tail = await this.tail(batch.topic, batch.partition);
-      const rows: ChainedRow[] = [];
-      for (const event of batch.events) {
-        const offset = BigInt(event.offset);
-        if (offset <= tail.offset) {
-          this.counters.duplicatesSkipped += 1;
-          continue;
+      const events = batch.events;
+      // Outcomes are encoded now, before any wait: accepts are called in correlation order, so their
+      // versions follow it (a timeout's row outranks the earlier row of its request).
+      const outcomes = this.encodeOutcomes(events, batch.timeouts);
+      const tail = events.length === 0 ? undefined : await this.tail(batch.topic, batch.partition);
+      const fresh = tail === undefined ? [] : await this.withoutStored(batch.topic, batch.partition, events, tail);
+      const into = this.pending;
+      if (fresh.length > 0) {
+        const chain = tail!;
+        const startsChain = chain.offset < 0n;
+        let firstHash = '';
+        for (const event of fresh) {
+          const prevOffset = chain.offset < 0n ? '-1' : chain.offset.toString();
+          chain.hash = appendAuditRow(into.rows, auditRowValues(event, prevOffset, this.options.redact), chain.hash);
+          chain.offset = BigInt(event.offset);
+          into.rowEnds.push(into.rows.length);
+          if (firstHash === '') firstHash = chain.hash;
         }
-        const chained = chainRow(
-          event,
-          tail.offset < 0n ? '-1' : tail.offset.toString(),
-          tail.hash,
-          this.options.redact,
-        );
-        tail.offset = offset;
-        tail.hash = chained.row.hash;
-        rows.push(chained);
+        const { topic, partition } = batch;
+        into.runs.push({
+          topic,
+          partition,
+          rows: fresh.length,
+          last: { topic, partition, offset: chain.offset.toString(), hash: chain.hash },
+          genesis: startsChain ? { topic, partition, offset: fresh[0]!.offset, hash: firstHash } : null,
+        });
       }
-      if (rows.length > 0) queued = this.enqueue(rows);
+      if (outcomes !== null) {
+        into.outcomes.append(outcomes.bytes());
+        into.outcomeCount += outcomes.count;
+      }
+      if (fresh.length > 0 || outcomes !== null) queued = this.enqueue(into);
     } finally {
       this.accepting -= 1;
       if (this.flushWanted && this.accepting === 0) {
@@ -100,7 +218,7 @@ export class AuditWriter implements EventSink {
   /** Group commit: no more rows come until these are written, so write them now (once the accepts under way have buffered theirs). */
   flushNow(): void {
     if (this.accepting > 0) this.flushWanted = true;
-    else if (this.buffer.length > 0) void this.flush();
+    else if (this.pending.size > 0) void this.flush();
   }
 
   /** The stored chain tail of a topic-partition (cached after the first read). */
@@ -129,11 +247,160 @@ export class AuditWriter implements EventSink {
     return tail;
   }
 
-  /** The confirmed chain tails that moved since the last call (for checkpoints). */
-  takeCheckpoints(): Array<{ topic: string; partition: number; offset: string; hash: string }> {
-    const moved = [...this.confirmed.values()];
+  /** The confirmed chain tails that moved since the last call, and confirmed chain heads (for checkpoints). */
+  takeCheckpoints(): StoredRowRef[] {
+    const moved = [...this.confirmedGenesis, ...this.confirmed.values()];
     this.confirmed.clear();
+    this.confirmedGenesis = [];
     return moved;
+  }
+
+  /**
+   * The events of a batch that are not stored yet: those above the tail. Those at or below it were
+   * stored before (a redelivery after a crash or rebalance) and are compared with what is stored.
+   */
+  private async withoutStored(
+    topic: string,
+    partition: number,
+    events: readonly AgentEvent[],
+    tail: ChainTail,
+  ): Promise<readonly AgentEvent[]> {
+    if (tail.offset < 0n || BigInt(events[0]!.offset) > tail.offset) return events; // the usual case
+    const stored = events.filter((event) => BigInt(event.offset) <= tail.offset);
+    this.counters.duplicatesSkipped += stored.length;
+    await this.compareWithStored(topic, partition, stored);
+    return events.slice(stored.length);
+  }
+
+  /**
+   * Checks each redelivered record against the row stored at its offset: the row it gives, chained on
+   * the stored row's own predecessor, must have the stored hash. A version-1 row hashed correlation
+   * outcomes, which a redelivery need not reproduce, so it is not compared.
+   */
+  private async compareWithStored(topic: string, partition: number, events: readonly AgentEvent[]): Promise<void> {
+    const rows = await this.retrying(`reading stored rows of ${topic}:${partition}`, async () =>
+      (
+        await this.client.query({
+          query: `SELECT toString(offset) AS offset, toString(prev_offset) AS prev_offset, prev_hash, hash, chain_version
+                  FROM audit_events
+                  WHERE topic = {topic:String} AND partition = {partition:UInt32} AND offset >= {from:UInt64} AND offset <= {to:UInt64}
+                  SETTINGS prefer_column_name_to_alias = 1`,
+          query_params: { topic, partition, from: events[0]!.offset, to: events.at(-1)!.offset },
+          format: 'JSONEachRow',
+        })
+      ).json<{ offset: string; prev_offset: string; prev_hash: string; hash: string; chain_version: number }>(),
+    );
+    const byOffset = new Map(rows.map((row) => [row.offset, row]));
+    const findings: IntegrityFinding[] = [];
+    const scratch = new RowBinaryWriter(1 << 12);
+    for (const event of events) {
+      const row = byOffset.get(event.offset);
+      if (row !== undefined && Number(row.chain_version) < 2) continue;
+      scratch.reset();
+      const values = auditRowValues(event, row?.prev_offset ?? '-1', this.options.redact);
+      writeHashedColumns(scratch, values);
+      const recordHash = chainHash(row?.prev_hash ?? '', scratch.bytes());
+      if (row !== undefined && recordHash === row.hash) continue;
+      findings.push({
+        topic,
+        partition,
+        offset: event.offset,
+        kind: row === undefined ? 'missing' : 'conflict',
+        detail:
+          row === undefined
+            ? `record ${topic}:${partition}@${event.offset} is at or below the stored tail but no row holds it`
+            : `the row stored at ${topic}:${partition}@${event.offset} is not this record's: it was forged or rewritten`,
+        storedHash: row?.hash ?? '',
+        recordHash,
+        recordRow: Buffer.from(scratch.bytes()),
+      });
+    }
+    if (findings.length === 0) return;
+    this.counters.integrityAlarms += findings.length;
+    for (const finding of findings)
+      this.options.logger.error(
+        { topic, partition, offset: finding.offset, kind: finding.kind, storedHash: finding.storedHash },
+        `INTEGRITY ALARM: ${finding.detail}; the genuine row is kept in integrity_findings`,
+      );
+    const body = new RowBinaryWriter(1 << 12);
+    const foundAt = Date.now();
+    for (const f of findings) {
+      body.int64(foundAt);
+      body.string(f.topic);
+      body.uint32(f.partition);
+      body.uint64(f.offset);
+      body.string(f.kind);
+      body.string(f.detail);
+      body.string(f.storedHash);
+      body.string(f.recordHash);
+      body.stringBytes(f.recordRow);
+    }
+    await this.retrying(`recording ${findings.length} integrity findings`, () =>
+      insertRowBinary(this.client, 'integrity_findings', FINDING_COLUMNS, Buffer.from(body.bytes())),
+    );
+  }
+
+  /** The task_outcomes rows of `events` and `timeouts` (null when there are none). */
+  private encodeOutcomes(
+    events: readonly AgentEvent[],
+    timeouts: readonly TaskTimeout[],
+  ): { bytes(): Buffer; count: number } | null {
+    let out: RowBinaryWriter | undefined;
+    let count = 0;
+    const now = Date.now();
+    for (const event of events) {
+      if (event.latencyMs === null && event.retries === 0 && !event.timedOut) continue;
+      out ??= new RowBinaryWriter(1 << 12);
+      this.writeOutcome(out, now, event, event.workflowId, event.taskId, event.kind, event.timestamp, {
+        retries: event.retries,
+        latencyMs: event.latencyMs ?? -1,
+        timedOut: event.timedOut,
+        answeredBy: event.answeredBy ?? '',
+      });
+      count += 1;
+    }
+    for (const timeout of timeouts) {
+      // The request that got no answer within its TTL.
+      out ??= new RowBinaryWriter(1 << 12);
+      this.writeOutcome(out, now, timeout, timeout.workflowId, timeout.taskId, 'request', timeout.requestedAt, {
+        retries: timeout.attempts - 1,
+        latencyMs: -1,
+        timedOut: true,
+        answeredBy: '',
+      });
+      count += 1;
+    }
+    return out === undefined ? null : { bytes: () => out.bytes(), count };
+  }
+
+  private writeOutcome(
+    out: RowBinaryWriter,
+    now: number,
+    at: { topic: string; partition: number; offset: string; agent: string; capability: string },
+    workflowId: string | null,
+    taskId: string | null,
+    kind: string,
+    ts: number,
+    outcome: { retries: number; latencyMs: number; timedOut: boolean; answeredBy: string },
+  ): void {
+    // Versions increase in write order, across restarts too (they start from the wall clock in µs).
+    this.outcomeVersion = Math.max(this.outcomeVersion + 1, now * 1000);
+    out.string(at.topic);
+    out.uint32(at.partition);
+    out.uint64(at.offset);
+    out.int64(ts);
+    out.string(workflowId ?? '');
+    out.string(taskId ?? '');
+    out.string(at.agent);
+    out.string(at.capability);
+    out.string(kind);
+    out.uint16(Math.min(0xffff, outcome.retries + 1));
+    out.uint16(Math.min(0xffff, outcome.retries));
+    out.int64(outcome.latencyMs);
+    out.uint8(outcome.timedOut ? 1 : 0);
+    out.string(outcome.answeredBy);
+    out.int64(this.outcomeVersion);
+    out.int64(now);
   }
 
   /** Stores alerts in the anomalies table (retrying like rows do). */
@@ -185,7 +452,7 @@ export class AuditWriter implements EventSink {
   }
 
   stats(): AuditWriterStats {
-    return { ...this.counters, buffered: this.buffer.length };
+    return { ...this.counters, buffered: this.pending.size };
   }
 
   async close(): Promise<void> {
@@ -193,10 +460,9 @@ export class AuditWriter implements EventSink {
     await this.flush();
   }
 
-  private enqueue(rows: ChainedRow[]): Promise<void> {
-    const done = new Promise<void>((resolve) => this.waiting.push(resolve));
-    this.buffer.push(...rows);
-    if (this.buffer.length >= this.options.batchRows) void this.flush();
+  private enqueue(into: PendingInsert): Promise<void> {
+    const done = new Promise<void>((resolve) => into.waiting.push(resolve));
+    if (into.size >= this.options.batchRows) void this.flush();
     else this.timer ??= setTimeout(() => void this.flush(), this.options.flushMs);
     return done;
   }
@@ -205,43 +471,68 @@ export class AuditWriter implements EventSink {
   private flush(): Promise<void> {
     clearTimeout(this.timer);
     this.timer = undefined;
-    const rows = this.buffer;
-    const waiting = this.waiting;
-    this.buffer = [];
-    this.waiting = [];
-    this.flushing = this.flushing.then(async () => {
-      if (rows.length === 0) {
-        for (const resolve of waiting) resolve();
-        return;
-      }
-      // JSONCompactEachRow written by hand from the cells hashed at accept time: each value is
-      // serialised once, and ClickHouse parses compact rows faster than named ones.
-      const ingestedAt = JSON.stringify(clickhouseTime(Date.now()));
-      let body = '';
-      for (const { cells } of rows) body += `[${ingestedAt},${cells}]\n`;
-      const started = performance.now();
-      await this.retrying(`inserting ${rows.length} audit rows`, () =>
-        this.client.command({ query: `${INSERT_STATEMENT}\n${body}` }),
-      );
-      const seconds = (performance.now() - started) / 1000;
-      this.counters.rowsWritten += rows.length;
-      this.counters.flushes += 1;
-      // Rows of one topic-partition are buffered in offset order, so its last row is its new tail.
-      const lastByPartition = new Map<string, ChainedRow['row']>();
-      const byTopic = new Map<string, number>();
-      for (const { row } of rows) {
-        lastByPartition.set(`${row.topic}:${row.partition}`, row);
-        byTopic.set(row.topic, (byTopic.get(row.topic) ?? 0) + 1);
-      }
-      for (const [key, row] of lastByPartition) {
-        const last = this.confirmed.get(key);
-        if (last === undefined || BigInt(row.offset) > BigInt(last.offset))
-          this.confirmed.set(key, { topic: row.topic, partition: row.partition, offset: row.offset, hash: row.hash });
-      }
-      this.options.onInsert?.(byTopic, seconds);
-      for (const resolve of waiting) resolve();
-    });
+    const round = this.pending;
+    this.pending = new PendingInsert();
+    this.flushing = this.flushing.then(() => this.insert(round));
     return this.flushing;
+  }
+
+  /** Writes one round: chain heads first, then the audit rows, then the outcomes. */
+  private async insert(round: PendingInsert): Promise<void> {
+    const started = performance.now();
+    const genesis = round.runs.flatMap((run) => (run.genesis === null ? [] : [run.genesis]));
+    if (genesis.length > 0) {
+      const createdAt = clickhouseTime(Date.now());
+      await this.retrying(`recording ${genesis.length} chain heads`, () =>
+        this.client.insert({
+          table: 'chain_genesis',
+          format: 'JSONEachRow',
+          values: genesis.map((g) => ({
+            topic: g.topic,
+            partition: g.partition,
+            first_offset: g.offset,
+            hash: g.hash,
+            created_at: createdAt,
+          })),
+        }),
+      );
+    }
+    if (round.rowEnds.length > 0) {
+      const ingestedAt = Date.now();
+      const rows = round.rows;
+      // ingested_at is the last column of every row: fill the placeholders in place.
+      const end = rows.length;
+      rows.length = 0;
+      for (const rowEnd of round.rowEnds) {
+        rows.length = rowEnd - INGESTED_AT_BYTES;
+        rows.int64(ingestedAt);
+      }
+      rows.length = end;
+      const body = rows.bytes();
+      await this.retrying(`inserting ${round.rowEnds.length} audit rows`, () =>
+        insertRowBinary(this.client, 'audit_events', INSERT_COLUMNS, body),
+      );
+      this.counters.rowsWritten += round.rowEnds.length;
+    }
+    if (round.outcomeCount > 0) {
+      const body = round.outcomes.bytes();
+      await this.retrying(`inserting ${round.outcomeCount} task outcomes`, () =>
+        insertRowBinary(this.client, 'task_outcomes', OUTCOME_COLUMNS, body),
+      );
+      this.counters.outcomesWritten += round.outcomeCount;
+    }
+    this.counters.flushes += 1;
+    const byTopic = new Map<string, number>();
+    for (const run of round.runs) {
+      byTopic.set(run.topic, (byTopic.get(run.topic) ?? 0) + run.rows);
+      // Runs of one topic-partition are buffered in offset order, so the last is its new tail.
+      const key = `${run.topic}:${run.partition}`;
+      const last = this.confirmed.get(key);
+      if (last === undefined || BigInt(run.last.offset) > BigInt(last.offset)) this.confirmed.set(key, run.last);
+    }
+    this.confirmedGenesis.push(...genesis);
+    if (byTopic.size > 0) this.options.onInsert?.(byTopic, (performance.now() - started) / 1000);
+    for (const resolve of round.waiting) resolve();
   }
 
   private async retrying<T>(what: string, step: () => Promise<T>): Promise<T> {

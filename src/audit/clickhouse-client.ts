@@ -2,8 +2,12 @@
 // server when CLICKHOUSE_URL is set. Both come back as an @clickhouse/client ClickHouseClient whose
 // current database is CLICKHOUSE_DATABASE, so nothing above this file knows which one it got.
 
-import { mkdirSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { randomUUID } from 'node:crypto';
+import { accessSync, constants, mkdirSync } from 'node:fs';
+import { rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { Readable } from 'node:stream';
 import { createClient, type ClickHouseClient } from '@clickhouse/client';
 import { createChdbConnection } from 'chdb/connection';
 import type { ClickHouseConfig } from '../config/index.js';
@@ -69,6 +73,7 @@ async function openEmbedded(config: ClickHouseConfig): Promise<ClickHouseClient>
     connection: connection as unknown as ClientConnection,
     request_timeout: config.requestTimeoutMs,
   });
+  embeddedClients.add(client);
   try {
     // chdb runs every query in one in-process session, in which USE sticks (the `database` client
     // option is ignored by the chdb connection).
@@ -79,6 +84,47 @@ async function openEmbedded(config: ClickHouseConfig): Promise<ClickHouseClient>
     throw unavailable(config, err);
   }
   return client;
+}
+
+/** Clients opened on the embedded engine (whose inserts take their binary body from a file). */
+const embeddedClients = new WeakSet<ClickHouseClient>();
+
+/** Where embedded inserts stage their body: memory-backed when the machine has /dev/shm. */
+const STAGING_DIR = (() => {
+  try {
+    accessSync('/dev/shm', constants.W_OK);
+    return '/dev/shm';
+  } catch {
+    return tmpdir();
+  }
+})();
+
+/**
+ * Inserts `body`, rows in RowBinary, into `table` (columns in `columns` order). To a server, the body
+ * is the request body of the INSERT. The embedded engine's connection reads an insert body as UTF-8
+ * text (which would corrupt binary rows), so there the body is written to a file, in memory where
+ * the machine allows, and read with INSERT … FROM INFILE, which passes the bytes through unchanged
+ * (a test inserts and reads back a 30,000-row batch of non-UTF-8 bytes).
+ */
+export async function insertRowBinary(
+  client: ClickHouseClient,
+  table: string,
+  columns: readonly string[],
+  body: Buffer,
+): Promise<void> {
+  const into = `INSERT INTO ${table} (${columns.join(', ')})`;
+  if (!embeddedClients.has(client)) {
+    const result = await client.exec({ query: `${into} FORMAT RowBinary`, values: Readable.from([body]) });
+    result.stream.resume();
+    return;
+  }
+  const file = join(STAGING_DIR, `agentwatch-insert-${process.pid}-${randomUUID()}.bin`);
+  await writeFile(file, body);
+  try {
+    await client.command({ query: `${into} FROM INFILE '${file}' FORMAT RowBinary` });
+  } finally {
+    await rm(file, { force: true });
+  }
 }
 
 /** SELECT 1 against the client; throws a retryable AW_CLICKHOUSE_UNAVAILABLE when it does not answer. */

@@ -9,10 +9,30 @@ export type { MigrationResult } from './migrate.js';
 export { MIGRATIONS } from './migrations.js';
 export { createRedactor, REDACTED } from './redaction.js';
 export type { Redactor } from './redaction.js';
-export { canonical, chainHash, HASHED_FIELDS, toAuditRow } from './audit-row.js';
-export type { AuditRow } from './audit-row.js';
-export { verifyPartition, verifyCheckpoints, storedPartitions } from './verify.js';
-export type { Checkpoint, VerifyProblem, VerifyRange, VerifyReport } from './verify.js';
+export {
+  appendAuditRow,
+  auditRowValues,
+  chainHash,
+  CHAIN_VERSION,
+  HASHED_COLUMNS,
+  SQL_ROW_HASH,
+  writeHashedColumns,
+} from './audit-row.js';
+export type { AuditRowValues } from './audit-row.js';
+export { canonicalV1, chainHashV1, HASHED_FIELDS_V1 } from './chain-v1.js';
+export type { RowV1 } from './chain-v1.js';
+export { insertRowBinary } from './clickhouse-client.js';
+export { RowBinaryReader, RowBinaryWriter } from './row-binary.js';
+export {
+  chainGenesis,
+  recomputeHash,
+  storedPartitions,
+  storedRows,
+  verifyCheckpoints,
+  verifyPartition,
+  verifyPartitionInSql,
+} from './verify.js';
+export type { Checkpoint, StoredRow, VerifyProblem, VerifyRange, VerifyReport } from './verify.js';
 export { CheckpointPublisher, readCheckpoints } from './checkpoints.js';
 export {
   AUDIT_COLUMNS,
@@ -32,3 +52,5 @@ export type {
   AuditRecord,
   QueryLimits,
 } from './audit-queries.js';
+export { SourceCheck } from './source-check.js';
+export type { SourceReport } from './source-check.js';

@@ -26,7 +26,11 @@ export async function migrate(client: ClickHouseClient, options: { retentionDays
     if (done.has(migration.version)) continue;
     for (const statement of migration.statements) {
       try {
-        await client.command({ query: statement.replace('{retention}', retentionClause(options.retentionDays)) });
+        await client.command({
+          query: statement
+            .replace('{retention}', retentionClause(options.retentionDays))
+            .replace('{outcome_retention}', retentionClause(options.retentionDays, 'written_at')),
+        });
       } catch (err) {
         throw new AgentwatchError(
           'AW_CLICKHOUSE_UNAVAILABLE',

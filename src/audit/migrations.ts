@@ -103,9 +103,63 @@ export const MIGRATIONS: readonly Migration[] = [
         ADD COLUMN IF NOT EXISTS kind LowCardinality(String) DEFAULT 'incident' COMMENT 'incident: windows left the short-term baseline; drift: the baseline left its long-term reference'`,
     ],
   },
+  {
+    version: 4,
+    name: 'chain version 2: chain_version, task_outcomes, chain_genesis, integrity_findings',
+    statements: [
+      `ALTER TABLE audit_events
+        ADD COLUMN IF NOT EXISTS chain_version UInt8 DEFAULT 1 COMMENT '1: JSON canonical form with correlation outcomes; 2: RowBinary of what the record alone says (docs/audit-chain.md)'`,
+      // Correlation outcomes, written by the correlating side; one row per record that has one,
+      // the latest written wins (ReplacingMergeTree on version; read with argMax or FINAL).
+      `CREATE TABLE IF NOT EXISTS task_outcomes (
+        topic LowCardinality(String),
+        partition UInt32,
+        offset UInt64,
+        ts DateTime64(3, 'UTC') COMMENT 'the record timestamp',
+        workflow_id String,
+        task_id String,
+        agent LowCardinality(String),
+        capability LowCardinality(String),
+        kind LowCardinality(String),
+        attempt UInt16 COMMENT 'the attempt as correlated (retries + 1)',
+        retries UInt16,
+        latency_ms Int64 COMMENT '-1 when unknown',
+        timed_out UInt8,
+        answered_by String,
+        version UInt64 COMMENT 'write order: the highest is the latest outcome of the record',
+        written_at DateTime64(3, 'UTC')
+      ) ENGINE = ReplacingMergeTree(version)
+      PARTITION BY toYYYYMM(ts)
+      ORDER BY (topic, partition, offset)
+      {outcome_retention}`,
+      // Where each partition's chain begins: a missing head is then a gap, not a shorter chain.
+      `CREATE TABLE IF NOT EXISTS chain_genesis (
+        topic LowCardinality(String),
+        partition UInt32,
+        first_offset UInt64 COMMENT 'the first offset stored for the partition',
+        hash String COMMENT 'the first row''s hash',
+        created_at DateTime64(3, 'UTC')
+      ) ENGINE = MergeTree
+      ORDER BY (topic, partition)`,
+      // A record whose offset already holds a different row (a forged or rewritten row): the
+      // genuine row is kept here, never dropped.
+      `CREATE TABLE IF NOT EXISTS integrity_findings (
+        found_at DateTime64(3, 'UTC'),
+        topic LowCardinality(String),
+        partition UInt32,
+        offset UInt64,
+        kind LowCardinality(String),
+        detail String,
+        stored_hash String,
+        record_hash String COMMENT 'the hash the record gives, chained on the stored row''s prev_hash',
+        record_row String COMMENT 'the genuine row: RowBinary of the hashed columns'
+      ) ENGINE = MergeTree
+      ORDER BY (topic, partition, offset, found_at)`,
+    ],
+  },
 ];
 
-/** The TTL clause for audit_events: keep forever (0) or N days after ingestion. */
-export function retentionClause(retentionDays: number): string {
-  return retentionDays > 0 ? `TTL toDateTime(ingested_at) + INTERVAL ${Math.floor(retentionDays)} DAY` : '';
+/** The TTL clause: keep forever (0) or N days after `column` (ingested_at for audit_events). */
+export function retentionClause(retentionDays: number, column = 'ingested_at'): string {
+  return retentionDays > 0 ? `TTL toDateTime(${column}) + INTERVAL ${Math.floor(retentionDays)} DAY` : '';
 }

@@ -11,7 +11,8 @@ import { parseVerifyArguments, runVerify, VERIFY_USAGE } from './verify-command.
 import { parseSimulateArguments, runSimulate, SIMULATE_USAGE } from './simulate-command.js';
 import { runDemo } from './demo-command.js';
 import { parseDuration } from '../sim/index.js';
-import { createClickHouseClient, migrate } from '../audit/index.js';
+import { createClickHouseClient, createRedactor, migrate } from '../audit/index.js';
+import { RecordDecoder, registrySchemaSource } from '../decode/index.js';
 import { createKafka } from '../ingest/index.js';
 
 const COMMANDS: ReadonlyArray<{ name: string; summary: string }> = [
@@ -19,7 +20,11 @@ const COMMANDS: ReadonlyArray<{ name: string; summary: string }> = [
   { name: 'check', summary: 'Ask Kafka, the schema registry and ClickHouse for an answer each; exit 1 if one fails.' },
   { name: 'score', summary: 'Score window feature rows (CSV or JSONL, file or stdin) offline; one JSON line per row.' },
   { name: 'migrate', summary: 'Create or upgrade the audit tables in ClickHouse (run also runs it at start).' },
-  { name: 'verify', summary: 'Recompute the audit hash chain; report the first altered row or gap; exit 1 if any.' },
+  {
+    name: 'verify',
+    summary:
+      'Recompute the audit hash chain (in Node, or --sql in ClickHouse); --checkpoints and --against-kafka check it against Kafka; report the first altered, deleted or inserted row; exit 1 if any.',
+  },
   {
     name: 'simulate',
     summary: 'Run an A2A agent fleet (dispatcher + workers) on the configured Kafka, with fault injection.',
@@ -151,6 +156,13 @@ export async function main(argv: string[]): Promise<number> {
         () => createKafka(config.kafka, createLogger('warn')),
         config.topics.checkpoints,
         process.stdout,
+        () => ({
+          kafka: createKafka(config.kafka, createLogger('warn')),
+          decoder: new RecordDecoder(registrySchemaSource(config.schemaRegistry), {
+            maxPayloadBytes: config.ingest.maxPayloadBytes,
+          }),
+          redact: createRedactor(config.audit.redactPaths, config.audit.unparsedPayload),
+        }),
       );
     } finally {
       await client.close();

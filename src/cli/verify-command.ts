@@ -1,14 +1,33 @@
 // `agentwatch verify`: recomputes the audit hash chain of every stored topic-partition (or one
-// range), and with --checkpoints checks the stored rows against the checkpoints published to Kafka.
-// One JSON line per partition; exit 1 when any link is broken.
+// range): in Node by default, or by ClickHouse alone with --sql. With --checkpoints it checks the
+// stored rows against the checkpoints published to Kafka, and with --against-kafka against the
+// records themselves (while Kafka retains them). One JSON line per check; exit 1 when any fails.
 
 import type { Writable } from 'node:stream';
 import type { ClickHouseClient } from '@clickhouse/client';
 import type { Kafka } from 'kafkajs';
-import { readCheckpoints, storedPartitions, verifyCheckpoints, verifyPartition } from '../audit/index.js';
+import {
+  readCheckpoints,
+  storedPartitions,
+  verifyCheckpoints,
+  verifyPartition,
+  verifyPartitionInSql,
+  type Redactor,
+  type VerifyRange,
+} from '../audit/index.js';
+import type { RecordDecoder } from '../decode/index.js';
 import { AgentwatchError } from '../errors.js';
+import { checkAgainstKafka } from './verify-against-kafka.js';
 
-export const VERIFY_USAGE = 'agentwatch verify [--topic T --partition P] [--from OFFSET] [--to OFFSET] [--checkpoints]';
+export const VERIFY_USAGE =
+  'agentwatch verify [--topic T --partition P] [--from OFFSET] [--to OFFSET] [--sql] [--checkpoints] [--against-kafka]';
+
+/** What --against-kafka reads and decodes with: the service's own Kafka, decoder and redaction. */
+export interface SourceAccess {
+  kafka: Kafka;
+  decoder: RecordDecoder;
+  redact: Redactor;
+}
 
 export interface VerifyArguments {
   topic: string | undefined;
@@ -16,6 +35,8 @@ export interface VerifyArguments {
   from: string | undefined;
   to: string | undefined;
   checkpoints: boolean;
+  sql: boolean;
+  againstKafka: boolean;
 }
 
 export function parseVerifyArguments(args: readonly string[]): VerifyArguments {
@@ -25,6 +46,8 @@ export function parseVerifyArguments(args: readonly string[]): VerifyArguments {
     from: undefined,
     to: undefined,
     checkpoints: false,
+    sql: false,
+    againstKafka: false,
   };
   for (let i = 0; i < args.length; i += 1) {
     const flag = args[i]!;
@@ -39,6 +62,8 @@ export function parseVerifyArguments(args: readonly string[]): VerifyArguments {
     else if (flag === '--from') parsed.from = value(/^\d+$/, 'an offset');
     else if (flag === '--to') parsed.to = value(/^\d+$/, 'an offset');
     else if (flag === '--checkpoints') parsed.checkpoints = true;
+    else if (flag === '--sql') parsed.sql = true;
+    else if (flag === '--against-kafka') parsed.againstKafka = true;
     else throw new AgentwatchError('AW_CLI_USAGE', `unknown argument ${flag}; usage: ${VERIFY_USAGE}`);
   }
   if ((parsed.topic === undefined) !== (parsed.partition === undefined)) {
@@ -57,8 +82,9 @@ export async function runVerify(
   kafka: () => Kafka,
   checkpointsTopic: string,
   out: Writable,
+  source?: () => SourceAccess,
 ): Promise<number> {
-  const ranges =
+  const ranges: VerifyRange[] =
     args.topic !== undefined
       ? [
           {
@@ -71,9 +97,27 @@ export async function runVerify(
       : await storedPartitions(client);
   let ok = true;
   for (const range of ranges) {
-    const report = await verifyPartition(client, range);
+    const report = args.sql ? await verifyPartitionInSql(client, range) : await verifyPartition(client, range);
     ok &&= report.ok;
     out.write(`${JSON.stringify(report)}\n`);
+  }
+  if (args.againstKafka) {
+    if (source === undefined) throw new AgentwatchError('AW_CLI_USAGE', '--against-kafka needs Kafka access');
+    const access = source();
+    for (const topic of new Set(ranges.map((r) => r.topic))) {
+      const reports = await checkAgainstKafka(
+        access.kafka,
+        client,
+        access.decoder,
+        access.redact,
+        topic,
+        ranges.filter((r) => r.topic === topic),
+      );
+      for (const report of reports) {
+        ok &&= report.ok;
+        out.write(`${JSON.stringify({ againstKafka: true, ...report })}\n`);
+      }
+    }
   }
   if (args.checkpoints) {
     const checkpoints = (await readCheckpoints(kafka(), checkpointsTopic)).filter(

@@ -174,7 +174,7 @@ export class Correlator {
       event.attempt,
       pending !== undefined ? pending.attempts + 1 : finished !== undefined ? finished.attempts + 1 : 1,
     );
-    event.attempt = attempts;
+    // event.attempt stays what the record declares (the audit row stores that); retries says what correlation found.
     event.retries = attempts - 1;
     if (attempts > 1) this.counters.retries += 1;
 

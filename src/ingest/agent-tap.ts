@@ -285,16 +285,42 @@ export class AgentTap {
   }
 }
 
-function toRecord(topic: string, partition: number, message: KafkaMessage): KafkaRecord {
+/** The record as decode takes it, from a kafkajs message. */
+export function toRecord(topic: string, partition: number, message: KafkaMessage): KafkaRecord {
   return {
     topic,
     partition,
     offset: message.offset,
     timestamp: Number(message.timestamp),
     key: message.key === null ? null : message.key.toString('utf8'),
+    keyBytes: message.key,
     headers: headerStrings(message.headers),
+    headerPairs: headerBytes(message.headers),
     value: message.value,
   };
+}
+
+/**
+ * Each header's name and value bytes, a repeated header once per value in the order kafkajs read
+ * them (the audit row's form); undefined when there are none.
+ */
+export function headerBytes(headers: IHeaders | undefined): Array<readonly [string, Buffer]> | undefined {
+  if (headers === undefined) return undefined;
+  let pairs: Array<readonly [string, Buffer]> | undefined;
+  for (const [name, value] of Object.entries(headers)) {
+    if (value === undefined) continue;
+    pairs ??= [];
+    if (!Array.isArray(value)) {
+      pairs.push([name, Buffer.isBuffer(value) ? value : Buffer.from(value)]);
+      continue;
+    }
+    // As in headerStrings: only Buffers and strings are the record's values.
+    for (const v of value as unknown[]) {
+      if (Buffer.isBuffer(v)) pairs.push([name, v]);
+      else if (typeof v === 'string') pairs.push([name, Buffer.from(v)]);
+    }
+  }
+  return pairs;
 }
 
 /**

@@ -1,7 +1,7 @@
 // The ingest stage: the Kafka tap, topic discovery, the DLQ.
 export { createKafka, probeKafka } from './kafka-client.js';
 export type { KafkaProbe } from './kafka-client.js';
-export { AgentTap } from './agent-tap.js';
+export { AgentTap, toRecord } from './agent-tap.js';
 export type { BatchHandler, TapBatch, TapOptions, TapStats } from './agent-tap.js';
 export { createTopicFilter } from './topic-filter.js';
 export type { TopicFilter } from './topic-filter.js';

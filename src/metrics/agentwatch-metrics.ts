@@ -26,7 +26,13 @@ export interface MetricSources {
     lateEvents: number;
     agentsEvicted: number;
   };
-  audit(): { buffered: number; insertRetries: number; duplicatesSkipped: number };
+  audit(): {
+    buffered: number;
+    insertRetries: number;
+    duplicatesSkipped: number;
+    outcomesWritten: number;
+    integrityAlarms: number;
+  };
   /** Records whose timestamps no clock explains, ahead of the declared clock or far behind the event clock. */
   clockSkew(): { ahead: number; behind: number };
   /** Each scored agent's last window score and threshold (at most DETECT_MAX_AGENTS agents). */
@@ -222,8 +228,18 @@ export class AgentwatchMetrics {
     );
     total(
       'agentwatch_audit_duplicates_skipped_total',
-      'Redelivered records already in the audit store, skipped.',
+      'Redelivered records already in the audit store (compared with the stored row), skipped.',
       () => sources.audit().duplicatesSkipped,
+    );
+    total(
+      'agentwatch_task_outcomes_written_total',
+      'Correlation outcomes (latency, retries, timeouts) written to task_outcomes.',
+      () => sources.audit().outcomesWritten,
+    );
+    total(
+      'agentwatch_integrity_alarms_total',
+      'Records whose offset already holds a different stored row (forged or rewritten); each is kept in integrity_findings. Any increase needs an investigation.',
+      () => sources.audit().integrityAlarms,
     );
     const perAgent = (
       name: string,

@@ -2,7 +2,9 @@
 // 100,000 records through a real `agentwatch run`, SIGKILLed midway and restarted, leave exactly
 // 100,000 audit rows and every partition's chain verifies. Then a row altered directly in ClickHouse
 // is reported at its offset, a deleted row as a gap, and a truncated tail (invisible to the chain
-// alone) by the checkpoints published to Kafka, all through `agentwatch verify`.
+// alone) by the checkpoints published to Kafka, all through `agentwatch verify`. A store rewritten
+// with a consistently recomputed chain passes `verify` but not `verify --against-kafka`, which
+// recomputes the rows from the records in Kafka; nor does a chain-consistent row forged past the tail.
 
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
@@ -11,7 +13,16 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import { createClickHouseClient, verifyPartition } from '../../src/audit/index.js';
+import {
+  appendAuditRow,
+  createClickHouseClient,
+  insertRowBinary,
+  RowBinaryWriter,
+  storedRows,
+  verifyPartition,
+  type ClickHouseClient,
+} from '../../src/audit/index.js';
+import { INSERT_COLUMNS } from '../../src/audit/audit-row.js';
 import { connectedProducer, createTopics, isolatedOverrides, runId, testKafka, waitFor } from './harness.js';
 import { repoRoot, stackConfig } from './stack-env.js';
 
@@ -187,4 +198,82 @@ test('SIGKILL midway and restart: exactly 100,000 audit rows, every chain verifi
     ['checkpoint', String(RECORDS / PARTITIONS - 1)],
   );
   assert.equal(truncated.code, 1);
+
+  // Proof against the source, on partition 3 (untouched so far).
+  const last = RECORDS / PARTITIONS - 1;
+  const clean3 = verify('--topic', TOPIC, '--partition', '3', '--against-kafka');
+  assert.equal(clean3.code, 0, JSON.stringify(clean3.reports));
+  assert.deepEqual(
+    [clean3.reports[1]!.againstKafka, clean3.reports[1]!.compared, clean3.reports[1]!.ok],
+    [true, RECORDS / PARTITIONS, true],
+  );
+  // A consistent rewrite: the payload of row last-9 changed, and the chain recomputed from there on.
+  const forger = await createClickHouseClient(stackConfig(overrides).clickhouse);
+  try {
+    await rewriteFrom(forger, last - 9, '{"rewritten":true}');
+  } finally {
+    await forger.close();
+  }
+  const rewritten = verify('--topic', TOPIC, '--partition', '3', '--against-kafka');
+  assert.equal(rewritten.reports[0]!.ok, true, 'the chain alone cannot see a consistent rewrite');
+  assert.deepEqual(
+    [rewritten.reports[1]!.ok, (rewritten.reports[1]!.problem as { kind: string; offset: string }).offset],
+    [false, String(last - 9)],
+  );
+  assert.equal(rewritten.code, 1);
+  // A chain-consistent row forged past the tail (the next offset Kafka would assign).
+  const forger2 = await createClickHouseClient(stackConfig(overrides).clickhouse);
+  try {
+    await forgeAfterTail(forger2, 1);
+  } finally {
+    await forger2.close();
+  }
+  const pastTail = verify('--topic', TOPIC, '--partition', '1', '--from', '701', '--against-kafka');
+  const beyond = pastTail.reports.find((r) => r.againstKafka === true)!;
+  assert.equal(pastTail.reports[0]!.ok, true, 'the chain alone cannot see it');
+  assert.deepEqual(
+    [beyond.ok, (beyond.problem as { offset: string }).offset],
+    [false, String(RECORDS / PARTITIONS)],
+    JSON.stringify(beyond),
+  );
 });
+
+/** Rewrites partition 3 from `offset` on: that row's payload replaced, every hash from there recomputed. */
+async function rewriteFrom(client: ClickHouseClient, offset: number, payload: string): Promise<void> {
+  const rows = [];
+  for await (const row of storedRows(client, { topic: TOPIC, partition: 3, fromOffset: String(offset - 1) }))
+    rows.push(row);
+  const out = new RowBinaryWriter();
+  let prevHash = rows[0]!.hash;
+  for (const row of rows.slice(1)) {
+    const values = row.values.offset === String(offset) ? { ...row.values, payload } : row.values;
+    prevHash = appendAuditRow(out, values, prevHash);
+    out.length -= 8;
+    out.int64(Date.now());
+  }
+  await client.command({
+    query: `ALTER TABLE audit_events DELETE WHERE topic = '${TOPIC}' AND partition = 3 AND offset >= ${offset} SETTINGS mutations_sync = 1`,
+  });
+  await insertRowBinary(client, 'audit_events', INSERT_COLUMNS, Buffer.from(out.bytes()));
+}
+
+/** Appends a chain-consistent row after the tail of `partition`, at the next offset. */
+async function forgeAfterTail(client: ClickHouseClient, partition: number): Promise<void> {
+  let tail;
+  for await (const row of storedRows(client, { topic: TOPIC, partition, fromOffset: String(RECORDS / PARTITIONS - 1) }))
+    tail = row;
+  const out = new RowBinaryWriter();
+  appendAuditRow(
+    out,
+    {
+      ...tail!.values,
+      offset: String(RECORDS / PARTITIONS),
+      prev_offset: tail!.values.offset,
+      payload: '{"forged":true}',
+    },
+    tail!.hash,
+  );
+  out.length -= 8;
+  out.int64(Date.now());
+  await insertRowBinary(client, 'audit_events', INSERT_COLUMNS, Buffer.from(out.bytes()));
+}

@@ -75,19 +75,20 @@ export function auditRoutes(app: FastifyInstance, context: ApiContext): void {
     },
   );
 
-  app.get<{ Querystring: FilterQuery & { format?: 'ndjson' | 'csv' } }>(
+  app.get<{ Querystring: FilterQuery & { format?: 'ndjson' | 'csv' | 'chain' } }>(
     '/v1/audit/export',
     {
       config: { roles: ['auditor'] },
       schema: {
-        summary: 'Every audit event matching the filters, streamed as NDJSON or CSV (header row)',
+        summary:
+          'Every audit event matching the filters, streamed as NDJSON or CSV (header row); format=chain: the stored rows as hashed (bytes as base64), for recomputing the chain (docs/audit-chain.md)',
         tags: ['audit'],
         querystring: {
           type: 'object',
           additionalProperties: false,
           properties: {
             ...auditFilterProperties,
-            format: { type: 'string', enum: ['ndjson', 'csv'], default: 'ndjson' },
+            format: { type: 'string', enum: ['ndjson', 'csv', 'chain'], default: 'ndjson' },
           },
         },
         response: errorResponses,

@@ -64,7 +64,12 @@ export function workflowRoutes(app: FastifyInstance, context: ApiContext): void 
           events: records.length,
           tasks: new Set(records.filter((r) => r.task_id !== '').map((r) => r.task_id)).size,
           retries: records.filter((r) => r.kind === 'request' && r.retries > 0).length,
-          timedOut: records.filter((r) => r.timed_out).length,
+          // A task that timed out: its request (the TTL ran out) and a late answer both say so.
+          timedOut: new Set(
+            records
+              .filter((r) => r.timed_out)
+              .map((r) => (r.task_id !== '' ? r.task_id : `${r.topic}:${r.partition}:${r.offset}`)),
+          ).size,
           maxLatencyMs: latencies.length === 0 ? null : Math.max(...latencies),
         },
         truncated,
