@@ -217,6 +217,7 @@ export class Service {
     const pipeline = new Pipeline({
       decoder: new RecordDecoder(registrySchemaSource(config.schemaRegistry), {
         maxPayloadBytes: config.ingest.maxPayloadBytes,
+        keepJsonBody: config.audit.redactPaths.length > 0 || config.sinks.eventsFile !== undefined,
       }),
       correlator,
       clock: new EventClock(config.eventTime),

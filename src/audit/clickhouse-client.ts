@@ -73,7 +73,7 @@ async function openEmbedded(config: ClickHouseConfig): Promise<ClickHouseClient>
     connection: connection as unknown as ClientConnection,
     request_timeout: config.requestTimeoutMs,
   });
-  embeddedClients.add(client);
+  Object.defineProperty(client, EMBEDDED, { value: true });
   try {
     // chdb runs every query in one in-process session, in which USE sticks (the `database` client
     // option is ignored by the chdb connection).
@@ -86,8 +86,12 @@ async function openEmbedded(config: ClickHouseConfig): Promise<ClickHouseClient>
   return client;
 }
 
-/** Clients opened on the embedded engine (whose inserts take their binary body from a file). */
-const embeddedClients = new WeakSet<ClickHouseClient>();
+/** Marks a client opened on the embedded engine (whose inserts take their binary body from a file); a property, so a wrapper that forwards gets sees it too. */
+const EMBEDDED = Symbol('agentwatch.embedded');
+
+function isEmbedded(client: ClickHouseClient): boolean {
+  return (client as unknown as Record<symbol, unknown>)[EMBEDDED] === true;
+}
 
 /** Where embedded inserts stage their body: memory-backed when the machine has /dev/shm. */
 const STAGING_DIR = (() => {
@@ -113,7 +117,7 @@ export async function insertRowBinary(
   body: Buffer,
 ): Promise<void> {
   const into = `INSERT INTO ${table} (${columns.join(', ')})`;
-  if (!embeddedClients.has(client)) {
+  if (!isEmbedded(client)) {
     const result = await client.exec({ query: `${into} FORMAT RowBinary`, values: Readable.from([body]) });
     result.stream.resume();
     return;

@@ -23,6 +23,13 @@ export interface DecoderOptions {
   maxPayloadBytes: number;
   /** Most schema ids remembered (known and unknown); the cache is cleared when it is full. */
   maxCachedSchemas?: number;
+  /**
+   * Keep a JSON value's parse tree on the event (default true). Without it, `body` is null once the
+   * fields are read, so a batch's trees die young instead of living until its insert returns: the
+   * service keeps them only when redaction or the events file needs them (Avro bodies always stay:
+   * the audit row stores them as JSON).
+   */
+  keepJsonBody?: boolean;
 }
 
 /** agent.<kind>.<capability>: the topic convention of A2A-over-Kafka fleets. */
@@ -48,7 +55,10 @@ export class RecordDecoder {
   /** One event per record, in order. Rejects only when the schema registry is unreachable (retryable). */
   async decode(records: readonly KafkaRecord[]): Promise<AgentEvent[]> {
     await this.resolveSchemaIds(records);
-    return records.map((record) => this.decodeRecord(record));
+    const events = records.map((record) => this.decodeRecord(record));
+    if (this.options.keepJsonBody === false)
+      for (const event of events) if (event.encoding === 'json' || event.encoding === 'a2a-jsonrpc') event.body = null;
+    return events;
   }
 
   private async resolveSchemaIds(records: readonly KafkaRecord[]): Promise<void> {

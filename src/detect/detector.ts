@@ -239,6 +239,12 @@ export class Detector {
   private readonly oneSided: number;
   private readonly agents = new OrderedTable<AgentState>();
   private closedBefore = Number.NEGATIVE_INFINITY;
+  /**
+   * No agent's next window to close starts before this (it may start later): while the watermark's
+   * limit is below it, nothing closes and close() does not walk the agents (once per window, not
+   * once per batch, at 10,000 agents).
+   */
+  private earliestToClose = Number.NEGATIVE_INFINITY;
   private readonly counters = { windowsScored: 0, anomalousWindows: 0, lateEvents: 0, agentsEvicted: 0, accepted: 0 };
   private lastWatermark = Number.NEGATIVE_INFINITY;
 
@@ -449,6 +455,7 @@ export class Detector {
     // an answer read before its requests) opens that window: it has not closed (the checks above),
     // and without this the agent would skip every window before its first-read record, for good.
     if (start < state.nextToClose) state.nextToClose = start;
+    if (state.nextToClose < this.earliestToClose) this.earliestToClose = state.nextToClose;
     this.agents.set(key, state); // most recently seen last
     let window = state.open.get(start);
     if (window === undefined) {
@@ -468,13 +475,18 @@ export class Detector {
   private close(watermark: number): { windows: WindowReport[]; alerts: AnomalyAlert[] } {
     const { windowMs, latenessMs } = this.config;
     const limit = watermark - windowMs - latenessMs; // windows starting at or before it close
+    if (limit < this.earliestToClose) return { windows: [], alerts: [] };
     // Every window the watermark passed closes, in window order across agents; for each window
     // start: 1. score every agent's window, 2. a worker is anomalous only when it is also unlike its
     // peers in that window, 3. incidents and learning (which the next window's scores build on).
     const due: AgentState[] = [];
     let from = Number.POSITIVE_INFINITY;
+    let earliestLater = Number.POSITIVE_INFINITY;
     for (const [, state] of this.agents.entries()) {
-      if (state.nextToClose > limit) continue;
+      if (state.nextToClose > limit) {
+        earliestLater = Math.min(earliestLater, state.nextToClose);
+        continue;
+      }
       if ((limit - state.nextToClose) / windowMs >= MAX_SILENT_WINDOWS) {
         state.nextToClose = (Math.floor(limit / windowMs) - (MAX_SILENT_WINDOWS - 1)) * windowMs;
         for (const start of state.open.keys()) if (start < state.nextToClose) state.open.delete(start);
@@ -500,6 +512,8 @@ export class Detector {
       }
     }
     this.closedBefore = Math.max(this.closedBefore, limit);
+    for (const state of due) earliestLater = Math.min(earliestLater, state.nextToClose);
+    this.earliestToClose = earliestLater;
     return { windows: reports, alerts };
   }
 
