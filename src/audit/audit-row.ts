@@ -59,16 +59,18 @@ export const HASHED_COLUMNS = [
 export type HashedColumn = (typeof HASHED_COLUMNS)[number][0];
 
 /**
- * The columns of an audit insert, in the order each row is written: the hashed ones, then the
+ * The columns of an audit insert, in the order each row is written: prev_hash, then the hashed
+ * columns (so that the hashed input, prev_hash's hex text followed by the hashed columns, is one
+ * contiguous run of the row: prev_hash's one-byte length prefix is all that precedes it), the
  * correlation columns of version 1 (written as "unknown": -1, 0, 0; outcomes are in task_outcomes),
- * the chain, the version, and ingested_at (filled when the batch is inserted).
+ * the hash, the version, and ingested_at (filled when the batch is inserted).
  */
 export const INSERT_COLUMNS = [
+  'prev_hash',
   ...HASHED_COLUMNS.map(([name]) => name),
   'latency_ms',
   'retries',
   'timed_out',
-  'prev_hash',
   'hash',
   'chain_version',
   'ingested_at',
@@ -166,13 +168,13 @@ export function chainHash(prevHash: string, hashedBytes: Uint8Array): string {
  * The last 8 bytes (ingested_at) are a placeholder that the writer fills when it inserts the batch.
  */
 export function appendAuditRow(out: RowBinaryWriter, values: AuditRowValues, prevHash: string): string {
-  const start = out.length;
+  out.string(prevHash);
+  const hashedFrom = out.length - prevHash.length; // prev_hash's text, after its length byte
   writeHashedColumns(out, values);
-  const hash = chainHash(prevHash, out.bytes(start));
+  const hash = digest('sha256', out.bytes(hashedFrom), 'hex'); // = chainHash(prevHash, hashed columns)
   out.int64(-1); // latency_ms
   out.uint16(0); // retries
   out.uint8(0); // timed_out
-  out.string(prevHash);
   out.string(hash);
   out.uint8(CHAIN_VERSION);
   out.int64(0); // ingested_at, filled at insert

@@ -44,30 +44,51 @@ export class RowBinaryWriter {
 
   uint16(value: number): void {
     this.reserve(2);
-    this.length = this.buffer.writeUInt16LE(value, this.length);
+    this.buffer[this.length++] = value & 0xff;
+    this.buffer[this.length++] = (value >>> 8) & 0xff;
   }
 
   uint32(value: number): void {
     this.reserve(4);
-    this.length = this.buffer.writeUInt32LE(value, this.length);
+    const buffer = this.buffer;
+    let at = this.length;
+    buffer[at++] = value & 0xff;
+    buffer[at++] = (value >>> 8) & 0xff;
+    buffer[at++] = (value >>> 16) & 0xff;
+    buffer[at++] = value >>> 24;
+    this.length = at;
   }
 
   /** UInt64 from a decimal string (Kafka offsets). */
   uint64(decimal: string): void {
+    if (decimal.length <= 15) {
+      this.int64(Number(decimal)); // exact below 2^53, and the same bytes for values below 2^63
+      return;
+    }
     this.reserve(8);
     this.length = this.buffer.writeBigUInt64LE(BigInt(decimal), this.length);
   }
 
   /** Int64 from a number (a safe integer) or a decimal string. */
   int64(value: number | string): void {
+    const number = typeof value === 'number' ? value : value.length <= 15 ? Number(value) : Number.NaN;
     this.reserve(8);
-    if (typeof value === 'number' && Number.isSafeInteger(value)) {
-      // Two 32-bit halves: no BigInt for the common case (timestamps, -1).
-      const low = value % 0x1_0000_0000;
-      const high = Math.floor(value / 0x1_0000_0000);
-      this.buffer.writeUInt32LE(low < 0 ? low + 0x1_0000_0000 : low, this.length);
-      this.buffer.writeInt32LE(high, this.length + 4);
-      this.length += 8;
+    if (Number.isSafeInteger(number)) {
+      // Two 32-bit halves: no BigInt for the common case (offsets, timestamps, -1).
+      const low = number % 0x1_0000_0000;
+      const high = Math.floor(number / 0x1_0000_0000);
+      const buffer = this.buffer;
+      let at = this.length;
+      const unsignedLow = low < 0 ? low + 0x1_0000_0000 : low;
+      buffer[at++] = unsignedLow & 0xff;
+      buffer[at++] = (unsignedLow >>> 8) & 0xff;
+      buffer[at++] = (unsignedLow >>> 16) & 0xff;
+      buffer[at++] = unsignedLow >>> 24;
+      buffer[at++] = high & 0xff;
+      buffer[at++] = (high >> 8) & 0xff;
+      buffer[at++] = (high >> 16) & 0xff;
+      buffer[at++] = (high >> 24) & 0xff;
+      this.length = at;
     } else {
       this.length = this.buffer.writeBigInt64LE(BigInt(value), this.length);
     }
@@ -85,9 +106,27 @@ export class RowBinaryWriter {
 
   /** A String column from text (written as UTF-8). */
   string(text: string): void {
-    if (text.length === 0) {
-      this.uint8(0);
-      return;
+    const length = text.length;
+    if (length <= 64) {
+      // Short text, as most cells are: copied byte by byte while it is ASCII (a native call per
+      // cell costs more), with its one-byte length in front.
+      this.reserve(length + 1);
+      const buffer = this.buffer;
+      const start = this.length;
+      buffer[start] = length;
+      let at = start + 1;
+      for (let i = 0; i < length; i += 1) {
+        const code = text.charCodeAt(i);
+        if (code >= 0x80) {
+          at = -1;
+          break;
+        }
+        buffer[at++] = code;
+      }
+      if (at >= 0) {
+        this.length = at;
+        return;
+      }
     }
     const bytes = Buffer.byteLength(text, 'utf8');
     this.varint(bytes);

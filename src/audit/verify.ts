@@ -75,6 +75,7 @@ const STORED_COLUMNS = INSERT_COLUMNS.filter((column) => column !== 'ingested_at
 
 /** Reads one stored row (STORED_COLUMNS in RowBinary). */
 function readStoredRow(reader: RowBinaryReader): StoredRow {
+  const prev_hash = reader.string();
   const topic = reader.string();
   const partition = reader.uint32();
   const offset = reader.uint64();
@@ -117,7 +118,7 @@ function readStoredRow(reader: RowBinaryReader): StoredRow {
     latency_ms: Number(reader.int64()),
     retries: reader.uint16(),
     timed_out: reader.uint8(),
-    prev_hash: reader.string(),
+    prev_hash,
     hash: reader.string(),
     chain_version: reader.uint8(),
   };

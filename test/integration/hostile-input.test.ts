@@ -35,6 +35,9 @@ const sink = new CollectingSink();
 const logFile = join(mkdtempSync(join(tmpdir(), 'aw-hostile-')), 'agentwatch.log');
 let service: Service;
 
+const BINARY_KEY = Buffer.from([0x80, 0x81, 0xff, 0x00]);
+const BINARY_HEADER = Buffer.from([0xc3, 0x28, 0x00, 0xff]);
+
 /** Each kind: a name, and records (value, key, headers, timestamp) it produces. */
 const NOW = Date.now();
 const deep = (n: number) => `${'['.repeat(n)}${']'.repeat(n)}`;
@@ -65,6 +68,14 @@ const kinds: Array<[string, () => Message]> = [
   ['null key', () => ({ key: null, value: '{"workflow_id": "wf-null-key", "task_id": "k"}' })],
   ['binary key', () => ({ key: Buffer.from([0xff, 0x00, 0xfe]), value: '{"workflow_id": "wf-bin-key"}' })],
   ['huge header', () => ({ value: '{"workflow_id": "wf-h"}', headers: { big: 'h'.repeat(200_000) } })],
+  [
+    'binary key and header values, a repeated header',
+    () => ({
+      key: BINARY_KEY,
+      value: '{"workflow_id": "wf-bin-h"}',
+      headers: { zz: BINARY_HEADER, rep: [Buffer.from([1]), Buffer.from([0xfe, 0x00])] },
+    }),
+  ],
   [
     'prototype-named headers',
     () => ({
@@ -212,6 +223,43 @@ test('hostile records mixed with normal traffic: no crash, one row per record, o
   );
   const storedProto = rows.split('\n').find((line) => line.includes('"wf-ph"'));
   assert.match(storedProto ?? '', /"__proto__":"p"/, `and stored: ${storedProto?.slice(0, 400)}`);
+  // Keys and header values round-trip byte-exact through the store and the export (format=chain).
+  const exported = async (workflowId: string) =>
+    (
+      await (
+        await fetch(`${service.apiUrl}/v1/audit/export?format=chain&workflowId=${workflowId}`, {
+          headers: { authorization: `Bearer ${KEY}` },
+        })
+      ).text()
+    )
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line) as { key_base64: string; headers_base64: Array<[string, string]> });
+  const binary = await exported('wf-bin-h');
+  assert.ok(binary.length >= 1);
+  for (const row of binary) {
+    assert.deepEqual(Buffer.from(row.key_base64, 'base64'), BINARY_KEY, 'the key as sent');
+    assert.deepEqual(
+      row.headers_base64.map(([name, value]) => [name, [...Buffer.from(value, 'base64')]]),
+      [
+        ['rep', [1]],
+        ['rep', [0xfe, 0x00]],
+        ['zz', [...BINARY_HEADER]],
+      ],
+      'header values as sent, a repeated header once per value, sorted by name',
+    );
+  }
+  for (const row of await exported('wf-bin-key'))
+    assert.deepEqual(Buffer.from(row.key_base64, 'base64'), Buffer.from([0xff, 0x00, 0xfe]));
+  for (const row of await exported('wf-ph'))
+    assert.deepEqual(
+      row.headers_base64.map(([name, value]) => [name, Buffer.from(value, 'base64').toString()]),
+      [
+        ['__proto__', 'p'],
+        ['constructor', 'c'],
+        ['toString', 't'],
+      ],
+    );
 
   // The API under hostile queries: 4xx, never 5xx.
   const probes = [
