@@ -368,6 +368,13 @@ function logAlert(logger: Logger, alert: AnomalyAlert): void {
     threshold: round(alert.threshold),
     windowStart: new Date(alert.windowStart).toISOString(),
     top,
+    // Tasks to look at, each with its timeline (GET /v1/workflows/{id}/timeline).
+    examples: alert.examples.map((e) => ({
+      reason: e.reason,
+      taskId: e.taskId,
+      workflowId: e.workflowId,
+      ...(e.latencyMs === null ? {} : { latencyMs: Math.round(e.latencyMs) }),
+    })),
   };
   const what = alert.kind === 'drift' ? 'drift' : 'anomaly';
   if (alert.state === 'FIRING') logger.warn(fields, `${what} FIRING for ${alert.agent}`);

@@ -68,5 +68,11 @@ export function toAvro(alert: AnomalyAlert, publishedAt: number): Record<string,
     resolution: alert.resolution,
     accepted_by: alert.acceptedBy,
     kind: alert.kind,
+    examples: alert.examples.map((e) => ({
+      task_id: e.taskId,
+      workflow_id: e.workflowId,
+      reason: e.reason === 'timed-out' ? 'timed_out' : e.reason, // Avro enum symbols have no '-'
+      latency_ms: e.latencyMs === null ? null : Math.round(e.latencyMs),
+    })),
   };
 }

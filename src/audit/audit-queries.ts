@@ -328,6 +328,14 @@ export interface AnomalyRecord {
   threshold: number;
   p_value: number;
   features: unknown;
+  /** Tasks of the window to look at, each with the path of its workflow's timeline. */
+  examples: Array<{
+    taskId: string | null;
+    workflowId: string | null;
+    reason: string;
+    latencyMs: number | null;
+    timeline: string | null;
+  }>;
 }
 
 export async function searchAnomalies(
@@ -356,7 +364,7 @@ export async function searchAnomalies(
   }
   const result = await client.query({
     query: `SELECT alert_id, agent, capability, scope, kind, resolution, accepted_by, state, severity, toUnixTimestamp64Milli(onset) AS onset_ms, toUnixTimestamp64Milli(window_start) AS start_ms,
-              toUnixTimestamp64Milli(window_end) AS end_ms, score, threshold, p_value, features
+              toUnixTimestamp64Milli(window_end) AS end_ms, score, threshold, p_value, features, examples
             FROM anomalies WHERE ${clauses.length === 0 ? '1' : clauses.join(' AND ')}
             ORDER BY window_start DESC, alert_id LIMIT {limit:UInt32} ${settings(limits)}`,
     query_params: params,
@@ -379,6 +387,7 @@ export async function searchAnomalies(
     threshold: number;
     p_value: number;
     features: string;
+    examples: string;
   }>();
   return rows.map((r) => ({
     alert_id: r.alert_id,
@@ -397,5 +406,16 @@ export async function searchAnomalies(
     threshold: r.threshold,
     p_value: r.p_value,
     features: JSON.parse(r.features) as unknown,
+    examples: (
+      JSON.parse(r.examples) as Array<{
+        taskId: string | null;
+        workflowId: string | null;
+        reason: string;
+        latencyMs: number | null;
+      }>
+    ).map((e) => ({
+      ...e,
+      timeline: e.workflowId === null ? null : `/v1/workflows/${encodeURIComponent(e.workflowId)}/timeline`,
+    })),
   }));
 }

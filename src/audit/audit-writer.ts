@@ -422,6 +422,7 @@ export class AuditWriter implements EventSink {
       resolution: string | null;
       acceptedBy: string | null;
       features: unknown[];
+      examples: unknown[];
     }>,
   ): Promise<void> {
     if (alerts.length === 0) return;
@@ -444,6 +445,7 @@ export class AuditWriter implements EventSink {
       features: JSON.stringify(a.features, (_k, v: unknown) =>
         typeof v === 'number' && !Number.isFinite(v) ? null : v,
       ),
+      examples: JSON.stringify(a.examples),
       published_at: clickhouseTime(Date.now()),
     }));
     await this.retrying(`inserting ${alerts.length} anomalies`, () =>

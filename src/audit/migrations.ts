@@ -157,6 +157,14 @@ export const MIGRATIONS: readonly Migration[] = [
       ORDER BY (topic, partition, offset, found_at)`,
     ],
   },
+  {
+    version: 5,
+    name: 'anomalies: examples',
+    statements: [
+      `ALTER TABLE anomalies
+        ADD COLUMN IF NOT EXISTS examples String DEFAULT '[]' COMMENT 'JSON: up to 5 tasks of the window to look at [{taskId, workflowId, reason, latencyMs}]'`,
+    ],
+  },
 ];
 
 /** The TTL clause: keep forever (0) or N days after `column` (ingested_at for audit_events). */

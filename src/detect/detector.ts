@@ -41,7 +41,7 @@ import { PEER_DISTRIBUTION, peerScore } from './peer-evidence.js';
 import { IncidentTracker, type AlertState, type Resolution } from './incident-tracker.js';
 import { scorerOptions } from './scorer-options.js';
 import { severityOf, type Severity } from './threshold.js';
-import { WindowAccumulator } from './window-accumulator.js';
+import { WindowAccumulator, type TaskExample } from './window-accumulator.js';
 import { WindowScorer, type WindowScore } from './window-scorer.js';
 
 export interface FeatureExplanation {
@@ -83,6 +83,8 @@ export interface AnomalyAlert {
   acceptedBy: string | null;
   /** Every scored feature, largest contribution first. */
   features: FeatureExplanation[];
+  /** Up to MAX_EXAMPLES tasks of the alert's window to look at: timeouts, failures, retries, the slowest. */
+  examples: TaskExample[];
 }
 
 export interface WindowReport {
@@ -104,6 +106,8 @@ export interface WindowReport {
   tailPooled: number;
   /** A worker's D² against the other workers of its capability in the same window (null: capability, or no peers). */
   peerScore: number | null;
+  /** The window's most notable tasks (timeouts, failures, retries, the slowest), for the alert. */
+  examples: TaskExample[];
 }
 
 export interface DetectorStats {
@@ -670,6 +674,7 @@ export class Detector {
       pooled: 1,
       tailPooled: 1,
       peerScore: null,
+      examples: window.takeExamples(),
     };
     if (state.profile.windows < this.config.warmupWindows) {
       state.lastReport = report;
@@ -760,6 +765,7 @@ export class Detector {
       resolution,
       acceptedBy,
       features,
+      examples: report.examples,
     };
   }
 
@@ -799,6 +805,7 @@ export class Detector {
       resolution: drift.resolution,
       acceptedBy: drift.state === 'RESOLVED' ? acceptedBy : null,
       features,
+      examples: report.examples,
     };
   }
 }

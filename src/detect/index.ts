@@ -15,5 +15,7 @@ export type { FeatureDefinition, FeatureName } from './features.js';
 export { chiSquareCdf, chiSquareQuantile, chiSquareSurvival } from './chi-square.js';
 export { Detector } from './detector.js';
 export type { AgentSnapshot, AnomalyAlert, DetectorStats, FeatureExplanation, WindowReport } from './detector.js';
+export { MAX_EXAMPLES } from './window-accumulator.js';
+export type { ExampleReason, TaskExample } from './window-accumulator.js';
 export { DetectorSink } from './detector-sink.js';
 export type { AlertDelivery, WindowObserver } from './detector-sink.js';

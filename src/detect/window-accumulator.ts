@@ -6,6 +6,27 @@ import type { TaskTimeout } from '../correlate/index.js';
 import type { AgentEvent } from '../decode/index.js';
 import { LogHistogram } from './log-histogram.js';
 
+/** Why a task was picked as an example of its window. */
+export type ExampleReason = 'timed-out' | 'failed' | 'retried' | 'slow' | 'seen';
+
+/** A task of a window that an SRE can look up (its timeline: /v1/workflows/{workflowId}/timeline). */
+export interface TaskExample {
+  taskId: string | null;
+  workflowId: string | null;
+  reason: ExampleReason;
+  latencyMs: number | null;
+}
+
+/** Most examples kept per window. */
+export const MAX_EXAMPLES = 5;
+
+const REASON_RANK: Record<ExampleReason, number> = { 'timed-out': 4, failed: 3, retried: 2, slow: 1, seen: 0 };
+
+/** Ranks examples: timeouts, then failures, retries, then the slowest; a window keeps its top MAX_EXAMPLES. */
+function rank(example: TaskExample): number {
+  return REASON_RANK[example.reason] * 1e12 + (example.latencyMs ?? 0);
+}
+
 /** Samples of one quantity (latency or payload size): count, Σ ln(1 + v), Σ ln(1 + v)², histogram. */
 export class SampleStats {
   count = 0;
@@ -45,6 +66,8 @@ export class WindowAccumulator {
   /** Payload sizes of requests and of results, apart: their sizes differ, and their mix changes when answers lag. */
   readonly requestPayload = new SampleStats();
   readonly resultPayload = new SampleStats();
+  /** The window's most notable tasks, best first (at most MAX_EXAMPLES). */
+  private examples: TaskExample[] = [];
 
   addEvent(event: AgentEvent): void {
     const failed = event.kind === 'error' || event.state === 'failed' || event.state === 'rejected';
@@ -60,6 +83,47 @@ export class WindowAccumulator {
     }
     // A request read after its answer carries the latency (see correlate), so any event may.
     if (event.latencyMs !== null) this.latency.add(event.latencyMs);
+    if (event.taskId !== null || event.workflowId !== null) {
+      const reason: ExampleReason = event.timedOut
+        ? 'timed-out'
+        : failed
+          ? 'failed'
+          : event.retries > 0
+            ? 'retried'
+            : event.latencyMs !== null
+              ? 'slow'
+              : 'seen';
+      this.offerExample(event.taskId, event.workflowId, reason, event.latencyMs);
+    }
+  }
+
+  /** Hands over the window's examples once it is scored (a window kept for pooling does not keep them). */
+  takeExamples(): TaskExample[] {
+    const taken = this.examples;
+    this.examples = [];
+    return taken;
+  }
+
+  /** Keeps the task if it ranks among the window's top MAX_EXAMPLES (one entry per task). */
+  private offerExample(
+    taskId: string | null,
+    workflowId: string | null,
+    reason: ExampleReason,
+    latencyMs: number | null,
+  ): void {
+    const examples = this.examples;
+    const candidate: TaskExample = { taskId, workflowId, reason, latencyMs };
+    const score = rank(candidate);
+    if (examples.length === MAX_EXAMPLES && score <= rank(examples[MAX_EXAMPLES - 1]!)) return; // the usual case
+    const same = examples.findIndex((e) => e.taskId === taskId && e.workflowId === workflowId);
+    if (same >= 0) {
+      if (rank(examples[same]!) >= score) return;
+      examples.splice(same, 1);
+    }
+    let at = examples.length;
+    while (at > 0 && rank(examples[at - 1]!) < score) at -= 1;
+    examples.splice(at, 0, candidate);
+    if (examples.length > MAX_EXAMPLES) examples.pop();
   }
 
   /** A latency measured on a request read after its answer, for the window of the worker that answered. */
@@ -72,8 +136,9 @@ export class WindowAccumulator {
     return this.answers > 0 || this.latency.count > 0;
   }
 
-  addTimeout(_timeout: TaskTimeout): void {
+  addTimeout(timeout: TaskTimeout): void {
     this.timeouts += 1;
+    this.offerExample(timeout.taskId, timeout.workflowId, 'timed-out', null);
   }
 
   merge(other: WindowAccumulator): void {

@@ -1,8 +1,12 @@
 // An anomaly detected from traffic on the real broker lands on the anomalies topic as Avro, and a
 // plain kafkajs consumer decodes it with @kafkajs/confluent-schema-registry. Event time comes from
-// record timestamps: 60 one-second windows are produced at once, nothing waits on the clock.
+// record timestamps: 60 one-second windows are produced at once, nothing waits on the clock. The
+// alert names example tasks of its window, and the schema stays compatible with its previous version
+// in the real registry.
 
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
 import type { AnomalyAlert } from '../../src/detect/index.js';
@@ -17,7 +21,7 @@ import {
   testKafka,
   waitFor,
 } from './harness.js';
-import { stackConfig } from './stack-env.js';
+import { repoRoot, stackConfig } from './stack-env.js';
 
 const run = runId();
 const agent = `scan-${run}`;
@@ -134,4 +138,68 @@ test('the latency spike is published to the anomalies topic as registered Avro, 
     [],
     'no alert for anything else',
   );
+  // Example tasks of the window: the slowest, from the spike, with their workflow (for the timeline).
+  const examples = firing.value.examples as Array<{
+    task_id: string;
+    workflow_id: string;
+    reason: string;
+    latency_ms: number;
+  }>;
+  assert.ok(examples.length >= 1 && examples.length <= 5, JSON.stringify(examples));
+  // The slow answers first; then other tasks of the window (requests whose answers are still due).
+  assert.equal(examples[0]!.reason, 'slow', JSON.stringify(examples));
+  assert.ok(examples[0]!.latency_ms >= 1_000, `a slow task first: ${JSON.stringify(examples)}`);
+  for (const example of examples) {
+    assert.ok(['slow', 'seen'].includes(example.reason), JSON.stringify(example));
+    assert.equal(example.workflow_id, 'wf');
+    const window = Number(/-(\d+)-\d+$/.exec(example.task_id)?.[1]);
+    assert.ok(window >= SPIKE_FROM, `from the spike: ${example.task_id}`);
+  }
+  const slow = examples.filter((e) => e.reason === 'slow').map((e) => e.latency_ms);
+  assert.deepEqual(
+    slow,
+    [...slow].sort((a, b) => b - a),
+    'the slowest first',
+  );
+  const stored = await (
+    await service.clickhouse.query({
+      query: 'SELECT examples FROM anomalies WHERE alert_id = {id:String} AND state = {state:String}',
+      query_params: { id: String(firing.value.alert_id), state: 'FIRING' },
+      format: 'JSONEachRow',
+    })
+  ).json<{ examples: string }>();
+  assert.deepEqual(
+    (JSON.parse(stored[0]!.examples) as Array<{ taskId: string }>).map((e) => e.taskId),
+    examples.map((e) => e.task_id),
+    'stored with the alert',
+  );
+});
+
+test('the alert schema is backward compatible with its previous version in the registry', async () => {
+  const url = stackConfig().schemaRegistry.url;
+  const subject = `agentwatch-test-compat-${run}-value`;
+  const call = async (method: string, path: string, body?: unknown) => {
+    const response = await fetch(`${url}${path}`, {
+      method,
+      headers: { 'content-type': 'application/vnd.schemaregistry.v1+json' },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    });
+    assert.ok(response.ok, `${method} ${path}: ${response.status} ${await response.clone().text()}`);
+    return (await response.json()) as Record<string, unknown>;
+  };
+  await call('POST', `/subjects/${subject}/versions`, {
+    schema: readFileSync(join(repoRoot, 'test/fixtures/anomaly-alert-before-examples.avsc'), 'utf8'),
+  });
+  await call('PUT', `/config/${subject}`, { compatibility: 'BACKWARD' });
+  const current = readFileSync(join(repoRoot, 'schemas/anomaly-alert.avsc'), 'utf8');
+  const verdict = await call('POST', `/compatibility/subjects/${subject}/versions/latest`, { schema: current });
+  assert.equal(verdict.is_compatible, true, JSON.stringify(verdict));
+  // The check can fail: a new field without a default is not backward compatible.
+  const parsed = JSON.parse(current) as { fields: unknown[] };
+  parsed.fields.push({ name: 'required_without_default', type: 'string' });
+  const broken = await call('POST', `/compatibility/subjects/${subject}/versions/latest`, {
+    schema: JSON.stringify(parsed),
+  });
+  assert.equal(broken.is_compatible, false, JSON.stringify(broken));
+  await call('POST', `/subjects/${subject}/versions`, { schema: current });
 });

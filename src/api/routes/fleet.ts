@@ -60,6 +60,19 @@ export function fleetRoutes(app: FastifyInstance, context: ApiContext): void {
                     threshold: { type: 'number' },
                     p_value: { type: 'number' },
                     features: { type: 'array', items: { type: 'object', additionalProperties: true } },
+                    examples: {
+                      type: 'array',
+                      items: {
+                        type: 'object',
+                        properties: {
+                          taskId: { type: ['string', 'null'] },
+                          workflowId: { type: ['string', 'null'] },
+                          reason: { type: 'string' },
+                          latencyMs: { type: ['number', 'null'] },
+                          timeline: { type: ['string', 'null'] },
+                        },
+                      },
+                    },
                   },
                 },
               },
