@@ -184,22 +184,35 @@ if (parts.includes('memory')) {
       nodeArgs: ['--max-old-space-size=256'],
     },
   ];
-  for (const v of variants)
-    runs.push(await runChild<Memory>('./memory/memory.js', [v.mode], { nodeArgs: ['--expose-gc', ...v.nodeArgs] }));
+  // A variant may run out of its capped heap: that is a result too (reported, not a crash of the bench).
+  const failed: Array<string | null> = [];
+  for (const v of variants) {
+    try {
+      runs.push(await runChild<Memory>('./memory/memory.js', [v.mode], { nodeArgs: ['--expose-gc', ...v.nodeArgs] }));
+      failed.push(null);
+    } catch (err) {
+      runs.push({ mode: v.mode, records: 0, baselineRssMB: 0, engineLoadedRssMB: 0, samples: [], evictions: 0 });
+      failed.push(/heap out of memory|exited with null/.test(String(err)) ? 'out of memory (aborted)' : 'failed');
+    }
+  }
   table(
     ['process', 'RSS at start', 'RSS at 25 / 50 / 75 / 100 %', 'V8 heap used (after GC) at 25 / 50 / 75 / 100 %'],
-    runs.map((m, i) => [
-      variants[i]!.label,
-      `${m.engineLoadedRssMB.toFixed(0)} MB`,
-      m.samples.map((x) => x.rssMB.toFixed(0)).join(' / ') + ' MB',
-      m.samples.map((x) => x.heapUsedMB.toFixed(0)).join(' / ') + ' MB',
-    ]),
+    runs.map((m, i) =>
+      failed[i] !== null
+        ? [variants[i]!.label, '-', failed[i]!, '-']
+        : [
+            variants[i]!.label,
+            `${m.engineLoadedRssMB.toFixed(0)} MB`,
+            m.samples.map((x) => x.rssMB.toFixed(0)).join(' / ') + ' MB',
+            m.samples.map((x) => x.heapUsedMB.toFixed(0)).join(' / ') + ' MB',
+          ],
+    ),
   );
   const last = runs[0]!.samples.at(-1)!;
   console.log(
     `(RSS; tasks in flight at the samples: ${runs[0]!.samples.map((x) => x.inFlight.toLocaleString('en')).join(', ')}; agents: ${last.agents.toLocaleString('en')}; evictions: ${runs[0]!.evictions})`,
   );
-  const peak = (m: Memory) => Math.max(...m.samples.map((x) => x.rssMB)).toFixed(0);
+  const peak = (m: Memory) => (m.samples.length === 0 ? 'n/a' : Math.max(...m.samples.map((x) => x.rssMB)).toFixed(0));
   goals.push({
     goal: 'RSS ≤ 300 MB (10k agents, 100k in flight)',
     measured: `${peak(runs[0]!)} MB (without the engine ${peak(runs[1]!)} MB; heap capped ${peak(runs[2]!)} MB)`,

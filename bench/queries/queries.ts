@@ -37,7 +37,7 @@ for (let first = 0; first < rows; first += CHUNK) {
   const count = Math.min(CHUNK, rows - first);
   // w: workflow of row n — 100,000 workflows per chunk, each with 10 events spread over the chunk.
   await client.command({
-    query: `INSERT INTO audit_events (${[...HASHED_FIELDS_V1, 'prev_hash', 'hash', 'ingested_at'].join(', ')})
+    query: `INSERT INTO audit_events (${[...HASHED_FIELDS_V1, 'prev_hash', 'hash', 'ingested_at', 'chain_version'].join(', ')})
         SELECT
           concat('agent.', if(n % 2 = 0, 'tasks', 'results'), '.cap', toString(n % 12)) AS topic,
           toUInt32(0) AS partition, n AS offset, toInt64(n) - 1 AS prev_offset,
@@ -53,8 +53,16 @@ for (let first = 0; first < rows; first += CHUNK) {
           if(n % 2 = 1, toInt64(200 + n % 1800), toInt64(-1)) AS latency_ms, toUInt16(0) AS retries, toUInt8(0) AS timed_out,
           concat('{"jsonrpc":"2.0","id":"', toString(n), '","method":"SendMessage","params":{"message":{"contextId":"wf-', toString(w),
                  '","parts":[{"text":"', randomPrintableASCII(96), ' lorem ipsum dolor sit amet consectetur adipiscing elit sed do eiusmod tempor incididunt ut labore et dolore magna aliqua ut enim ad minim veniam quis nostrud exercitation ullamco"}]}}}') AS payload,
-          'text' AS payload_encoding, lower(hex(sipHash128(n - 1))) AS prev_hash, lower(hex(sipHash128(n))) AS hash, now64(3) AS ingested_at
+          'text' AS payload_encoding, lower(hex(sipHash128(n - 1))) AS prev_hash, lower(hex(sipHash128(n))) AS hash, now64(3) AS ingested_at, toUInt8(2) AS chain_version
         FROM (SELECT number + ${first} AS n, intDiv(number + ${first}, ${CHUNK}) * 100000 + (number + ${first}) % 100000 AS w FROM numbers(${count}))`,
+  });
+  // Chain version 2 keeps correlation outcomes in task_outcomes: each answer's latency, as the writer stores it.
+  await client.command({
+    query: `INSERT INTO task_outcomes (topic, partition, offset, ts, workflow_id, task_id, agent, capability, kind, attempt,
+              retries, latency_ms, timed_out, answered_by, version, written_at)
+            SELECT topic, partition, offset, ts, workflow_id, task_id, agent, capability, kind, 1, 0, latency_ms, 0, agent,
+              offset, now64(3)
+            FROM audit_events WHERE offset >= ${first} AND offset < ${first + count} AND latency_ms >= 0`,
   });
   progress(`queries: ${(first + count).toLocaleString('en')} of ${rows.toLocaleString('en')} audit rows generated`);
 }
