@@ -8,7 +8,8 @@ import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstanc
 import type { ApiRole } from '../config/index.js';
 import type { Logger } from '../logger.js';
 import type { ApiContext } from './api-context.js';
-import { ApiError } from './api-errors.js';
+import { ERROR_CATALOGUE, isAgentwatchError } from '../errors.js';
+import { ApiError, isStoreUnavailable, sendError } from './api-errors.js';
 import { ApiKeys, mayAccess, presentedKey } from './auth.js';
 import { auditRoutes } from './routes/audit.js';
 import { fleetRoutes } from './routes/fleet.js';
@@ -66,17 +67,14 @@ export async function buildApi(context: ApiContext, logger: Logger): Promise<Fas
     if (roles === undefined) return;
     const principal = keys.authenticate(presentedKey(request.headers));
     if (principal === undefined) {
-      return reply.code(401).send({
-        error: { code: 'AW_API_UNAUTHORIZED', message: 'a valid API key is required (Authorization: Bearer <key>)' },
-      });
+      return sendError(reply, 'AW_API_UNAUTHORIZED', 'a valid API key is required (Authorization: Bearer <key>)');
     }
     if (!mayAccess(principal, roles)) {
-      return reply.code(403).send({
-        error: {
-          code: 'AW_API_FORBIDDEN',
-          message: `this key may not call ${request.routeOptions.url}; it needs the role ${roles.join(' or ')}`,
-        },
-      });
+      return sendError(
+        reply,
+        'AW_API_FORBIDDEN',
+        `this key may not call ${request.routeOptions.url}; it needs the role ${roles.join(' or ')}`,
+      );
     }
     request.apiKeyName = principal.name;
     request.log.info({ apiKey: principal.name }, 'authorised');
@@ -84,32 +82,35 @@ export async function buildApi(context: ApiContext, logger: Logger): Promise<Fas
   });
 
   app.setErrorHandler((error: FastifyError | ApiError, request, reply) => {
-    if (error instanceof ApiError)
-      return reply.code(error.statusCode).send({ error: { code: error.code, message: error.message } });
+    if (error instanceof ApiError) return sendError(reply, error.code, error.message);
     if ('validation' in error && error.validation !== undefined) {
-      return reply.code(400).send({
-        error: {
-          code: 'AW_API_BAD_REQUEST',
-          message: `${error.validationContext ?? 'request'} ${error.message.replace(/^(querystring|params|body)\s*/, '')}`,
-        },
-      });
+      return sendError(
+        reply,
+        'AW_API_BAD_REQUEST',
+        `${error.validationContext ?? 'request'} ${error.message.replace(/^(querystring|params|body)\s*/, '')}`,
+      );
     }
     if (error.statusCode !== undefined && error.statusCode >= 400 && error.statusCode < 500) {
       return reply.code(error.statusCode).send({ error: { code: 'AW_API_BAD_REQUEST', message: error.message } });
     }
+    if (isAgentwatchError(error) && ERROR_CATALOGUE[error.code].httpStatus !== null) {
+      request.log.warn({ err: error }, 'request failed');
+      return sendError(reply, error.code, error.message);
+    }
+    if (isStoreUnavailable(error)) {
+      request.log.warn({ err: error }, 'request failed: ClickHouse did not answer');
+      return sendError(
+        reply,
+        'AW_CLICKHOUSE_UNAVAILABLE',
+        'the audit store (ClickHouse) did not answer; try again later',
+      );
+    }
     // Database errors and bugs: logged in full, never echoed (they could reveal internals).
     request.log.error({ err: error }, 'request failed');
-    return reply.code(500).send({
-      error: {
-        code: 'AW_API_INTERNAL',
-        message: 'the request failed inside agentwatch; the server log has the details',
-      },
-    });
+    return sendError(reply, 'AW_API_INTERNAL', 'the request failed inside agentwatch; the server log has the details');
   });
   app.setNotFoundHandler((request, reply) =>
-    reply.code(404).send({
-      error: { code: 'AW_API_NOT_FOUND', message: `no route ${request.method} ${request.url.split('?')[0]}` },
-    }),
+    sendError(reply, 'AW_API_NOT_FOUND', `no route ${request.method} ${request.url.split('?')[0]}`),
   );
 
   healthRoutes(app, context);

@@ -3,7 +3,7 @@
 
 import { readFileSync } from 'node:fs';
 import { describeOptions, loadConfig } from '../config/index.js';
-import { AgentwatchError, isAgentwatchError, messageOf } from '../errors.js';
+import { AgentwatchError, exitCodeOf, isAgentwatchError, messageOf } from '../errors.js';
 import { createLogger } from '../logger.js';
 import { checkDependencies, runService } from '../service.js';
 import { parseScoreArguments, runScore, SCORE_USAGE } from './score-command.js';
@@ -72,7 +72,7 @@ export function helpText(): string {
     'Options: from the environment, or a JSON file named by AGENTWATCH_CONFIG (the environment wins).',
     ...options.map((o) => `  ${o.name.padEnd(width)}  ${o.description} [${o.type}; default ${o.default}]`),
     '',
-    'Exit codes: 0 success, 1 runtime failure, 2 bad command line or configuration, 3 Kafka refused the credentials or ACLs.',
+    'Exit codes: 0 success, 1 runtime failure, 2 bad command line, configuration or input, 3 Kafka refused the credentials or ACLs (docs/errors.md lists every error code).',
   ];
   return lines.join('\n');
 }
@@ -208,25 +208,15 @@ export async function main(argv: string[]): Promise<number> {
   return 0;
 }
 
-const USAGE_ERRORS = [
-  'AW_CONFIG_INVALID',
-  'AW_CLI_USAGE',
-  'AW_SCORE_INPUT_INVALID',
-  'AW_DETECT_FEATURE_UNKNOWN',
-] as const;
-
-function exitCodeFor(err: unknown): number {
-  if (isAgentwatchError(err, 'AW_KAFKA_ACCESS_DENIED')) return 3;
-  return USAGE_ERRORS.some((code) => isAgentwatchError(err, code)) ? 2 : 1;
-}
-
 main(process.argv.slice(2)).then(
   (code) => {
     process.exitCode = code;
   },
   (err: unknown) => {
     const code = isAgentwatchError(err) ? err.code : 'AW_UNEXPECTED';
-    process.stderr.write(`agentwatch: ${code}: ${messageOf(err)}\n`);
-    process.exitCode = exitCodeFor(err);
+    // The error's own retryable flag: an outage (trying again later may succeed) or not.
+    const hint = isAgentwatchError(err) && err.retryable ? ' (transient: trying again later may succeed)' : '';
+    process.stderr.write(`agentwatch: ${code}: ${messageOf(err)}${hint}\n`);
+    process.exitCode = exitCodeOf(err);
   },
 );

@@ -3,6 +3,7 @@
 import type { FastifyInstance } from 'fastify';
 import { searchAnomalies } from '../../audit/index.js';
 import type { ApiContext } from '../api-context.js';
+import { sendError } from '../api-errors.js';
 import { errorResponses, millis } from '../schemas.js';
 
 /** A route that takes no query parameters: any is a 400, as on the others (none is silently ignored). */
@@ -152,20 +153,18 @@ export function fleetRoutes(app: FastifyInstance, context: ApiContext): void {
     async (request, reply) => {
       const outcome = await context.acceptBaseline(request.params.agent, request.apiKeyName ?? 'unknown');
       if (outcome === 'unknown') {
-        return reply.code(404).send({
-          error: {
-            code: 'AW_API_NOT_FOUND',
-            message: `no agent ${JSON.stringify(request.params.agent)} is watched; GET /v1/agents lists them`,
-          },
-        });
+        return sendError(
+          reply,
+          'AW_API_NOT_FOUND',
+          `no agent ${JSON.stringify(request.params.agent)} is watched; GET /v1/agents lists them`,
+        );
       }
       if (outcome === 'not-firing') {
-        return reply.code(409).send({
-          error: {
-            code: 'AW_API_CONFLICT',
-            message: `agent ${JSON.stringify(request.params.agent)} has no firing incident or open drift to accept`,
-          },
-        });
+        return sendError(
+          reply,
+          'AW_API_CONFLICT',
+          `agent ${JSON.stringify(request.params.agent)} has no firing incident or open drift to accept`,
+        );
       }
       const first = outcome[0]!;
       request.log.warn(

@@ -88,3 +88,39 @@ describe('API edges, every route', () => {
     assert.equal((await call('GET', '/readyz')).status, 200);
   });
 });
+
+describe('a store that does not answer', () => {
+  test('is a 503 AW_CLICKHOUSE_UNAVAILABLE (from the error catalogue), a failing query a 500', async () => {
+    const refused = Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:8123'), { code: 'ECONNREFUSED' });
+    let failure: Error = refused;
+    const store = { query: async () => Promise.reject(failure) } as unknown as ClickHouseClient;
+    const config = loadConfig({ API_KEYS: `root:admin:${KEYS.admin}` });
+    const down = await buildApi(
+      {
+        clickhouse: store,
+        config: config.api,
+        agents: () => [],
+        clockFindings: () => [],
+        acceptBaseline: async () => 'unknown',
+        metrics: async () => ({ contentType: 'text/plain', body: '' }),
+        readiness: async () => ({ checks: { kafka: true }, reasons: [] }),
+      },
+      createLogger('fatal'),
+    );
+    try {
+      const ask = async () => {
+        const response = await down.inject({
+          method: 'GET',
+          url: '/v1/anomalies',
+          headers: { authorization: `Bearer ${KEYS.admin}` },
+        });
+        return { status: response.statusCode, code: (response.json() as { error?: { code?: string } }).error?.code };
+      };
+      assert.deepEqual(await ask(), { status: 503, code: 'AW_CLICKHOUSE_UNAVAILABLE' });
+      failure = new Error('Code: 62. DB::Exception: Syntax error');
+      assert.deepEqual(await ask(), { status: 500, code: 'AW_API_INTERNAL' });
+    } finally {
+      await down.close();
+    }
+  });
+});
