@@ -31,7 +31,7 @@ export const HASHED_COLUMNS = [
   ['partition', 'UInt32'],
   ['offset', 'UInt64'],
   ['prev_offset', 'Int64'],
-  ['ts', 'DateTime64(3)'],
+  ['ts', "DateTime64(3, 'UTC')"],
   ['key', 'String'],
   ['headers', 'Map(String, String)'],
   ['agent', 'LowCardinality(String)'],
@@ -75,6 +75,21 @@ export const INSERT_COLUMNS = [
   'chain_version',
   'ingested_at',
 ] as const;
+
+/**
+ * Every column of audit_events with its type as ClickHouse describes it: the hashed ones, then the
+ * rest of the insert (a test compares it with DESCRIBE TABLE of the real, migrated table).
+ */
+export const AUDIT_TABLE_COLUMNS: ReadonlyArray<readonly [string, string]> = [
+  ['prev_hash', 'String'],
+  ...HASHED_COLUMNS,
+  ['latency_ms', 'Int64'],
+  ['retries', 'UInt16'],
+  ['timed_out', 'UInt8'],
+  ['hash', 'String'],
+  ['chain_version', 'UInt8'],
+  ['ingested_at', "DateTime64(3, 'UTC')"],
+];
 
 /** The SQL expression that recomputes a stored version-2 row's hash (lowercase hex). */
 export const SQL_ROW_HASH = `lower(hex(SHA256(concat(prev_hash, formatRowNoNewline('RowBinary', ${HASHED_COLUMNS.map(([name]) => name).join(', ')})))))`;

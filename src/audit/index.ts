@@ -14,6 +14,7 @@ export {
   auditRowValues,
   chainHash,
   CHAIN_VERSION,
+  AUDIT_TABLE_COLUMNS,
   HASHED_COLUMNS,
   SQL_ROW_HASH,
   writeHashedColumns,

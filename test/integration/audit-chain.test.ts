@@ -15,8 +15,10 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { auditRecordSchema } from '../../src/api/schemas.js';
 import {
   appendAuditRow,
+  AUDIT_TABLE_COLUMNS,
   auditRowValues,
   AuditWriter,
   chainHashV1,
@@ -248,6 +250,19 @@ describe('the audit chain, version 2, on the embedded engine', () => {
     ).json<{ answered: string; retried: string; timed_out: string }>();
     assert.ok(Number(outcomes!.answered) > 0 && Number(outcomes!.retried) > 0, JSON.stringify(outcomes));
     assert.equal(Number(outcomes!.timed_out), timeouts.length);
+  });
+
+  test('one column table: the migrated audit_events has exactly its columns and types; the API schema every returned field', async () => {
+    const described = await (
+      await client.query({ query: 'DESCRIBE TABLE audit_events', format: 'JSONEachRow' })
+    ).json<{ name: string; type: string }>();
+    const byName = (a: readonly string[], b: readonly string[]) => (a[0]! < b[0]! ? -1 : 1);
+    assert.deepEqual(described.map((c) => [c.name, c.type]).sort(byName), [...AUDIT_TABLE_COLUMNS].sort(byName));
+    const limits = { timeoutMs: 10_000, maxRows: 10_000 };
+    const [record] = (await searchAudit(client, { topic: 'repro.tasks.x' }, { limit: 1 }, limits)).records;
+    const fields = Object.keys(record!).sort();
+    assert.deepEqual(fields, Object.keys(auditRecordSchema.properties).sort(), 'the API schema lists every field');
+    assert.deepEqual(fields, [...auditRecordSchema.required].sort(), 'and requires it');
   });
 
   test('the API reads latency, retries and timeouts of version-2 rows from task_outcomes', async () => {

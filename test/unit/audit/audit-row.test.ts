@@ -43,7 +43,7 @@ function readValue(reader: RowBinaryReader, type: string): unknown {
       return reader.uint64();
     case 'Int64':
       return reader.int64();
-    case 'DateTime64(3)':
+    case "DateTime64(3, 'UTC')":
       return Number(reader.int64());
     case 'Map(String, String)': {
       const pairs: Array<[string, Buffer]> = [];
