@@ -469,3 +469,56 @@ export async function searchAnomalies(
     })),
   }));
 }
+
+export interface IntegrityFinding {
+  found_at: string;
+  topic: string;
+  partition: number;
+  offset: string;
+  kind: string;
+  detail: string;
+  stored_hash: string;
+  record_hash: string;
+}
+
+/**
+ * Integrity findings, newest first: records whose offset held a different stored row (forged or
+ * rewritten), found by the writer when the record was redelivered. The genuine row's bytes stay in
+ * the table (record_row); this returns what a reviewer needs to find it.
+ */
+export async function searchIntegrityFindings(
+  client: ClickHouseClient,
+  filter: { topic?: string | undefined },
+  limit: number,
+  limits: QueryLimits,
+): Promise<IntegrityFinding[]> {
+  const rows = await (
+    await client.query({
+      query: `SELECT toUnixTimestamp64Milli(found_at) AS found_ms, topic, partition, toString(offset) AS offset_text, kind, detail,
+                stored_hash, record_hash
+              FROM integrity_findings ${filter.topic === undefined ? '' : 'WHERE topic = {topic:String}'}
+              ORDER BY found_at DESC, topic, partition, offset LIMIT {limit:UInt32} ${settings({ ...limits, maxRows: limit })}`,
+      query_params: { limit, ...(filter.topic === undefined ? {} : { topic: filter.topic }) },
+      format: 'JSONEachRow',
+    })
+  ).json<{
+    found_ms: number | string;
+    topic: string;
+    partition: number;
+    offset_text: string;
+    kind: string;
+    detail: string;
+    stored_hash: string;
+    record_hash: string;
+  }>();
+  return rows.map((r) => ({
+    found_at: new Date(Number(r.found_ms)).toISOString(),
+    topic: r.topic,
+    partition: Number(r.partition),
+    offset: r.offset_text,
+    kind: r.kind,
+    detail: r.detail,
+    stored_hash: r.stored_hash,
+    record_hash: r.record_hash,
+  }));
+}

@@ -41,6 +41,7 @@ export {
   planExport,
   searchAnomalies,
   searchAudit,
+  searchIntegrityFindings,
   streamExport,
   workflowTimeline,
 } from './audit-queries.js';
@@ -51,6 +52,7 @@ export type {
   AuditCursor,
   AuditFilter,
   AuditRecord,
+  IntegrityFinding,
   QueryLimits,
 } from './audit-queries.js';
 export { SourceCheck } from './source-check.js';

@@ -30,6 +30,7 @@ import {
   RowBinaryWriter,
   streamExport,
   searchAudit,
+  searchIntegrityFindings,
   verifyPartition,
   verifyPartitionInSql,
   workflowTimeline,
@@ -472,6 +473,15 @@ describe('the audit chain, version 2, on the embedded engine', () => {
       [[genuine.offset, 'conflict']],
     );
     assert.ok(Number(findings[0]!.bytes) > 50, 'the genuine row is kept');
+    const listed = await searchIntegrityFindings(client, { topic: 'forge.tasks.x' }, 10, {
+      timeoutMs: 10_000,
+      maxRows: 10,
+    });
+    assert.deepEqual(
+      listed.map((f) => [f.offset, f.kind, f.stored_hash === findings[0]!.stored_hash]),
+      [[genuine.offset, 'conflict', true]],
+      'and listed by the API (GET /v1/audit/integrity)',
+    );
   });
 
   test('a deleted first row is a gap at the head of the chain (chain_genesis)', async () => {

@@ -1,7 +1,14 @@
 // Audit routes (role auditor): search with keyset pagination, streamed export, chain verification.
 
 import type { FastifyInstance } from 'fastify';
-import { planExport, searchAudit, streamExport, verifyPartition, type AuditFilter } from '../../audit/index.js';
+import {
+  planExport,
+  searchAudit,
+  searchIntegrityFindings,
+  streamExport,
+  verifyPartition,
+  type AuditFilter,
+} from '../../audit/index.js';
 import type { ApiContext } from '../api-context.js';
 import { decodeCursor, encodeCursor } from '../cursor.js';
 import { auditFilterProperties, auditRecordSchema, errorResponses, millis } from '../schemas.js';
@@ -167,6 +174,59 @@ export function auditRoutes(app: FastifyInstance, context: ApiContext): void {
         ...(from === undefined ? {} : { fromOffset: from }),
         ...(to === undefined ? {} : { toOffset: to }),
       });
+    },
+  );
+
+  app.get<{ Querystring: { topic?: string; limit?: number } }>(
+    '/v1/audit/integrity',
+    {
+      config: { roles: ['auditor'] },
+      schema: {
+        summary:
+          'Integrity findings, newest first: records whose offset held a different stored row (forged or rewritten); the genuine row is kept in integrity_findings',
+        tags: ['audit'],
+        querystring: {
+          type: 'object',
+          additionalProperties: false,
+          properties: {
+            topic: { type: 'string', pattern: '^[A-Za-z0-9._-]{1,249}$' },
+            limit: { type: 'integer', minimum: 1, maximum: 1000, default: 100 },
+          },
+        },
+        response: {
+          200: {
+            type: 'object',
+            properties: {
+              findings: {
+                type: 'array',
+                items: {
+                  type: 'object',
+                  properties: {
+                    found_at: { type: 'string' },
+                    topic: { type: 'string' },
+                    partition: { type: 'integer' },
+                    offset: { type: 'string' },
+                    kind: { type: 'string' },
+                    detail: { type: 'string' },
+                    stored_hash: { type: 'string' },
+                    record_hash: { type: 'string' },
+                  },
+                },
+              },
+            },
+          },
+          ...errorResponses,
+        },
+      },
+    },
+    async (request) => {
+      const { topic, limit = 100 } = request.query;
+      return {
+        findings: await searchIntegrityFindings(clickhouse, { topic }, limit, {
+          timeoutMs: config.queryTimeoutMs,
+          maxRows: limit,
+        }),
+      };
     },
   );
 }

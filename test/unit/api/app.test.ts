@@ -55,6 +55,7 @@ const ROUTES: Array<{ method: 'GET' | 'POST'; url: string; role: 'auditor' | 'sr
   { method: 'GET', url: '/v1/audit/events', role: 'auditor', bad: '/v1/audit/events?limit=0' },
   { method: 'GET', url: '/v1/audit/export', role: 'auditor', bad: '/v1/audit/export?format=xml' },
   { method: 'GET', url: '/v1/audit/verify?topic=t&partition=0', role: 'auditor', bad: '/v1/audit/verify?topic=t' },
+  { method: 'GET', url: '/v1/audit/integrity', role: 'auditor', bad: '/v1/audit/integrity?limit=0' },
   {
     method: 'GET',
     url: '/v1/workflows/wf-1/timeline',
