@@ -57,6 +57,8 @@ export interface AuditWriterStats {
   outcomesWritten: number;
   /** Records whose offset holds a different stored row (integrity_findings). */
   integrityAlarms: number;
+  /** Redelivered records older than their partition's first stored row (never audited). */
+  recordsBeforeChain: number;
   flushes: number;
   insertRetries: number;
   buffered: number;
@@ -159,6 +161,7 @@ export class AuditWriter implements EventSink {
     duplicatesSkipped: 0,
     outcomesWritten: 0,
     integrityAlarms: 0,
+    recordsBeforeChain: 0,
     flushes: 0,
     insertRetries: 0,
   };
@@ -291,10 +294,21 @@ export class AuditWriter implements EventSink {
       ).json<{ offset: string; prev_offset: string; prev_hash: string; hash: string; chain_version: number }>(),
     );
     const byOffset = new Map(rows.map((row) => [row.offset, row]));
+    // A record below the chain's first stored row was never stored (the tap began later, and the
+    // group's offsets were reset to an earlier position since): not a hole in the chain, which
+    // cannot take it in the middle either. Counted and logged, not an alarm.
+    const chainStart = events.some((event) => !byOffset.has(event.offset))
+      ? await this.firstStoredOffset(topic, partition)
+      : null;
     const findings: IntegrityFinding[] = [];
     const scratch = new RowBinaryWriter(1 << 12);
+    let beforeChain = 0;
     for (const event of events) {
       const row = byOffset.get(event.offset);
+      if (row === undefined && chainStart !== null && BigInt(event.offset) < chainStart) {
+        beforeChain += 1;
+        continue;
+      }
       if (row !== undefined && Number(row.chain_version) < 2) continue;
       scratch.reset();
       const values = auditRowValues(event, row?.prev_offset ?? '-1', this.options.redact);
@@ -314,6 +328,13 @@ export class AuditWriter implements EventSink {
         recordHash,
         recordRow: Buffer.from(scratch.bytes()),
       });
+    }
+    if (beforeChain > 0) {
+      this.counters.recordsBeforeChain += beforeChain;
+      this.options.logger.warn(
+        { topic, partition, records: beforeChain, chainStartsAt: chainStart?.toString() },
+        'records older than the first stored row of their partition were read again (offsets reset?); they were never audited and are not now',
+      );
     }
     if (findings.length === 0) return;
     this.counters.integrityAlarms += findings.length;
@@ -338,6 +359,21 @@ export class AuditWriter implements EventSink {
     await this.retrying(`recording ${findings.length} integrity findings`, () =>
       insertRowBinary(this.client, 'integrity_findings', FINDING_COLUMNS, Buffer.from(body.bytes())),
     );
+  }
+
+  /** The first stored offset of a topic-partition (null when nothing is stored). */
+  private async firstStoredOffset(topic: string, partition: number): Promise<bigint | null> {
+    const [row] = await this.retrying(`reading the chain start of ${topic}:${partition}`, async () =>
+      (
+        await this.client.query({
+          query: `SELECT count() AS n, toString(min(offset)) AS first FROM audit_events
+                  WHERE topic = {topic:String} AND partition = {partition:UInt32}`,
+          query_params: { topic, partition },
+          format: 'JSONEachRow',
+        })
+      ).json<{ n: string | number; first: string }>(),
+    );
+    return row === undefined || Number(row.n) === 0 ? null : BigInt(row.first);
   }
 
   /** The task_outcomes rows of `events` and `timeouts` (null when there are none). */

@@ -32,6 +32,7 @@ export interface MetricSources {
     duplicatesSkipped: number;
     outcomesWritten: number;
     integrityAlarms: number;
+    recordsBeforeChain: number;
   };
   /** Records whose timestamps no clock explains, ahead of the declared clock or far behind the event clock. */
   clockSkew(): { ahead: number; behind: number };
@@ -240,6 +241,11 @@ export class AgentwatchMetrics {
       'agentwatch_integrity_alarms_total',
       'Records whose offset already holds a different stored row (forged or rewritten); each is kept in integrity_findings. Any increase needs an investigation.',
       () => sources.audit().integrityAlarms,
+    );
+    total(
+      'agentwatch_audit_records_before_chain_total',
+      "Records read again that are older than their partition's first stored row (the group's offsets were reset): never audited, and not now.",
+      () => sources.audit().recordsBeforeChain,
     );
     const perAgent = (
       name: string,

@@ -484,6 +484,19 @@ describe('the audit chain, version 2, on the embedded engine', () => {
     );
   });
 
+  test('records older than the chain, read again (offsets reset), are counted, not alarms', async () => {
+    const events = (await decodeAll(fleet('reset', 12))).filter(
+      (e) => e.topic === 'reset.tasks.x' && e.partition === 0,
+    );
+    await writeAll(writer(), events.slice(3), 4); // the chain begins at the fourth record
+    const again = writer();
+    await writeAll(again, events, 5); // the group's offsets reset to the beginning
+    assert.deepEqual(
+      [again.stats().recordsBeforeChain, again.stats().integrityAlarms, again.stats().rowsWritten],
+      [3, 0, 0],
+    );
+  });
+
   test('a deleted first row is a gap at the head of the chain (chain_genesis)', async () => {
     const events = (await decodeAll(fleet('head', 10))).filter((e) => e.topic === 'head.tasks.x');
     await writeAll(writer(), events, 4);
