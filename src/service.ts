@@ -238,7 +238,10 @@ export class Service {
         ingest: config.ingest,
         filter: createTopicFilter(config.ingest, config.topics),
         handler: pipeline.handle,
-        onAssignment: (backlogged) => pipeline.onAssignment(backlogged),
+        onAssignment: (backlogged) => {
+          audit.forgetTails();
+          pipeline.onAssignment(backlogged);
+        },
         holdBack: (topic, partition) => pipeline.isAhead(topic, partition),
       },
       logger,

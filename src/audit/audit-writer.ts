@@ -114,6 +114,9 @@ export const OUTCOME_COLUMNS = [
   'written_at',
 ] as const;
 
+/** A round is inserted once its body reaches this size, whatever its row count (large values). */
+const MAX_ROUND_BYTES = 64 * 1024 * 1024;
+
 /** Bytes at the end of each audit row that hold ingested_at (DateTime64(3) as Int64). */
 const INGESTED_AT_BYTES = 8;
 
@@ -144,6 +147,8 @@ class PendingInsert {
 export class AuditWriter implements EventSink {
   readonly name = 'audit';
   private readonly tails = new Map<string, ChainTail>();
+  /** Per topic-partition: settles when its latest accept is done (accepts of a partition take turns). */
+  private readonly partitionTurns = new Map<string, Promise<void>>();
   /** Last row per topic-partition that ClickHouse confirmed, not yet checkpointed. */
   private readonly confirmed = new Map<string, StoredRowRef>();
   /** First rows of partitions (genesis), confirmed and not yet checkpointed. */
@@ -173,35 +178,74 @@ export class AuditWriter implements EventSink {
 
   async accept(batch: CorrelatedBatch): Promise<void> {
     if (batch.events.length === 0 && batch.timeouts.length === 0) return; // a tick with nothing to store
+    // Outcomes are encoded now, before any wait: accepts are called in correlation order, so their
+    // versions follow it (a timeout's row outranks the earlier row of its request).
+    const outcomes = this.encodeOutcomes(batch.events, batch.timeouts);
+    if (batch.events.length === 0) {
+      await this.buffer(batch, [], null, outcomes);
+      return;
+    }
+    // One accept of a partition at a time, each after the previous one's rows are confirmed: a
+    // redelivery (a batch abandoned by another sink and read again while this writer still holds
+    // it) is then compared with stored rows, and never chained twice or out of order.
+    const key = `${batch.topic}:${batch.partition}`;
+    const previous = this.partitionTurns.get(key);
+    let done!: () => void;
+    const turn = new Promise<void>((resolve) => (done = resolve));
+    this.partitionTurns.set(key, turn);
+    try {
+      if (previous !== undefined) await previous;
+      const tail = await this.tail(batch.topic, batch.partition);
+      const fresh = await this.withoutStored(batch.topic, batch.partition, batch.events, tail);
+      await this.buffer(batch, fresh, tail, outcomes);
+    } finally {
+      done();
+      if (this.partitionTurns.get(key) === turn) this.partitionTurns.delete(key);
+    }
+  }
+
+  /**
+   * Chains `fresh` onto `tail` straight into the pending round's RowBinary body, adds the outcomes,
+   * and waits for the insert. A failure while building leaves the round and the tail as they were.
+   */
+  private async buffer(
+    batch: CorrelatedBatch,
+    fresh: readonly AgentEvent[],
+    tail: ChainTail | null,
+    outcomes: { bytes(): Buffer; count: number } | null,
+  ): Promise<void> {
     this.accepting += 1;
     let queued: Promise<void> | undefined;
     try {
-      const events = batch.events;
-      // Outcomes are encoded now, before any wait: accepts are called in correlation order, so their
-      // versions follow it (a timeout's row outranks the earlier row of its request).
-      const outcomes = this.encodeOutcomes(events, batch.timeouts);
-      const tail = events.length === 0 ? undefined : await this.tail(batch.topic, batch.partition);
-      const fresh = tail === undefined ? [] : await this.withoutStored(batch.topic, batch.partition, events, tail);
       const into = this.pending;
-      if (fresh.length > 0) {
-        const chain = tail!;
-        const startsChain = chain.offset < 0n;
-        let firstHash = '';
-        for (const event of fresh) {
-          const prevOffset = chain.offset < 0n ? '-1' : chain.offset.toString();
-          chain.hash = appendAuditRow(into.rows, auditRowValues(event, prevOffset, this.options.redact), chain.hash);
-          chain.offset = BigInt(event.offset);
-          into.rowEnds.push(into.rows.length);
-          if (firstHash === '') firstHash = chain.hash;
+      if (fresh.length > 0 && tail !== null) {
+        const saved = { rows: into.rows.length, rowEnds: into.rowEnds.length, offset: tail.offset, hash: tail.hash };
+        try {
+          const startsChain = tail.offset < 0n;
+          let firstHash = '';
+          for (const event of fresh) {
+            const prevOffset = tail.offset < 0n ? '-1' : tail.offset.toString();
+            tail.hash = appendAuditRow(into.rows, auditRowValues(event, prevOffset, this.options.redact), tail.hash);
+            tail.offset = BigInt(event.offset);
+            into.rowEnds.push(into.rows.length);
+            if (firstHash === '') firstHash = tail.hash;
+          }
+          const { topic, partition } = batch;
+          into.runs.push({
+            topic,
+            partition,
+            rows: fresh.length,
+            last: { topic, partition, offset: tail.offset.toString(), hash: tail.hash },
+            genesis: startsChain ? { topic, partition, offset: fresh[0]!.offset, hash: firstHash } : null,
+          });
+        } catch (err) {
+          // A row half written would misalign the whole insert body: take this batch's rows back out.
+          into.rows.length = saved.rows;
+          into.rowEnds.length = saved.rowEnds;
+          tail.offset = saved.offset;
+          tail.hash = saved.hash;
+          throw err;
         }
-        const { topic, partition } = batch;
-        into.runs.push({
-          topic,
-          partition,
-          rows: fresh.length,
-          last: { topic, partition, offset: chain.offset.toString(), hash: chain.hash },
-          genesis: startsChain ? { topic, partition, offset: fresh[0]!.offset, hash: firstHash } : null,
-        });
       }
       if (outcomes !== null) {
         into.outcomes.append(outcomes.bytes());
@@ -248,6 +292,15 @@ export class AuditWriter implements EventSink {
     if (existing !== undefined) return existing;
     this.tails.set(key, tail);
     return tail;
+  }
+
+  /**
+   * Forgets the cached chain tails (a rebalance: another member may have written a partition since).
+   * Each partition's next accept reads its tail from the store again, after its previous accept was
+   * confirmed (accepts of a partition take turns), so nothing buffered is chained over.
+   */
+  forgetTails(): void {
+    this.tails.clear();
   }
 
   /** The confirmed chain tails that moved since the last call, and confirmed chain heads (for checkpoints). */
@@ -500,7 +553,7 @@ export class AuditWriter implements EventSink {
 
   private enqueue(into: PendingInsert): Promise<void> {
     const done = new Promise<void>((resolve) => into.waiting.push(resolve));
-    if (into.size >= this.options.batchRows) void this.flush();
+    if (into.size >= this.options.batchRows || into.rows.length >= MAX_ROUND_BYTES) void this.flush();
     else this.timer ??= setTimeout(() => void this.flush(), this.options.flushMs);
     return done;
   }

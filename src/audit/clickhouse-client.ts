@@ -122,9 +122,17 @@ export async function insertRowBinary(
     result.stream.resume();
     return;
   }
-  const file = join(STAGING_DIR, `agentwatch-insert-${process.pid}-${randomUUID()}.bin`);
-  await writeFile(file, body);
+  let file = join(STAGING_DIR, `agentwatch-insert-${process.pid}-${randomUUID()}.bin`);
   try {
+    try {
+      await writeFile(file, body);
+    } catch (err) {
+      // /dev/shm is small in containers (64 MiB by default in Docker): fall back to the disk.
+      if ((err as { code?: unknown }).code !== 'ENOSPC' || STAGING_DIR === tmpdir()) throw err;
+      await rm(file, { force: true });
+      file = join(tmpdir(), `agentwatch-insert-${process.pid}-${randomUUID()}.bin`);
+      await writeFile(file, body);
+    }
     await client.command({ query: `${into} FROM INFILE '${file}' FORMAT RowBinary` });
   } finally {
     await rm(file, { force: true });

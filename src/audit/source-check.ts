@@ -72,9 +72,14 @@ export class SourceCheck {
       partition,
       fromOffset: from,
       toOffset: events.at(-1)!.offset,
-    }))
+    })) {
+      if (stored.has(row.values.offset))
+        return this.fail(row.values.offset, `two rows are stored at offset ${row.values.offset}: one was inserted`);
       stored.set(row.values.offset, row);
+    }
     for (const event of events) {
+      // A batch read again (the consumer retried it): what was checked already is skipped.
+      if (this.anchor !== null && BigInt(event.offset) <= BigInt(this.anchor.offset)) continue;
       const row = stored.get(event.offset);
       const beforeStart = this.chainStart === null || BigInt(event.offset) < BigInt(this.chainStart);
       if (this.anchor === null && row === undefined && beforeStart) {

@@ -150,20 +150,22 @@ export function recomputeHash(row: StoredRow, scratch = new RowBinaryWriter(1 <<
 
 /** Reads stored rows of a range in offset order, a page at a time. */
 export async function* storedRows(client: ClickHouseClient, range: VerifyRange): AsyncGenerator<StoredRow> {
-  let after: string | null = null;
+  let after: { offset: string; hash: string } | null = null;
   for (;;) {
     const result = await client.exec({
+      // Pages by (offset, hash): two rows at one offset (an inserted copy) straddling a page end are both read.
       query: `SELECT ${STORED_COLUMNS} FROM audit_events
               WHERE topic = {topic:String} AND partition = {partition:UInt32}
-                AND offset >= {from:UInt64} AND offset <= {to:UInt64} ${after === null ? '' : 'AND offset > {after:UInt64}'}
-              ORDER BY offset LIMIT ${PAGE_ROWS}
+                AND offset >= {from:UInt64} AND offset <= {to:UInt64}
+                ${after === null ? '' : 'AND (offset, hash) > ({after:UInt64}, {afterHash:String})'}
+              ORDER BY offset, hash LIMIT ${PAGE_ROWS}
               FORMAT RowBinary`,
       query_params: {
         topic: range.topic,
         partition: range.partition,
         from: range.fromOffset ?? '0',
         to: range.toOffset ?? '18446744073709551615',
-        ...(after === null ? {} : { after }),
+        ...(after === null ? {} : { after: after.offset, afterHash: after.hash }),
       },
     });
     const chunks: Buffer[] = [];
@@ -173,7 +175,7 @@ export async function* storedRows(client: ClickHouseClient, range: VerifyRange):
     while (!reader.done) {
       const row = readStoredRow(reader);
       rows += 1;
-      after = row.values.offset;
+      after = { offset: row.values.offset, hash: row.hash };
       yield row;
     }
     if (rows < PAGE_ROWS) return;
@@ -358,14 +360,19 @@ export async function verifyPartitionInSql(client: ClickHouseClient, range: Veri
                           n > 1 AND prev_offset != toInt64(prior_offset),
                             if(next_prev IS NULL OR next_prev = toInt64(prior_offset), 'inserted', 'inserted-before'),
                           n > 1 AND prev_hash != prior_hash, 'link',
-                          chain_version >= 2 AND ${SQL_ROW_HASH} != hash, 'altered', '') AS problem
+                          altered, 'altered', '') AS problem
                 FROM (
-                  SELECT *, row_number() OVER w AS n, lagInFrame(offset, 1) OVER w AS prior_offset,
-                    lagInFrame(hash, 1) OVER w AS prior_hash, leadInFrame(toNullable(prev_offset), 1) OVER w AS next_prev
-                  FROM audit_events
-                  WHERE topic = {topic:String} AND partition = {partition:UInt32}
-                    AND offset >= {from:UInt64} AND offset <= {to:UInt64}
-                  WINDOW w AS (ORDER BY offset ROWS BETWEEN 1 PRECEDING AND 1 FOLLOWING)
+                  SELECT offset, prev_offset, prev_hash, altered, row_number() OVER w AS n,
+                    lagInFrame(offset, 1) OVER w AS prior_offset, lagInFrame(hash, 1) OVER w AS prior_hash,
+                    leadInFrame(toNullable(prev_offset), 1) OVER w AS next_prev
+                  FROM (
+                    -- Each row's own check first, so that the window sorts only small columns, not payloads.
+                    SELECT offset, prev_offset, prev_hash, hash, chain_version >= 2 AND ${SQL_ROW_HASH} != hash AS altered
+                    FROM audit_events
+                    WHERE topic = {topic:String} AND partition = {partition:UInt32}
+                      AND offset >= {from:UInt64} AND offset <= {to:UInt64}
+                  )
+                  WINDOW w AS (ORDER BY offset, hash ROWS BETWEEN 1 PRECEDING AND 1 FOLLOWING)
                 )
               ) WHERE problem != '' ORDER BY offset LIMIT 1`,
       query_params: params,

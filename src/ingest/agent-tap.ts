@@ -307,9 +307,16 @@ export function toRecord(topic: string, partition: number, message: KafkaMessage
 export function headerBytes(headers: IHeaders | undefined): Array<readonly [string, Buffer]> | undefined {
   if (headers === undefined) return undefined;
   let pairs: Array<readonly [string, Buffer]> | undefined;
-  for (const [name, value] of Object.entries(headers)) {
+  for (const [name, value] of Object.entries(headers) as Array<
+    [string, Buffer | string | null | undefined | unknown[]]
+  >) {
+    // Kafka allows a null header value (kafkajs hands it over as null): kept as an empty value.
     if (value === undefined) continue;
     pairs ??= [];
+    if (value === null) {
+      pairs.push([name, Buffer.alloc(0)]);
+      continue;
+    }
     if (!Array.isArray(value)) {
       pairs.push([name, Buffer.isBuffer(value) ? value : Buffer.from(value)]);
       continue;
@@ -330,8 +337,14 @@ export function headerBytes(headers: IHeaders | undefined): Array<readonly [stri
 export function headerStrings(headers: IHeaders | undefined): Record<string, string> {
   const out = Object.create(null) as Record<string, string>;
   if (headers === undefined) return out;
-  for (const [name, value] of Object.entries(headers)) {
+  for (const [name, value] of Object.entries(headers) as Array<
+    [string, Buffer | string | null | undefined | unknown[]]
+  >) {
     if (value === undefined) continue;
+    if (value === null) {
+      out[name] = ''; // a null header value (Kafka allows it)
+      continue;
+    }
     if (!Array.isArray(value)) {
       out[name] = value.toString();
       continue;

@@ -1,7 +1,7 @@
 // Record headers reach the canonical event as sent, whatever their names.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { headerStrings } from '../../../src/ingest/agent-tap.js';
+import { headerBytes, headerStrings } from '../../../src/ingest/agent-tap.js';
 
 test('headers named __proto__, constructor or toString are kept as headers (kafkajs decodes them as own properties)', () => {
   // kafkajs builds its headers object with computed keys, which define own properties, as here.
@@ -36,4 +36,16 @@ test("what kafkajs makes of them: Object's own properties in the value array are
   ]);
   const headers = headerStrings(decoded as never);
   assert.deepEqual({ ...headers }, JSON.parse('{"__proto__":"p","constructor":"c","toString":"t","dup":"a,b"}'));
+});
+
+test('a null header value (Kafka allows it) is an empty value, not a crash of the tap', () => {
+  const headers = { empty: null, set: Buffer.from([0xc3, 0x28]) } as never;
+  assert.deepEqual({ ...headerStrings(headers) }, { empty: '', set: Buffer.from([0xc3, 0x28]).toString() });
+  assert.deepEqual(
+    headerBytes(headers)?.map(([name, value]) => [name, [...value]]),
+    [
+      ['empty', []],
+      ['set', [0xc3, 0x28]],
+    ],
+  );
 });
