@@ -182,25 +182,46 @@ export class AuditWriter implements EventSink {
     // versions follow it (a timeout's row outranks the earlier row of its request).
     const outcomes = this.encodeOutcomes(batch.events, batch.timeouts);
     if (batch.events.length === 0) {
+      this.accepting += 1; // counted at once: group commit waits for these rows (see flushNow)
       await this.buffer(batch, [], null, outcomes);
       return;
     }
     // One accept of a partition at a time, each after the previous one's rows are confirmed: a
     // redelivery (a batch abandoned by another sink and read again while this writer still holds
-    // it) is then compared with stored rows, and never chained twice or out of order.
+    // it) is then compared with stored rows, and never chained twice or out of order. Kafka hands
+    // a partition's batches over one by one, so the usual accept waits for nothing.
     const key = `${batch.topic}:${batch.partition}`;
     const previous = this.partitionTurns.get(key);
     let done!: () => void;
     const turn = new Promise<void>((resolve) => (done = resolve));
     this.partitionTurns.set(key, turn);
+    // Counted as accepting synchronously, so that a group commit called right after this call waits
+    // for its rows; but not while it waits for its turn, which may wait for that very insert.
+    let counted = previous === undefined;
+    if (counted) this.accepting += 1;
     try {
-      if (previous !== undefined) await previous;
+      if (previous !== undefined) {
+        await previous;
+        this.accepting += 1;
+        counted = true;
+      }
       const tail = await this.tail(batch.topic, batch.partition);
       const fresh = await this.withoutStored(batch.topic, batch.partition, batch.events, tail);
+      counted = false; // buffer() takes the count over
       await this.buffer(batch, fresh, tail, outcomes);
     } finally {
+      if (counted) this.doneAccepting();
       done();
       if (this.partitionTurns.get(key) === turn) this.partitionTurns.delete(key);
+    }
+  }
+
+  /** One accept handed its rows over (or gave up): a group commit asked for meanwhile happens now. */
+  private doneAccepting(): void {
+    this.accepting -= 1;
+    if (this.flushWanted && this.accepting === 0) {
+      this.flushWanted = false;
+      void this.flush();
     }
   }
 
@@ -214,7 +235,7 @@ export class AuditWriter implements EventSink {
     tail: ChainTail | null,
     outcomes: { bytes(): Buffer; count: number } | null,
   ): Promise<void> {
-    this.accepting += 1;
+    // The caller counted this accept in `accepting`; it ends here, once the rows are in the round.
     let queued: Promise<void> | undefined;
     try {
       const into = this.pending;
@@ -253,11 +274,7 @@ export class AuditWriter implements EventSink {
       }
       if (fresh.length > 0 || outcomes !== null) queued = this.enqueue(into);
     } finally {
-      this.accepting -= 1;
-      if (this.flushWanted && this.accepting === 0) {
-        this.flushWanted = false;
-        void this.flush();
-      }
+      this.doneAccepting();
     }
     await queued;
   }
