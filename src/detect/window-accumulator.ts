@@ -23,9 +23,11 @@ export const MAX_EXAMPLES = 5;
 const REASON_RANK: Record<ExampleReason, number> = { 'timed-out': 4, failed: 3, retried: 2, slow: 1, seen: 0 };
 
 /** Ranks examples: timeouts, then failures, retries, then the slowest; a window keeps its top MAX_EXAMPLES. */
-function rank(example: TaskExample): number {
-  return REASON_RANK[example.reason] * 1e12 + (example.latencyMs ?? 0);
+function rank(reason: ExampleReason, latencyMs: number | null): number {
+  return REASON_RANK[reason] * 1e12 + (latencyMs ?? 0);
 }
+
+const rankOf = (example: TaskExample) => rank(example.reason, example.latencyMs);
 
 /** Samples of one quantity (latency or payload size): count, Σ ln(1 + v), Σ ln(1 + v)², histogram. */
 export class SampleStats {
@@ -112,17 +114,17 @@ export class WindowAccumulator {
     latencyMs: number | null,
   ): void {
     const examples = this.examples;
-    const candidate: TaskExample = { taskId, workflowId, reason, latencyMs };
-    const score = rank(candidate);
-    if (examples.length === MAX_EXAMPLES && score <= rank(examples[MAX_EXAMPLES - 1]!)) return; // the usual case
+    const score = rank(reason, latencyMs);
+    // The usual case (this runs for every event): nothing allocated.
+    if (examples.length === MAX_EXAMPLES && score <= rankOf(examples[MAX_EXAMPLES - 1]!)) return;
     const same = examples.findIndex((e) => e.taskId === taskId && e.workflowId === workflowId);
     if (same >= 0) {
-      if (rank(examples[same]!) >= score) return;
+      if (rankOf(examples[same]!) >= score) return;
       examples.splice(same, 1);
     }
     let at = examples.length;
-    while (at > 0 && rank(examples[at - 1]!) < score) at -= 1;
-    examples.splice(at, 0, candidate);
+    while (at > 0 && rankOf(examples[at - 1]!) < score) at -= 1;
+    examples.splice(at, 0, { taskId, workflowId, reason, latencyMs });
     if (examples.length > MAX_EXAMPLES) examples.pop();
   }
 

@@ -20,14 +20,12 @@ const untouchable = new Proxy(
 ) as ClickHouseClient;
 let app: FastifyInstance;
 
-before(async () => {
-  const config = loadConfig({
-    API_KEYS: `audit-team:auditor:${KEYS.auditor},oncall:sre:${KEYS.sre},root:admin:${KEYS.admin}`,
-  });
-  app = await buildApi(
+/** The API over `clickhouse`, with nothing else behind it. */
+function apiOn(clickhouse: ClickHouseClient, config: ReturnType<typeof loadConfig>['api']): Promise<FastifyInstance> {
+  return buildApi(
     {
-      clickhouse: untouchable,
-      config: config.api,
+      clickhouse,
+      config,
       agents: () => [],
       clockFindings: () => [],
       acceptBaseline: async () => 'unknown',
@@ -36,6 +34,13 @@ before(async () => {
     },
     createLogger('fatal'),
   );
+}
+
+before(async () => {
+  const config = loadConfig({
+    API_KEYS: `audit-team:auditor:${KEYS.auditor},oncall:sre:${KEYS.sre},root:admin:${KEYS.admin}`,
+  });
+  app = await apiOn(untouchable, config.api);
 });
 
 after(async () => {
@@ -96,18 +101,7 @@ describe('a store that does not answer', () => {
     let failure: Error = refused;
     const store = { query: async () => Promise.reject(failure) } as unknown as ClickHouseClient;
     const config = loadConfig({ API_KEYS: `root:admin:${KEYS.admin}` });
-    const down = await buildApi(
-      {
-        clickhouse: store,
-        config: config.api,
-        agents: () => [],
-        clockFindings: () => [],
-        acceptBaseline: async () => 'unknown',
-        metrics: async () => ({ contentType: 'text/plain', body: '' }),
-        readiness: async () => ({ checks: { kafka: true }, reasons: [] }),
-      },
-      createLogger('fatal'),
-    );
+    const down = await apiOn(store, config.api);
     try {
       const ask = async () => {
         const response = await down.inject({
