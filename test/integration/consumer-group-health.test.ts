@@ -1,0 +1,184 @@
+// Consumer group health against the real broker: a worker group that stops committing while it
+// keeps its members is STALLED within 2 evaluations (status and change event); once its members
+// leave it is STOPPED, and its lag in seconds grows with wall time. A healthy group beside it stays
+// OK with its lag near 0. Records are produced every 100 ms for the whole test.
+
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import type { Admin, Consumer, Producer } from 'kafkajs';
+import { GroupHealthWatch, type GroupHealth, type GroupStatus } from '../../src/ingest/group-health.js';
+import { createLogger } from '../../src/logger.js';
+import { connectedProducer, createTopics, runId, testKafka, waitFor } from './harness.js';
+
+const run = runId();
+const kafka = testKafka();
+const topic = `agent.tasks.cghealth-${run}`;
+const workersGroup = `cghealth-workers-${run}`;
+const healthyGroup = `cghealth-healthy-${run}`;
+const INTERVAL_MS = 1_000;
+const logger = createLogger('error');
+// Other tests share the broker: this watch sees only this run's groups and topic.
+const watchOptions = {
+  isAgentTopic: (t: string) => t === topic,
+  excludeGroup: (g: string) => g !== workersGroup && g !== healthyGroup,
+  intervalMs: INTERVAL_MS,
+  maxGroups: 10,
+};
+
+let admin: Admin;
+let producer: Producer;
+let producing: Promise<void> | undefined;
+let stopProducing = false;
+let workers: Consumer | undefined;
+let healthy: Consumer;
+/** Set to stop the workers committing; they keep consuming, heartbeating and their partitions. */
+let workersStalled = false;
+let watch: GroupHealthWatch | undefined;
+const changes: Array<{ groupId: string; status: GroupStatus; previous: GroupStatus | undefined; evaluation: number }> =
+  [];
+
+async function committed(groupId: string): Promise<boolean> {
+  const offsets = await admin.fetchOffsets({ groupId, topics: [topic] });
+  return offsets.some((t) => t.partitions.some((p) => Number(p.offset) > 0));
+}
+
+function health(groupId: string): GroupHealth | undefined {
+  return watch?.snapshot().find((h) => h.groupId === groupId);
+}
+
+before(async () => {
+  await createTopics(kafka, [{ topic, numPartitions: 2 }]);
+  admin = kafka.admin();
+  await admin.connect();
+  producer = await connectedProducer(kafka);
+  producing = (async () => {
+    for (let i = 0; !stopProducing; i += 1) {
+      await producer.send({ topic, messages: [{ key: `task-${i}`, value: JSON.stringify({ task_id: `task-${i}` }) }] });
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  })();
+
+  // The workers acknowledge each task by committing it, until told to stop.
+  const w = kafka.consumer({ groupId: workersGroup, allowAutoTopicCreation: false, maxWaitTimeInMs: 200 });
+  workers = w;
+  await w.connect();
+  await w.subscribe({ topics: [topic], fromBeginning: true });
+  await w.run({
+    autoCommit: false,
+    eachMessage: async ({ partition, message }) => {
+      if (workersStalled) return;
+      await w.commitOffsets([{ topic, partition, offset: String(BigInt(message.offset) + 1n) }]);
+    },
+  });
+  healthy = kafka.consumer({ groupId: healthyGroup, allowAutoTopicCreation: false, maxWaitTimeInMs: 200 });
+  await healthy.connect();
+  await healthy.subscribe({ topics: [topic], fromBeginning: true });
+  await healthy.run({ autoCommit: true, eachMessage: async () => {} });
+  await waitFor(
+    'both groups committed',
+    async () => (await committed(workersGroup)) && (await committed(healthyGroup)),
+  );
+});
+
+after(async () => {
+  await watch?.stop();
+  stopProducing = true;
+  await producing;
+  await workers?.disconnect();
+  await healthy.disconnect();
+  await producer.disconnect();
+  await admin.disconnect();
+});
+
+test('workers that stop committing are STALLED within 2 evaluations, STOPPED when they leave, and fall behind in seconds with wall time', async () => {
+  const w = new GroupHealthWatch(admin, watchOptions, logger);
+  watch = w;
+  w.onStatusChange((current, previous) =>
+    changes.push({ groupId: current.groupId, status: current.status, previous, evaluation: w.stats().evaluations }),
+  );
+  w.start();
+  const evaluations = () => w.stats().evaluations;
+
+  // Healthy at first: both groups OK, seen as they first were.
+  await waitFor('3 evaluations', () => evaluations() >= 3, 15_000);
+  assert.equal(health(workersGroup)?.status, 'OK', JSON.stringify(health(workersGroup)));
+  assert.ok(health(workersGroup)!.commitRate > 0, JSON.stringify(health(workersGroup)));
+
+  // The workers stop committing while staying in the group.
+  workersStalled = true;
+  const stalledAt = Date.now();
+  const atStop = evaluations(); // includes a pass that may be running now
+  await waitFor('the workers STALLED', () => health(workersGroup)?.status === 'STALLED', 10_000);
+  const stalled = changes.find((c) => c.groupId === workersGroup && c.status === 'STALLED');
+  assert.ok(stalled !== undefined, 'a status change to STALLED was reported');
+  assert.equal(stalled.previous, 'OK');
+  assert.ok(
+    stalled.evaluation <= atStop + 2,
+    `STALLED at evaluation ${stalled.evaluation}, commits stopped at ${atStop}`,
+  );
+  assert.ok(health(workersGroup)!.members > 0);
+  assert.equal(health(workersGroup)!.commitRate, 0);
+
+  // The healthy group beside it: OK all along, lag near 0 (10 records/s, committed after each batch).
+  const ok = health(healthyGroup)!;
+  assert.equal(ok.status, 'OK', JSON.stringify(ok));
+  assert.ok(ok.lagRecords <= 10, JSON.stringify(ok));
+  assert.ok(ok.lagSeconds < 2, JSON.stringify(ok));
+  assert.deepEqual(
+    changes.filter((c) => c.groupId === healthyGroup).map((c) => [c.status, c.previous]),
+    [['OK', undefined]],
+  );
+
+  // The workers leave: STOPPED, and the age of their oldest unconsumed record grows with wall time.
+  await workers!.disconnect();
+  workers = undefined;
+  await waitFor('the workers STOPPED', () => health(workersGroup)?.status === 'STOPPED', 10_000);
+  assert.deepEqual(
+    changes.filter((c) => c.groupId === workersGroup).map((c) => c.status),
+    ['OK', 'STALLED', 'STOPPED'],
+  );
+  const samples: GroupHealth[] = [health(workersGroup)!];
+  while (samples.length < 4) {
+    const last = samples.at(-1)!.evaluatedAt;
+    await waitFor('the next evaluation', () => health(workersGroup)!.evaluatedAt > last, 5_000);
+    samples.push(health(workersGroup)!);
+  }
+  for (const [i, s] of samples.entries()) {
+    assert.equal(s.status, 'STOPPED');
+    assert.equal(s.members, 0);
+    assert.equal(s.lagSecondsLowerBound, false);
+    if (i === 0) continue;
+    const before = samples[i - 1]!;
+    assert.ok(s.lagRecords > before.lagRecords, 'the backlog grows while nobody consumes');
+    // The oldest unconsumed record stays the same one: its age grows exactly as the clock does.
+    const grew = s.lagSeconds - before.lagSeconds;
+    const elapsed = (s.evaluatedAt - before.evaluatedAt) / 1000;
+    assert.ok(Math.abs(grew - elapsed) < 0.01, `lag grew ${grew} s in ${elapsed} s`);
+  }
+  // It is the first record produced after the stall.
+  const sinceStall = (samples.at(-1)!.evaluatedAt - stalledAt) / 1000;
+  assert.ok(
+    Math.abs(samples.at(-1)!.lagSeconds - sinceStall) < 1.5,
+    `lag ${samples.at(-1)!.lagSeconds} s, stalled ${sinceStall} s ago`,
+  );
+});
+
+test('at most maxGroups groups are watched, the rest counted; a group whose description fails is ERROR', async () => {
+  // The real admin with DescribeGroups failing, as a broker refusing it would.
+  const refusing: Admin = {
+    ...admin,
+    describeGroups: async () => {
+      throw new Error('injected: DescribeGroups refused');
+    },
+  };
+  const limited = new GroupHealthWatch(refusing, { ...watchOptions, maxGroups: 1 }, logger);
+  const result = await limited.evaluate();
+  // New groups are taken in name order: cghealth-healthy-… before cghealth-workers-….
+  assert.deepEqual(
+    result.map((h) => [h.groupId, h.status]),
+    [[healthyGroup, 'ERROR']],
+  );
+  assert.match(result[0]!.reason, /describing it failed: injected: DescribeGroups refused/);
+  assert.equal(limited.stats().groupsNotWatched, 1);
+  assert.equal(limited.stats().groupsWatched, 1);
+});
