@@ -6,7 +6,8 @@ import type { Config } from './config/index.js';
 import { ClockFindings, Correlator, EventClock, type CorrelatorStats, type EventSink } from './correlate/index.js';
 import { RecordDecoder, createSchemaRegistry, probeSchemaRegistry, registrySchemaSource } from './decode/index.js';
 import { Detector, DetectorSink, type AnomalyAlert, type DetectorStats, type WindowReport } from './detect/index.js';
-import { AlertPublisher, AlertStream } from './alert/index.js';
+import { AlertPublisher, AlertStream, GroupAlerts } from './alert/index.js';
+import { AlertDelivery } from './alert-delivery.js';
 import { buildApi } from './api/index.js';
 import type { FastifyInstance } from 'fastify';
 import {
@@ -18,6 +19,7 @@ import {
   type DlqStats,
   createTopicFilter,
   ensureTopics,
+  GroupHealthWatch,
   probeKafka,
   type KafkaProbe,
   type TapStats,
@@ -105,6 +107,9 @@ export class Service {
     private readonly api: FastifyInstance,
     /** Where the HTTP API listens, e.g. http://127.0.0.1:8080. */
     readonly apiUrl: string,
+    readonly delivery: AlertDelivery,
+    /** The agents' consumer groups; undefined when GROUP_WATCH_INTERVAL_MS is 0. */
+    private readonly groupWatch: { watch: GroupHealthWatch; stop(): Promise<void> } | undefined,
   ) {}
 
   /** Connects to everything, creates missing output topics, and starts tapping. */
@@ -166,6 +171,10 @@ export class Service {
       audit: () => audit.stats(),
       lastScores: () => detector.lastScores(),
       consumerLag: cachedFor(5_000, () => tap.consumerLag()),
+      consumerGroups: () => ({
+        groups: groupWatch?.watch.snapshot().map((g) => ({ ...g, group: g.groupId })) ?? [],
+        notWatched: groupWatch?.watch.stats().groupsNotWatched ?? 0,
+      }),
       dlq: () => dlq.stats(),
       stalls: () => pipeline.stalls(),
     });
@@ -183,16 +192,30 @@ export class Service {
     checkpoints.start(config.audit.checkpointIntervalMs);
     const detector = new Detector(config.detect);
     const clockFindings = new ClockFindings();
-    const publisher = await AlertPublisher.create(
-      producer,
-      createSchemaRegistry(config.schemaRegistry),
-      config.topics.anomalies,
-    );
+    const registry = createSchemaRegistry(config.schemaRegistry);
+    const publisher = await AlertPublisher.create(producer, registry, config.topics.anomalies);
     const alerts = new AlertStream((err) => logger.warn({ err }, 'an alert subscriber threw and was removed'));
+    let apiUrl = `http://${config.api.host}:${config.api.port}`;
+    const delivery = new AlertDelivery(
+      {
+        config: config.alerts,
+        apiUrl: () => apiUrl,
+        topic: config.topics.anomalies,
+        groupId: config.kafka.groupId,
+        kafka,
+        registry,
+        clickhouse,
+        observer: metrics.delivery,
+        partitions: config.topics.partitions,
+        retryMaxMs: config.sinks.retryMaxMs,
+      },
+      logger,
+    );
     const deliverAlerts = async (batch: readonly AnomalyAlert[]): Promise<void> => {
       // Kafka first: if publishing fails the batch is offered again, and the stream must not repeat itself.
-      await publisher.publish(batch);
-      await audit.recordAlerts(batch);
+      const published = batch.map((alert) => ({ alert, silencedBy: delivery.silenceOf(alert) }));
+      await publisher.publish(published);
+      await audit.recordAlerts(published.map(({ alert, silencedBy }) => ({ ...alert, silencedBy })));
       for (const alert of batch) {
         metrics.alert(alert);
         logAlert(logger, alert);
@@ -246,6 +269,9 @@ export class Service {
       },
       logger,
     );
+    // Delivery joins its groups before anything is published: a new destination starts at the topic's end.
+    await delivery.start();
+    const groupWatch = await startGroupWatch(kafka, config, logger, deliverAlerts);
     const clockTicks = startTicking(async () => {
       await pipeline.tick();
       tap.releaseHeld();
@@ -289,10 +315,30 @@ export class Service {
           ];
           return { checks: { kafka: kafkaUp, clickhouse: clickhouseUp, partitions: stuck.length === 0 }, reasons };
         },
+        alerts: {
+          openStream: (response, lastEventId, filter) => delivery.openStream(response, lastEventId, filter),
+          addSilence: (silence) => delivery.addSilence(silence),
+          silences: () => delivery.silences.active(Date.now()),
+          consumerGroups: () =>
+            groupWatch?.watch.snapshot().map((g) => ({
+              group: g.groupId,
+              status: g.status,
+              reason: g.reason,
+              status_since: new Date(g.statusSince).toISOString(),
+              evaluated_at: new Date(g.evaluatedAt).toISOString(),
+              state: g.state,
+              members: g.members,
+              topics: g.topics,
+              lag_records: g.lagRecords,
+              lag_seconds: g.lagSeconds,
+              lag_seconds_lower_bound: g.lagSecondsLowerBound,
+              commit_rate: g.commitRate,
+            })) ?? [],
+        },
       },
       logger,
     );
-    const apiUrl = await api.listen({ host: config.api.host, port: config.api.port });
+    apiUrl = await api.listen({ host: config.api.host, port: config.api.port });
     logger.info({ url: apiUrl, docs: `${apiUrl}/docs`, keys: config.api.keys.map((k) => k.name) }, 'API listening');
     return new Service(
       logger,
@@ -311,6 +357,8 @@ export class Service {
       checkpoints,
       api,
       apiUrl,
+      delivery,
+      groupWatch,
     );
   }
 
@@ -348,11 +396,65 @@ export class Service {
     await this.tap.stop();
     await this.clockTicks.stop();
     for (const sink of [...this.sinks].reverse()) await sink.close();
+    await this.groupWatch?.stop();
+    await this.delivery.stop(); // after the last alerts were published
     await this.checkpoints.stop(); // the last tails, after the audit writer flushed
     await this.producer.disconnect();
     await this.clickhouse.close();
     this.logger.info('stopped');
   }
+}
+
+/**
+ * Watches the agents' consumer groups (those with offsets on tapped topics, not agentwatch's own) and
+ * turns their status changes into alerts, delivered like detection's.
+ */
+async function startGroupWatch(
+  kafka: Kafka,
+  config: Config,
+  logger: Logger,
+  deliverAlerts: (alerts: readonly AnomalyAlert[]) => Promise<void>,
+): Promise<{ watch: GroupHealthWatch; stop(): Promise<void> } | undefined> {
+  if (config.groups.intervalMs === 0) return undefined;
+  const admin = kafka.admin();
+  await admin.connect();
+  const ownGroup = config.kafka.groupId;
+  const watch = new GroupHealthWatch(
+    admin,
+    {
+      isAgentTopic: createTopicFilter(config.ingest, config.topics),
+      excludeGroup: (group) => group === ownGroup || group.startsWith(`${ownGroup}-`),
+      intervalMs: config.groups.intervalMs,
+      maxGroups: config.groups.maxGroups,
+    },
+    logger,
+  );
+  const groupAlerts = new GroupAlerts();
+  // One delivery at a time, in order of the changes.
+  let delivering = Promise.resolve();
+  watch.onStatusChange((current, previous) => {
+    if (previous !== undefined || current.status !== 'OK')
+      logger.info(
+        { group: current.groupId, status: current.status, previous, reason: current.reason },
+        'consumer group status changed',
+      );
+    const alert = groupAlerts.evaluate({ ...current, group: current.groupId }, Date.now());
+    if (alert === undefined) return;
+    delivering = delivering
+      .then(() => deliverAlerts([alert]))
+      .catch((err: unknown) =>
+        logger.error({ err, group: current.groupId }, 'could not publish a consumer-group alert'),
+      );
+  });
+  watch.start();
+  return {
+    watch,
+    async stop() {
+      await watch.stop();
+      await delivering;
+      await admin.disconnect();
+    },
+  };
 }
 
 function logAlert(logger: Logger, alert: AnomalyAlert): void {

@@ -25,13 +25,14 @@ export class AlertPublisher {
     return new AlertPublisher(producer, registry, topic, id);
   }
 
-  async publish(alerts: readonly AnomalyAlert[]): Promise<void> {
+  /** Publishes `alerts`, each marked with the silence that covers it (null: none). */
+  async publish(alerts: readonly PublishedAlert[]): Promise<void> {
     if (alerts.length === 0) return;
     const now = Date.now();
     const messages = await Promise.all(
-      alerts.map(async (alert) => ({
+      alerts.map(async ({ alert, silencedBy }) => ({
         key: alert.agent,
-        value: await this.registry.encode(this.schemaId, toAvro(alert, now)),
+        value: await this.registry.encode(this.schemaId, toAvro(alert, now, silencedBy)),
         headers: { 'agentwatch-alert-id': alert.alertId, 'agentwatch-alert-state': alert.state },
       })),
     );
@@ -44,7 +45,14 @@ export class AlertPublisher {
   }
 }
 
-export function toAvro(alert: AnomalyAlert, publishedAt: number): Record<string, unknown> {
+/** An alert as it is on the anomalies topic: with the silence that covered it when it was published. */
+export interface PublishedAlert {
+  alert: AnomalyAlert;
+  /** The id of the silence that matched at publication (not sent to webhooks or Alertmanager); null: none. */
+  silencedBy: string | null;
+}
+
+export function toAvro(alert: AnomalyAlert, publishedAt: number, silencedBy: string | null): Record<string, unknown> {
   return {
     alert_id: alert.alertId,
     agent: alert.agent,
@@ -67,12 +75,83 @@ export function toAvro(alert: AnomalyAlert, publishedAt: number): Record<string,
     scope: alert.scope,
     resolution: alert.resolution,
     accepted_by: alert.acceptedBy,
-    kind: alert.kind,
+    kind: alert.kind === 'consumer-group' ? 'consumer_group' : alert.kind, // Avro enum symbols have no '-'
     examples: alert.examples.map((e) => ({
       task_id: e.taskId,
       workflow_id: e.workflowId,
       reason: e.reason === 'timed-out' ? 'timed_out' : e.reason, // Avro enum symbols have no '-'
       latency_ms: e.latencyMs === null ? null : Math.round(e.latencyMs),
     })),
+    silenced_by: silencedBy,
+    detail: alert.detail ?? null,
   };
+}
+
+/** The alert of a decoded anomalies-topic record (the inverse of toAvro; fields older versions lack get their defaults). */
+export function fromAvro(record: AvroAlert): PublishedAlert & { publishedAt: number } {
+  const kind = record.kind === 'consumer_group' ? 'consumer-group' : (record.kind ?? 'incident');
+  return {
+    alert: {
+      alertId: record.alert_id,
+      agent: record.agent,
+      capability: record.capability ?? record.agent,
+      scope: record.scope ?? 'capability',
+      kind,
+      state: record.state,
+      severity: record.severity,
+      onset: Number(record.onset),
+      windowStart: Number(record.window_start),
+      windowEnd: Number(record.window_end),
+      score: record.score,
+      threshold: record.threshold,
+      pValue: record.p_value,
+      resolution: record.resolution ?? null,
+      acceptedBy: record.accepted_by ?? null,
+      features: record.features.map((f) => ({
+        name: f.name,
+        value: f.value ?? Number.NaN,
+        baselineMean: f.baseline_mean,
+        z: Number.NaN, // not on the wire
+        contribution: f.contribution,
+      })),
+      examples: (record.examples ?? []).map((e) => ({
+        taskId: e.task_id,
+        workflowId: e.workflow_id,
+        reason: e.reason === 'timed_out' ? 'timed-out' : e.reason,
+        latencyMs: e.latency_ms,
+      })),
+      ...(record.detail == null ? {} : { detail: record.detail }),
+    },
+    silencedBy: record.silenced_by ?? null,
+    publishedAt: Number(record.published_at),
+  };
+}
+
+/** A record of schemas/anomaly-alert.avsc as avsc decodes it (optional fields may be missing in old versions). */
+export interface AvroAlert {
+  alert_id: string;
+  agent: string;
+  state: AnomalyAlert['state'];
+  severity: AnomalyAlert['severity'];
+  onset: number;
+  window_start: number;
+  window_end: number;
+  score: number;
+  threshold: number;
+  p_value: number;
+  features: Array<{ name: string; value: number | null; baseline_mean: number; contribution: number }>;
+  published_at: number;
+  capability?: string | null;
+  scope?: AnomalyAlert['scope'] | null;
+  resolution?: AnomalyAlert['resolution'];
+  accepted_by?: string | null;
+  kind?: 'incident' | 'drift' | 'consumer_group' | null;
+  examples?: Array<{
+    task_id: string | null;
+    workflow_id: string | null;
+    reason: 'timed_out' | 'failed' | 'retried' | 'slow' | 'seen';
+    latency_ms: number | null;
+  }> | null;
+  silenced_by?: string | null;
+  detail?: string | null;
 }

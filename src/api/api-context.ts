@@ -1,6 +1,7 @@
 // What the API needs from the rest of agentwatch, handed in by the composition root.
 
-import type { ClickHouseClient } from '../audit/index.js';
+import type { ServerResponse } from 'node:http';
+import type { ClickHouseClient, SilenceRecord } from '../audit/index.js';
 import type { ApiConfig } from '../config/index.js';
 import type { ClockFinding } from '../correlate/index.js';
 import type { AgentSnapshot, AnomalyAlert } from '../detect/index.js';
@@ -21,4 +22,24 @@ export interface ApiContext {
   metrics: () => Promise<{ contentType: string; body: string }>;
   /** name → answers, for /readyz, and why a check fails (e.g. which partition stalled on which step). */
   readiness: () => Promise<{ checks: Record<string, boolean>; reasons: string[] }>;
+  /** Alert delivery: the live stream, silences, and the agents' consumer groups. */
+  alerts: AlertsContext;
+}
+
+export interface AlertsContext {
+  /**
+   * Serves GET /v1/alerts/stream on `response` (the route has hijacked the reply) from `lastEventId`
+   * (undefined: from now); 'invalid-position' (nothing written) when lastEventId is not a stream id.
+   */
+  openStream(
+    response: ServerResponse,
+    lastEventId: string | undefined,
+    filter: { agents: readonly string[]; severities: readonly string[] },
+  ): 'invalid-position' | 'served';
+  /** Stores a silence and applies it at once; a string says what is wrong with it. */
+  addSilence(silence: Omit<SilenceRecord, 'id' | 'createdAt'>): Promise<SilenceRecord | string>;
+  /** Silences not yet ended. */
+  silences(): SilenceRecord[];
+  /** The agents' consumer groups as last evaluated. */
+  consumerGroups(): ReadonlyArray<Record<string, unknown>>;
 }

@@ -11,6 +11,7 @@ import type { ApiContext } from './api-context.js';
 import { ERROR_CATALOGUE, isAgentwatchError } from '../errors.js';
 import { ApiError, isStoreUnavailable, sendError } from './api-errors.js';
 import { ApiKeys, mayAccess, presentedKey } from './auth.js';
+import { alertRoutes } from './routes/alerts.js';
 import { auditRoutes } from './routes/audit.js';
 import { fleetRoutes } from './routes/fleet.js';
 import { healthRoutes } from './routes/health.js';
@@ -117,6 +118,7 @@ export async function buildApi(context: ApiContext, logger: Logger): Promise<Fas
   auditRoutes(app, context);
   workflowRoutes(app, context);
   fleetRoutes(app, context);
+  alertRoutes(app, context);
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
   return app;
 }

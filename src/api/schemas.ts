@@ -15,6 +15,9 @@ export const errorSchema = {
   required: ['error'],
 } as const;
 
+/** A route that takes no query parameters: any is a 400, as on the others (none is silently ignored). */
+export const NO_PARAMETERS = { type: 'object', properties: {}, additionalProperties: false } as const;
+
 export const errorResponses = { 400: errorSchema, 401: errorSchema, 403: errorSchema, 500: errorSchema } as const;
 
 const text = { type: 'string', minLength: 1, maxLength: 512 } as const;

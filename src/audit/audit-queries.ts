@@ -378,6 +378,8 @@ export interface AnomalyRecord {
   threshold: number;
   p_value: number;
   features: unknown;
+  /** The silence that matched at publication (the alert was not sent to webhooks or Alertmanager). */
+  silenced_by: string | null;
   /** Tasks of the window to look at, each with the path of its workflow's timeline. */
   examples: Array<{
     taskId: string | null;
@@ -414,7 +416,7 @@ export async function searchAnomalies(
   }
   const result = await client.query({
     query: `SELECT alert_id, agent, capability, scope, kind, resolution, accepted_by, state, severity, toUnixTimestamp64Milli(onset) AS onset_ms, toUnixTimestamp64Milli(window_start) AS start_ms,
-              toUnixTimestamp64Milli(window_end) AS end_ms, score, threshold, p_value, features, examples
+              toUnixTimestamp64Milli(window_end) AS end_ms, score, threshold, p_value, features, examples, silenced_by
             FROM anomalies WHERE ${clauses.length === 0 ? '1' : clauses.join(' AND ')}
             ORDER BY window_start DESC, alert_id LIMIT {limit:UInt32} ${settings(limits)}`,
     query_params: params,
@@ -438,6 +440,7 @@ export async function searchAnomalies(
     p_value: number;
     features: string;
     examples: string;
+    silenced_by: string;
   }>();
   return rows.map((r) => ({
     alert_id: r.alert_id,
@@ -456,6 +459,7 @@ export async function searchAnomalies(
     threshold: r.threshold,
     p_value: r.p_value,
     features: JSON.parse(r.features) as unknown,
+    silenced_by: r.silenced_by === '' ? null : r.silenced_by,
     examples: (
       JSON.parse(r.examples) as Array<{
         taskId: string | null;

@@ -529,6 +529,8 @@ export class AuditWriter implements EventSink {
       acceptedBy: string | null;
       features: unknown[];
       examples: unknown[];
+      /** The silence that matched at publication. */
+      silencedBy?: string | null;
     }>,
   ): Promise<void> {
     if (alerts.length === 0) return;
@@ -552,6 +554,7 @@ export class AuditWriter implements EventSink {
         typeof v === 'number' && !Number.isFinite(v) ? null : v,
       ),
       examples: JSON.stringify(a.examples),
+      silenced_by: a.silencedBy ?? '',
       published_at: clickhouseTime(Date.now()),
     }));
     await this.retrying(`inserting ${alerts.length} anomalies`, () =>

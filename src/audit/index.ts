@@ -57,3 +57,14 @@ export type {
 } from './audit-queries.js';
 export { SourceCheck } from './source-check.js';
 export type { SourceReport } from './source-check.js';
+export {
+  alertExists,
+  insertAck,
+  insertDeadLetter,
+  insertSilence,
+  readAcks,
+  readDeadLetters,
+  readFiringAlerts,
+  readSilences,
+} from './alert-records.js';
+export type { AckRecord, DeadLetterRecord, SilenceRecord } from './alert-records.js';

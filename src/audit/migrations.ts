@@ -165,6 +165,43 @@ export const MIGRATIONS: readonly Migration[] = [
         ADD COLUMN IF NOT EXISTS examples String DEFAULT '[]' COMMENT 'JSON: up to 5 tasks of the window to look at [{taskId, workflowId, reason, latencyMs}]'`,
     ],
   },
+  {
+    version: 6,
+    name: 'silences, acknowledgements and dead letters of alert delivery',
+    statements: [
+      `ALTER TABLE anomalies
+        ADD COLUMN IF NOT EXISTS silenced_by String DEFAULT '' COMMENT 'the silence that matched at publication (not sent to webhooks or Alertmanager); empty: none'`,
+      `CREATE TABLE IF NOT EXISTS alert_silences (
+        id String,
+        matchers String COMMENT 'JSON: [{name, value, isRegex, isEqual}], all must hold',
+        starts_at DateTime64(3, 'UTC'),
+        ends_at DateTime64(3, 'UTC'),
+        comment String,
+        created_by LowCardinality(String) COMMENT 'the API key name',
+        created_at DateTime64(3, 'UTC')
+      ) ENGINE = MergeTree
+      ORDER BY (ends_at, id)`,
+      `CREATE TABLE IF NOT EXISTS alert_acks (
+        alert_id String,
+        acked_by LowCardinality(String) COMMENT 'the API key name',
+        acked_at DateTime64(3, 'UTC'),
+        comment String
+      ) ENGINE = MergeTree
+      ORDER BY (alert_id, acked_at)`,
+      `CREATE TABLE IF NOT EXISTS alert_dead_letters (
+        destination LowCardinality(String),
+        alert_id String,
+        state LowCardinality(String),
+        partition UInt32,
+        offset UInt64,
+        attempts UInt32,
+        last_error String,
+        alert String COMMENT 'the alert as JSON, or the undecodable record as base64',
+        at DateTime64(3, 'UTC')
+      ) ENGINE = MergeTree
+      ORDER BY (at, destination, alert_id)`,
+    ],
+  },
 ];
 
 /** The TTL clause: keep forever (0) or N days after `column` (ingested_at for audit_events). */

@@ -158,8 +158,41 @@ export interface ApiConfig {
   metricsPublic: boolean;
 }
 
+export interface AlertDeliveryConfig {
+  /** Alertmanager base URLs (v2 API); FIRING and RESOLVED alerts are POSTed to each. */
+  alertmanagerUrls: string[];
+  /** FIRING alerts are sent again this often while they last (and expire at 4× this in Alertmanager). */
+  alertmanagerResendMs: number;
+  /** Webhook URLs; each gets alerts as Alertmanager webhook v4 JSON, signed when webhookSecret is set. */
+  webhookUrls: string[];
+  /** HMAC-SHA256 key of the webhook signature header; undefined: unsigned. */
+  webhookSecret: string | undefined;
+  /** Attempts per alert and destination before the alert becomes a dead letter. */
+  maxAttempts: number;
+  /** First backoff between attempts, doubled per attempt up to maxBackoffMs. */
+  backoffMs: number;
+  maxBackoffMs: number;
+  /** One attempt's time limit. */
+  requestTimeoutMs: number;
+  /** Base URL of the API in links (timelines, anomalies); default: the API's own address. */
+  publicUrl: string | undefined;
+  /** Alerts the live stream keeps for clients that reconnect with Last-Event-ID. */
+  streamBuffer: number;
+  /** A comment line on an idle live stream this often, so proxies keep it open. */
+  streamHeartbeatMs: number;
+}
+
+export interface GroupWatchConfig {
+  /** How often the agents' consumer groups are evaluated; 0: not watched. */
+  intervalMs: number;
+  /** Most groups watched (bounded metric cardinality); the rest are counted. */
+  maxGroups: number;
+}
+
 export interface Config {
   kafka: KafkaConfig;
+  alerts: AlertDeliveryConfig;
+  groups: GroupWatchConfig;
   api: ApiConfig;
   audit: AuditConfig;
   detect: DetectConfig;
@@ -671,6 +704,91 @@ function readOptions(reader: OptionReader): Config {
     'How often the hash-chain tails are published to CHECKPOINTS_TOPIC.',
   );
 
+  const alertmanagerUrls = reader.list(
+    'ALERTMANAGER_URLS',
+    [],
+    'Alertmanager base URLs (e.g. http://alertmanager:9093), comma-separated: FIRING and RESOLVED alerts are POSTed to /api/v2/alerts of each, FIRING ones again every ALERTMANAGER_RESEND_MS while they last.',
+  );
+  const alertmanagerResendMs = reader.int(
+    'ALERTMANAGER_RESEND_MS',
+    60_000,
+    { min: 1_000, max: 3_600_000 },
+    'How often a FIRING alert is sent to Alertmanager again while it lasts; each send says it ends 4× this later, so Alertmanager resolves it by itself if agentwatch stops.',
+  );
+  const webhookUrls = reader.list(
+    'ALERT_WEBHOOKS',
+    [],
+    'Webhook URLs, comma-separated: each alert is POSTed as Alertmanager webhook v4 JSON, in order per agent, retried with backoff; after ALERT_DELIVERY_MAX_ATTEMPTS it becomes a dead letter (GET /v1/alerts/dead-letters).',
+  );
+  const webhookSecret = reader.secret(
+    'ALERT_WEBHOOK_SECRET',
+    'Key of the webhook signature: X-Agentwatch-Signature: v1=<hex HMAC-SHA256 of "<X-Agentwatch-Timestamp>.<body>">. Unset: webhooks are not signed. Secret.',
+  );
+  const alertUrls: Array<[string, string]> = [
+    ...alertmanagerUrls.map((url): [string, string] => ['ALERTMANAGER_URLS', url]),
+    ...webhookUrls.map((url): [string, string] => ['ALERT_WEBHOOKS', url]),
+  ];
+  for (const [name, url] of alertUrls) {
+    if (!/^https?:\/\/[^\s/]+/.test(url))
+      reader.problem(`${name}: ${JSON.stringify(url)} is not an http(s) URL (e.g. http://127.0.0.1:9093).`);
+  }
+  const deliveryMaxAttempts = reader.int(
+    'ALERT_DELIVERY_MAX_ATTEMPTS',
+    10,
+    { min: 1, max: 1_000 },
+    'Attempts to deliver one alert to one webhook or Alertmanager before it is written as a dead letter (counted in agentwatch_alert_dead_letters_total) and the next alert goes.',
+  );
+  const deliveryBackoffMs = reader.int(
+    'ALERT_DELIVERY_BACKOFF_MS',
+    1_000,
+    { min: 1, max: 600_000 },
+    'Wait before the second attempt of a delivery; doubled per attempt up to ALERT_DELIVERY_MAX_BACKOFF_MS.',
+  );
+  const deliveryMaxBackoffMs = reader.int(
+    'ALERT_DELIVERY_MAX_BACKOFF_MS',
+    60_000,
+    { min: 1, max: 3_600_000 },
+    'Longest wait between attempts of a delivery.',
+  );
+  const deliveryTimeoutMs = reader.int(
+    'ALERT_DELIVERY_TIMEOUT_MS',
+    10_000,
+    { min: 100, max: 600_000 },
+    'Time limit of one delivery attempt (connect, send, answer).',
+  );
+  const publicUrl = reader.optionalString(
+    'API_PUBLIC_URL',
+    'Base URL of the API as users reach it, for links in alerts (timelines, anomalies), e.g. https://agentwatch.example.com. Default: the address the API listens on.',
+  );
+  if (publicUrl !== undefined && !/^https?:\/\/[^\s/]+/.test(publicUrl))
+    reader.problem(
+      `API_PUBLIC_URL=${JSON.stringify(publicUrl)} is not an http(s) URL (e.g. https://agentwatch.example.com).`,
+    );
+  const streamBuffer = reader.int(
+    'ALERT_STREAM_BUFFER',
+    10_000,
+    { min: 10, max: 1_000_000 },
+    'Alerts GET /v1/alerts/stream keeps in memory for clients that reconnect with Last-Event-ID; a client further behind gets an explicit gap event.',
+  );
+  const streamHeartbeatMs = reader.int(
+    'ALERT_STREAM_HEARTBEAT_MS',
+    15_000,
+    { min: 100, max: 600_000 },
+    'How often an idle GET /v1/alerts/stream sends a heartbeat comment.',
+  );
+  const groupWatchIntervalMs = reader.int(
+    'GROUP_WATCH_INTERVAL_MS',
+    30_000,
+    { min: 0, max: 3_600_000 },
+    "How often the agents' consumer groups (those with offsets on tapped topics) are evaluated: lag in records and seconds, commit rate, status. 0: not watched.",
+  );
+  const groupWatchMaxGroups = reader.int(
+    'GROUP_WATCH_MAX_GROUPS',
+    200,
+    { min: 1, max: 10_000 },
+    'Most consumer groups watched, and so labelled in metrics; the rest are counted in agentwatch_consumer_groups_not_watched.',
+  );
+
   const apiHost = reader.string('API_HOST', '127.0.0.1', 'Address the HTTP API listens on (0.0.0.0 to expose it).');
   const apiPort = reader.int('API_PORT', 8080, { min: 0, max: 65_535 }, 'Port of the HTTP API (0: any free port).');
   const apiKeyEntries = reader.list(
@@ -784,6 +902,20 @@ function readOptions(reader: OptionReader): Config {
       maxBytesPerPartition,
       stallUnreadyMs,
     },
+    alerts: {
+      alertmanagerUrls,
+      alertmanagerResendMs,
+      webhookUrls,
+      webhookSecret,
+      maxAttempts: deliveryMaxAttempts,
+      backoffMs: deliveryBackoffMs,
+      maxBackoffMs: deliveryMaxBackoffMs,
+      requestTimeoutMs: deliveryTimeoutMs,
+      publicUrl: publicUrl?.replace(/\/+$/, ''),
+      streamBuffer,
+      streamHeartbeatMs,
+    },
+    groups: { intervalMs: groupWatchIntervalMs, maxGroups: groupWatchMaxGroups },
     topics: {
       dlq: dlqTopic,
       anomalies: anomaliesTopic,

@@ -1,6 +1,7 @@
 // The config stage: one validated Config from the environment and an optional file.
 export { loadConfig, describeOptions } from './config.js';
 export type {
+  AlertDeliveryConfig,
   ApiConfig,
   ApiKeyConfig,
   ApiRole,
@@ -9,6 +10,7 @@ export type {
   CorrelateConfig,
   DetectConfig,
   EventTimeConfig,
+  GroupWatchConfig,
   IngestConfig,
   SinksConfig,
   TopicsConfig,

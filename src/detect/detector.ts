@@ -57,8 +57,12 @@ export interface FeatureExplanation {
 }
 
 export type AlertScope = 'capability' | 'worker';
-/** An incident (the window left the short-term baseline), or a drift (the baseline left its long-term reference: drift-watch.ts). */
-export type AlertKind = 'incident' | 'drift';
+/**
+ * An incident (the window left the short-term baseline), or a drift (the baseline left its long-term
+ * reference: drift-watch.ts); a consumer-group alert is raised outside detection, by the watch of
+ * the agents' consumer groups (agent: the group), and delivered the same way.
+ */
+export type AlertKind = 'incident' | 'drift' | 'consumer-group';
 
 export interface AnomalyAlert {
   alertId: string;
@@ -85,6 +89,8 @@ export interface AnomalyAlert {
   features: FeatureExplanation[];
   /** Up to MAX_EXAMPLES tasks of the alert's window to look at: timeouts, failures, retries, the slowest. */
   examples: TaskExample[];
+  /** A consumer-group alert's status and why (e.g. "STALLED: no commit for 62 s while 1,200 records wait"). */
+  detail?: string;
 }
 
 export interface WindowReport {

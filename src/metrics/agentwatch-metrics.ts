@@ -44,7 +44,22 @@ export interface MetricSources {
   stalls(): ReadonlyArray<{ topic: string; partition: number; step: string; since: number }>;
   /** Records not yet processed per tapped partition (Kafka admin API); may reject, then the gauge is left out. */
   consumerLag(): Promise<ReadonlyArray<{ topic: string; partition: number; lag: number }>>;
+  /** The agents' consumer groups as last evaluated (at most GROUP_WATCH_MAX_GROUPS), and how many were left out. */
+  consumerGroups(): {
+    groups: ReadonlyArray<{
+      group: string;
+      status: string;
+      lagRecords: number;
+      lagSeconds: number;
+      commitRate: number;
+      members: number;
+    }>;
+    notWatched: number;
+  };
 }
+
+/** Burrow's statuses, one gauge series each per group (1 for the current one). */
+const GROUP_STATUSES = ['OK', 'WARNING', 'STALLED', 'STOPPED', 'ERROR'] as const;
 
 /** One pipeline batch, as the pipeline reports it. */
 export interface BatchObservation {
@@ -65,6 +80,8 @@ export class AgentwatchMetrics {
   private readonly dlq: Counter<'reason'>;
   private readonly audited: Counter<'topic'>;
   private readonly alerts: Counter<'agent' | 'state' | 'severity'>;
+  private readonly deliveries: Counter<'destination' | 'outcome'>;
+  private readonly deadLetters: Counter<'destination'>;
   private readonly stageSeconds: Histogram<'stage'>;
   private readonly insertSeconds: Histogram;
   private readonly insertRows: Histogram;
@@ -271,6 +288,65 @@ export class AgentwatchMetrics {
       "The threshold the agent's score is compared with (χ² quantile of DETECT_P).",
       (w) => w.threshold,
     );
+    this.deliveries = new Counter({
+      name: 'agentwatch_alert_deliveries_total',
+      help: 'Alert deliveries per destination (webhook or Alertmanager) by outcome: delivered, failed_attempt (retried), dead_letter, silenced.',
+      labelNames: ['destination', 'outcome'],
+      registers,
+    });
+    this.deadLetters = new Counter({
+      name: 'agentwatch_alert_dead_letters_total',
+      help: 'Alerts a destination did not take after ALERT_DELIVERY_MAX_ATTEMPTS (or refused outright), written as dead letters (GET /v1/alerts/dead-letters).',
+      labelNames: ['destination'],
+      registers,
+    });
+    const groupGauge = (
+      name: string,
+      help: string,
+      read: (g: ReturnType<MetricSources['consumerGroups']>['groups'][number]) => number,
+    ) =>
+      new Gauge({
+        name,
+        help,
+        labelNames: ['group'],
+        registers,
+        collect() {
+          this.reset();
+          for (const g of sources.consumerGroups().groups) this.set({ group: g.group }, read(g));
+        },
+      });
+    groupGauge(
+      'agentwatch_consumer_group_lag_records',
+      "Records on agent topics an agents' consumer group has not committed yet (high watermark minus committed offset, summed over partitions).",
+      (g) => g.lagRecords,
+    );
+    groupGauge(
+      'agentwatch_consumer_group_lag_seconds',
+      "Age of the oldest record an agents' consumer group has not committed (worst partition); it keeps growing while the group is stopped.",
+      (g) => g.lagSeconds,
+    );
+    groupGauge(
+      'agentwatch_consumer_group_commit_rate',
+      "Records per second an agents' consumer group committed between the last two evaluations.",
+      (g) => g.commitRate,
+    );
+    groupGauge('agentwatch_consumer_group_members', "Members of an agents' consumer group.", (g) => g.members);
+    new Gauge({
+      name: 'agentwatch_consumer_group_status',
+      help: "Status of an agents' consumer group in Burrow's sense: 1 for the current status (OK, WARNING, STALLED, STOPPED, ERROR), 0 for the others.",
+      labelNames: ['group', 'status'],
+      registers,
+      collect() {
+        this.reset();
+        for (const g of sources.consumerGroups().groups)
+          for (const status of GROUP_STATUSES) this.set({ group: g.group, status }, g.status === status ? 1 : 0);
+      },
+    });
+    gauge(
+      'agentwatch_consumer_groups_not_watched',
+      "Agents' consumer groups beyond GROUP_WATCH_MAX_GROUPS, not evaluated.",
+      () => sources.consumerGroups().notWatched,
+    );
     new Gauge({
       name: 'agentwatch_consumer_lag',
       help: 'Records of a tapped partition not yet processed (high watermark minus committed offset).',
@@ -312,6 +388,23 @@ export class AgentwatchMetrics {
   alert(alert: { agent: string; state: string; severity: string }): void {
     this.alerts.inc({ agent: alert.agent, state: alert.state, severity: alert.severity });
   }
+
+  /** The observer of alert delivery (the DeliveryObserver of src/alert). */
+  readonly delivery = {
+    delivered: (destination: string): void => {
+      this.deliveries.inc({ destination, outcome: 'delivered' });
+    },
+    failedAttempt: (destination: string): void => {
+      this.deliveries.inc({ destination, outcome: 'failed_attempt' });
+    },
+    deadLettered: (destination: string): void => {
+      this.deliveries.inc({ destination, outcome: 'dead_letter' });
+      this.deadLetters.inc({ destination });
+    },
+    silenced: (destination: string): void => {
+      this.deliveries.inc({ destination, outcome: 'silenced' });
+    },
+  };
 
   /** The Prometheus text exposition. */
   async render(): Promise<{ contentType: string; body: string }> {

@@ -11,6 +11,7 @@ import { runInNewContext } from 'node:vm';
 import { after, before, describe, test } from 'node:test';
 import { buildApi } from '../../src/api/index.js';
 import { EXPORT_SLICE_ROWS, planExport } from '../../src/audit/index.js';
+import { NO_ALERTS } from '../fixtures/no-alerts.js';
 import { createLogger } from '../../src/logger.js';
 import type { Service } from '../../src/service.js';
 import { stackConfig } from './stack-env.js';
@@ -326,6 +327,7 @@ describe('audit queries', () => {
         acceptBaseline: async () => 'unknown' as const,
         metrics: async () => ({ contentType: 'text/plain', body: '' }),
         readiness: async () => ({ checks: { kafka: true, clickhouse: true }, reasons: [] }),
+        alerts: NO_ALERTS,
       },
       createLogger('fatal'),
     );

@@ -1,13 +1,10 @@
 // SRE routes (role sre): alerts from the anomalies table, and the agents' current windows and baselines.
 
 import type { FastifyInstance } from 'fastify';
-import { searchAnomalies } from '../../audit/index.js';
+import { readAcks, searchAnomalies } from '../../audit/index.js';
 import type { ApiContext } from '../api-context.js';
 import { sendError } from '../api-errors.js';
-import { errorResponses, millis } from '../schemas.js';
-
-/** A route that takes no query parameters: any is a 400, as on the others (none is silently ignored). */
-const NO_PARAMETERS = { type: 'object', properties: {}, additionalProperties: false } as const;
+import { NO_PARAMETERS, errorResponses, millis } from '../schemas.js';
 
 export function fleetRoutes(app: FastifyInstance, context: ApiContext): void {
   const { clickhouse, config } = context;
@@ -61,6 +58,14 @@ export function fleetRoutes(app: FastifyInstance, context: ApiContext): void {
                     threshold: { type: 'number' },
                     p_value: { type: 'number' },
                     features: { type: 'array', items: { type: 'object', additionalProperties: true } },
+                    silenced_by: { type: ['string', 'null'], description: 'the silence that matched at publication' },
+                    acks: {
+                      type: 'array',
+                      items: {
+                        type: 'object',
+                        properties: { by: { type: 'string' }, at: { type: 'string' }, comment: { type: 'string' } },
+                      },
+                    },
                     examples: {
                       type: 'array',
                       items: {
@@ -85,11 +90,18 @@ export function fleetRoutes(app: FastifyInstance, context: ApiContext): void {
     },
     async (request) => {
       const { agent, state, from, to, limit = 100 } = request.query;
+      const anomalies = await searchAnomalies(clickhouse, { agent, state, from: millis(from), to: millis(to) }, limit, {
+        timeoutMs: config.queryTimeoutMs,
+        maxRows: limit,
+      });
+      const acks = await readAcks(clickhouse, [...new Set(anomalies.map((a) => a.alert_id))]);
       return {
-        anomalies: await searchAnomalies(clickhouse, { agent, state, from: millis(from), to: millis(to) }, limit, {
-          timeoutMs: config.queryTimeoutMs,
-          maxRows: limit,
-        }),
+        anomalies: anomalies.map((a) => ({
+          ...a,
+          acks: acks
+            .filter((k) => k.alertId === a.alert_id)
+            .map((k) => ({ by: k.ackedBy, at: new Date(k.ackedAt).toISOString(), comment: k.comment })),
+        })),
       };
     },
   );

@@ -7,6 +7,7 @@ import type { FastifyInstance } from 'fastify';
 import { buildApi } from '../../../src/api/index.js';
 import type { ClickHouseClient } from '../../../src/audit/index.js';
 import { loadConfig } from '../../../src/config/index.js';
+import { NO_ALERTS } from '../../fixtures/no-alerts.js';
 import { createLogger } from '../../../src/logger.js';
 
 const KEYS = { auditor: 'auditor-key-0123456789', sre: 'sre-key-0123456789abc', admin: 'admin-key-0123456789' };
@@ -31,6 +32,7 @@ function apiOn(clickhouse: ClickHouseClient, config: ReturnType<typeof loadConfi
       acceptBaseline: async () => 'unknown',
       metrics: async () => ({ contentType: 'text/plain', body: '' }),
       readiness: async () => ({ checks: { kafka: true }, reasons: [] }),
+      alerts: NO_ALERTS,
     },
     createLogger('fatal'),
   );

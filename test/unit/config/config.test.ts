@@ -100,5 +100,10 @@ test('secrets are documented as secrets and never shown as defaults', () => {
   const secrets = describeOptions()
     .filter((o) => o.type === 'secret')
     .map((o) => o.name);
-  assert.deepEqual(secrets.sort(), ['CLICKHOUSE_PASSWORD', 'KAFKA_SASL_PASSWORD', 'SCHEMA_REGISTRY_PASSWORD']);
+  assert.deepEqual(secrets.sort(), [
+    'ALERT_WEBHOOK_SECRET',
+    'CLICKHOUSE_PASSWORD',
+    'KAFKA_SASL_PASSWORD',
+    'SCHEMA_REGISTRY_PASSWORD',
+  ]);
 });

@@ -1,0 +1,96 @@
+// Silences: label matchers with a time range, as in Alertmanager. A silenced alert is still detected,
+// stored and published (marked with the silence's id), but not sent to webhooks or Alertmanager.
+// The book holds the silences of the audit store (where each is kept with who created it and when).
+
+import type { AlertLabels } from './alert-labels.js';
+
+export interface SilenceMatcher {
+  /** A label: alertname, agent, capability, severity, kind, scope or service. */
+  name: string;
+  value: string;
+  /** value is a regular expression matching the whole label value. */
+  isRegex: boolean;
+  /** false: the matcher holds when the label does NOT match. */
+  isEqual: boolean;
+}
+
+export interface Silence {
+  id: string;
+  matchers: SilenceMatcher[];
+  startsAt: number;
+  endsAt: number;
+  comment: string;
+  /** The API key's name. */
+  createdBy: string;
+  createdAt: number;
+}
+
+/** Longest regular expression of a matcher, in characters. */
+export const MAX_MATCHER_PATTERN = 512;
+
+/** A compiled matcher's test of one label value. */
+type ValueTest = (value: string) => boolean;
+
+/** Compiles a matcher; a bad pattern is a message saying what is wrong (for the API's 400). */
+export function compileMatcher(matcher: SilenceMatcher): ValueTest | string {
+  let test: ValueTest;
+  if (matcher.isRegex) {
+    if (matcher.value.length > MAX_MATCHER_PATTERN)
+      return `the pattern of matcher ${matcher.name} is longer than ${MAX_MATCHER_PATTERN} characters`;
+    let pattern: RegExp;
+    try {
+      pattern = new RegExp(`^(?:${matcher.value})$`, 'u');
+    } catch (err) {
+      return `the pattern of matcher ${matcher.name} is not a regular expression: ${(err as Error).message}`;
+    }
+    test = (value) => pattern.test(value);
+  } else {
+    test = (value) => value === matcher.value;
+  }
+  return matcher.isEqual ? test : (value) => !test(value);
+}
+
+interface CompiledSilence {
+  silence: Silence;
+  tests: Array<{ name: string; test: ValueTest }>;
+}
+
+export class SilenceBook {
+  private silences = new Map<string, CompiledSilence>();
+
+  /** Adds or replaces silences (matchers that do not compile are skipped: the API validated them). */
+  add(...silences: readonly Silence[]): void {
+    for (const silence of silences) {
+      const tests: CompiledSilence['tests'] = [];
+      for (const matcher of silence.matchers) {
+        const test = compileMatcher(matcher);
+        if (typeof test === 'string') break;
+        tests.push({ name: matcher.name, test });
+      }
+      if (tests.length === silence.matchers.length && tests.length > 0)
+        this.silences.set(silence.id, { silence, tests });
+    }
+  }
+
+  /** Drops silences that ended before `now`. */
+  prune(now: number): void {
+    for (const [id, { silence }] of this.silences) if (silence.endsAt <= now) this.silences.delete(id);
+  }
+
+  /** The first silence active at `at` whose matchers all hold for `labels` (a missing label is ""). */
+  match(labels: AlertLabels, at: number): Silence | undefined {
+    for (const { silence, tests } of this.silences.values()) {
+      if (at < silence.startsAt || at >= silence.endsAt) continue;
+      if (tests.every(({ name, test }) => test(labels[name] ?? ''))) return silence;
+    }
+    return undefined;
+  }
+
+  /** Silences not yet ended at `now`, earliest end first. */
+  active(now: number): Silence[] {
+    return [...this.silences.values()]
+      .map((c) => c.silence)
+      .filter((s) => s.endsAt > now)
+      .sort((a, b) => a.endsAt - b.endsAt);
+  }
+}

@@ -1,0 +1,195 @@
+// What people and delivery did with alerts, kept in the audit store next to the alerts: silences and
+// acknowledgements (who, when, why) and dead letters (alerts a destination never took). Append-only
+// tables; every user value is a bound query parameter.
+
+import type { ClickHouseClient } from './clickhouse-client.js';
+import { clickhouseTime } from './audit-row.js';
+
+export interface SilenceRecord {
+  id: string;
+  matchers: Array<{ name: string; value: string; isRegex: boolean; isEqual: boolean }>;
+  startsAt: number;
+  endsAt: number;
+  comment: string;
+  createdBy: string;
+  createdAt: number;
+}
+
+export async function insertSilence(client: ClickHouseClient, silence: SilenceRecord): Promise<void> {
+  await client.insert({
+    table: 'alert_silences',
+    format: 'JSONEachRow',
+    values: [
+      {
+        id: silence.id,
+        matchers: JSON.stringify(silence.matchers),
+        starts_at: clickhouseTime(silence.startsAt),
+        ends_at: clickhouseTime(silence.endsAt),
+        comment: silence.comment,
+        created_by: silence.createdBy,
+        created_at: clickhouseTime(silence.createdAt),
+      },
+    ],
+  });
+}
+
+/** Silences that end after `after` (ms), earliest end first. */
+export async function readSilences(client: ClickHouseClient, after: number): Promise<SilenceRecord[]> {
+  const result = await client.query({
+    query: `SELECT id, matchers, toUnixTimestamp64Milli(starts_at) AS starts, toUnixTimestamp64Milli(ends_at) AS ends,
+              comment, created_by, toUnixTimestamp64Milli(created_at) AS created
+            FROM alert_silences WHERE ends_at > {after:DateTime64(3, 'UTC')} ORDER BY ends_at, id LIMIT 10000`,
+    query_params: { after: clickhouseTime(after) },
+    format: 'JSONEachRow',
+  });
+  const rows = await result.json<{
+    id: string;
+    matchers: string;
+    starts: string | number;
+    ends: string | number;
+    comment: string;
+    created_by: string;
+    created: string | number;
+  }>();
+  return rows.map((r) => ({
+    id: r.id,
+    matchers: JSON.parse(r.matchers) as SilenceRecord['matchers'],
+    startsAt: Number(r.starts),
+    endsAt: Number(r.ends),
+    comment: r.comment,
+    createdBy: r.created_by,
+    createdAt: Number(r.created),
+  }));
+}
+
+export interface AckRecord {
+  alertId: string;
+  ackedBy: string;
+  ackedAt: number;
+  comment: string;
+}
+
+export async function insertAck(client: ClickHouseClient, ack: AckRecord): Promise<void> {
+  await client.insert({
+    table: 'alert_acks',
+    format: 'JSONEachRow',
+    values: [
+      { alert_id: ack.alertId, acked_by: ack.ackedBy, acked_at: clickhouseTime(ack.ackedAt), comment: ack.comment },
+    ],
+  });
+}
+
+/** The acknowledgements of `alertIds`, oldest first. */
+export async function readAcks(client: ClickHouseClient, alertIds: readonly string[]): Promise<AckRecord[]> {
+  if (alertIds.length === 0) return [];
+  const result = await client.query({
+    query: `SELECT alert_id, acked_by, toUnixTimestamp64Milli(acked_at) AS at, comment
+            FROM alert_acks WHERE alert_id IN {ids:Array(String)} ORDER BY alert_id, acked_at`,
+    query_params: { ids: alertIds },
+    format: 'JSONEachRow',
+  });
+  const rows = await result.json<{ alert_id: string; acked_by: string; at: string | number; comment: string }>();
+  return rows.map((r) => ({ alertId: r.alert_id, ackedBy: r.acked_by, ackedAt: Number(r.at), comment: r.comment }));
+}
+
+/** Whether the anomalies table holds an alert with this id. */
+export async function alertExists(client: ClickHouseClient, alertId: string): Promise<boolean> {
+  const result = await client.query({
+    query: 'SELECT count() AS n FROM anomalies WHERE alert_id = {id:String}',
+    query_params: { id: alertId },
+    format: 'JSONEachRow',
+  });
+  const rows = await result.json<{ n: string | number }>();
+  return Number(rows[0]?.n ?? 0) > 0;
+}
+
+export interface DeadLetterRecord {
+  destination: string;
+  alertId: string;
+  state: string;
+  partition: number;
+  offset: string;
+  attempts: number;
+  lastError: string;
+  alert: string;
+  at: number;
+}
+
+export async function insertDeadLetter(client: ClickHouseClient, letter: DeadLetterRecord): Promise<void> {
+  await client.insert({
+    table: 'alert_dead_letters',
+    format: 'JSONEachRow',
+    values: [
+      {
+        destination: letter.destination,
+        alert_id: letter.alertId,
+        state: letter.state,
+        partition: letter.partition,
+        offset: letter.offset,
+        attempts: letter.attempts,
+        last_error: letter.lastError,
+        alert: letter.alert,
+        at: clickhouseTime(letter.at),
+      },
+    ],
+  });
+}
+
+/** Dead letters, newest first. */
+export async function readDeadLetters(client: ClickHouseClient, limit: number): Promise<DeadLetterRecord[]> {
+  const result = await client.query({
+    query: `SELECT destination, alert_id, state, partition, toString(offset) AS offset, attempts, last_error, alert,
+              toUnixTimestamp64Milli(at) AS at_ms
+            FROM alert_dead_letters ORDER BY at DESC, destination, alert_id LIMIT {limit:UInt32}`,
+    query_params: { limit },
+    format: 'JSONEachRow',
+  });
+  const rows = await result.json<{
+    destination: string;
+    alert_id: string;
+    state: string;
+    partition: number;
+    offset: string;
+    attempts: number;
+    last_error: string;
+    alert: string;
+    at_ms: string | number;
+  }>();
+  return rows.map((r) => ({
+    destination: r.destination,
+    alertId: r.alert_id,
+    state: r.state,
+    partition: Number(r.partition),
+    offset: r.offset,
+    attempts: Number(r.attempts),
+    lastError: r.last_error,
+    alert: r.alert,
+    at: Number(r.at_ms),
+  }));
+}
+
+/**
+ * Alerts whose latest state is FIRING and that were not silenced, published in the last `withinMs`:
+ * what Alertmanager must keep being told after a restart. Rows as recordAlerts stored them.
+ */
+export async function readFiringAlerts(
+  client: ClickHouseClient,
+  withinMs: number,
+  now: number,
+): Promise<Array<Record<string, unknown>>> {
+  const result = await client.query({
+    query: `SELECT alert_id, agent, capability, scope, kind, state, severity,
+              toUnixTimestamp64Milli(onset) AS onset, toUnixTimestamp64Milli(window_start) AS window_start,
+              toUnixTimestamp64Milli(window_end) AS window_end, score, threshold, p_value, features, examples, silenced_by
+            FROM anomalies
+            WHERE published_at > {since:DateTime64(3, 'UTC')}
+              AND (alert_id, published_at) IN (
+                SELECT alert_id, max(published_at) FROM anomalies
+                WHERE published_at > {since:DateTime64(3, 'UTC')} GROUP BY alert_id)
+              AND state = 'FIRING' AND silenced_by = ''
+            LIMIT 10000`,
+    query_params: { since: clickhouseTime(now - withinMs) },
+    format: 'JSONEachRow',
+  });
+  return result.json<Record<string, unknown>>();
+}
