@@ -1,12 +1,23 @@
 #!/usr/bin/env bash
-# The local stack agentwatch runs and is tested against: a real Apache Kafka broker (KRaft, one node)
-# and a real Confluent-API-compatible schema registry (Apicurio Registry), both resolved from Maven
-# Central and run with Java 17 on 127.0.0.1. ClickHouse is embedded (chdb) unless CLICKHOUSE_URL is set.
+# The local stack agentwatch runs and is tested against: a real Apache Kafka broker (KRaft, one node
+# that is broker and controller) and a real Confluent-API-compatible schema registry (Apicurio
+# Registry), both resolved from Maven Central and run with Java 17 on 127.0.0.1. ClickHouse is
+# embedded (chdb) unless CLICKHOUSE_URL is set.
 #
 #   scripts/stack.sh up       start what is not running, wait until each service answers
 #   scripts/stack.sh down     stop the processes this script started (pid files only)
-#   scripts/stack.sh status   say what runs and whether it answers
+#   scripts/stack.sh status   say what runs (and which Kafka version) and whether it answers
 #   scripts/stack.sh env      print the environment agentwatch needs to reach the stack
+#
+# Kafka 4.4.0 runs by default; STACK_KAFKA_VERSION picks another release of the 4.x or 3.x line
+# (3.5 or newer; 4.4.0 and 3.9.2 are tested), e.g. the 3.9 line, the last before Kafka 4.0 removed
+# old protocol versions (KIP-896):
+#
+#   STACK_KAFKA_VERSION=3.9.2 scripts/stack.sh up
+#
+# To switch a running stack: 'down', then 'up' with the other version. The broker's data is test data
+# only and is formatted anew whenever the version changes (a directory formatted by one version is
+# not reused by another).
 #
 # State (data, logs, pid files) lives in $AGENTWATCH_STACK_DIR (default: <repo>/.stack); downloads
 # are cached in ~/.m2 (Maven) and $AGENTWATCH_CACHE_DIR (default: ~/.cache/agentwatch).
@@ -22,7 +33,12 @@ tls_port=${STACK_KAFKA_TLS_PORT:-9096}
 # Credentials of the SASL listener (PLAIN, SCRAM-SHA-256, SCRAM-SHA-512): local test secrets only.
 sasl_user=agentwatch
 sasl_password=agentwatch-secret
+# The Kafka release to run (Maven Central's org.apache.kafka:kafka_2.13); its major version picks the
+# logging binding and configuration (log4j2 for 4.x, log4j 1 via reload4j for 3.x).
+kafka_default_version=4.4.0
+kafka_version=${STACK_KAFKA_VERSION:-$kafka_default_version}
 # Bumped when the broker's storage must be formatted anew (e.g. SCRAM credentials added at format time).
+# The layout marker also holds the Kafka version, so a change of version formats the storage anew.
 kafka_layout=2
 registry_port=${STACK_REGISTRY_PORT:-8081}
 kafka_heap=${STACK_KAFKA_HEAP:-512m}
@@ -52,7 +68,28 @@ check_tools() {
   need openssl "Install openssl (Debian: apt-get install openssl); it makes the test certificates of the TLS listener."
   local major
   major=$(java -XshowSettings:properties -version 2>&1 | awk -F'= ' '/java.specification.version/ {print $2}')
-  [ "${major%%.*}" -ge 17 ] 2>/dev/null || fail "Java $major found; Kafka ${kafka_version:-3.9} here needs Java 17 or newer."
+  [ "${major%%.*}" -ge 17 ] 2>/dev/null \
+    || fail "Java $major found; the stack (Kafka $kafka_version, Apicurio Registry $registry_version) needs Java 17 or newer."
+}
+
+# Checks STACK_KAFKA_VERSION and sets what differs between Kafka's major versions: the logging
+# binding (a profile of scripts/stack/kafka-pom.xml) and the JVM option naming its configuration.
+kafka_logging=
+kafka_log_opt=
+check_kafka_version() {
+  [[ $kafka_version =~ ^([0-9]+)\.([0-9]+)\.[0-9]+$ ]] \
+    || fail "STACK_KAFKA_VERSION=$kafka_version is not a Kafka release number such as $kafka_default_version or 3.9.2."
+  local major=${BASH_REMATCH[1]} minor=${BASH_REMATCH[2]}
+  if [ "$major" = 4 ]; then
+    kafka_logging=log4j2
+    kafka_log_opt=-Dlog4j2.configurationFile=$repo/scripts/stack/kafka-log4j2.properties
+  elif [ "$major" = 3 ] && [ "$minor" -ge 5 ]; then
+    # 3.5 is the first release whose storage tool adds SCRAM credentials at format time (--add-scram).
+    kafka_logging=log4j1
+    kafka_log_opt=-Dlog4j.configuration=file:$repo/scripts/stack/kafka-log4j.properties
+  else
+    fail "STACK_KAFKA_VERSION=$kafka_version is not supported: the stack runs Kafka 4.x (default $kafka_default_version) or 3.5 and newer (3.9.2 tested)."
+  fi
 }
 
 # True when something accepts TCP connections on 127.0.0.1:$1.
@@ -120,33 +157,73 @@ tls_material() {
 }
 
 # ---------------------------------------------------------------------------------------- Kafka
+# The broker's classpath for $kafka_version, resolved once per version (and again when the pom
+# changes or a jar of it has gone from ~/.m2).
 kafka_classpath() {
-  local cp_file=$stack_dir/kafka/classpath.txt pom=$repo/scripts/stack/kafka-pom.xml
-  if [ ! -s "$cp_file" ] || [ "$pom" -nt "$cp_file" ]; then
-    say "resolving the Kafka broker from Maven Central (cached in ~/.m2 after the first run)"
+  local cp_file=$stack_dir/kafka/classpath-$kafka_version.txt pom=$repo/scripts/stack/kafka-pom.xml jar missing=
+  if [ -s "$cp_file" ]; then
+    while IFS= read -r jar; do
+      [ -f "$jar" ] || { missing=1; break; }
+    done < <(tr ':' '\n' < "$cp_file")
+  fi
+  if [ ! -s "$cp_file" ] || [ "$pom" -nt "$cp_file" ] || [ -n "$missing" ]; then
+    say "resolving Kafka $kafka_version from Maven Central (cached in ~/.m2 after the first run)"
+    mkdir -p "$stack_dir/kafka"
     mvn -q -B -f "$pom" dependency:build-classpath -Dmdep.includeScope=runtime \
+      "-Dkafka.version=$kafka_version" "-Dkafka.logging=$kafka_logging" \
       -Dmdep.outputFile="$cp_file.tmp" > "$logs/maven-kafka.log" 2>&1 \
-      || { tail -n 20 "$logs/maven-kafka.log" >&2; fail "Maven could not resolve Kafka (is Maven Central reachable?); see $logs/maven-kafka.log."; }
+      || { tail -n 20 "$logs/maven-kafka.log" >&2; fail "Maven could not resolve Kafka $kafka_version (is Maven Central reachable, and is $kafka_version a release of org.apache.kafka:kafka_2.13?); see $logs/maven-kafka.log."; }
     mv "$cp_file.tmp" "$cp_file"
   fi
   cat "$cp_file"
 }
 
+# The Kafka version a running broker of ours was started with, read from the kafka_2.13 jar on its
+# command line (empty if it cannot be told).
+kafka_running_version() {
+  tr '\0' '\n' < "/proc/$1/cmdline" 2>/dev/null | tr ':' '\n' \
+    | sed -n 's|.*/kafka_2\.13-\([0-9][0-9A-Za-z.-]*\)\.jar$|\1|p' | head -1
+}
+
 kafka_up() {
-  if live_pid kafka >/dev/null; then say "kafka already running (pid $(live_pid kafka)) on 127.0.0.1:$kafka_port"; return; fi
+  local pid running
+  if pid=$(live_pid kafka); then
+    running=$(kafka_running_version "$pid")
+    if [ -n "$running" ] && [ "$running" != "$kafka_version" ]; then
+      [ -z "${STACK_KAFKA_VERSION:-}" ] \
+        || fail "kafka $running is running (pid $pid), not the $kafka_version STACK_KAFKA_VERSION asks for: run 'scripts/stack.sh down' first, then 'up' again to switch (the broker's data is formatted anew)."
+      say "note: kafka $running is running, not the default $kafka_version; 'scripts/stack.sh down' and 'up' switch to it (the broker's data is formatted anew)."
+    fi
+    say "kafka${running:+ $running} already running (pid $pid) on 127.0.0.1:$kafka_port"
+    return
+  fi
   ensure_port_free "$kafka_port" "Kafka broker"
   ensure_port_free "$controller_port" "Kafka controller"
   ensure_port_free "$sasl_port" "Kafka SASL listener"
   ensure_port_free "$tls_port" "Kafka TLS listener"
   tls_material
-  if [ "$(cat "$stack_dir/kafka/layout" 2>/dev/null)" != "$kafka_layout" ]; then
+  # Storage formatted by another layout or another Kafka version is not reused: an older broker cannot
+  # read what a newer version formatted, and a newer one would run at the older metadata version.
+  local layout="$kafka_layout kafka-$kafka_version" was
+  was=$(cat "$stack_dir/kafka/layout" 2>/dev/null || true)
+  if [ "$was" != "$layout" ]; then
+    if [ -d "$stack_dir/kafka/data" ]; then
+      case $was in
+        "$kafka_layout kafka-"*) was="Kafka ${was#"$kafka_layout kafka-"}" ;;
+        *) was="an older layout of this script" ;;
+      esac
+      say "formatting the broker's storage anew for Kafka $kafka_version (it held data of $was)"
+    fi
     rm -rf "$stack_dir/kafka/data"
+    rm -f "$stack_dir/kafka/layout"
   fi
   mkdir -p "$stack_dir/kafka/data"
   local cp props=$stack_dir/kafka/server.properties
   cp=$(kafka_classpath)
+  # The same keys serve 3.5+ and 4.x: KRaft only (no ZooKeeper settings, which 4.0 removed), a static
+  # controller quorum (controller.quorum.voters, which 4.x still accepts), no removed configs.
   cat > "$props" <<EOF
-# Written by scripts/stack.sh: one KRaft node that is both broker and controller.
+# Written by scripts/stack.sh for Kafka $kafka_version: one KRaft node that is both broker and controller.
 process.roles=broker,controller
 node.id=1
 controller.quorum.voters=1@127.0.0.1:$controller_port
@@ -173,23 +250,28 @@ transaction.state.log.replication.factor=1
 transaction.state.log.min.isr=1
 group.initial.rebalance.delay.ms=0
 log.retention.hours=168
+# Accept records stamped any time in the future, as 3.x does by default: 4.0 lowered this to one hour
+# (KIP-1030), and the tests produce hostile timestamps (e.g. year 2100) that agentwatch must survive.
+log.message.timestamp.after.max.ms=9223372036854775807
 EOF
   if [ ! -f "$stack_dir/kafka/data/meta.properties" ]; then
     local cluster_id
-    cluster_id=$(java -cp "$cp" kafka.tools.StorageTool random-uuid 2>/dev/null | tail -1)
-    java -cp "$cp" -Dlog4j.configuration="file:$repo/scripts/stack/kafka-log4j.properties" \
+    cluster_id=$(java -cp "$cp" "$kafka_log_opt" kafka.tools.StorageTool random-uuid 2>/dev/null | tail -1)
+    [[ $cluster_id =~ ^[A-Za-z0-9_-]{22}$ ]] || fail "Kafka $kafka_version's storage tool gave no cluster id (got '$cluster_id')."
+    # SCRAM credentials of the SASL listener are written into the metadata log at format time.
+    java -cp "$cp" "$kafka_log_opt" \
       kafka.tools.StorageTool format -t "$cluster_id" -c "$props" \
       --add-scram "SCRAM-SHA-256=[name=$sasl_user,password=$sasl_password]" \
       --add-scram "SCRAM-SHA-512=[name=$sasl_user,password=$sasl_password]" > "$logs/kafka-format.log" 2>&1 \
-      || { cat "$logs/kafka-format.log" >&2; fail "formatting Kafka's storage failed; see $logs/kafka-format.log."; }
-    echo "$kafka_layout" > "$stack_dir/kafka/layout"
+      || { cat "$logs/kafka-format.log" >&2; fail "formatting Kafka $kafka_version's storage failed; see $logs/kafka-format.log."; }
+    echo "$layout" > "$stack_dir/kafka/layout"
   fi
-  say "starting kafka on 127.0.0.1:$kafka_port (heap $kafka_heap)"
+  say "starting kafka $kafka_version on 127.0.0.1:$kafka_port (heap $kafka_heap)"
   spawn kafka java "-Xms128m" "-Xmx$kafka_heap" -XX:+UseG1GC -XX:MaxGCPauseMillis=20 -Djava.awt.headless=true \
-    "-Dlog4j.configuration=file:$repo/scripts/stack/kafka-log4j.properties" "-Dkafka.logs.dir=$logs" \
+    "$kafka_log_opt" "-Dkafka.logs.dir=$logs" \
     -cp "$cp" kafka.Kafka "$props"
-  wait_until kafka "port_open $kafka_port && java -cp '$cp' -Dlog4j.configuration=file:$repo/scripts/stack/kafka-log4j.properties org.apache.kafka.tools.ClusterTool cluster-id --bootstrap-server 127.0.0.1:$kafka_port"
-  say "kafka answers metadata requests on 127.0.0.1:$kafka_port"
+  wait_until kafka "port_open $kafka_port && java -cp '$cp' '$kafka_log_opt' org.apache.kafka.tools.ClusterTool cluster-id --bootstrap-server 127.0.0.1:$kafka_port"
+  say "kafka $kafka_version answers metadata requests on 127.0.0.1:$kafka_port"
 }
 
 # ------------------------------------------------------------------------------- Schema registry
@@ -271,10 +353,12 @@ print_env() {
 }
 
 status() {
-  local rc=0
+  local rc=0 pid running
   if pid=$(live_pid kafka); then
-    if port_open "$kafka_port"; then say "kafka: running (pid $pid), 127.0.0.1:$kafka_port"; else say "kafka: running (pid $pid) but not listening on $kafka_port"; rc=1; fi
-  else say "kafka: stopped"; rc=1; fi
+    running=$(kafka_running_version "$pid")
+    running="kafka ${running:-(version unknown)}"
+    if port_open "$kafka_port"; then say "$running: running (pid $pid), 127.0.0.1:$kafka_port"; else say "$running: running (pid $pid) but not listening on $kafka_port"; rc=1; fi
+  else say "kafka: stopped ('up' starts Kafka $kafka_version)"; rc=1; fi
   if pid=$(live_pid registry); then
     if curl -sf "http://127.0.0.1:$registry_port$registry_path/subjects" >/dev/null; then say "schema registry: running (pid $pid), http://127.0.0.1:$registry_port$registry_path"; else say "schema registry: running (pid $pid) but not answering"; rc=1; fi
   else say "schema registry: stopped"; rc=1; fi
@@ -282,10 +366,12 @@ status() {
 }
 
 usage() {
-  sed -n '2,13p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+  # The header comment of this file, up to its first line that is not a comment.
+  awk 'NR == 1 { next } /^#/ { sub(/^# ?/, ""); print; next } { exit }' "${BASH_SOURCE[0]}"
   cat <<EOF
 
 Environment (defaults in brackets):
+  STACK_KAFKA_VERSION          Kafka release to run: 4.x, or 3.x from 3.5 (e.g. 3.9.2) [$kafka_default_version]
   AGENTWATCH_STACK_DIR         state: data, logs, pid files [$repo/.stack]
   AGENTWATCH_CACHE_DIR         unpacked downloads [~/.cache/agentwatch]
   STACK_KAFKA_PORT             broker port [9092]
@@ -304,6 +390,7 @@ cmd=${1:-}
 case "$cmd" in
   up)
     check_tools
+    check_kafka_version
     mkdir -p "$logs" "$pids"
     kafka_up
     registry_up
