@@ -2,7 +2,7 @@
 // and again at delivery), a delivery channel per webhook and Alertmanager, and the live feed of the
 // anomalies topic for GET /v1/alerts/stream. Like service.ts, it wires stages; no stage imports it.
 
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import type { ServerResponse } from 'node:http';
 import type { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
 import type { Kafka } from 'kafkajs';
@@ -17,11 +17,11 @@ import {
   parsePosition,
   type AlertDestination,
   type AvroAlert,
-  type DeadLetter,
   type DeliveryObserver,
   serveAlertStream,
 } from './alert/index.js';
 import {
+  destinationSince,
   insertDeadLetter,
   insertSilence,
   readFiringAlerts,
@@ -34,10 +34,12 @@ import type { AnomalyAlert } from './detect/index.js';
 import { messageOf } from './errors.js';
 import type { Logger } from './logger.js';
 
+/** Most live streams at once (each may hold up to 1 MiB unsent). */
+const MAX_STREAMS = 100;
 /** How often silences are re-read from the store (other instances may have added some). */
 const SILENCE_REFRESH_MS = 10_000;
-/** FIRING alerts published this recently are re-sent to Alertmanager after a restart. */
-const FIRING_SEED_MS = 7 * 86_400_000;
+/** FIRING alerts published this recently (and not resolved since) count as still firing. */
+const FIRING_WITHIN_MS = 7 * 86_400_000;
 
 export interface AlertDeliveryOptions {
   config: AlertDeliveryConfig;
@@ -59,7 +61,8 @@ export class AlertDelivery {
   private readonly channels: DeliveryChannel[] = [];
   private readonly feed: AlertFeed;
   private refresh: NodeJS.Timeout | undefined;
-  private readonly stopping = new AbortController();
+  /** Open live streams: each one's close. */
+  private readonly streams = new Set<() => void>();
 
   constructor(
     private readonly options: AlertDeliveryOptions,
@@ -86,10 +89,14 @@ export class AlertDelivery {
     for (const url of config.alertmanagerUrls) {
       const destination = new AlertmanagerDestination(
         url,
-        { apiUrl, resendMs: config.alertmanagerResendMs, timeoutMs: config.requestTimeoutMs },
+        {
+          apiUrl,
+          resendMs: config.alertmanagerResendMs,
+          timeoutMs: config.requestTimeoutMs,
+          firing: () => this.firingAlerts(),
+        },
         this.logger,
       );
-      destination.seed(await this.firingAlerts());
       destinations.push(destination);
     }
     for (const url of config.webhookUrls)
@@ -104,11 +111,17 @@ export class AlertDelivery {
           topic: this.options.topic,
           groupId: this.options.groupId,
           decode: (value) => this.options.registry.decode(value) as Promise<AvroAlert>,
+          since: () =>
+            destinationSince(
+              this.options.clickhouse,
+              { id: createHash('sha256').update(destination.key).digest('hex'), name: destination.name },
+              Date.now(),
+            ),
           silences: this.silences,
           maxAttempts: config.maxAttempts,
           backoffMs: config.backoffMs,
           maxBackoffMs: config.maxBackoffMs,
-          deadLetter: (letter) => this.storeDeadLetter(letter),
+          deadLetter: (letter) => insertDeadLetter(this.options.clickhouse, letter),
           observer: this.options.observer,
           partitionsConcurrently: Math.max(1, Math.min(8, this.options.partitions)),
         },
@@ -120,8 +133,8 @@ export class AlertDelivery {
   }
 
   async stop(): Promise<void> {
-    this.stopping.abort();
     clearInterval(this.refresh);
+    this.closeStreams();
     await Promise.all([...this.channels.map((c) => c.stop()), this.feed.stop()]);
   }
 
@@ -138,15 +151,24 @@ export class AlertDelivery {
     response: ServerResponse,
     lastEventId: string | undefined,
     filter: { agents: readonly string[]; severities: readonly string[] },
-  ): 'invalid-position' | 'served' {
+  ): 'invalid-position' | 'too-many' | 'served' {
     const position = lastEventId === undefined ? undefined : parsePosition(lastEventId);
     if (position === undefined && lastEventId !== undefined) return 'invalid-position';
-    serveAlertStream(this.feed, response, {
+    if (this.streams.size >= MAX_STREAMS) return 'too-many';
+    const close = serveAlertStream(this.feed, response, {
       position,
       filter: { agents: new Set(filter.agents), severities: new Set(filter.severities) },
       heartbeatMs: this.options.config.streamHeartbeatMs,
     });
+    this.streams.add(close);
+    response.on('close', () => this.streams.delete(close));
     return 'served';
+  }
+
+  /** Ends every live stream (before the API closes: an open stream would hold its close forever). */
+  closeStreams(): void {
+    for (const close of this.streams) close();
+    this.streams.clear();
   }
 
   async addSilence(silence: Omit<SilenceRecord, 'id' | 'createdAt'>): Promise<SilenceRecord | string> {
@@ -160,36 +182,23 @@ export class AlertDelivery {
     return record;
   }
 
+  async silenceEnded(id: string): Promise<void> {
+    this.silences.remove(id);
+    await this.refreshSilences();
+  }
+
   private async refreshSilences(): Promise<void> {
     try {
       const now = Date.now();
-      this.silences.add(...(await readSilences(this.options.clickhouse, now)));
-      this.silences.prune(now);
+      this.silences.replaceAll(await readSilences(this.options.clickhouse, now), now);
     } catch (err) {
       this.logger.warn({ err: messageOf(err) }, 'could not re-read silences; the ones known still apply');
     }
   }
 
-  /** A dead letter is stored, whatever it takes: retried with backoff until the store takes it or agentwatch stops. */
-  private async storeDeadLetter(letter: DeadLetter): Promise<void> {
-    for (let backoff = 200; ; backoff = Math.min(backoff * 2, this.options.retryMaxMs)) {
-      try {
-        await insertDeadLetter(this.options.clickhouse, letter);
-        return;
-      } catch (err) {
-        if (this.stopping.signal.aborted) throw err;
-        this.logger.warn({ err: messageOf(err), alertId: letter.alertId }, 'could not store a dead letter; retrying');
-        await new Promise((resolve) => setTimeout(resolve, backoff));
-      }
-    }
-  }
-
-  /** Alerts still FIRING per the anomalies table (for Alertmanager after a restart). */
-  private async firingAlerts(): Promise<AnomalyAlert[]> {
-    const rows = await readFiringAlerts(this.options.clickhouse, FIRING_SEED_MS, Date.now()).catch((err: unknown) => {
-      this.logger.warn({ err: messageOf(err) }, 'could not read firing alerts; Alertmanager learns them anew');
-      return [];
-    });
+  /** Alerts whose latest state is FIRING (not silenced at publication), per the anomalies table. */
+  async firingAlerts(): Promise<AnomalyAlert[]> {
+    const rows = await readFiringAlerts(this.options.clickhouse, FIRING_WITHIN_MS, Date.now());
     return rows.map(storedAlert);
   }
 }
@@ -217,5 +226,6 @@ function storedAlert(row: Record<string, unknown>): AnomalyAlert {
       value: f.value ?? Number.NaN,
     })),
     examples: JSON.parse(String(row.examples)) as AnomalyAlert['examples'],
+    ...(typeof row.detail === 'string' && row.detail !== '' ? { detail: row.detail } : {}),
   };
 }

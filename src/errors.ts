@@ -115,6 +115,13 @@ export const ERROR_CATALOGUE = {
     httpStatus: 409,
     help: 'E.g. `POST /v1/agents/{agent}/accept` for an agent with no firing incident.',
   },
+  AW_API_BUSY: {
+    summary: 'The API serves as many live alert streams as it may; try again later.',
+    retryable: 'yes',
+    exitCode: 1,
+    httpStatus: 503,
+    help: '`GET /v1/alerts/stream` serves at most 100 clients per instance; reconnect later (with `Last-Event-ID`, nothing is missed).',
+  },
   AW_API_INTERNAL: {
     summary: 'The request failed inside agentwatch; details are in the server log only.',
     retryable: 'yes',

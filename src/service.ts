@@ -271,7 +271,7 @@ export class Service {
     );
     // Delivery joins its groups before anything is published: a new destination starts at the topic's end.
     await delivery.start();
-    const groupWatch = await startGroupWatch(kafka, config, logger, deliverAlerts);
+    const groupWatch = await startGroupWatch(kafka, config, logger, deliverAlerts, () => delivery.firingAlerts());
     const clockTicks = startTicking(async () => {
       await pipeline.tick();
       tap.releaseHeld();
@@ -317,8 +317,10 @@ export class Service {
         },
         alerts: {
           openStream: (response, lastEventId, filter) => delivery.openStream(response, lastEventId, filter),
+          closeStreams: () => delivery.closeStreams(),
           addSilence: (silence) => delivery.addSilence(silence),
           silences: () => delivery.silences.active(Date.now()),
+          silenceEnded: (id) => delivery.silenceEnded(id),
           consumerGroups: () =>
             groupWatch?.watch.snapshot().map((g) => ({
               group: g.groupId,
@@ -414,6 +416,7 @@ async function startGroupWatch(
   config: Config,
   logger: Logger,
   deliverAlerts: (alerts: readonly AnomalyAlert[]) => Promise<void>,
+  firingAlerts: () => Promise<AnomalyAlert[]>,
 ): Promise<{ watch: GroupHealthWatch; stop(): Promise<void> } | undefined> {
   if (config.groups.intervalMs === 0) return undefined;
   const admin = kafka.admin();
@@ -430,21 +433,27 @@ async function startGroupWatch(
     logger,
   );
   const groupAlerts = new GroupAlerts();
-  // One delivery at a time, in order of the changes.
+  // Alerts still open from before a restart resolve when their group recovers.
+  groupAlerts.restore(
+    await firingAlerts().catch((err: unknown) => {
+      logger.warn({ err }, 'could not read open consumer-group alerts; a recovered group may not resolve its alert');
+      return [];
+    }),
+  );
+  // One delivery at a time, in order; one that fails is raised again by the next evaluation.
   let delivering = Promise.resolve();
-  watch.onStatusChange((current, previous) => {
-    if (previous !== undefined || current.status !== 'OK')
-      logger.info(
-        { group: current.groupId, status: current.status, previous, reason: current.reason },
-        'consumer group status changed',
-      );
-    const alert = groupAlerts.evaluate({ ...current, group: current.groupId }, Date.now());
-    if (alert === undefined) return;
+  watch.onEvaluated((snapshot) => {
+    const due = groupAlerts.evaluate(
+      snapshot.map((g) => ({ ...g, group: g.groupId })),
+      Date.now(),
+    );
+    if (due.length === 0) return;
     delivering = delivering
-      .then(() => deliverAlerts([alert]))
-      .catch((err: unknown) =>
-        logger.error({ err, group: current.groupId }, 'could not publish a consumer-group alert'),
-      );
+      .then(() => deliverAlerts(due.map((d) => d.alert)))
+      .catch((err: unknown) => {
+        for (const d of due) d.undo();
+        logger.error({ err }, 'could not publish consumer-group alerts; the next evaluation tries again');
+      });
   });
   watch.start();
   return {

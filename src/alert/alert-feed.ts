@@ -4,7 +4,8 @@
 //
 // A position is the next offset per partition, written "0:17,1:4". A stream's event ids are
 // positions, so a client that reconnects with Last-Event-ID gets exactly the alerts after what it
-// saw, from any instance. A position older than what is kept yields an explicit gap.
+// saw, from any instance. A position older than what is kept yields an explicit gap. Records are
+// handled once, in offset order per partition, however often kafkajs starts the group over.
 
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
@@ -78,9 +79,13 @@ export class AlertFeed {
     const admin = this.kafka.admin();
     await admin.connect();
     try {
+      // Only the last `keep` records of a partition can be kept: older ones are skipped unread.
       for (const p of await admin.fetchTopicOffsets(this.options.topic)) {
-        this.keptFrom.set(p.partition, BigInt(p.low));
-        this.head.set(p.partition, BigInt(p.low));
+        const high = BigInt(p.high);
+        const low = BigInt(p.low);
+        const from = high - BigInt(this.options.keep) > low ? high - BigInt(this.options.keep) : low;
+        this.keptFrom.set(p.partition, from);
+        this.head.set(p.partition, from);
       }
     } finally {
       await admin.disconnect();
@@ -96,6 +101,8 @@ export class AlertFeed {
       eachBatch: async ({ batch }) => {
         for (const message of batch.messages) {
           const offset = BigInt(message.offset);
+          // Read already (kafkajs starts over after a rejoin: this group never commits), or not to be kept.
+          if (offset < (this.head.get(batch.partition) ?? 0n)) continue;
           this.head.set(batch.partition, offset + 1n);
           let record: AvroAlert;
           try {

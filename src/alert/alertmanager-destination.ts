@@ -1,7 +1,13 @@
-// An Alertmanager (v2 API): each alert POSTed to /api/v2/alerts as it comes, and every FIRING alert
-// sent to it delivered again every ALERTMANAGER_RESEND_MS while it lasts, as Prometheus does. Each
-// send says the alert ends 4 resend intervals later, so Alertmanager resolves it by itself if
-// agentwatch stops; while agentwatch runs, only a RESOLVED alert ends it.
+// An Alertmanager (v2 API): each alert POSTed to /api/v2/alerts as it comes, and every alert still
+// firing sent again every ALERTMANAGER_RESEND_MS, as Prometheus does. Each send says the alert ends 4
+// resend intervals later, so Alertmanager resolves it by itself if agentwatch stops; while agentwatch
+// runs, only a RESOLVED alert ends it.
+//
+// What is still firing is read from the anomalies table at each round (the latest state of each alert
+// published in the last 7 days, not silenced at publication): the same answer after a restart and on
+// every instance, and an alert resolved anywhere stops being refreshed. Sends and refresh rounds take
+// turns, and an alert this process resolved is left out of refreshes, so a refresh never re-fires an
+// alert whose RESOLVED was just sent.
 
 import type { AnomalyAlert } from '../detect/index.js';
 import type { Logger } from '../logger.js';
@@ -9,23 +15,34 @@ import { toAlertmanagerAlert } from './alert-labels.js';
 import type { AlertDestination } from './delivery-channel.js';
 import { postJson, safeUrl } from './http-post.js';
 
-/** Alerts per resend request. */
+/** Alerts per refresh request. */
 const RESEND_CHUNK = 500;
+/** Alert ids resolved here are left out of refreshes for this many resend intervals (the table catches up meanwhile). */
+const RESOLVED_MEMORY_ROUNDS = 10;
+const MAX_RESOLVED_REMEMBERED = 10_000;
 
 export class AlertmanagerDestination implements AlertDestination {
   readonly name: string;
   readonly key: string;
   private readonly endpoint: string;
-  /** FIRING alerts sent, by alert id, until their RESOLVED is sent. */
-  private readonly firing = new Map<string, AnomalyAlert>();
+  /** Alert ids resolved (or given up) here, and when. */
+  private readonly resolved = new Map<string, number>();
   private timer: NodeJS.Timeout | undefined;
   private resending: Promise<void> | undefined;
+  /** Sends and refresh chunks one at a time. */
+  private turn: Promise<unknown> = Promise.resolve();
   private readonly stopping = new AbortController();
   private resends = 0;
 
   constructor(
     url: string,
-    private readonly options: { apiUrl: () => string; resendMs: number; timeoutMs: number },
+    private readonly options: {
+      apiUrl: () => string;
+      resendMs: number;
+      timeoutMs: number;
+      /** The alerts still firing (the anomalies table). */
+      firing: () => Promise<AnomalyAlert[]>;
+    },
     private readonly logger: Logger,
   ) {
     this.endpoint = `${url.replace(/\/+$/, '')}/api/v2/alerts`;
@@ -34,17 +51,24 @@ export class AlertmanagerDestination implements AlertDestination {
   }
 
   async send(alert: AnomalyAlert, signal: AbortSignal): Promise<void> {
-    await this.post([alert], signal);
+    await this.inTurn(() => this.post([alert], signal));
   }
 
   sent(alert: AnomalyAlert): void {
-    if (alert.state === 'FIRING') this.firing.set(alert.alertId, alert);
-    else this.firing.delete(alert.alertId);
+    if (alert.state === 'RESOLVED') this.forget(alert);
   }
 
-  /** FIRING alerts sent before a restart (from the anomalies table), so that they keep being refreshed. */
-  seed(alerts: readonly AnomalyAlert[]): void {
-    for (const alert of alerts) if (alert.state === 'FIRING') this.firing.set(alert.alertId, alert);
+  /** Alertmanager takes a RESOLVED alert it never saw and notifies nobody: always send it. */
+  owesResolve(): boolean {
+    return true;
+  }
+
+  forget(alert: AnomalyAlert): void {
+    this.resolved.set(alert.alertId, Date.now());
+    if (this.resolved.size > MAX_RESOLVED_REMEMBERED) {
+      const oldest = this.resolved.keys().next().value;
+      if (oldest !== undefined) this.resolved.delete(oldest);
+    }
   }
 
   start(): void {
@@ -59,29 +83,38 @@ export class AlertmanagerDestination implements AlertDestination {
     await this.resending;
   }
 
-  /** Resend rounds made. */
+  /** Refresh rounds made. */
   resendCount(): number {
     return this.resends;
   }
 
-  firingCount(): number {
-    return this.firing.size;
-  }
-
   private async resend(): Promise<void> {
-    const alerts = [...this.firing.values()];
-    if (alerts.length === 0) return;
+    const now = Date.now();
+    for (const [id, at] of this.resolved)
+      if (now - at > RESOLVED_MEMORY_ROUNDS * this.options.resendMs) this.resolved.delete(id);
     try {
-      for (let i = 0; i < alerts.length; i += RESEND_CHUNK)
-        await this.post(alerts.slice(i, i + RESEND_CHUNK), this.stopping.signal);
+      const firing = await this.options.firing();
+      for (let i = 0; i < firing.length; i += RESEND_CHUNK) {
+        await this.inTurn(async () => {
+          // Checked in turn: a RESOLVED sent while this round ran is not undone.
+          const chunk = firing.slice(i, i + RESEND_CHUNK).filter((a) => !this.resolved.has(a.alertId));
+          if (chunk.length > 0) await this.post(chunk, this.stopping.signal);
+        });
+      }
       this.resends += 1;
     } catch (err) {
       // The next round tries again; alerts expire in Alertmanager only after 4 missed rounds.
       this.logger.warn(
-        { destination: this.name, firing: alerts.length, err: (err as Error).message },
+        { destination: this.name, err: (err as Error).message },
         'could not refresh firing alerts in Alertmanager',
       );
     }
+  }
+
+  private inTurn(step: () => Promise<void>): Promise<void> {
+    const run = this.turn.then(step);
+    this.turn = run.catch(() => undefined);
+    return run;
   }
 
   private async post(alerts: readonly AnomalyAlert[], signal: AbortSignal): Promise<void> {

@@ -6,8 +6,11 @@
 //
 // An attempt that fails is retried with doubling backoff; after ALERT_DELIVERY_MAX_ATTEMPTS, or at
 // once when the receiver refuses the request itself (a 4xx other than 408/425/429), the alert is
-// written as a dead letter and the next one goes. A new destination starts at the topic's end: it
-// gets the alerts from when it was added, not the topic's history.
+// written as a dead letter and the next one goes. A destination gets the alerts published since it
+// was first configured (a time kept in the audit store, so a restart before its first commit loses
+// nothing), not the topic's history: older records are skipped by their timestamp. While it waits
+// between attempts the channel heartbeats; a rebalance (the heartbeat fails) ends the batch
+// uncommitted, and the partition's new owner starts again from the last commit.
 
 import { createHash } from 'node:crypto';
 import { setTimeout as delay } from 'node:timers/promises';
@@ -28,6 +31,10 @@ export interface AlertDestination {
   send(alert: AnomalyAlert, signal: AbortSignal): Promise<void>;
   /** Called once `alert` was sent. */
   sent?(alert: AnomalyAlert): void;
+  /** Whether this destination was sent the FIRING of `alert` (a RESOLVED) and so is owed its end, silenced or not. */
+  owesResolve?(alert: AnomalyAlert): boolean;
+  /** Called when a RESOLVED `alert` will not be sent (dead letter, silence): forget its FIRING. */
+  forget?(alert: AnomalyAlert): void;
   start?(): void;
   close?(): Promise<void>;
 }
@@ -57,11 +64,13 @@ export interface DeliveryChannelOptions {
   /** agentwatch's consumer group; the channel's is <groupId>-alerts-<hash of the destination>. */
   groupId: string;
   decode(value: Buffer): Promise<AvroAlert>;
+  /** When the destination was first configured (ms): records published before are not delivered. */
+  since(): Promise<number>;
   silences: SilenceBook;
   maxAttempts: number;
   backoffMs: number;
   maxBackoffMs: number;
-  /** Stores a dead letter; retried until it succeeds (a dead letter is never lost). */
+  /** Stores a dead letter (one attempt; the channel retries until it succeeds: a dead letter is never lost). */
   deadLetter(letter: DeadLetter): Promise<void>;
   observer: DeliveryObserver;
   /** Partitions delivered concurrently (each in order). */
@@ -80,6 +89,8 @@ export class DeliveryChannel {
   /** Alert ids whose FIRING this destination got: their RESOLVED goes even when silenced. */
   private readonly firingSent = new Set<string>();
   private counts = { delivered: 0, deadLettered: 0, silenced: 0, failedAttempts: 0 };
+  /** Records published before this (ms) predate the destination. */
+  private since = 0;
 
   constructor(
     private readonly kafka: Kafka,
@@ -91,24 +102,9 @@ export class DeliveryChannel {
     this.groupId = `${options.groupId}-alerts-${identity}`;
   }
 
-  /** Joins the channel's group (a new group starts at the topic's end) and starts delivering. */
+  /** Joins the channel's group and starts delivering (from the last commit; a new group from the destination's start). */
   async start(): Promise<void> {
-    const admin = this.kafka.admin();
-    await admin.connect();
-    try {
-      const committed = await admin.fetchOffsets({ groupId: this.groupId, topics: [this.options.topic] });
-      const partitions = committed[0]?.partitions ?? [];
-      if (partitions.every((p) => p.offset === '-1')) {
-        const ends = await admin.fetchTopicOffsets(this.options.topic);
-        await admin.setOffsets({
-          groupId: this.groupId,
-          topic: this.options.topic,
-          partitions: ends.map((e) => ({ partition: e.partition, offset: e.high })),
-        });
-      }
-    } finally {
-      await admin.disconnect();
-    }
+    this.since = await this.options.since();
     this.destination.start?.();
     // A short long-poll: stopping waits for the fetch in flight.
     const consumer = this.kafka.consumer({
@@ -118,7 +114,7 @@ export class DeliveryChannel {
     });
     this.consumer = consumer;
     await consumer.connect();
-    await consumer.subscribe({ topics: [this.options.topic], fromBeginning: false });
+    await consumer.subscribe({ topics: [this.options.topic], fromBeginning: true });
     await consumer.run({
       autoCommit: false,
       eachBatchAutoResolve: false,
@@ -157,11 +153,12 @@ export class DeliveryChannel {
   /** true once the message is dealt with (delivered, dead-lettered, skipped); false: stop here. */
   private async deliverOne(partition: number, message: KafkaMessage, payload: EachBatchPayload): Promise<boolean> {
     const name = this.destination.name;
+    if (Number(message.timestamp) < this.since) return true; // published before the destination existed
     let published: PublishedAlert;
     try {
       published = fromAvro(await this.options.decode(message.value ?? Buffer.alloc(0)));
     } catch (err) {
-      await this.storeDeadLetter({
+      return this.storeDeadLetter(payload, {
         destination: name,
         alertId: message.headers?.['agentwatch-alert-id']?.toString() ?? '',
         state: message.headers?.['agentwatch-alert-state']?.toString() ?? '',
@@ -172,18 +169,22 @@ export class DeliveryChannel {
         alert: (message.value ?? Buffer.alloc(0)).toString('base64'),
         at: Date.now(),
       });
-      return !this.stopping.signal.aborted;
     }
     const { alert } = published;
     const silencedBy = published.silencedBy ?? this.options.silences.match(alertLabels(alert), Date.now())?.id;
-    const owedResolve = alert.state === 'RESOLVED' && this.firingSent.has(alert.alertId);
+    const owedResolve =
+      alert.state === 'RESOLVED' &&
+      (this.firingSent.has(alert.alertId) || this.destination.owesResolve?.(alert) === true);
     if (silencedBy !== undefined && !owedResolve) {
+      if (alert.state === 'RESOLVED') this.destination.forget?.(alert);
       this.counts.silenced += 1;
       this.options.observer.silenced(name);
       return true;
     }
     let lastError = '';
+    let attempts = 0;
     for (let attempt = 1; attempt <= this.options.maxAttempts; attempt += 1) {
+      attempts = attempt;
       if (this.stopping.signal.aborted || !payload.isRunning() || payload.isStale()) return false;
       try {
         await this.destination.send(alert, this.stopping.signal);
@@ -209,28 +210,42 @@ export class DeliveryChannel {
         }
       }
     }
-    await this.storeDeadLetter({
+    const stored = await this.storeDeadLetter(payload, {
       destination: name,
       alertId: alert.alertId,
       state: alert.state,
       partition,
       offset: message.offset,
-      attempts: this.options.maxAttempts,
+      attempts,
       lastError,
       alert: JSON.stringify(alert, (_k, v: unknown) => (typeof v === 'number' && !Number.isFinite(v) ? null : v)),
       at: Date.now(),
     });
-    return !this.stopping.signal.aborted;
+    if (stored && alert.state === 'RESOLVED') this.destination.forget?.(alert);
+    return stored;
   }
 
-  private async storeDeadLetter(letter: DeadLetter): Promise<void> {
-    await this.options.deadLetter(letter);
+  /** Stores a dead letter, retrying (and heartbeating) until the store takes it; false: stopped or rebalanced first. */
+  private async storeDeadLetter(payload: EachBatchPayload, letter: DeadLetter): Promise<boolean> {
+    for (let backoff = this.options.backoffMs; ; backoff = Math.min(backoff * 2, this.options.maxBackoffMs)) {
+      try {
+        await this.options.deadLetter(letter);
+        break;
+      } catch (err) {
+        this.logger.warn(
+          { destination: letter.destination, alertId: letter.alertId, err: (err as Error).message },
+          'could not store a dead letter; retrying',
+        );
+        if (!(await this.sleep(backoff, payload))) return false;
+      }
+    }
     this.counts.deadLettered += 1;
     this.options.observer.deadLettered(letter.destination);
     this.logger.error(
       { destination: letter.destination, alertId: letter.alertId, state: letter.state, err: letter.lastError },
       'alert not delivered: written as a dead letter (GET /v1/alerts/dead-letters)',
     );
+    return !this.stopping.signal.aborted;
   }
 
   private remember(alert: AnomalyAlert): void {
@@ -245,7 +260,7 @@ export class DeliveryChannel {
     }
   }
 
-  /** Waits `ms`, heartbeating; false when the channel stops or loses the partition meanwhile. */
+  /** Waits `ms`, heartbeating; false when the channel stops or the group rebalances meanwhile. */
   private async sleep(ms: number, payload: EachBatchPayload): Promise<boolean> {
     const until = Date.now() + ms;
     while (Date.now() < until) {
@@ -253,7 +268,11 @@ export class DeliveryChannel {
       await delay(Math.min(HEARTBEAT_MS, until - Date.now()), undefined, { signal: this.stopping.signal }).catch(
         () => undefined,
       );
-      await payload.heartbeat().catch(() => undefined);
+      try {
+        await payload.heartbeat();
+      } catch {
+        return false; // a rebalance: the batch ends uncommitted and its new owner starts from the last commit
+      }
     }
     return !this.stopping.signal.aborted;
   }

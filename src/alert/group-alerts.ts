@@ -1,7 +1,10 @@
-// Alerts of the agents' consumer groups: FIRING when a group becomes STALLED, STOPPED or ERROR,
-// RESOLVED when it is OK again (WARNING, lag growing while commits move, is shown but not paged).
-// They go out like detection's alerts (anomalies topic, webhooks, Alertmanager) with kind
-// consumer-group, agent = the group, and lag_records, lag_seconds and commit_rate as features.
+// Alerts of the agents' consumer groups: FIRING when a group is STALLED or STOPPED (or in ERROR for
+// ERROR_PAGES_AFTER evaluations in a row: one failed read is not a page), RESOLVED when it is OK or
+// WARNING again, or no longer reads agent topics. WARNING (lag growing while commits move) is shown,
+// not paged. They go out like detection's alerts (anomalies topic, webhooks, Alertmanager) with kind
+// consumer-group, agent = the group, lag_records, lag_seconds and commit_rate as features, and the
+// status and its reason as detail. One episode keeps one alert id and one severity (major), so its
+// labels stay the same in Alertmanager while its status moves between STALLED and STOPPED.
 
 import type { AnomalyAlert } from '../detect/index.js';
 
@@ -16,30 +19,102 @@ export interface GroupReport {
   topics: readonly string[];
 }
 
-const PAGED = new Set<GroupReport['status']>(['STALLED', 'STOPPED', 'ERROR']);
+/** Evaluations in a row a group must be unreadable before it pages. */
+export const ERROR_PAGES_AFTER = 3;
+
+interface OpenAlert {
+  onset: number;
+  /** The status it last paged with. */
+  status: GroupReport['status'];
+  /** The last alert sent, for its RESOLVED. */
+  last: AnomalyAlert;
+}
 
 export class GroupAlerts {
-  /** Open alerts by group: onset (wall ms) and the status that opened it. */
-  private readonly open = new Map<string, { onset: number; status: GroupReport['status'] }>();
+  private readonly open = new Map<string, OpenAlert>();
+  private readonly errorStreak = new Map<string, number>();
 
-  /** The alert a group's evaluation calls for, if any: a new FIRING, a FIRING with a new status, or a RESOLVED. */
-  evaluate(report: GroupReport, now: number): AnomalyAlert | undefined {
-    const current = this.open.get(report.group);
-    if (PAGED.has(report.status)) {
-      if (current !== undefined && current.status === report.status) return undefined;
-      const onset = current?.onset ?? now;
-      this.open.set(report.group, { onset, status: report.status });
-      return groupAlert(report, 'FIRING', onset, now);
+  /** Alerts still firing from before a restart (from the anomalies table), so that they resolve. */
+  restore(alerts: readonly AnomalyAlert[]): void {
+    for (const alert of alerts) {
+      if (alert.kind !== 'consumer-group' || alert.state !== 'FIRING') continue;
+      const status = /^(STALLED|STOPPED|ERROR):/.exec(alert.detail ?? '')?.[1] as GroupReport['status'] | undefined;
+      this.open.set(alert.agent, { onset: alert.onset, status: status ?? 'STALLED', last: alert });
     }
-    if (current === undefined) return undefined;
-    this.open.delete(report.group);
-    return groupAlert(report, 'RESOLVED', current.onset, now);
+  }
+
+  /**
+   * The alerts one evaluation of every watched group calls for (`reports`): new FIRING, FIRING with a
+   * new status, RESOLVED. Each comes with `undo`, to call when it could not be published, so that the
+   * next evaluation raises it again.
+   */
+  evaluate(reports: readonly GroupReport[], now: number): Array<{ alert: AnomalyAlert; undo: () => void }> {
+    const out: Array<{ alert: AnomalyAlert; undo: () => void }> = [];
+    const seen = new Set<string>();
+    for (const report of reports) {
+      seen.add(report.group);
+      const streak = report.status === 'ERROR' ? (this.errorStreak.get(report.group) ?? 0) + 1 : 0;
+      if (streak === 0) this.errorStreak.delete(report.group);
+      else this.errorStreak.set(report.group, streak);
+      const current = this.open.get(report.group);
+      const pages =
+        report.status === 'STALLED' ||
+        report.status === 'STOPPED' ||
+        (report.status === 'ERROR' && streak >= ERROR_PAGES_AFTER);
+      if (pages) {
+        if (current !== undefined && current.status === report.status) continue;
+        const fresh = groupAlert(report, 'FIRING', current?.onset ?? now, now);
+        const alert = current === undefined ? fresh : { ...fresh, capability: current.last.capability };
+        this.open.set(report.group, { onset: alert.onset, status: report.status, last: alert });
+        out.push({ alert, undo: () => this.reset(report.group, current) });
+      } else if (current !== undefined && report.status !== 'ERROR') {
+        out.push(this.resolve(report.group, current, report, now));
+      }
+    }
+    for (const [group, current] of this.open) {
+      if (seen.has(group)) continue;
+      // No longer among the agents' groups (deleted, or its offsets on agent topics expired).
+      this.errorStreak.delete(group);
+      const report = { ...reportOf(current.last), status: 'OK' as const, reason: 'no longer reads agent topics' };
+      out.push(this.resolve(group, current, report, now));
+    }
+    return out;
   }
 
   /** Groups with an alert firing. */
   firing(): number {
     return this.open.size;
   }
+
+  private resolve(
+    group: string,
+    current: OpenAlert,
+    report: GroupReport,
+    now: number,
+  ): { alert: AnomalyAlert; undo: () => void } {
+    this.open.delete(group);
+    // The labels of its FIRING (Alertmanager identifies an alert by them).
+    const alert = { ...groupAlert(report, 'RESOLVED', current.onset, now), capability: current.last.capability };
+    return { alert, undo: () => this.reset(group, current) };
+  }
+
+  private reset(group: string, previous: OpenAlert | undefined): void {
+    if (previous === undefined) this.open.delete(group);
+    else this.open.set(group, previous);
+  }
+}
+
+function reportOf(alert: AnomalyAlert): GroupReport {
+  const value = (name: string) => alert.features.find((f) => f.name === name)?.value ?? 0;
+  return {
+    group: alert.agent,
+    status: 'OK',
+    reason: '',
+    lagRecords: value('lag_records'),
+    lagSeconds: value('lag_seconds'),
+    commitRate: value('commit_rate'),
+    topics: [],
+  };
 }
 
 function groupAlert(report: GroupReport, state: AnomalyAlert['state'], onset: number, now: number): AnomalyAlert {
@@ -51,7 +126,7 @@ function groupAlert(report: GroupReport, state: AnomalyAlert['state'], onset: nu
     scope: 'capability',
     kind: 'consumer-group',
     state,
-    severity: report.status === 'ERROR' ? 'minor' : 'major',
+    severity: 'major',
     onset,
     windowStart: onset,
     windowEnd: now,

@@ -2,6 +2,8 @@
 // retrying (network errors, time-outs, 408, 425, 429, 5xx) and one that is not (other 4xx: the
 // receiver refuses this request and will refuse it again).
 
+import { createHash } from 'node:crypto';
+
 export class DeliveryFailure extends Error {
   constructor(
     message: string,
@@ -56,11 +58,18 @@ function describeFetchError(err: unknown): string {
   return cause?.code ?? cause?.message ?? (err as Error).message;
 }
 
-/** A URL as it may be logged: no user, password, query or fragment (they can hold tokens). */
+/**
+ * A URL as it may be logged and used as a metric label: scheme and host, and for the rest (path,
+ * query: Slack, Discord and Teams webhooks carry their secret in the path) only a short hash that
+ * tells two URLs of one host apart. No user or password.
+ */
 export function safeUrl(url: string): string {
   try {
     const parsed = new URL(url);
-    return `${parsed.protocol}//${parsed.host}${parsed.pathname}`;
+    const rest = `${parsed.pathname}${parsed.search}`;
+    const origin = `${parsed.protocol}//${parsed.host}`;
+    if (rest === '/' || rest === '') return origin;
+    return `${origin}/…#${createHash('sha256').update(url).digest('hex').slice(0, 8)}`;
   } catch {
     return '(invalid URL)';
   }

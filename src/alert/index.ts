@@ -22,7 +22,7 @@ export { DeliveryFailure, safeUrl } from './http-post.js';
 export { SilenceBook, compileMatcher, MAX_MATCHER_PATTERN } from './silences.js';
 export type { Silence, SilenceMatcher } from './silences.js';
 export { SIGNATURE_HEADER, TIMESTAMP_HEADER, WebhookDestination, webhookSignature } from './webhook-destination.js';
-export { GroupAlerts } from './group-alerts.js';
+export { ERROR_PAGES_AFTER, GroupAlerts } from './group-alerts.js';
 export type { GroupReport } from './group-alerts.js';
 export { serveAlertStream } from './stream-session.js';
 export type { StreamFilter } from './stream-session.js';

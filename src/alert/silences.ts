@@ -28,6 +28,16 @@ export interface Silence {
 /** Longest regular expression of a matcher, in characters. */
 export const MAX_MATCHER_PATTERN = 512;
 
+/**
+ * A quantified group holding a quantifier, such as (a+)+ or (a|b*)*: the shape of patterns whose
+ * matching can take exponential time (JavaScript has no linear-time engine). Refused; simple
+ * alternations and single quantifiers cover label matching.
+ */
+const NESTED_QUANTIFIER = /\((?:[^()\\]|\\.)*(?:[*+}]|\?\))(?:[^()\\]|\\.)*\)\s*(?:[*+]|\{\d)/;
+
+/** A quantifier right before group closes that are quantified again, as in ((a)+)+. */
+const QUANTIFIED_CLOSE = /[*+}]\)+\s*(?:[*+]|\{\d)/;
+
 /** A compiled matcher's test of one label value. */
 type ValueTest = (value: string) => boolean;
 
@@ -37,6 +47,8 @@ export function compileMatcher(matcher: SilenceMatcher): ValueTest | string {
   if (matcher.isRegex) {
     if (matcher.value.length > MAX_MATCHER_PATTERN)
       return `the pattern of matcher ${matcher.name} is longer than ${MAX_MATCHER_PATTERN} characters`;
+    if (NESTED_QUANTIFIER.test(matcher.value) || QUANTIFIED_CLOSE.test(matcher.value))
+      return `the pattern of matcher ${matcher.name} repeats a group that itself repeats (like (a+)+), which can take exponential time; write it without the nesting`;
     let pattern: RegExp;
     try {
       pattern = new RegExp(`^(?:${matcher.value})$`, 'u');
@@ -70,6 +82,21 @@ export class SilenceBook {
       if (tests.length === silence.matchers.length && tests.length > 0)
         this.silences.set(silence.id, { silence, tests });
     }
+  }
+
+  /**
+   * Takes the store's current silences (`now`: when they were read). A silence added here in the last
+   * minute that the read missed (it raced the read) is kept until the next one.
+   */
+  replaceAll(silences: readonly Silence[], now: number): void {
+    const recent = [...this.silences.values()].filter((c) => now - c.silence.createdAt < 60_000);
+    this.silences = new Map();
+    this.add(...silences);
+    for (const c of recent) if (!this.silences.has(c.silence.id)) this.silences.set(c.silence.id, c);
+  }
+
+  remove(id: string): void {
+    this.silences.delete(id);
   }
 
   /** Drops silences that ended before `now`. */

@@ -35,11 +35,15 @@ export interface AlertsContext {
     response: ServerResponse,
     lastEventId: string | undefined,
     filter: { agents: readonly string[]; severities: readonly string[] },
-  ): 'invalid-position' | 'served';
+  ): 'invalid-position' | 'too-many' | 'served';
+  /** Ends every live stream (the API is closing). */
+  closeStreams(): void;
   /** Stores a silence and applies it at once; a string says what is wrong with it. */
   addSilence(silence: Omit<SilenceRecord, 'id' | 'createdAt'>): Promise<SilenceRecord | string>;
   /** Silences not yet ended. */
   silences(): SilenceRecord[];
+  /** A silence was ended early (in the store): stop applying it. */
+  silenceEnded(id: string): Promise<void>;
   /** The agents' consumer groups as last evaluated. */
   consumerGroups(): ReadonlyArray<Record<string, unknown>>;
 }

@@ -114,6 +114,8 @@ export async function buildApi(context: ApiContext, logger: Logger): Promise<Fas
     sendError(reply, 'AW_API_NOT_FOUND', `no route ${request.method} ${request.url.split('?')[0]}`),
   );
 
+  // Live streams never end by themselves: end them first, or closing the server would wait forever.
+  app.addHook('preClose', async () => context.alerts.closeStreams());
   healthRoutes(app, context);
   auditRoutes(app, context);
   workflowRoutes(app, context);

@@ -33,12 +33,17 @@ export async function insertSilence(client: ClickHouseClient, silence: SilenceRe
   });
 }
 
-/** Silences that end after `after` (ms), earliest end first. */
+/**
+ * Silences that end after `after` (ms), earliest end first. A silence ended early is a later row with
+ * the same id: its latest end wins; what it matches and who created it come from its first row.
+ */
 export async function readSilences(client: ClickHouseClient, after: number): Promise<SilenceRecord[]> {
   const result = await client.query({
-    query: `SELECT id, matchers, toUnixTimestamp64Milli(starts_at) AS starts, toUnixTimestamp64Milli(ends_at) AS ends,
-              comment, created_by, toUnixTimestamp64Milli(created_at) AS created
-            FROM alert_silences WHERE ends_at > {after:DateTime64(3, 'UTC')} ORDER BY ends_at, id LIMIT 10000`,
+    query: `SELECT id, argMin(matchers, created_at) AS matchers, toUnixTimestamp64Milli(argMin(starts_at, created_at)) AS starts,
+              toUnixTimestamp64Milli(argMax(ends_at, created_at)) AS ends, argMin(comment, created_at) AS comment,
+              argMin(created_by, created_at) AS created_by, toUnixTimestamp64Milli(min(created_at)) AS created
+            FROM alert_silences GROUP BY id HAVING argMax(ends_at, created_at) > {after:DateTime64(3, 'UTC')}
+            ORDER BY ends, id LIMIT 10000`,
     query_params: { after: clickhouseTime(after) },
     format: 'JSONEachRow',
   });
@@ -60,6 +65,20 @@ export async function readSilences(client: ClickHouseClient, after: number): Pro
     createdBy: r.created_by,
     createdAt: Number(r.created),
   }));
+}
+
+/** Ends a silence now: a row with its id ending at `now`, by `by`. false: no such silence, or it has ended. */
+export async function expireSilence(client: ClickHouseClient, id: string, by: string, now: number): Promise<boolean> {
+  const current = (await readSilences(client, now)).find((s) => s.id === id);
+  if (current === undefined) return false;
+  await insertSilence(client, {
+    ...current,
+    endsAt: now,
+    comment: `ended early by ${by}`,
+    createdBy: by,
+    createdAt: now,
+  });
+  return true;
 }
 
 export interface AckRecord {
@@ -180,7 +199,7 @@ export async function readFiringAlerts(
   const result = await client.query({
     query: `SELECT alert_id, agent, capability, scope, kind, state, severity,
               toUnixTimestamp64Milli(onset) AS onset, toUnixTimestamp64Milli(window_start) AS window_start,
-              toUnixTimestamp64Milli(window_end) AS window_end, score, threshold, p_value, features, examples, silenced_by
+              toUnixTimestamp64Milli(window_end) AS window_end, score, threshold, p_value, features, examples, silenced_by, detail
             FROM anomalies
             WHERE published_at > {since:DateTime64(3, 'UTC')}
               AND (alert_id, published_at) IN (
@@ -192,4 +211,33 @@ export async function readFiringAlerts(
     format: 'JSONEachRow',
   });
   return result.json<Record<string, unknown>>();
+}
+
+/**
+ * When the destination with this id was first configured (ms): the first call records `now`; every
+ * later call, from any instance, reads the earliest record.
+ */
+export async function destinationSince(
+  client: ClickHouseClient,
+  destination: { id: string; name: string },
+  now: number,
+): Promise<number> {
+  const read = async (): Promise<number | undefined> => {
+    const result = await client.query({
+      query: `SELECT toUnixTimestamp64Milli(min(first_configured)) AS since, count() AS n
+              FROM alert_destinations WHERE destination_id = {id:String}`,
+      query_params: { id: destination.id },
+      format: 'JSONEachRow',
+    });
+    const [row] = await result.json<{ since: string | number; n: string | number }>();
+    return Number(row?.n ?? 0) > 0 ? Number(row!.since) : undefined;
+  };
+  const known = await read();
+  if (known !== undefined) return known;
+  await client.insert({
+    table: 'alert_destinations',
+    format: 'JSONEachRow',
+    values: [{ destination_id: destination.id, destination: destination.name, first_configured: clickhouseTime(now) }],
+  });
+  return (await read()) ?? now;
 }

@@ -531,6 +531,7 @@ export class AuditWriter implements EventSink {
       examples: unknown[];
       /** The silence that matched at publication. */
       silencedBy?: string | null;
+      detail?: string;
     }>,
   ): Promise<void> {
     if (alerts.length === 0) return;
@@ -555,6 +556,7 @@ export class AuditWriter implements EventSink {
       ),
       examples: JSON.stringify(a.examples),
       silenced_by: a.silencedBy ?? '',
+      detail: a.detail ?? '',
       published_at: clickhouseTime(Date.now()),
     }));
     await this.retrying(`inserting ${alerts.length} anomalies`, () =>

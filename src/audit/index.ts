@@ -59,6 +59,8 @@ export { SourceCheck } from './source-check.js';
 export type { SourceReport } from './source-check.js';
 export {
   alertExists,
+  destinationSince,
+  expireSilence,
   insertAck,
   insertDeadLetter,
   insertSilence,

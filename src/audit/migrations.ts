@@ -202,6 +202,20 @@ export const MIGRATIONS: readonly Migration[] = [
       ORDER BY (at, destination, alert_id)`,
     ],
   },
+  {
+    version: 7,
+    name: "consumer-group alerts' detail; when each alert destination was first configured",
+    statements: [
+      `ALTER TABLE anomalies
+        ADD COLUMN IF NOT EXISTS detail String DEFAULT '' COMMENT 'a consumer-group alert''s status and why'`,
+      `CREATE TABLE IF NOT EXISTS alert_destinations (
+        destination_id String COMMENT 'SHA-256 of the destination''s URL (never stored: it may hold a token)',
+        destination LowCardinality(String) COMMENT 'its name in logs and metrics',
+        first_configured DateTime64(3, 'UTC')
+      ) ENGINE = MergeTree
+      ORDER BY (destination_id, first_configured)`,
+    ],
+  },
 ];
 
 /** The TTL clause: keep forever (0) or N days after `column` (ingested_at for audit_events). */

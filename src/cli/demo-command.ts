@@ -41,6 +41,10 @@ export function demoScenario(options: DemoOptions): Scenario {
 const fmt = (n: number) => (Number.isFinite(n) ? (Math.abs(n) >= 100 ? n.toFixed(0) : n.toFixed(2)) : '–');
 
 export function describeAlert(alert: AnomalyAlert): string {
+  if (alert.kind === 'consumer-group')
+    return alert.state === 'FIRING'
+      ? `GROUP  ${alert.agent}: ${alert.detail ?? 'unhealthy'}`
+      : `OK     consumer group ${alert.agent} healthy again`;
   const top = alert.features
     .slice(0, 3)
     .map((f) => `${f.name} ${fmt(f.value)} (baseline ${fmt(f.baselineMean)}, +${fmt(f.contribution)})`)
@@ -113,7 +117,7 @@ export async function runDemo(options: DemoOptions, out: Writable, stop: AbortSi
     );
   logger.info({ stats: watched, simulator: stats }, 'demo scenario finished');
 
-  const affected = alerts.find((a) => a.state === 'FIRING');
+  const affected = alerts.find((a) => a.state === 'FIRING' && a.kind !== 'consumer-group');
   if (affected !== undefined && !stop.aborted) {
     const headers = { authorization: `Bearer ${adminKey}` };
     const from = new Date(affected.windowStart).toISOString();

@@ -157,6 +157,8 @@ interface AgentState {
 
 /** An open incident as its recovery test sees it (see RECOVERY_HORIZON_WINDOWS). */
 interface OpenIncident {
+  /** Its severity when it fired: its RESOLVED alert says the same (Alertmanager identifies an alert by its labels). */
+  severity: Severity;
   /** The features that fired it (selected indices). */
   features: number[];
   /** Its windows merged (those that fired it, then each until it looks over): its level. */
@@ -322,7 +324,17 @@ export class Detector {
     const alerts: AnomalyAlert[] = [];
     const transition = found.tracker.accept();
     if (transition !== undefined)
-      alerts.push(this.alert(report, transition.state, transition.alertId, transition.onset, 'accepted', by));
+      alerts.push(
+        this.alert(
+          report,
+          transition.state,
+          transition.alertId,
+          transition.onset,
+          'accepted',
+          by,
+          found.incident?.severity,
+        ),
+      );
     const drift = found.drift?.restart(found.profile);
     if (drift !== undefined) alerts.push(this.driftAlert(report, drift, by));
     this.counters.accepted += alerts.length;
@@ -538,6 +550,7 @@ export class Detector {
       report.pooled,
       recovered,
     );
+    const firedWith = state.incident?.severity;
     if (step.transition?.state === 'FIRING') {
       state.incident = this.openIncident(state, report);
     } else if (step.transition?.state === 'RESOLVED') {
@@ -549,7 +562,15 @@ export class Detector {
     if (step.transition !== undefined) {
       const { state: alertState, alertId, onset, resolution } = step.transition;
       alerts.push(
-        this.alert(report, alertState, alertId, onset, resolution, resolution === 'accepted' ? 'agentwatch' : null),
+        this.alert(
+          report,
+          alertState,
+          alertId,
+          onset,
+          resolution,
+          resolution === 'accepted' ? 'agentwatch' : null,
+          alertState === 'RESOLVED' ? firedWith : undefined,
+        ),
       );
     }
     if (step.restart) {
@@ -577,6 +598,7 @@ export class Detector {
       if ((report.score.contributions?.[i] ?? 0) > 0) features.push(i);
     const fired = Math.min(Math.max(report.pooled, report.tailPooled), state.recent.length);
     const incident: OpenIncident = {
+      severity: severityOf(report.score.pValue ?? 1),
       features,
       pool: this.pool(state, fired, true),
       windows: fired,
@@ -742,6 +764,8 @@ export class Detector {
     onset: number,
     resolution: Resolution | null,
     acceptedBy: string | null,
+    /** A RESOLVED alert's: the severity its incident fired with. */
+    severity?: Severity,
   ): AnomalyAlert {
     const { score } = report;
     const features = this.featureNames
@@ -761,7 +785,7 @@ export class Detector {
       scope: report.scope,
       kind: 'incident',
       state,
-      severity: severityOf(pValue),
+      severity: severity ?? severityOf(pValue),
       onset,
       windowStart: report.windowStart,
       windowEnd: report.windowEnd,

@@ -5,10 +5,11 @@
 //
 // Statuses (checked in this order):
 //   ERROR    the group's offsets, description or its topics' watermarks could not be read.
-//   STOPPED  no members (state Empty or Dead) and no committed offset moved since the previous
-//            evaluation, whatever the lag: nobody would process new work. A memberless group that
-//            still commits (consumers using assign() commit through a group without joining it,
-//            protocol type '') is judged by its commits like any other.
+//   STOPPED  no members (state Empty or Dead), no committed offset moved since the previous
+//            evaluation, and records waiting: nobody would process them. A memberless group that
+//            is caught up (scaled to zero, or an assign()-based consumer between commits) is OK.
+//            A memberless group that still commits (consumers using assign() commit through a
+//            group without joining it, protocol type '') is judged by its commits like any other.
 //   STALLED  members, records waiting at this evaluation and at the previous one, and no committed
 //            offset moved in between: the workers hold their partitions but acknowledge nothing.
 //            Waiting at both ends keeps records that arrived just before a look from counting.
@@ -122,7 +123,7 @@ export function classifyGroup(
   const lag = lagRecords(current);
   const moved = previous !== undefined && commitsMoved(previous, current);
   // Empty and Dead are the states of a group without members; describeGroups lists the members otherwise.
-  if (current.members === 0 && !moved) {
+  if (current.members === 0 && !moved && lag > 0) {
     return { status: 'STOPPED', reason: `no members (state ${current.state || 'unknown'}); ${lag} records waiting` };
   }
   if (previous === undefined) return { status: 'OK', reason: `first evaluation; ${lag} records waiting` };
@@ -229,6 +230,7 @@ type TopicWatermarks = Map<number, { low: number; high: number }>;
 export class GroupHealthWatch {
   private readonly tracked = new Map<string, Tracked>();
   private readonly listeners: StatusChangeListener[] = [];
+  private readonly evaluatedListeners: Array<(snapshot: readonly GroupHealth[]) => void> = [];
   private readonly clock: LagClock;
   private readonly now: () => number;
   private inFlight: Promise<GroupHealth[]> | undefined;
@@ -278,6 +280,11 @@ export class GroupHealthWatch {
   }
 
   /** Called for each group whose status differs from the last evaluation's, and for each group seen for the first time (previous undefined). */
+  /** Called after each evaluation of the timer with every watched group (a group that vanished is not in it). */
+  onEvaluated(listener: (snapshot: readonly GroupHealth[]) => void): void {
+    this.evaluatedListeners.push(listener);
+  }
+
   onStatusChange(listener: StatusChangeListener): void {
     this.listeners.push(listener);
   }
@@ -301,6 +308,8 @@ export class GroupHealthWatch {
     const started = performance.now();
     try {
       await this.evaluate();
+      const snapshot = this.snapshot();
+      for (const listener of this.evaluatedListeners) listener(snapshot);
     } catch (err) {
       this.logger.error({ err }, 'consumer group health evaluation failed; trying again at the next interval');
     }

@@ -331,6 +331,11 @@ export class AgentwatchMetrics {
       (g) => g.commitRate,
     );
     groupGauge('agentwatch_consumer_group_members', "Members of an agents' consumer group.", (g) => g.members);
+    groupGauge(
+      'agentwatch_consumer_group_status_code',
+      "Status of an agents' consumer group as one number, for state timelines: 0 OK, 1 WARNING, 2 STALLED, 3 STOPPED, 4 ERROR.",
+      (g) => GROUP_STATUSES.indexOf(g.status as (typeof GROUP_STATUSES)[number]),
+    );
     new Gauge({
       name: 'agentwatch_consumer_group_status',
       help: "Status of an agents' consumer group in Burrow's sense: 1 for the current status (OK, WARNING, STALLED, STOPPED, ERROR), 0 for the others.",

@@ -20,6 +20,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import type { Service } from '../../src/service.js';
+import { safeUrl } from '../../src/alert/index.js';
 import { seededRandom } from '../fixtures/random.js';
 import {
   connectedProducer,
@@ -44,9 +45,11 @@ const SRE_KEY = `sre-key-${run}-0123456789`;
 const kafka = testKafka();
 
 interface Received {
-  body: { status: string; alerts: Array<{ status: string; labels: Record<string, string> }> };
+  body: { status: string; alerts: Array<{ status: string; labels: Record<string, string>; endsAt: string }> };
   headers: IncomingMessage['headers'];
   raw: string;
+  /** Wall time of receipt. */
+  at: number;
 }
 
 /** A local HTTP receiver that records every POST and answers with `status(n)` for the n-th (1-based). */
@@ -62,7 +65,8 @@ async function receiver(
       calls += 1;
       const code = status(calls);
       const raw = Buffer.concat(chunks).toString('utf8');
-      if (code < 300) got.push({ body: JSON.parse(raw) as Received['body'], headers: req.headers, raw });
+      if (code < 300)
+        got.push({ body: JSON.parse(raw) as Received['body'], headers: req.headers, raw, at: Date.now() });
       res.writeHead(code).end(code < 300 ? 'ok' : 'receiver down');
     });
   });
@@ -242,7 +246,8 @@ before(async () => {
     DETECT_WARMUP_WINDOWS: '10',
     API_KEYS: `oncall:sre:${SRE_KEY}`,
     ALERTMANAGER_URLS: alertmanagerUrl,
-    ALERTMANAGER_RESEND_MS: '1000',
+    // Alertmanager would expire an alert 20 s after a refresh: a RESOLVED that arrives is told apart.
+    ALERTMANAGER_RESEND_MS: '5000',
     ALERT_WEBHOOKS: [signed.url, flaky.url, down.url].join(','),
     ALERT_WEBHOOK_SECRET: SECRET,
     ALERT_DELIVERY_MAX_ATTEMPTS: '8',
@@ -326,10 +331,10 @@ test('Alertmanager lists the firing alert with its labels and annotations, refre
   assert.equal(listed.annotations.timeline_url, `${service!.apiUrl}/v1/workflows/wf-${LOUD}/timeline`);
   assert.equal(listed.annotations.anomaly_url, `${service!.apiUrl}/v1/anomalies?agent=${LOUD}`);
   assert.match(listed.annotations.alert_id!, new RegExp(`^${LOUD}@\\d+$`));
-  // Resent every second with an expiry 4 s ahead: the expiry moves forward.
+  // Refreshed every 5 s with an expiry 20 s ahead: the expiry moves forward.
   const firstEnd = Date.parse(listed.endsAt);
   await waitFor(
-    'a resend',
+    'a refresh',
     async () => Date.parse((await amAlerts()).find((a) => a.labels.agent === LOUD)!.endsAt) > firstEnd,
     10_000,
   );
@@ -376,6 +381,24 @@ test('a live-stream client resumes with Last-Event-ID and gets every alert exact
     assert.deepEqual(states, ['FIRING', 'RESOLVED'], agent);
   }
   assert.equal(rest.filter((e) => e.event === 'gap').length, 0);
+
+  // Filtered from the start of the topic: only the loud agent's alerts, and ids that still move
+  // past the others (an id-only event), so the last id is the end of the topic.
+  const filtered = await readStream(
+    `${service!.apiUrl}/v1/alerts/stream?agent=${LOUD}`,
+    { authorization: `Bearer ${SRE_KEY}`, 'last-event-id': '0:0' },
+    (events) => events.filter((e) => e.event === 'alert').length >= 2,
+  );
+  assert.deepEqual(
+    ids(filtered).map((s) => s.split('@')[0]),
+    [LOUD, LOUD],
+  );
+  assert.equal(ids(filtered).length, 2);
+  const bad = await fetch(`${service!.apiUrl}/v1/alerts/stream`, {
+    headers: { authorization: `Bearer ${SRE_KEY}`, 'last-event-id': 'not-a-position' },
+  });
+  assert.equal(bad.status, 400);
+  assert.equal(((await bad.json()) as { error: { code: string } }).error.code, 'AW_API_BAD_REQUEST');
 });
 
 test('webhooks: signed, retried in order through 5 failures, and dead letters for one that never accepts', async () => {
@@ -430,7 +453,7 @@ test('webhooks: signed, retried in order through 5 failures, and dead letters fo
   ).dead_letters;
   assert.deepEqual(letters.map((l) => l.state).sort(), ['FIRING', 'RESOLVED']);
   for (const letter of letters) {
-    assert.equal(letter.destination, `webhook ${down.url}`);
+    assert.equal(letter.destination, `webhook ${safeUrl(down.url)}`);
     assert.equal(letter.attempts, 8);
     assert.match(letter.last_error, /HTTP 500/);
   }
@@ -440,7 +463,9 @@ test('webhooks: signed, retried in order through 5 failures, and dead letters fo
   ).text();
   assert.match(
     metrics,
-    new RegExp(`agentwatch_alert_dead_letters_total\\{destination="webhook ${down.url.replace(/[/.]/g, '\\$&')}"\\} 2`),
+    new RegExp(
+      `agentwatch_alert_dead_letters_total\\{destination="webhook ${safeUrl(down.url).replace(/[/.*+?^$()|[\]\\]/g, '\\$&')}"\\} 2`,
+    ),
   );
   // Ingestion went on meanwhile: every record of both agents was read.
   const produced = 2 * (2 * 20 * (BACKLOG_WINDOWS + 30) + 2 * 2);
@@ -449,6 +474,15 @@ test('webhooks: signed, retried in order through 5 failures, and dead letters fo
 
 test('Alertmanager hears the RESOLVED alert and notifies its receiver; an SRE acknowledges the alert', async () => {
   await waitFor('the resolved notification', () => amReceiver.got.some((g) => g.body.status === 'resolved'), 60_000);
+  // Resolved by agentwatch's RESOLVED (same labels as the FIRING), not by expiry: it ended when
+  // agentwatch sent it, well before the 20 s expiry of the last refresh.
+  const resolvedAt = signed.got.find((g) => g.body.status === 'resolved')!.at;
+  const amResolved = amReceiver.got.find((g) => g.body.status === 'resolved')!;
+  const endsAt = Date.parse(amResolved.body.alerts[0]!.endsAt);
+  assert.ok(
+    Math.abs(endsAt - resolvedAt) < 3_000,
+    `ended at ${new Date(endsAt).toISOString()}, RESOLVED sent about ${new Date(resolvedAt).toISOString()}`,
+  );
   const agents = amReceiver.got.flatMap((g) => g.body.alerts.map((a) => a.labels.agent));
   assert.ok(
     agents.every((a) => a === LOUD),
@@ -483,6 +517,24 @@ test('Alertmanager hears the RESOLVED alert and notifies its receiver; an SRE ac
   assert.deepEqual(
     after.find((a) => a.alert_id === id)!.acks.map((k) => [k.by, k.comment]),
     [['oncall', 'looking']],
+  );
+  // The silence ends early: it is no longer listed (and the ending is stored with who ended it).
+  const listed = async () =>
+    (
+      (await (
+        await fetch(`${service!.apiUrl}/v1/silences`, { headers: { authorization: `Bearer ${SRE_KEY}` } })
+      ).json()) as { silences: Array<{ id: string; matchers: Array<{ value: string }>; created_by: string }> }
+    ).silences;
+  const silence = (await listed()).find((x) => x.matchers[0]!.value === HUSHED)!;
+  assert.equal(silence.created_by, 'oncall');
+  const ended = await fetch(`${service!.apiUrl}/v1/silences/${silence.id}`, {
+    method: 'DELETE',
+    headers: { authorization: `Bearer ${SRE_KEY}` },
+  });
+  assert.equal(ended.status, 204, await ended.clone().text());
+  assert.deepEqual(
+    (await listed()).filter((x) => x.id === silence.id),
+    [],
   );
   const missing = await fetch(`${service!.apiUrl}/v1/anomalies/no-such-alert/ack`, {
     method: 'POST',

@@ -2,9 +2,10 @@
 // Last-Event-ID), silences, acknowledgements, dead letters, and the agents' consumer groups.
 
 import type { FastifyInstance } from 'fastify';
-import { alertExists, insertAck, readAcks, readDeadLetters } from '../../audit/index.js';
+import { alertExists, expireSilence, insertAck, readAcks, readDeadLetters } from '../../audit/index.js';
 import type { ApiContext } from '../api-context.js';
-import { sendError } from '../api-errors.js';
+import type { ErrorCode } from '../../errors.js';
+import { sendError, statusOf } from '../api-errors.js';
 import { NO_PARAMETERS, errorResponses } from '../schemas.js';
 
 /** Longest silence, as in common practice for maintenance windows: a year. */
@@ -76,17 +77,18 @@ export function alertRoutes(app: FastifyInstance, context: ApiContext): void {
       const filter = { agents: listOf(request.query.agent), severities: listOf(request.query.severity) };
       reply.hijack();
       const outcome = context.alerts.openStream(reply.raw, lastEventId, filter);
-      if (outcome === 'invalid-position') {
-        reply.raw.writeHead(400, { 'content-type': 'application/json; charset=utf-8' });
-        reply.raw.end(
-          JSON.stringify({
-            error: {
-              code: 'AW_API_BAD_REQUEST',
-              message: `Last-Event-ID ${JSON.stringify(lastEventId?.slice(0, 100))} is not an id of this stream (partition:offset pairs, comma-separated)`,
-            },
-          }),
+      const refused = (status: number, code: ErrorCode, message: string): void => {
+        reply.raw.writeHead(status, { 'content-type': 'application/json; charset=utf-8' });
+        reply.raw.end(JSON.stringify({ error: { code, message } }));
+      };
+      if (outcome === 'invalid-position')
+        refused(
+          statusOf('AW_API_BAD_REQUEST'),
+          'AW_API_BAD_REQUEST',
+          `Last-Event-ID ${JSON.stringify(lastEventId?.slice(0, 100))} is not an id of this stream (partition:offset pairs, comma-separated)`,
         );
-      }
+      else if (outcome === 'too-many')
+        refused(statusOf('AW_API_BUSY'), 'AW_API_BUSY', 'too many live streams are open; reconnect later');
     },
   );
 
@@ -176,6 +178,32 @@ export function alertRoutes(app: FastifyInstance, context: ApiContext): void {
       },
     },
     async () => ({ silences: context.alerts.silences().map(silenceJson) }),
+  );
+
+  app.delete<{ Params: { id: string } }>(
+    '/v1/silences/:id',
+    {
+      config: { roles: ['sre'] },
+      schema: {
+        summary: 'End a silence now (stored as a new row with who ended it and when; the original stays)',
+        tags: ['alerts'],
+        params: {
+          type: 'object',
+          properties: { id: { type: 'string', minLength: 1, maxLength: 64 } },
+          required: ['id'],
+        },
+        querystring: NO_PARAMETERS,
+        response: { 204: { type: 'null' }, ...errorResponses, 404: errorResponses[400] },
+      },
+    },
+    async (request, reply) => {
+      const by = request.apiKeyName ?? 'unknown';
+      if (!(await expireSilence(clickhouse, request.params.id, by, Date.now())))
+        return sendError(reply, 'AW_API_NOT_FOUND', `no active silence ${JSON.stringify(request.params.id)}`);
+      await context.alerts.silenceEnded(request.params.id);
+      request.log.warn({ silence: request.params.id, by }, 'silence ended early');
+      return reply.code(204).send();
+    },
   );
 
   app.post<{ Params: { id: string }; Body: { comment?: string } | undefined }>(

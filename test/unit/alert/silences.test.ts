@@ -45,6 +45,14 @@ test('a bad pattern is a message, and a silence with no matcher silences nothing
     String(compileMatcher({ name: 'agent', value: 'a'.repeat(600), isRegex: true, isEqual: true })),
     /longer than 512/,
   );
+  for (const pattern of ['(a+)+', '(a|b*)*', '(a+){2,}', '((a)+)+'])
+    assert.match(
+      String(compileMatcher({ name: 'agent', value: pattern, isRegex: true, isEqual: true })),
+      /exponential time/,
+      pattern,
+    );
+  for (const pattern of ['summ.*', '(foo|bar)+', 'a+b*', 'x\\+'])
+    assert.equal(typeof compileMatcher({ name: 'agent', value: pattern, isRegex: true, isEqual: true }), 'function');
   const book = new SilenceBook();
   book.add(silence('none', []));
   assert.equal(book.match(labels, 1), undefined);

@@ -110,10 +110,12 @@ describe('classifyGroup', () => {
     );
   });
 
-  test('STOPPED when the members vanish, with lag or without', () => {
+  test('STOPPED when the members vanish while records wait; a memberless group that is caught up is OK', () => {
     const running = seen(0, 3, [100, 100], [120, 120]);
     assert.equal(classifyGroup(running, seen(1_000, 0, [100, 100], [130, 130])).status, 'STOPPED');
-    assert.equal(classifyGroup(running, seen(1_000, 0, [100, 100], [100, 100])).status, 'STOPPED');
+    // Scaled to zero with nothing waiting: nothing to page about (Burrow: zero lag is OK).
+    assert.equal(classifyGroup(running, seen(1_000, 0, [100, 100], [100, 100])).status, 'OK');
+    assert.equal(classifyGroup(undefined, seen(0, 0, [100, 100], [100, 100])).status, 'OK');
     const dead = { ...seen(1_000, 0, [100, 100], [130, 130]), state: 'Dead' };
     assert.match(classifyGroup(running, dead).reason, /no members \(state Dead\); 60 records waiting/);
   });
