@@ -68,6 +68,7 @@ before(async () => {
       EVENT_TIME_SPEED: '60',
       EVENT_TIME_ANCHOR: `${startEventTime}@${Date.now()}`,
       API_KEYS: `prometheus:sre:${sreKey}`,
+      GROUP_WATCH_INTERVAL_MS: '1000', // the simulated workers' groups, for the consumer-group panels
     }),
     [],
   );
@@ -293,4 +294,13 @@ test('every panel, annotation and variable query of the shipped dashboards retur
     }
   }
   assert.ok(checked >= 15, `${checked} queries checked`);
+  // The alert annotations link an example workflow's timeline in the audit explorer.
+  const fleet = JSON.parse(readFileSync(join(repoRoot, 'grafana/dashboards/fleet-overview.json'), 'utf8')) as Dashboard;
+  const annotations = await rows(expandMacros(fleet.annotations.list.find((a) => a.name === 'Alerts')!.target.rawSql!));
+  assert.ok(
+    annotations.some((a) =>
+      /<a href="\/d\/agentwatch-audit\/[^"]*\?var-workflow=[^"]+">timeline of /.test(a.text ?? ''),
+    ),
+    JSON.stringify(annotations.slice(0, 2)),
+  );
 });
