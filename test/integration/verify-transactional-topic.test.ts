@@ -1,0 +1,68 @@
+// `agentwatch verify --against-kafka` on a topic written in transactions: the log's last offset is a
+// commit marker, which no consumer is given, and aborted records are never delivered. The check must
+// end (it waited forever for the marker's offset) and find the store holding exactly the committed
+// records.
+
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { createTopics, isolatedOverrides, runId, startService, testKafka, waitFor } from './harness.js';
+import { repoRoot, stackConfig } from './stack-env.js';
+
+const run = runId();
+const TOPIC = `agent.tasks.txn-${run}`;
+const overrides = isolatedOverrides(run);
+const kafka = testKafka();
+
+test('verify --against-kafka ends on a transactional topic and finds exactly the committed records', async () => {
+  await createTopics(kafka, [{ topic: TOPIC, numPartitions: 1 }]);
+  const producer = kafka.producer({ transactionalId: `txn-${run}`, idempotent: true, maxInFlightRequests: 1 });
+  await producer.connect();
+  const message = (i: number) => ({
+    key: `wf-${i}`,
+    value: JSON.stringify({ workflow_id: `wf-${i}`, task_type: `txn-${run}`, task_id: `t-${i}` }),
+  });
+  for (let t = 0; t < 3; t += 1) {
+    const transaction = await producer.transaction();
+    await transaction.send({ topic: TOPIC, messages: Array.from({ length: 10 }, (_, j) => message(t * 10 + j)) });
+    await transaction.commit();
+  }
+  const aborted = await producer.transaction();
+  await aborted.send({ topic: TOPIC, messages: [message(99)] });
+  await aborted.abort();
+  await producer.disconnect();
+
+  const service = await startService(overrides, []);
+  try {
+    await waitFor('the 30 committed records audited', () => service.stats().audit.rowsWritten >= 30, 60_000);
+    await new Promise((resolve) => setTimeout(resolve, 1_000)); // nothing more arrives
+    assert.equal(service.stats().audit.rowsWritten, 30, 'the aborted record is not audited');
+  } finally {
+    await service.stop();
+  }
+
+  const config = stackConfig();
+  const result = spawnSync(
+    process.execPath,
+    [join(repoRoot, 'dist/src/cli/main.js'), 'verify', '--topic', TOPIC, '--partition', '0', '--against-kafka'],
+    {
+      env: {
+        PATH: process.env.PATH ?? '',
+        KAFKA_BROKERS: config.kafka.brokers.join(','),
+        SCHEMA_REGISTRY_URL: config.schemaRegistry.url,
+        ...overrides,
+      },
+      encoding: 'utf8',
+      timeout: 120_000,
+    },
+  );
+  assert.equal(result.signal, null, `verify did not end: ${result.stderr.slice(-500)}`);
+  assert.equal(result.status, 0, `${result.stdout}\n${result.stderr.slice(-1000)}`);
+  const reports = result.stdout
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as { againstKafka?: boolean; ok: boolean; compared?: number });
+  const source = reports.find((r) => r.againstKafka === true)!;
+  assert.deepEqual([source.ok, source.compared], [true, 30], JSON.stringify(reports));
+});
