@@ -490,7 +490,7 @@ function logAlert(logger: Logger, alert: AnomalyAlert): void {
       ...(e.latencyMs === null ? {} : { latencyMs: Math.round(e.latencyMs) }),
     })),
   };
-  const what = alert.kind === 'drift' ? 'drift' : 'anomaly';
+  const what = alert.kind === 'drift' ? 'drift' : alert.kind === 'consumer-group' ? 'consumer group alert' : 'anomaly';
   if (alert.state === 'FIRING') logger.warn(fields, `${what} FIRING for ${alert.agent}`);
   else logger.info(fields, `${what} RESOLVED for ${alert.agent}`);
 }

@@ -178,7 +178,9 @@ export class AgentTap {
       this.held.clear();
       const partitions = Object.values(payload.memberAssignment).reduce((n, p) => n + p.length, 0);
       this.logger.info({ groupId: this.options.groupId, partitions, ms: Date.now() - t0 }, 'joined the consumer group');
-      this.assignmentAnnounced = this.announceBacklog(payload.memberAssignment);
+      this.assignmentAnnounced = this.pinUnread(consumer, payload.memberAssignment).then(() =>
+        this.announceBacklog(payload.memberAssignment),
+      );
     });
     consumer.on(consumer.events.CRASH, ({ payload }) => {
       this.logger.error({ err: payload.error, restart: payload.restart }, 'kafka consumer crashed');
@@ -200,6 +202,41 @@ export class AgentTap {
     this.topics = topics;
     this.counters.resubscriptions += 1;
     this.logger.debug({ ms: Date.now() - t0 }, 'subscribed');
+  }
+
+  /**
+   * INGEST_FROM_BEGINNING=false: for each assigned partition the group has no offset for, starts at
+   * its end now and commits that, before reading. Left to the consumer, "latest" is resolved again at
+   * every start until a first commit, so records produced while agentwatch was down after a start
+   * that read nothing (or crashed before its first commit) would never be read.
+   */
+  private async pinUnread(consumer: Consumer, assignment: Record<string, number[]>): Promise<void> {
+    if (this.options.ingest.fromBeginning || this.admin === undefined) return;
+    const topics = Object.keys(assignment).filter((t) => (assignment[t] ?? []).length > 0);
+    if (topics.length === 0) return;
+    try {
+      const committed = await this.admin.fetchOffsets({ groupId: this.options.groupId, topics });
+      const pins: Array<{ topic: string; partition: number; offset: string }> = [];
+      for (const { topic, partitions } of committed) {
+        const unset = new Set(
+          partitions
+            .filter((p) => p.offset === '-1' && (assignment[topic] ?? []).includes(p.partition))
+            .map((p) => p.partition),
+        );
+        if (unset.size === 0) continue;
+        for (const end of await this.admin.fetchTopicOffsets(topic))
+          if (unset.has(end.partition)) pins.push({ topic, partition: end.partition, offset: end.high });
+      }
+      if (pins.length === 0) return;
+      for (const pin of pins) consumer.seek(pin);
+      await consumer.commitOffsets(pins);
+      this.logger.info(
+        { partitions: pins.length },
+        'starting at the end of partitions never read (INGEST_FROM_BEGINNING=false)',
+      );
+    } catch (err) {
+      this.logger.warn({ err }, 'could not pin the start of partitions never read; the consumer starts at their end');
+    }
   }
 
   private async onBatch(consumer: Consumer, payload: EachBatchPayload): Promise<void> {
