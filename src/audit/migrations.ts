@@ -216,6 +216,16 @@ export const MIGRATIONS: readonly Migration[] = [
       ORDER BY (destination_id, first_configured)`,
     ],
   },
+  {
+    version: 8,
+    name: 'audit_events: a retried insert that had landed is not stored twice',
+    statements: [
+      // An insert whose answer was lost (a time-out, a dropped connection) is sent again byte for
+      // byte; ClickHouse drops a block whose checksum is among the table's last 1,000, as replicated
+      // tables always do. Every audit block differs (offsets), so only such repeats are dropped.
+      `ALTER TABLE audit_events MODIFY SETTING non_replicated_deduplication_window = 1000`,
+    ],
+  },
 ];
 
 /** The TTL clause: keep forever (0) or N days after `column` (ingested_at for audit_events). */

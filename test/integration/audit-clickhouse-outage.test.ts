@@ -1,7 +1,8 @@
 // While ClickHouse refuses inserts, the audit writer retries with backoff and the batch is not
 // accepted (so ingest waits and commits nothing); when ClickHouse is back, every row is stored once.
 // The outage is injected by wrapping the real embedded client (its audit inserts are refused for a while):
-// the real engine cannot be made unavailable on demand inside this process.
+// the real engine cannot be made unavailable on demand inside this process. So is a lost answer: an
+// insert that lands, then fails on its way back (a time-out), is retried and must not be stored twice.
 
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -83,4 +84,58 @@ test('inserts refused for a while: the batch waits, then every row is stored exa
   ).json<{ n: string }>();
   assert.equal(Number(row!.n), 50);
   assert.equal((await verifyPartition(client, { topic: 'agent.tasks.outage', partition: 0 })).ok, true);
+  await client.close(); // one embedded data directory per process: the next test opens its own
+  client = undefined;
+});
+
+test('an insert that landed but whose answer was lost is retried and stored once', async () => {
+  const lostDir = mkdtempSync(join(tmpdir(), 'aw-lost-answer-'));
+  const real = await createClickHouseClient({ ...loadConfig({}).clickhouse, dataDir: lostDir });
+  try {
+    await migrate(real, { retentionDays: 0 });
+    let lost = 0;
+    const losing = new Proxy(real, {
+      get(target, property, receiver) {
+        if (property === 'command') {
+          return async (...args: Parameters<ClickHouseClient['command']>) => {
+            const result = await target.command(...args);
+            if (lost === 0 && args[0].query.startsWith('INSERT INTO audit_events')) {
+              lost += 1;
+              throw new Error('Timeout error (injected: the insert landed, its answer did not)');
+            }
+            return result;
+          };
+        }
+        const value = Reflect.get(target, property, receiver) as unknown;
+        return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+      },
+    });
+    const writer = new AuditWriter(losing, {
+      batchRows: 100,
+      flushMs: 20,
+      retryMaxMs: 200,
+      redact: createRedactor([]),
+      logger: createLogger('fatal'),
+    });
+    const decoder = new RecordDecoder({ schemaById: async () => undefined }, { maxPayloadBytes: 1 << 20 });
+    const events = await decoder.decode(
+      Array.from({ length: 40 }, (_, i) =>
+        record('agent.tasks.lost', { workflow_id: 'w', task_type: 'x', payload: { i } }, { offset: String(i) }),
+      ),
+    );
+    await writer.accept({ topic: 'agent.tasks.lost', partition: 0, events, timeouts: [], watermark: 0 });
+    assert.equal(lost, 1, 'the first insert landed and then failed');
+    assert.ok(writer.stats().insertRetries >= 1);
+    const [row] = await (
+      await real.query({
+        query: "SELECT count() AS n, uniqExact(offset) AS offsets FROM audit_events WHERE topic = 'agent.tasks.lost'",
+        format: 'JSONEachRow',
+      })
+    ).json<{ n: string; offsets: string }>();
+    assert.deepEqual([Number(row!.n), Number(row!.offsets)], [40, 40], 'each record stored once');
+    assert.equal((await verifyPartition(real, { topic: 'agent.tasks.lost', partition: 0 })).ok, true);
+  } finally {
+    await real.close();
+    rmSync(lostDir, { recursive: true, force: true });
+  }
 });
