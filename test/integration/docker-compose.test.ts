@@ -3,9 +3,9 @@
 // the service is what the service reads, and that every address points at a service listening there.
 
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { isAbsolute, join } from 'node:path';
 import { describe, test } from 'node:test';
 import { parse } from 'yaml';
 import { describeOptions, loadConfig } from '../../src/config/index.js';
@@ -112,6 +112,26 @@ describe('docker-compose.yml', () => {
     assert.equal(chEnv.CLICKHOUSE_USER, vars.CLICKHOUSE_USER);
     assert.equal(chEnv.CLICKHOUSE_PASSWORD, vars.CLICKHOUSE_PASSWORD);
     assert.equal(chEnv.CLICKHOUSE_DB, vars.CLICKHOUSE_DATABASE);
+
+    for (const url of (vars.ALERTMANAGER_URLS ?? '').split(',').filter((u) => u !== '')) {
+      const am = hostPort(url);
+      const amService = services[am.host];
+      assert.ok(amService, `ALERTMANAGER_URLS names ${am.host}, which is not a compose service`);
+      const listen = /--web\.listen-address=\S*:(\d+)/.exec((amService.command ?? []).join(' '))?.[1] ?? '9093';
+      assert.equal(am.port, Number(listen), `alertmanager listens on ${listen}`);
+    }
+  });
+
+  test("Alertmanager's mounted configuration is valid (amtool check-config)", () => {
+    const am = services.alertmanager;
+    assert.ok(am, 'an alertmanager service');
+    const mount = (am.volumes ?? []).find((v) => v.endsWith(':/etc/alertmanager/alertmanager.yml:ro'));
+    assert.ok(mount, 'its configuration is mounted from the repository');
+    const source = mount.split(':')[0]!; // absolute once docker-compose resolved the file
+    const file = isAbsolute(source) ? source : join(repoRoot, source);
+    const checked = spawnSync('amtool', ['check-config', file], { encoding: 'utf8' });
+    assert.equal(checked.status, 0, `${checked.stdout}${checked.stderr}`);
+    assert.match(checked.stdout, /SUCCESS/);
   });
 
   test("Grafana's ClickHouse data source points at the same server, user and database", () => {
