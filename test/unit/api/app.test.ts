@@ -49,7 +49,7 @@ after(async () => {
   await app?.close();
 });
 
-const call = async (method: 'GET' | 'POST', url: string, key?: string) => {
+const call = async (method: 'GET' | 'POST' | 'DELETE', url: string, key?: string) => {
   const response = await app.inject({
     method,
     url,
@@ -58,7 +58,7 @@ const call = async (method: 'GET' | 'POST', url: string, key?: string) => {
   return { status: response.statusCode, code: (response.json() as { error?: { code?: string } }).error?.code };
 };
 
-const ROUTES: Array<{ method: 'GET' | 'POST'; url: string; role: 'auditor' | 'sre'; bad: string }> = [
+const ROUTES: Array<{ method: 'GET' | 'POST' | 'DELETE'; url: string; role: 'auditor' | 'sre'; bad: string }> = [
   { method: 'GET', url: '/v1/audit/events', role: 'auditor', bad: '/v1/audit/events?limit=0' },
   { method: 'GET', url: '/v1/audit/export', role: 'auditor', bad: '/v1/audit/export?format=xml' },
   { method: 'GET', url: '/v1/audit/verify?topic=t&partition=0', role: 'auditor', bad: '/v1/audit/verify?topic=t' },
@@ -73,7 +73,34 @@ const ROUTES: Array<{ method: 'GET' | 'POST'; url: string; role: 'auditor' | 'sr
   { method: 'GET', url: '/v1/agents', role: 'sre', bad: '/v1/agents?unknown=1' },
   { method: 'POST', url: '/v1/agents/x/accept', role: 'sre', bad: `/v1/agents/${'a'.repeat(513)}/accept` },
   { method: 'GET', url: '/v1/findings/clock-skew', role: 'sre', bad: '/v1/findings/clock-skew?unknown=1' },
+  { method: 'GET', url: '/v1/alerts/stream', role: 'sre', bad: '/v1/alerts/stream?severity=loud' },
+  { method: 'POST', url: '/v1/silences', role: 'sre', bad: '/v1/silences' },
+  { method: 'GET', url: '/v1/silences', role: 'sre', bad: '/v1/silences?unknown=1' },
+  { method: 'DELETE', url: '/v1/silences/s-1', role: 'sre', bad: `/v1/silences/${'s'.repeat(65)}` },
+  { method: 'POST', url: '/v1/anomalies/a@1/ack', role: 'sre', bad: `/v1/anomalies/${'a'.repeat(1_025)}/ack` },
+  { method: 'GET', url: '/v1/alerts/dead-letters', role: 'sre', bad: '/v1/alerts/dead-letters?limit=0' },
+  { method: 'GET', url: '/v1/consumer-groups', role: 'sre', bad: '/v1/consumer-groups?unknown=1' },
 ];
+
+test('the table above covers every route that needs a key', async () => {
+  await app.ready();
+  const documented = app.swagger() as { paths: Record<string, Record<string, unknown>> };
+  const PUBLIC = new Set(['/healthz', '/readyz', '/metrics']);
+  const routes = Object.entries(documented.paths)
+    .filter(([path]) => !PUBLIC.has(path))
+    .flatMap(([path, methods]) => Object.keys(methods).map((m) => `${m.toUpperCase()} ${path}`))
+    .sort();
+  const covered = ROUTES.map((r) => {
+    const path = r.url
+      .split('?')[0]!
+      .replace(/^\/v1\/workflows\/[^/]+/, '/v1/workflows/{workflowId}')
+      .replace(/^\/v1\/agents\/[^/]+/, '/v1/agents/{agent}')
+      .replace(/^\/v1\/silences\/[^/]+/, '/v1/silences/{id}')
+      .replace(/^\/v1\/anomalies\/[^/]+\/ack/, '/v1/anomalies/{id}/ack');
+    return `${r.method} ${path}`;
+  }).sort();
+  assert.deepEqual(routes, covered);
+});
 
 describe('API edges, every route', () => {
   for (const route of ROUTES) {
