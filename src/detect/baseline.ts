@@ -13,7 +13,7 @@
 // current mean, so they move neither μ nor C. A feature's first observation sets its mean, as if
 // the windows before had shown that value; until then it has no baseline and is not scored.
 
-import { cholesky, choleskySolve } from './cholesky.js';
+import { choleskySolve } from './cholesky.js';
 
 export interface BaselineOptions {
   /** Windows of memory: older windows weigh e⁻¹ after about this many (α = 1 − 1/memory); Infinity never forgets. */
@@ -40,6 +40,8 @@ export class Baseline {
   private readonly scatter: Float64Array;
   /** Σ's Cholesky factor (lower triangle), valid while `factored`; recomputed in place after learning. */
   private readonly factor: Float64Array;
+  /** 1 / the factor's diagonal. */
+  private readonly inverseDiagonal: Float64Array;
   private factored = false;
   private readonly alpha: number;
   /** Whether each feature has been observed in a learned window (before that its μ is undefined). */
@@ -60,6 +62,7 @@ export class Baseline {
     this.delta = new Float64Array(d);
     this.solved = new Float64Array(d);
     this.factor = new Float64Array(d * d);
+    this.inverseDiagonal = new Float64Array(d);
     this.alpha = Number.isFinite(options.memoryWindows) ? 1 - 1 / options.memoryWindows : 1;
     this.observed = new Uint8Array(d);
   }
@@ -73,18 +76,11 @@ export class Baseline {
     return this.mu;
   }
 
-  /** A copy of the mean, as a plain array (cheap to allocate at any d). */
-  meanCopy(): number[] {
-    const copy = new Array<number>(this.d);
-    for (let i = 0; i < this.d; i += 1) copy[i] = this.mu[i]!;
-    return copy;
-  }
-
   /** Learns one normal window. Missing (NaN) features are taken at the current mean; a first observation sets it. */
   learn(x: Float64Array): void {
     const { d, mu, scatter, delta, solved, alpha, observed } = this;
     this.weight = alpha * this.weight + 1;
-    const w = this.weight;
+    const inverseWeight = 1 / this.weight;
     for (let i = 0; i < d; i += 1) {
       const value = x[i]!;
       if (!Number.isNaN(value) && observed[i] === 0) {
@@ -94,7 +90,7 @@ export class Baseline {
       const xi = Number.isNaN(value) ? mu[i]! : value;
       const step = xi - mu[i]!;
       delta[i] = step;
-      mu[i] = mu[i]! + step / w;
+      mu[i] = mu[i]! + step * inverseWeight;
       solved[i] = xi - mu[i]!; // x − μ_new
     }
     for (let i = 0; i < d; i += 1) {
@@ -128,21 +124,46 @@ export class Baseline {
   }
 
   /**
+   * Σ's Cholesky factor L (lower triangle) and 1 / Lᵢᵢ, with Σ's entries computed from the scatter
+   * as they are needed (cholesky.ts, fused with lowerCovariance: one pass, for every window learned).
+   * false when Σ is not positive definite.
+   */
+  private factorize(): boolean {
+    const { d, scatter, weight, factor: l, inverseDiagonal: inverse } = this;
+    const floor = this.options.sigmaFloor;
+    const offDiagonal = weight > 0 ? (1 - this.options.shrinkage / (weight + this.options.shrinkage)) / weight : 0;
+    const diagonal = weight > 0 ? 1 / weight : 0;
+    for (let i = 0; i < d; i += 1) {
+      const row = i * d;
+      for (let j = 0; j < i; j += 1) {
+        const other = j * d;
+        let sum = scatter[row + j]! * offDiagonal;
+        for (let k = 0; k < j; k += 1) sum -= l[row + k]! * l[other + k]!;
+        l[row + j] = sum * inverse[j]!;
+      }
+      let sum = Math.max(scatter[row + i]! * diagonal, floor[i]! * floor[i]!);
+      for (let k = 0; k < i; k += 1) sum -= l[row + k]! * l[row + k]!;
+      if (!(sum > 0)) return false;
+      const root = Math.sqrt(sum);
+      l[row + i] = root;
+      inverse[i] = 1 / root;
+    }
+    return true;
+  }
+
+  /**
    * D² of `x` against this baseline, with each feature's additive contribution. `keep(i)` false
    * clears feature i's deviation (it moved the harmless way, or too little to matter).
    */
   score(x: Float64Array, keep?: (i: number) => boolean): ScoreParts {
     const { d, mu, delta, solved } = this;
     if (!this.factored) {
-      // Σ is built in the factor's own buffer and factored in place.
-      this.lowerCovariance(this.factor);
-      if (cholesky(this.factor, d, this.factor) === null)
-        throw new Error('baseline covariance is not positive definite (a sigma floor of 0?)');
+      if (!this.factorize()) throw new Error('baseline covariance is not positive definite (a sigma floor of 0?)');
       this.factored = true;
     }
     for (let i = 0; i < d; i += 1)
       delta[i] = Number.isNaN(x[i]!) || this.observed[i] === 0 || (keep !== undefined && !keep(i)) ? 0 : x[i]! - mu[i]!;
-    choleskySolve(this.factor, d, delta, solved);
+    choleskySolve(this.factor, d, delta, solved, this.inverseDiagonal);
     // A plain array: a Float64Array of more than 8 entries gets an off-heap store, ~1 us to allocate.
     const contributions = new Array<number>(d);
     let d2 = 0;

@@ -2,16 +2,18 @@
 // function P(k/2, x/2) (series for x < a+1, continued fraction otherwise; Numerical Recipes §6.2),
 // and the quantile by bisection on the CDF. Used for the alert threshold and the p-value of a score.
 
+/** Lanczos coefficients (g = 7, n = 9). */
+const LANCZOS = new Float64Array([
+  0.99999999999980993, 676.5203681218851, -1259.1392167224028, 771.32342877765313, -176.61502916214059,
+  12.507343278686905, -0.13857109526572012, 9.9843695780195716e-6, 1.5056327351493116e-7,
+]);
+
 export function logGamma(z: number): number {
-  // Lanczos approximation (g = 7, n = 9), accurate to ~1e-15 for z > 0.
-  const c = [
-    0.99999999999980993, 676.5203681218851, -1259.1392167224028, 771.32342877765313, -176.61502916214059,
-    12.507343278686905, -0.13857109526572012, 9.9843695780195716e-6, 1.5056327351493116e-7,
-  ];
+  // Lanczos approximation, accurate to ~1e-15 for z > 0.
   if (z < 0.5) return Math.log(Math.PI / Math.sin(Math.PI * z)) - logGamma(1 - z);
   const x = z - 1;
-  let sum = c[0]!;
-  for (let i = 1; i < 9; i += 1) sum += c[i]! / (x + i);
+  let sum = LANCZOS[0]!;
+  for (let i = 1; i < 9; i += 1) sum += LANCZOS[i]! / (x + i);
   const t = x + 7.5;
   return 0.5 * Math.log(2 * Math.PI) + (x + 0.5) * Math.log(t) - t + Math.log(sum);
 }
@@ -21,9 +23,9 @@ export function logGamma(z: number): number {
  * fraction gives Q; each tail is computed directly where it is the small one, so a p-value of
  * 1e-20 is not lost to 1 − P rounding.
  */
-export function gammaTails(a: number, x: number): { p: number; q: number } {
+export function gammaTails(a: number, x: number, logGammaA: number = logGamma(a)): { p: number; q: number } {
   if (x <= 0) return { p: 0, q: 1 };
-  const lnPrefix = -x + a * Math.log(x) - logGamma(a);
+  const lnPrefix = -x + a * Math.log(x) - logGammaA;
   if (x < a + 1) {
     let term = 1 / a;
     let sum = term;
@@ -61,9 +63,9 @@ export function chiSquareCdf(x: number, k: number): number {
   return gammaTails(k / 2, x / 2).p;
 }
 
-/** P(X ≥ x): the p-value of a squared Mahalanobis distance x with k features. */
-export function chiSquareSurvival(x: number, k: number): number {
-  return Math.min(1, Math.max(0, gammaTails(k / 2, x / 2).q));
+/** P(X ≥ x): the p-value of a squared Mahalanobis distance x with k features (`logGammaHalfK`: ln Γ(k/2), if known). */
+export function chiSquareSurvival(x: number, k: number, logGammaHalfK?: number): number {
+  return Math.min(1, Math.max(0, gammaTails(k / 2, x / 2, logGammaHalfK ?? logGamma(k / 2)).q));
 }
 
 /** The p-quantile of χ²(k). */

@@ -240,7 +240,6 @@ const WARMING: WindowScore = {
   elevated: false,
   pValue: null,
   contributions: null,
-  baselineMean: [],
 };
 
 export class Detector {

@@ -7,7 +7,7 @@
 // as recovered. In empirical mode, once enough normal scores are known, the p-quantile of the
 // agent's own recent normal scores replaces it. Severity comes from the score's p-value.
 
-import { chiSquareSurvival } from './chi-square.js';
+import { chiSquareSurvival, logGamma } from './chi-square.js';
 
 export type ThresholdMode = 'chi2' | 'empirical';
 export type Severity = 'minor' | 'major' | 'critical';
@@ -28,6 +28,8 @@ export interface ThresholdOptions {
 /** The null distribution of D²: `twoSided` features count both ways, `oneSided` one way only. */
 export class ScoreDistribution {
   private readonly weights: number[];
+  /** ln Γ(dof / 2) of each term's degrees of freedom: a p-value per scored window need not recompute it. */
+  private readonly logGammas: number[];
 
   constructor(
     readonly twoSided: number,
@@ -40,6 +42,7 @@ export class ScoreDistribution {
       this.weights.push(c / 2 ** oneSided);
       c = (c * (oneSided - k)) / (k + 1);
     }
+    this.logGammas = this.weights.map((_, k) => logGamma((twoSided + k) / 2));
   }
 
   survival(score: number): number {
@@ -47,7 +50,7 @@ export class ScoreDistribution {
     let p = 0;
     for (let k = 0; k < this.weights.length; k += 1) {
       const dof = this.twoSided + k;
-      if (dof > 0) p += this.weights[k]! * chiSquareSurvival(score, dof);
+      if (dof > 0) p += this.weights[k]! * chiSquareSurvival(score, dof, this.logGammas[k]);
     }
     return p;
   }

@@ -31,8 +31,6 @@ export interface WindowScore {
   pValue: number | null;
   /** Per-feature contributions to D² (sum to the score); null while warming up. */
   contributions: number[] | null;
-  /** The baseline's mean at scoring time, per feature. */
-  baselineMean: number[];
 }
 
 export class WindowScorer {
@@ -69,7 +67,6 @@ export class WindowScorer {
         elevated: false,
         pValue: null,
         contributions: null,
-        baselineMean: this.baseline.meanCopy(),
       };
     }
     const { d2, contributions } = this.baseline.score(x, keep);
@@ -82,7 +79,6 @@ export class WindowScorer {
       elevated: d2 > stayThreshold,
       pValue: this.threshold.pValue(d2),
       contributions,
-      baselineMean: this.baseline.meanCopy(),
     };
   }
 

@@ -305,7 +305,6 @@ describe('IncidentTracker', () => {
     elevated: value > 5,
     pValue: 0.5,
     contributions: [value],
-    baselineMean: [0],
   });
   const options = { fireAfter: 2, resolveAfter: 2, learnDelay: 3, acceptAfterWindows: 50, smallSamples: false };
 
