@@ -38,8 +38,12 @@ import type { Logger } from './logger.js';
 const MAX_STREAMS = 100;
 /** How often silences are re-read from the store (other instances may have added some). */
 const SILENCE_REFRESH_MS = 10_000;
-/** FIRING alerts published this recently (and not resolved since) count as still firing. */
-const FIRING_WITHIN_MS = 7 * 86_400_000;
+/**
+ * FIRING alerts published this recently (and not resolved since) count as still firing. An incident
+ * is accepted as the new normal long before (DETECT_ACCEPT_AFTER_MS), and a consumer group stopped
+ * this long has lost its offsets (offsets.retention, 7 days by default) and resolves.
+ */
+const FIRING_WITHIN_MS = 30 * 86_400_000;
 
 export interface AlertDeliveryOptions {
   config: AlertDeliveryConfig;
@@ -93,7 +97,7 @@ export class AlertDelivery {
           apiUrl,
           resendMs: config.alertmanagerResendMs,
           timeoutMs: config.requestTimeoutMs,
-          firing: () => this.firingAlerts(),
+          firing: () => this.firingAlerts({ includeSilenced: false }),
         },
         this.logger,
       );
@@ -111,11 +115,12 @@ export class AlertDelivery {
           topic: this.options.topic,
           groupId: this.options.groupId,
           decode: (value) => this.options.registry.decode(value) as Promise<AvroAlert>,
-          since: () =>
+          since: (groupHasCommits) =>
             destinationSince(
               this.options.clickhouse,
               { id: createHash('sha256').update(destination.key).digest('hex'), name: destination.name },
               Date.now(),
+              groupHasCommits,
             ),
           silences: this.silences,
           maxAttempts: config.maxAttempts,
@@ -196,9 +201,9 @@ export class AlertDelivery {
     }
   }
 
-  /** Alerts whose latest state is FIRING (not silenced at publication), per the anomalies table. */
-  async firingAlerts(): Promise<AnomalyAlert[]> {
-    const rows = await readFiringAlerts(this.options.clickhouse, FIRING_WITHIN_MS, Date.now());
+  /** Alerts FIRING and not resolved, per the anomalies table (with those silenced at publication, or not). */
+  async firingAlerts(options: { includeSilenced: boolean }): Promise<AnomalyAlert[]> {
+    const rows = await readFiringAlerts(this.options.clickhouse, FIRING_WITHIN_MS, Date.now(), options);
     return rows.map(storedAlert);
   }
 }

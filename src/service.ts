@@ -271,7 +271,9 @@ export class Service {
     );
     // Delivery joins its groups before anything is published: a new destination starts at the topic's end.
     await delivery.start();
-    const groupWatch = await startGroupWatch(kafka, config, logger, deliverAlerts, () => delivery.firingAlerts());
+    const groupWatch = await startGroupWatch(kafka, config, logger, deliverAlerts, () =>
+      delivery.firingAlerts({ includeSilenced: true }),
+    );
     const clockTicks = startTicking(async () => {
       await pipeline.tick();
       tap.releaseHeld();

@@ -51,11 +51,11 @@ export class AlertmanagerDestination implements AlertDestination {
   }
 
   async send(alert: AnomalyAlert, signal: AbortSignal): Promise<void> {
-    await this.inTurn(() => this.post([alert], signal));
-  }
-
-  sent(alert: AnomalyAlert): void {
-    if (alert.state === 'RESOLVED') this.forget(alert);
+    await this.inTurn(async () => {
+      await this.post([alert], signal);
+      // Within the turn: a refresh chunk waiting for the next turn already sees it resolved.
+      if (alert.state === 'RESOLVED') this.forget(alert);
+    });
   }
 
   /** Alertmanager takes a RESOLVED alert it never saw and notifies nobody: always send it. */

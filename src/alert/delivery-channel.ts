@@ -7,8 +7,9 @@
 // An attempt that fails is retried with doubling backoff; after ALERT_DELIVERY_MAX_ATTEMPTS, or at
 // once when the receiver refuses the request itself (a 4xx other than 408/425/429), the alert is
 // written as a dead letter and the next one goes. A destination gets the alerts published since it
-// was first configured (a time kept in the audit store, so a restart before its first commit loses
-// nothing), not the topic's history: older records are skipped by their timestamp. While it waits
+// was configured (a time kept in the audit store, so a restart before its first commit loses
+// nothing), not the topic's history: older records are skipped by their timestamp. Once its group
+// has committed offsets, it goes on from them. While it waits
 // between attempts the channel heartbeats; a rebalance (the heartbeat fails) ends the batch
 // uncommitted, and the partition's new owner starts again from the last commit.
 
@@ -64,8 +65,8 @@ export interface DeliveryChannelOptions {
   /** agentwatch's consumer group; the channel's is <groupId>-alerts-<hash of the destination>. */
   groupId: string;
   decode(value: Buffer): Promise<AvroAlert>;
-  /** When the destination was first configured (ms): records published before are not delivered. */
-  since(): Promise<number>;
+  /** From when to deliver (ms), given whether the channel's group has committed offsets: older records are skipped. */
+  since(groupHasCommits: boolean): Promise<number>;
   silences: SilenceBook;
   maxAttempts: number;
   backoffMs: number;
@@ -104,7 +105,15 @@ export class DeliveryChannel {
 
   /** Joins the channel's group and starts delivering (from the last commit; a new group from the destination's start). */
   async start(): Promise<void> {
-    this.since = await this.options.since();
+    const admin = this.kafka.admin();
+    await admin.connect();
+    try {
+      const committed = await admin.fetchOffsets({ groupId: this.groupId, topics: [this.options.topic] });
+      const hasCommits = committed.some((t) => t.partitions.some((p) => p.offset !== '-1'));
+      this.since = await this.options.since(hasCommits);
+    } finally {
+      await admin.disconnect();
+    }
     this.destination.start?.();
     // A short long-poll: stopping waits for the fetch in flight.
     const consumer = this.kafka.consumer({

@@ -65,8 +65,9 @@ export class GroupAlerts {
         if (current !== undefined && current.status === report.status) continue;
         const fresh = groupAlert(report, 'FIRING', current?.onset ?? now, now);
         const alert = current === undefined ? fresh : { ...fresh, capability: current.last.capability };
-        this.open.set(report.group, { onset: alert.onset, status: report.status, last: alert });
-        out.push({ alert, undo: () => this.reset(report.group, current) });
+        const entry = { onset: alert.onset, status: report.status, last: alert };
+        this.open.set(report.group, entry);
+        out.push({ alert, undo: () => this.reset(report.group, entry, current) });
       } else if (current !== undefined && report.status !== 'ERROR') {
         out.push(this.resolve(report.group, current, report, now));
       }
@@ -95,10 +96,15 @@ export class GroupAlerts {
     this.open.delete(group);
     // The labels of its FIRING (Alertmanager identifies an alert by them).
     const alert = { ...groupAlert(report, 'RESOLVED', current.onset, now), capability: current.last.capability };
-    return { alert, undo: () => this.reset(group, current) };
+    return { alert, undo: () => this.reset(group, undefined, current) };
   }
 
-  private reset(group: string, previous: OpenAlert | undefined): void {
+  /**
+   * Undoes one evaluation's change to `group` (`set`: the entry it set, undefined when it resolved),
+   * back to `previous`, unless a later evaluation changed the group since: its change stands.
+   */
+  private reset(group: string, set: OpenAlert | undefined, previous: OpenAlert | undefined): void {
+    if (this.open.get(group) !== set) return;
     if (previous === undefined) this.open.delete(group);
     else this.open.set(group, previous);
   }

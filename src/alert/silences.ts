@@ -38,6 +38,9 @@ const NESTED_QUANTIFIER = /\((?:[^()\\]|\\.)*(?:[*+}]|\?\))(?:[^()\\]|\\.)*\)\s*
 /** A quantifier right before group closes that are quantified again, as in ((a)+)+. */
 const QUANTIFIED_CLOSE = /[*+}]\)+\s*(?:[*+]|\{\d)/;
 
+/** A repeated group of alternatives, as in (a|aa)*: overlapping alternatives backtrack exponentially. */
+const QUANTIFIED_ALTERNATION = /\((?:[^()\\]|\\.)*\|(?:[^()\\]|\\.)*\)\s*(?:[*+]|\{\d)/;
+
 /** A compiled matcher's test of one label value. */
 type ValueTest = (value: string) => boolean;
 
@@ -49,6 +52,8 @@ export function compileMatcher(matcher: SilenceMatcher): ValueTest | string {
       return `the pattern of matcher ${matcher.name} is longer than ${MAX_MATCHER_PATTERN} characters`;
     if (NESTED_QUANTIFIER.test(matcher.value) || QUANTIFIED_CLOSE.test(matcher.value))
       return `the pattern of matcher ${matcher.name} repeats a group that itself repeats (like (a+)+), which can take exponential time; write it without the nesting`;
+    if (QUANTIFIED_ALTERNATION.test(matcher.value))
+      return `the pattern of matcher ${matcher.name} repeats a group of alternatives (like (a|aa)*), which can take exponential time; list the values instead, as a|b|c`;
     let pattern: RegExp;
     try {
       pattern = new RegExp(`^(?:${matcher.value})$`, 'u');

@@ -188,24 +188,29 @@ export async function readDeadLetters(client: ClickHouseClient, limit: number): 
 }
 
 /**
- * Alerts whose latest state is FIRING and that were not silenced, published in the last `withinMs`:
- * what Alertmanager must keep being told after a restart. Rows as recordAlerts stored them.
+ * Alerts FIRING in the last `withinMs` that have no RESOLVED row: what Alertmanager must keep being
+ * told, and what a restart must still resolve. "No RESOLVED row" rather than "latest row FIRING":
+ * a FIRING and its RESOLVED published in one batch share their published_at. Of an alert fired
+ * more than once (a consumer group's STALLED, then STOPPED), its latest FIRING row. Rows as
+ * recordAlerts stored them; `includeSilenced` false leaves out alerts silenced at publication.
  */
 export async function readFiringAlerts(
   client: ClickHouseClient,
   withinMs: number,
   now: number,
+  options: { includeSilenced: boolean },
 ): Promise<Array<Record<string, unknown>>> {
   const result = await client.query({
     query: `SELECT alert_id, agent, capability, scope, kind, state, severity,
               toUnixTimestamp64Milli(onset) AS onset, toUnixTimestamp64Milli(window_start) AS window_start,
               toUnixTimestamp64Milli(window_end) AS window_end, score, threshold, p_value, features, examples, silenced_by, detail
             FROM anomalies
-            WHERE published_at > {since:DateTime64(3, 'UTC')}
-              AND (alert_id, published_at) IN (
-                SELECT alert_id, max(published_at) FROM anomalies
-                WHERE published_at > {since:DateTime64(3, 'UTC')} GROUP BY alert_id)
-              AND state = 'FIRING' AND silenced_by = ''
+            WHERE published_at > {since:DateTime64(3, 'UTC')} AND state = 'FIRING'
+              ${options.includeSilenced ? '' : "AND silenced_by = ''"}
+              AND alert_id NOT IN (
+                SELECT alert_id FROM anomalies WHERE state = 'RESOLVED' AND published_at > {since:DateTime64(3, 'UTC')})
+            ORDER BY published_at DESC
+            LIMIT 1 BY alert_id
             LIMIT 10000`,
     query_params: { since: clickhouseTime(now - withinMs) },
     format: 'JSONEachRow',
@@ -213,31 +218,37 @@ export async function readFiringAlerts(
   return result.json<Record<string, unknown>>();
 }
 
+/** A destination with no committed offsets whose start was recorded longer ago than this has lost its offsets (or is new again). */
+const DESTINATION_RESTART_GRACE_MS = 86_400_000;
+
 /**
- * When the destination with this id was first configured (ms): the first call records `now`; every
- * later call, from any instance, reads the earliest record.
+ * From when a destination's consumer group delivers (ms since the epoch; records published before
+ * are skipped). With committed offsets: from them, everything (0). Without: from when the
+ * destination was configured, recorded here, so that a restart before its first commit loses
+ * nothing; unless that record is over a day old, when the group's offsets expired (Kafka drops an
+ * empty group's offsets after offsets.retention) or it was removed and added again: then from now,
+ * not the topic's retained history.
  */
 export async function destinationSince(
   client: ClickHouseClient,
   destination: { id: string; name: string },
   now: number,
+  groupHasCommits: boolean,
 ): Promise<number> {
-  const read = async (): Promise<number | undefined> => {
-    const result = await client.query({
-      query: `SELECT toUnixTimestamp64Milli(min(first_configured)) AS since, count() AS n
-              FROM alert_destinations WHERE destination_id = {id:String}`,
-      query_params: { id: destination.id },
-      format: 'JSONEachRow',
-    });
-    const [row] = await result.json<{ since: string | number; n: string | number }>();
-    return Number(row?.n ?? 0) > 0 ? Number(row!.since) : undefined;
-  };
-  const known = await read();
-  if (known !== undefined) return known;
+  const result = await client.query({
+    query: `SELECT toUnixTimestamp64Milli(max(first_configured)) AS latest, count() AS n
+            FROM alert_destinations WHERE destination_id = {id:String}`,
+    query_params: { id: destination.id },
+    format: 'JSONEachRow',
+  });
+  const [row] = await result.json<{ latest: string | number; n: string | number }>();
+  const latest = Number(row?.n ?? 0) > 0 ? Number(row!.latest) : undefined;
+  if (groupHasCommits && latest !== undefined) return 0;
+  if (!groupHasCommits && latest !== undefined && now - latest < DESTINATION_RESTART_GRACE_MS) return latest;
   await client.insert({
     table: 'alert_destinations',
     format: 'JSONEachRow',
     values: [{ destination_id: destination.id, destination: destination.name, first_configured: clickhouseTime(now) }],
   });
-  return (await read()) ?? now;
+  return groupHasCommits ? 0 : now;
 }

@@ -211,7 +211,7 @@ export const MIGRATIONS: readonly Migration[] = [
       `CREATE TABLE IF NOT EXISTS alert_destinations (
         destination_id String COMMENT 'SHA-256 of the destination''s URL (never stored: it may hold a token)',
         destination LowCardinality(String) COMMENT 'its name in logs and metrics',
-        first_configured DateTime64(3, 'UTC')
+        first_configured DateTime64(3, 'UTC') COMMENT 'when its consumer group started delivering without offsets (the latest row counts)'
       ) ENGINE = MergeTree
       ORDER BY (destination_id, first_configured)`,
     ],

@@ -69,6 +69,8 @@ export class AgentTap {
   private stopping = false;
   /** Settles once the current assignment's backlog has been announced; batches wait for it. */
   private assignmentAnnounced: Promise<void> = Promise.resolve();
+  /** Group joins so far: work started for one join is dropped once another happened. */
+  private joins = 0;
   private readonly counters = { records: 0, batches: 0, commits: 0, resubscriptions: 0 };
   /** Partitions paused by holdBack, as "topic:partition" → their coordinates. */
   private readonly held = new Map<string, { topic: string; partition: number }>();
@@ -178,7 +180,8 @@ export class AgentTap {
       this.held.clear();
       const partitions = Object.values(payload.memberAssignment).reduce((n, p) => n + p.length, 0);
       this.logger.info({ groupId: this.options.groupId, partitions, ms: Date.now() - t0 }, 'joined the consumer group');
-      this.assignmentAnnounced = this.pinUnread(consumer, payload.memberAssignment).then(() =>
+      this.joins += 1;
+      this.assignmentAnnounced = this.pinUnread(consumer, payload.memberAssignment, this.joins).then(() =>
         this.announceBacklog(payload.memberAssignment),
       );
     });
@@ -210,7 +213,7 @@ export class AgentTap {
    * every start until a first commit, so records produced while agentwatch was down after a start
    * that read nothing (or crashed before its first commit) would never be read.
    */
-  private async pinUnread(consumer: Consumer, assignment: Record<string, number[]>): Promise<void> {
+  private async pinUnread(consumer: Consumer, assignment: Record<string, number[]>, join: number): Promise<void> {
     if (this.options.ingest.fromBeginning || this.admin === undefined) return;
     const topics = Object.keys(assignment).filter((t) => (assignment[t] ?? []).length > 0);
     if (topics.length === 0) return;
@@ -227,7 +230,8 @@ export class AgentTap {
         for (const end of await this.admin.fetchTopicOffsets(topic))
           if (unset.has(end.partition)) pins.push({ topic, partition: end.partition, offset: end.high });
       }
-      if (pins.length === 0) return;
+      // A rebalance meanwhile: the partitions may be another member's now, whose offsets this must not move.
+      if (pins.length === 0 || join !== this.joins) return;
       for (const pin of pins) consumer.seek(pin);
       await consumer.commitOffsets(pins);
       this.logger.info(
@@ -243,6 +247,8 @@ export class AgentTap {
     // oxlint-disable-next-line typescript/unbound-method -- kafkajs hands closures, not methods
     const { batch, heartbeat, isRunning, isStale, resolveOffset } = payload;
     await this.assignmentAnnounced;
+    // Fetched before the join's seek (INGEST_FROM_BEGINNING=false) moved the partition: read it again from there.
+    if (isStale()) return;
     const messages = batch.messages;
     const last = messages[messages.length - 1];
     if (last === undefined) return;

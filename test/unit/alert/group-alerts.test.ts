@@ -69,6 +69,15 @@ test('a group that no longer reads agent topics resolves; a failed publication i
   const [first] = retry.evaluate([report('STALLED')], 1);
   first!.undo();
   assert.deepEqual(states(retry.evaluate([report('STALLED')], 2)), ['workers-summarize/FIRING']);
+
+  // An undo that comes after a later evaluation changed the group leaves the later change alone.
+  const late = new GroupAlerts();
+  const [stalled] = late.evaluate([report('STALLED')], 1);
+  const [stopped] = late.evaluate([report('STOPPED')], 2);
+  stalled!.undo();
+  assert.equal(late.firing(), 1, 'the STOPPED page is still tracked');
+  const [resolved] = late.evaluate([report('OK')], 3);
+  assert.equal(resolved!.alert.alertId, stopped!.alert.alertId);
 });
 
 test('alerts firing before a restart resolve when their group is OK', () => {
