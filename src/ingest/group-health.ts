@@ -5,7 +5,7 @@
 //
 // Statuses (checked in this order):
 //   ERROR    the group's offsets, description or its topics' watermarks could not be read.
-//   STOPPED  no members (state Empty or Dead), no committed offset moved since the previous
+//   STOPPED  no members (state Empty), no committed offset moved since the previous
 //            evaluation, and records waiting: nobody would process them. A memberless group that
 //            is caught up (scaled to zero, or an assign()-based consumer between commits) is OK.
 //            A memberless group that still commits (consumers using assign() commit through a
@@ -26,8 +26,11 @@
 // Not watched: share groups (KIP-932, Kafka 4.x). ListGroups reports them with protocol type
 // "share", which the watch skips, and kafkajs speaks neither ShareGroupDescribe nor
 // DescribeShareGroupOffsets, so neither their members nor their acknowledged offsets can be read.
-// Consumer groups of the new protocol (KIP-848, group.protocol=consumer) answer the classic
-// DescribeGroups with an error, kafkajs has no ConsumerGroupDescribe, so they show as ERROR.
+// Consumer groups of the new protocol (KIP-848, group.protocol=consumer) are unknown to the classic
+// DescribeGroups (Kafka 4.4 answers state Dead, no members, for a live one; others answer
+// GROUP_ID_NOT_FOUND) and kafkajs has no ConsumerGroupDescribe: their members are unknown (-1), so
+// they are never STOPPED, but their commits and lag are read like any group's, so they are STALLED
+// when records wait and no commit moves.
 
 import type { Admin, GroupDescription } from 'kafkajs';
 import { messageOf } from '../errors.js';
@@ -35,6 +38,9 @@ import type { Logger } from '../logger.js';
 import { LagClock } from './lag-clock.js';
 
 export type GroupStatus = 'OK' | 'WARNING' | 'STALLED' | 'STOPPED' | 'ERROR';
+
+/** A group kafkajs cannot describe (KIP-848 consumer protocol): its members are unknown (-1). */
+const UNDESCRIBABLE = 'not describable: a group of the consumer protocol (KIP-848)';
 
 /** One partition as seen at one evaluation. */
 export interface PartitionOffsets {
@@ -52,6 +58,7 @@ export interface GroupObservation {
   atMs: number;
   /** As DescribeGroups reports it: Stable, PreparingRebalance, CompletingRebalance, Empty, Dead, Unknown. */
   state: string;
+  /** -1: not known (a KIP-848 group, which kafkajs cannot describe): judged by its commits alone. */
   members: number;
   /** The partitions of agent topics the group has committed offsets for. */
   partitions: readonly PartitionOffsets[];
@@ -122,7 +129,7 @@ export function classifyGroup(
   if ('error' in current) return { status: 'ERROR', reason: `could not read the group: ${current.error}` };
   const lag = lagRecords(current);
   const moved = previous !== undefined && commitsMoved(previous, current);
-  // Empty and Dead are the states of a group without members; describeGroups lists the members otherwise.
+  // Empty is the state of a classic group without members; describeGroups lists the members otherwise.
   if (current.members === 0 && !moved && lag > 0) {
     return { status: 'STOPPED', reason: `no members (state ${current.state || 'unknown'}); ${lag} records waiting` };
   }
@@ -131,7 +138,7 @@ export function classifyGroup(
     const seconds = Math.round((current.atMs - previous.atMs) / 1000);
     return {
       status: 'STALLED',
-      reason: `no committed offset moved in ${seconds} s while ${lag} records wait (${current.members} members)`,
+      reason: `no committed offset moved in ${seconds} s while ${lag} records wait (${current.members < 0 ? 'members unknown: a KIP-848 group' : `${current.members} members`})`,
     };
   }
   const trend = [...recentLags.slice(-WARNING_GROWTHS), lag];
@@ -424,7 +431,12 @@ export class GroupHealthWatch {
           const [group] = (await this.admin.describeGroups([groupId])).groups;
           described.set(groupId, group ?? 'not described');
         } catch (err) {
-          described.set(groupId, messageOf(err));
+          // A group of the consumer protocol (KIP-848) is unknown to the classic DescribeGroups the
+          // broker answers kafkajs with: its members cannot be read, its commits can.
+          described.set(
+            groupId,
+            (err as { type?: unknown }).type === 'GROUP_ID_NOT_FOUND' ? UNDESCRIBABLE : messageOf(err),
+          );
         }
       }),
     );
@@ -455,7 +467,8 @@ export class GroupHealthWatch {
     atMs: number,
   ): GroupObservation | GroupReadFailure {
     if ('error' in picked) return { atMs, error: picked.error };
-    if (typeof description !== 'object') return { atMs, error: `describing it failed: ${description ?? 'no answer'}` };
+    if (typeof description !== 'object' && description !== UNDESCRIBABLE)
+      return { atMs, error: `describing it failed: ${description ?? 'no answer'}` };
     const partitions: PartitionOffsets[] = [];
     for (const c of picked.committed) {
       const topic = watermarks.get(c.topic);
@@ -465,6 +478,10 @@ export class GroupHealthWatch {
       // A partition the topic no longer has (it was deleted and created again with fewer): nothing to read.
       if (w !== undefined) partitions.push({ topic: c.topic, partition: c.partition, committed: c.offset, ...w });
     }
+    // A group listed with committed offsets that the classic DescribeGroups calls Dead is one of the
+    // consumer protocol (KIP-848): Kafka 4.4 answers so for a live one (an empty classic group is Empty).
+    if (description === UNDESCRIBABLE || description.state === 'Dead')
+      return { atMs, state: 'unknown (consumer protocol, KIP-848)', members: -1, partitions };
     return { atMs, state: description.state, members: description.members.length, partitions };
   }
 

@@ -330,7 +330,11 @@ export class AgentwatchMetrics {
       "Records per second an agents' consumer group committed between the last two evaluations.",
       (g) => g.commitRate,
     );
-    groupGauge('agentwatch_consumer_group_members', "Members of an agents' consumer group.", (g) => g.members);
+    groupGauge(
+      'agentwatch_consumer_group_members',
+      "Members of an agents' consumer group; -1: not known (a group of the consumer protocol, KIP-848, which kafkajs cannot describe).",
+      (g) => g.members,
+    );
     groupGauge(
       'agentwatch_consumer_group_status_code',
       "Status of an agents' consumer group as one number, for state timelines: 0 OK, 1 WARNING, 2 STALLED, 3 STOPPED, 4 ERROR.",

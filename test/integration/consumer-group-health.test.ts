@@ -4,11 +4,15 @@
 // OK with its lag near 0. Records are produced every 100 ms for the whole test.
 
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import type { Admin, Consumer, Producer } from 'kafkajs';
 import { GroupHealthWatch, type GroupHealth, type GroupStatus } from '../../src/ingest/group-health.js';
 import { createLogger } from '../../src/logger.js';
 import { connectedProducer, createTopics, runId, testKafka, waitFor } from './harness.js';
+import { repoRoot, stackConfig } from './stack-env.js';
 
 const run = runId();
 const kafka = testKafka();
@@ -181,4 +185,62 @@ test('at most maxGroups groups are watched, the rest counted; a group whose desc
   assert.match(result[0]!.reason, /describing it failed: injected: DescribeGroups refused/);
   assert.equal(limited.stats().groupsNotWatched, 1);
   assert.equal(limited.stats().groupsWatched, 1);
+});
+
+/** The Kafka 4.x broker's classpath of the local stack (its Java clients speak the consumer protocol), if there is one. */
+function kafka4Classpath(): string | undefined {
+  const dir = join(process.env.AGENTWATCH_STACK_DIR ?? join(repoRoot, '.stack'), 'kafka');
+  if (!existsSync(dir)) return undefined;
+  const file = readdirSync(dir).find((f) => /^classpath-4\.\d+\.\d+\.txt$/.test(f));
+  return file === undefined ? undefined : readFileSync(join(dir, file), 'utf8').trim();
+}
+
+test('a group of the consumer protocol (KIP-848, a real Java consumer) is OK while it commits, never STOPPED, and STALLED when it stops', async (t) => {
+  const classpath = kafka4Classpath();
+  if (classpath === undefined) {
+    t.skip('the stack runs Kafka 3.x (STACK_KAFKA_VERSION): no consumer protocol');
+    return;
+  }
+  const group = `cghealth-kip848-${run}`;
+  const java = spawn(
+    'java',
+    [
+      '-cp',
+      classpath,
+      `-Dlog4j2.configurationFile=file:${join(repoRoot, 'scripts/stack/kafka-log4j2.properties')}`,
+      'org.apache.kafka.tools.consumer.ConsoleConsumer',
+      '--bootstrap-server',
+      stackConfig().kafka.brokers[0]!,
+      '--topic',
+      topic,
+      '--group',
+      group,
+      '--consumer-property',
+      'group.protocol=consumer',
+      '--consumer-property',
+      'auto.commit.interval.ms=200',
+    ],
+    { stdio: ['ignore', 'ignore', 'ignore'] },
+  );
+  try {
+    const watch = new GroupHealthWatch(admin, { ...watchOptions, excludeGroup: (g: string) => g !== group }, logger);
+    await waitFor('the Java consumer committed', () => committed(group), 60_000);
+    const first = (await watch.evaluate()).find((h) => h.groupId === group)!;
+    assert.equal(first.members, -1, 'the classic DescribeGroups cannot tell its members');
+    for (let i = 0; i < 2; i += 1) {
+      await new Promise((resolve) => setTimeout(resolve, 1_500));
+      const h = (await watch.evaluate()).find((x) => x.groupId === group)!;
+      assert.equal(h.status, 'OK', JSON.stringify(h));
+    }
+    java.kill('SIGKILL');
+    await waitFor(
+      'STALLED once its commits stop while records wait',
+      async () => (await watch.evaluate()).find((h) => h.groupId === group)?.status === 'STALLED',
+      30_000,
+    );
+    const stalled = watch.snapshot().find((h) => h.groupId === group)!;
+    assert.match(stalled.reason, /members unknown: a KIP-848 group/);
+  } finally {
+    java.kill('SIGKILL');
+  }
 });

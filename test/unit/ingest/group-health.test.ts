@@ -110,6 +110,20 @@ describe('classifyGroup', () => {
     );
   });
 
+  test('a group whose members cannot be read (KIP-848) is never STOPPED, and STALLED when its commits stop', () => {
+    const unknown = (atMs: number, committed: [number, number], high: [number, number]) => ({
+      ...seen(atMs, 0, committed, high),
+      members: -1,
+      state: 'unknown (KIP-848)',
+    });
+    assert.equal(classifyGroup(undefined, unknown(0, [100, 100], [130, 130])).status, 'OK');
+    const committing = classifyGroup(unknown(0, [100, 100], [130, 130]), unknown(1_000, [120, 125], [140, 140]));
+    assert.equal(committing.status, 'OK');
+    const stuck = classifyGroup(unknown(0, [100, 100], [130, 130]), unknown(1_000, [100, 100], [140, 140]));
+    assert.equal(stuck.status, 'STALLED');
+    assert.match(stuck.reason, /members unknown: a KIP-848 group/);
+  });
+
   test('STOPPED when the members vanish while records wait; a memberless group that is caught up is OK', () => {
     const running = seen(0, 3, [100, 100], [120, 120]);
     assert.equal(classifyGroup(running, seen(1_000, 0, [100, 100], [130, 130])).status, 'STOPPED');
