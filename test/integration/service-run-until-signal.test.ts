@@ -22,6 +22,9 @@ test('agentwatch run stays up until SIGTERM, then exits 0 after closing', async 
     SCHEMA_REGISTRY_URL: config.schemaRegistry.url,
     CLICKHOUSE_DATA_DIR: dataDir,
     API_PORT: '0',
+    // The lifecycle only: on the shared test broker, the watch of the agents' consumer groups would
+    // page other tests' stopped groups, and their alerts could be logged while shutting down.
+    GROUP_WATCH_INTERVAL_MS: '0',
   };
   const cli = join(repoRoot, 'dist/src/cli/main.js');
   const child = spawn(process.execPath, [cli, 'run'], { env, stdio: ['ignore', 'pipe', 'inherit'] });
