@@ -1,5 +1,6 @@
 // The config stage: one validated Config from the environment and an optional file.
 export { loadConfig, describeOptions } from './config.js';
+export { configurationMarkdown } from './configuration-docs.js';
 export type {
   AlertDeliveryConfig,
   ApiConfig,

@@ -1,5 +1,5 @@
 // Reads typed options from a flat name→string source, records a doc entry per option (for --help
-// and the README table) and collects every problem instead of stopping at the first.
+// and docs/configuration.md) and collects every problem instead of stopping at the first.
 
 export interface OptionDoc {
   name: string;

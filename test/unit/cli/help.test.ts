@@ -1,10 +1,10 @@
-// `agentwatch --help` and the README's configuration table tell the truth about the options.
+// `agentwatch --help` and docs/configuration.md tell the truth about the options.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { test } from 'node:test';
-import { describeOptions } from '../../../src/config/index.js';
+import { configurationMarkdown, describeOptions } from '../../../src/config/index.js';
 
 const root = fileURLToPath(new URL('../../../../', import.meta.url));
 const cli = `${root}dist/src/cli/main.js`;
@@ -26,21 +26,15 @@ test('--help exits 0 and lists every command and every option with its default',
   }
 });
 
-test('the README configuration table lists exactly the options agentwatch reads', () => {
-  const readme = readFileSync(`${root}README.md`, 'utf8');
-  const section = readme.split('## Configuration')[1]?.split('\n## ')[0] ?? '';
-  const inTable = new Set([...section.matchAll(/^\| `([A-Z_]+)` \|/gm)].map((m) => m[1]));
-  const read = describeOptions().map((o) => o.name);
+test('docs/configuration.md is what the options generate (npm run docs:config), and the README links it', () => {
+  assert.equal(readFileSync(`${root}docs/configuration.md`, 'utf8'), configurationMarkdown());
+  const listed = [...configurationMarkdown().matchAll(/^\| `([A-Z_]+)` \|/gm)].map((m) => m[1]);
   assert.deepEqual(
-    read.filter((n) => !inTable.has(n)),
-    [],
-    'options missing from the README table',
+    listed,
+    describeOptions().map((o) => o.name),
+    'one row per option agentwatch reads',
   );
-  assert.deepEqual(
-    [...inTable].filter((n) => !read.includes(n!)),
-    [],
-    'README lists options agentwatch does not read',
-  );
+  assert.match(readFileSync(`${root}README.md`, 'utf8'), /\]\(docs\/configuration\.md\)/);
 });
 
 test('an unknown command exits 2 with AW_CLI_USAGE; a bad configuration exits 2 naming the variable', () => {
