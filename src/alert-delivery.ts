@@ -22,6 +22,7 @@ import {
 } from './alert/index.js';
 import {
   destinationSince,
+  firingSilencedBy,
   insertDeadLetter,
   insertSilence,
   readFiringAlerts,
@@ -122,6 +123,7 @@ export class AlertDelivery {
               Date.now(),
               groupHasCommits,
             ),
+          firingSilencedBy: (alertId) => firingSilencedBy(this.options.clickhouse, alertId),
           silences: this.silences,
           maxAttempts: config.maxAttempts,
           backoffMs: config.backoffMs,

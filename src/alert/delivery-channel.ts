@@ -67,6 +67,8 @@ export interface DeliveryChannelOptions {
   decode(value: Buffer): Promise<AvroAlert>;
   /** From when to deliver (ms), given whether the channel's group has committed offsets: older records are skipped. */
   since(groupHasCommits: boolean): Promise<number>;
+  /** The silence an alert's FIRING was published under, if any (the anomalies table). */
+  firingSilencedBy(alertId: string): Promise<string | null>;
   silences: SilenceBook;
   maxAttempts: number;
   backoffMs: number;
@@ -180,10 +182,14 @@ export class DeliveryChannel {
       });
     }
     const { alert } = published;
-    const silencedBy = published.silencedBy ?? this.options.silences.match(alertLabels(alert), Date.now())?.id;
     const owedResolve =
       alert.state === 'RESOLVED' &&
       (this.firingSent.has(alert.alertId) || this.destination.owesResolve?.(alert) === true);
+    let silencedBy = published.silencedBy ?? this.options.silences.match(alertLabels(alert), Date.now())?.id;
+    // A RESOLVED whose FIRING was silenced (and so never sent here) stays unsent after the silence ends.
+    if (silencedBy === undefined && alert.state === 'RESOLVED' && !owedResolve)
+      // The store not answering is no reason to hold delivery: at worst a receiver gets an orphan RESOLVED.
+      silencedBy = (await this.options.firingSilencedBy(alert.alertId).catch(() => null)) ?? undefined;
     if (silencedBy !== undefined && !owedResolve) {
       if (alert.state === 'RESOLVED') this.destination.forget?.(alert);
       this.counts.silenced += 1;

@@ -111,6 +111,18 @@ export async function readAcks(client: ClickHouseClient, alertIds: readonly stri
   return rows.map((r) => ({ alertId: r.alert_id, ackedBy: r.acked_by, ackedAt: Number(r.at), comment: r.comment }));
 }
 
+/** The silence the FIRING of `alertId` was published under, if any (null: none, or no FIRING stored). */
+export async function firingSilencedBy(client: ClickHouseClient, alertId: string): Promise<string | null> {
+  const result = await client.query({
+    query: `SELECT silenced_by FROM anomalies WHERE alert_id = {id:String} AND state = 'FIRING' AND silenced_by != ''
+            LIMIT 1`,
+    query_params: { id: alertId },
+    format: 'JSONEachRow',
+  });
+  const [row] = await result.json<{ silenced_by: string }>();
+  return row?.silenced_by ?? null;
+}
+
 /** Whether the anomalies table holds an alert with this id. */
 export async function alertExists(client: ClickHouseClient, alertId: string): Promise<boolean> {
   const result = await client.query({

@@ -61,6 +61,7 @@ export {
   alertExists,
   destinationSince,
   expireSilence,
+  firingSilencedBy,
   insertAck,
   insertDeadLetter,
   insertSilence,
