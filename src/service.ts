@@ -172,7 +172,7 @@ export class Service {
       lastScores: () => detector.lastScores(),
       consumerLag: cachedFor(5_000, () => tap.consumerLag()),
       consumerGroups: () => ({
-        groups: groupWatch?.watch.snapshot().map((g) => ({ ...g, group: g.groupId })) ?? [],
+        groups: groupWatch?.watch.snapshot() ?? [],
         notWatched: groupWatch?.watch.stats().groupsNotWatched ?? 0,
       }),
       dlq: () => dlq.stats(),
@@ -445,10 +445,7 @@ async function startGroupWatch(
   // One delivery at a time, in order; one that fails is raised again by the next evaluation.
   let delivering = Promise.resolve();
   watch.onEvaluated((snapshot) => {
-    const due = groupAlerts.evaluate(
-      snapshot.map((g) => ({ ...g, group: g.groupId })),
-      Date.now(),
-    );
+    const due = groupAlerts.evaluate(snapshot, Date.now());
     if (due.length === 0) return;
     delivering = delivering
       .then(() => deliverAlerts(due.map((d) => d.alert)))

@@ -10,7 +10,7 @@ import type { AnomalyAlert } from '../detect/index.js';
 
 /** What the group watch reports of a group (ingest/group-health.ts). */
 export interface GroupReport {
-  group: string;
+  groupId: string;
   status: 'OK' | 'WARNING' | 'STALLED' | 'STOPPED' | 'ERROR';
   reason: string;
   lagRecords: number;
@@ -52,11 +52,11 @@ export class GroupAlerts {
     const out: Array<{ alert: AnomalyAlert; undo: () => void }> = [];
     const seen = new Set<string>();
     for (const report of reports) {
-      seen.add(report.group);
-      const streak = report.status === 'ERROR' ? (this.errorStreak.get(report.group) ?? 0) + 1 : 0;
-      if (streak === 0) this.errorStreak.delete(report.group);
-      else this.errorStreak.set(report.group, streak);
-      const current = this.open.get(report.group);
+      seen.add(report.groupId);
+      const streak = report.status === 'ERROR' ? (this.errorStreak.get(report.groupId) ?? 0) + 1 : 0;
+      if (streak === 0) this.errorStreak.delete(report.groupId);
+      else this.errorStreak.set(report.groupId, streak);
+      const current = this.open.get(report.groupId);
       const pages =
         report.status === 'STALLED' ||
         report.status === 'STOPPED' ||
@@ -66,10 +66,10 @@ export class GroupAlerts {
         const fresh = groupAlert(report, 'FIRING', current?.onset ?? now, now);
         const alert = current === undefined ? fresh : { ...fresh, capability: current.last.capability };
         const entry = { onset: alert.onset, status: report.status, last: alert };
-        this.open.set(report.group, entry);
-        out.push({ alert, undo: () => this.reset(report.group, entry, current) });
+        this.open.set(report.groupId, entry);
+        out.push({ alert, undo: () => this.reset(report.groupId, entry, current) });
       } else if (current !== undefined && report.status !== 'ERROR') {
-        out.push(this.resolve(report.group, current, report, now));
+        out.push(this.resolve(report.groupId, current, report, now));
       }
     }
     for (const [group, current] of this.open) {
@@ -113,7 +113,7 @@ export class GroupAlerts {
 function reportOf(alert: AnomalyAlert): GroupReport {
   const value = (name: string) => alert.features.find((f) => f.name === name)?.value ?? 0;
   return {
-    group: alert.agent,
+    groupId: alert.agent,
     status: 'OK',
     reason: '',
     lagRecords: value('lag_records'),
@@ -126,8 +126,8 @@ function reportOf(alert: AnomalyAlert): GroupReport {
 function groupAlert(report: GroupReport, state: AnomalyAlert['state'], onset: number, now: number): AnomalyAlert {
   const feature = (name: string, value: number) => ({ name, value, baselineMean: 0, z: Number.NaN, contribution: 0 });
   return {
-    alertId: `${report.group}@group@${onset}`,
-    agent: report.group,
+    alertId: `${report.groupId}@group@${onset}`,
+    agent: report.groupId,
     capability: capabilitiesOf(report.topics),
     scope: 'capability',
     kind: 'consumer-group',

@@ -47,7 +47,7 @@ export interface MetricSources {
   /** The agents' consumer groups as last evaluated (at most GROUP_WATCH_MAX_GROUPS), and how many were left out. */
   consumerGroups(): {
     groups: ReadonlyArray<{
-      group: string;
+      groupId: string;
       status: string;
       lagRecords: number;
       lagSeconds: number;
@@ -312,7 +312,7 @@ export class AgentwatchMetrics {
         registers,
         collect() {
           this.reset();
-          for (const g of sources.consumerGroups().groups) this.set({ group: g.group }, read(g));
+          for (const g of sources.consumerGroups().groups) this.set({ group: g.groupId }, read(g));
         },
       });
     groupGauge(
@@ -348,7 +348,7 @@ export class AgentwatchMetrics {
       collect() {
         this.reset();
         for (const g of sources.consumerGroups().groups)
-          for (const status of GROUP_STATUSES) this.set({ group: g.group, status }, g.status === status ? 1 : 0);
+          for (const status of GROUP_STATUSES) this.set({ group: g.groupId, status }, g.status === status ? 1 : 0);
       },
     });
     gauge(

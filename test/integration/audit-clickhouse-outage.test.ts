@@ -29,27 +29,26 @@ after(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-test('inserts refused for a while: the batch waits, then every row is stored exactly once', async () => {
-  client = await createClickHouseClient({ ...loadConfig({}).clickhouse, dataDir: dir });
-  await migrate(client, { retentionDays: 0 });
-  let refusals = 0;
-  let refusing = true;
-  const flaky = new Proxy(client, {
+/** The real client, with its `command` (the embedded engine's inserts) replaced by `command(real, ...args)`. */
+function withCommand(
+  real: ClickHouseClient,
+  command: (
+    real: ClickHouseClient,
+    ...args: Parameters<ClickHouseClient['command']>
+  ) => ReturnType<ClickHouseClient['command']>,
+): ClickHouseClient {
+  return new Proxy(real, {
     get(target, property, receiver) {
-      if (property === 'command') {
-        return async (...args: Parameters<ClickHouseClient['command']>) => {
-          if (refusing && args[0].query.startsWith('INSERT INTO audit_events')) {
-            refusals += 1;
-            throw new Error('ECONNREFUSED (injected outage)');
-          }
-          return target.command(...args);
-        };
-      }
+      if (property === 'command') return (...args: Parameters<ClickHouseClient['command']>) => command(target, ...args);
       const value = Reflect.get(target, property, receiver) as unknown;
       return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
     },
   });
-  const writer = new AuditWriter(flaky, {
+}
+
+/** An audit writer on `client`, and `count` decoded records of `topic` (offsets 0..count-1). */
+async function writerAndEvents(client: ClickHouseClient, topic: string, count: number) {
+  const writer = new AuditWriter(client, {
     batchRows: 100,
     flushMs: 20,
     retryMaxMs: 200,
@@ -58,10 +57,26 @@ test('inserts refused for a while: the batch waits, then every row is stored exa
   });
   const decoder = new RecordDecoder({ schemaById: async () => undefined }, { maxPayloadBytes: 1 << 20 });
   const events = await decoder.decode(
-    Array.from({ length: 50 }, (_, i) =>
-      record('agent.tasks.outage', { workflow_id: 'w', task_type: 'x', payload: { i } }, { offset: String(i) }),
+    Array.from({ length: count }, (_, i) =>
+      record(topic, { workflow_id: 'w', task_type: 'x', payload: { i } }, { offset: String(i) }),
     ),
   );
+  return { writer, events };
+}
+
+test('inserts refused for a while: the batch waits, then every row is stored exactly once', async () => {
+  client = await createClickHouseClient({ ...loadConfig({}).clickhouse, dataDir: dir });
+  await migrate(client, { retentionDays: 0 });
+  let refusals = 0;
+  let refusing = true;
+  const flaky = withCommand(client, async (real, ...args) => {
+    if (refusing && args[0].query.startsWith('INSERT INTO audit_events')) {
+      refusals += 1;
+      throw new Error('ECONNREFUSED (injected outage)');
+    }
+    return real.command(...args);
+  });
+  const { writer, events } = await writerAndEvents(flaky, 'agent.tasks.outage', 50);
   const batch = { topic: 'agent.tasks.outage', partition: 0, events, timeouts: [], watermark: 0 };
 
   let accepted = false;
@@ -94,35 +109,15 @@ test('an insert that landed but whose answer was lost is retried and stored once
   try {
     await migrate(real, { retentionDays: 0 });
     let lost = 0;
-    const losing = new Proxy(real, {
-      get(target, property, receiver) {
-        if (property === 'command') {
-          return async (...args: Parameters<ClickHouseClient['command']>) => {
-            const result = await target.command(...args);
-            if (lost === 0 && args[0].query.startsWith('INSERT INTO audit_events')) {
-              lost += 1;
-              throw new Error('Timeout error (injected: the insert landed, its answer did not)');
-            }
-            return result;
-          };
-        }
-        const value = Reflect.get(target, property, receiver) as unknown;
-        return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
-      },
+    const losing = withCommand(real, async (inner, ...args) => {
+      const result = await inner.command(...args);
+      if (lost === 0 && args[0].query.startsWith('INSERT INTO audit_events')) {
+        lost += 1;
+        throw new Error('Timeout error (injected: the insert landed, its answer did not)');
+      }
+      return result;
     });
-    const writer = new AuditWriter(losing, {
-      batchRows: 100,
-      flushMs: 20,
-      retryMaxMs: 200,
-      redact: createRedactor([]),
-      logger: createLogger('fatal'),
-    });
-    const decoder = new RecordDecoder({ schemaById: async () => undefined }, { maxPayloadBytes: 1 << 20 });
-    const events = await decoder.decode(
-      Array.from({ length: 40 }, (_, i) =>
-        record('agent.tasks.lost', { workflow_id: 'w', task_type: 'x', payload: { i } }, { offset: String(i) }),
-      ),
-    );
+    const { writer, events } = await writerAndEvents(losing, 'agent.tasks.lost', 40);
     await writer.accept({ topic: 'agent.tasks.lost', partition: 0, events, timeouts: [], watermark: 0 });
     assert.equal(lost, 1, 'the first insert landed and then failed');
     assert.ok(writer.stats().insertRetries >= 1);

@@ -2,8 +2,8 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { ERROR_PAGES_AFTER, GroupAlerts, type GroupReport } from '../../../src/alert/index.js';
 
-const report = (status: GroupReport['status'], reason = 'why', group = 'workers-summarize'): GroupReport => ({
-  group,
+const report = (status: GroupReport['status'], reason = 'why', groupId = 'workers-summarize'): GroupReport => ({
+  groupId,
   status,
   reason,
   lagRecords: 1_200,
