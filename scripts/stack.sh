@@ -249,7 +249,10 @@ offsets.topic.num.partitions=6
 transaction.state.log.replication.factor=1
 transaction.state.log.min.isr=1
 group.initial.rebalance.delay.ms=0
-log.retention.hours=168
+# Keep every record: the tests produce backlogs stamped months in the past (replayed history), and
+# time-based retention would delete them at its next check (every 5 minutes), between the produce and
+# the read, which made the suite fail at random.
+log.retention.ms=-1
 # Accept records stamped any time in the future, as 3.x does by default: 4.0 lowered this to one hour
 # (KIP-1030), and the tests produce hostile timestamps (e.g. year 2100) that agentwatch must survive.
 log.message.timestamp.after.max.ms=9223372036854775807
