@@ -8,6 +8,8 @@ import type { AnomalyAlert } from '../detect/index.js';
 
 export const ANOMALY_ALERT_SCHEMA = new URL('../../../schemas/anomaly-alert.avsc', import.meta.url);
 
+const REGISTER_ATTEMPTS = 4;
+
 export class AlertPublisher {
   private published = 0;
 
@@ -18,11 +20,23 @@ export class AlertPublisher {
     readonly schemaId: number,
   ) {}
 
-  /** Registers the alert schema for `topic` and returns a publisher using it. */
+  /**
+   * Registers the alert schema for `topic` and returns a publisher using it. Instances that start at
+   * the same moment against a registry that has no such subject yet may collide while it is
+   * created (Apicurio answers one of them "A rule named 'COMPATIBILITY' already exists"): the
+   * registration is tried again before start fails.
+   */
   static async create(producer: Producer, registry: SchemaRegistry, topic: string): Promise<AlertPublisher> {
     const schema = readFileSync(ANOMALY_ALERT_SCHEMA, 'utf8');
-    const { id } = await registry.register({ type: SchemaType.AVRO, schema }, { subject: `${topic}-value` });
-    return new AlertPublisher(producer, registry, topic, id);
+    for (let attempt = 1; ; attempt += 1) {
+      try {
+        const { id } = await registry.register({ type: SchemaType.AVRO, schema }, { subject: `${topic}-value` });
+        return new AlertPublisher(producer, registry, topic, id);
+      } catch (err) {
+        if (attempt >= REGISTER_ATTEMPTS) throw err;
+        await new Promise((resolve) => setTimeout(resolve, 250 * attempt));
+      }
+    }
   }
 
   /** Publishes `alerts`, each marked with the silence that covers it (null: none). */
