@@ -1,12 +1,14 @@
-// The data path for one tapped batch: decode → DLQ copies → correlate → every sink. The tap commits
-// the batch's offsets only after this resolves. Anything that fails (registry, DLQ, a sink) is
-// retried with backoff, heartbeating, until it succeeds or the batch is no longer ours; nothing is
-// skipped, so a stuck sink stalls consumption instead of losing events.
+// The data path for one tapped batch: decode → DLQ copies → correlate → every sink. `handle`
+// resolves once the batch was handed to every sink, with a promise that settles once every sink holds
+// it durably; the tap commits the batch's offsets only then. Anything that fails (registry, DLQ, a
+// sink) is retried with backoff, heartbeating, until it succeeds or the batch is no longer ours;
+// nothing is skipped, so a stuck sink stalls consumption (the tap's pending bound) instead of losing
+// events.
 
 import type { ClockFindings, CorrelatedBatch, Correlator, EventClock, EventSink } from './correlate/index.js';
 import type { AgentEvent, DlqReason, Encoding, EventKind, RecordDecoder } from './decode/index.js';
 import { messageOf } from './errors.js';
-import type { DlqWriter, TapBatch } from './ingest/index.js';
+import type { DlqWriter, HandledBatch, TapBatch } from './ingest/index.js';
 import type { Logger } from './logger.js';
 import type { BatchObservation } from './metrics/index.js';
 
@@ -77,22 +79,23 @@ export class Pipeline {
   /** The last tick's output while a sink has not accepted it yet; offered again on the next tick. */
   private undeliveredTick: CorrelatedBatch | undefined;
   private lastTickWatermark = Number.NEGATIVE_INFINITY;
-  /** Batches being handled, and how many of them wait on the sinks (for group commit). */
-  private inProgress = 0;
-  /** Wall start of each batch in progress, oldest first. */
+  /** Batches in the synchronous stages (decode, DLQ copy, correlate), for group commit. */
+  private decoding = 0;
+  /** A batch that reached the end of its partition was handed over: flush once no batch is decoding. */
+  private flushWanted = false;
+  /** Wall start of each batch not yet held durably by the sinks, oldest first. */
   private readonly batchStarts: number[] = [];
-  private waitingOnSinks = 0;
   /** Steps failing now, per "topic:partition:step". */
   private readonly failing = new Map<string, PartitionStall>();
 
   constructor(private readonly deps: PipelineDeps) {}
 
-  readonly handle = async (batch: TapBatch): Promise<void> => {
+  readonly handle = async (batch: TapBatch): Promise<HandledBatch> => {
     const { decoder, correlator, clock, dlq, sinks } = this.deps;
-    this.inProgress += 1;
+    this.decoding += 1;
     const batchStart = Date.now();
     this.batchStarts.push(batchStart);
-    let reachedSinks = false;
+    let handedOver = false;
     try {
       const started = performance.now();
       const events = await this.persist(batch, 'decode', () => decoder.decode(batch.records));
@@ -118,29 +121,42 @@ export class Pipeline {
       const accepted = Promise.all(
         sinks.map((sink) => this.persist(batch, `sink ${sink.name}`, () => sink.accept(correlated))),
       );
-      reachedSinks = true;
-      this.waitingOnSinks += 1;
-      this.flushIfAllWait();
-      await accepted;
-      this.deps.observer?.batch({
-        topic: batch.topic,
-        records: batch.records.length,
-        events,
-        seconds: {
-          decode: (decoded - started) / 1000,
-          correlate: (correlatedAt - decoded) / 1000,
-          sinks: (performance.now() - correlatedAt) / 1000,
-        },
+      handedOver = true;
+      // Live (the batch reached its partition's end), nothing more is coming soon: the sinks write
+      // once the batches decoding now were handed over too. While a backlog is read they write when
+      // full, after their flush interval, or when the tap waits on them.
+      if (batch.caughtUp) this.flushWanted = true;
+      const durable = accepted.then(() => {
+        this.deps.observer?.batch({
+          topic: batch.topic,
+          records: batch.records.length,
+          events,
+          seconds: {
+            decode: (decoded - started) / 1000,
+            correlate: (correlatedAt - decoded) / 1000,
+            sinks: (performance.now() - correlatedAt) / 1000,
+          },
+        });
       });
+      return { durable: durable.finally(() => this.settled(batchStart)) };
     } finally {
-      this.inProgress -= 1;
-      this.batchStarts.splice(this.batchStarts.indexOf(batchStart), 1);
-      this.reportStall();
-      // A batch leaving from the sinks changes nothing for the others; one abandoned before may.
-      if (reachedSinks) this.waitingOnSinks -= 1;
-      else this.flushIfAllWait();
+      this.decoding -= 1;
+      if (!handedOver) this.settled(batchStart);
+      if (this.flushWanted && this.decoding === 0) this.flushNow();
     }
   };
+
+  /** Buffering sinks write what they hold now (group commit; also asked by the tap when it waits on them). */
+  flushNow(): void {
+    this.flushWanted = false;
+    for (const sink of this.deps.sinks) sink.flushNow?.();
+  }
+
+  /** A batch is durable or abandoned: it no longer holds event time back. */
+  private settled(batchStart: number): void {
+    this.batchStarts.splice(this.batchStarts.indexOf(batchStart), 1);
+    this.reportStall();
+  }
 
   /**
    * Lets event time move without new records: a partition that fell quiet stops holding the clock
@@ -177,16 +193,6 @@ export class Pipeline {
   private reportStall(): void {
     const oldest = this.batchStarts[0];
     this.deps.clock.stalled(oldest === undefined ? undefined : oldest + STALL_AFTER_MS, Date.now());
-  }
-
-  /**
-   * Group commit: once every batch in progress waits on the sinks, no more rows can arrive before a
-   * sink writes, so buffering sinks are told to write now. One insert then holds the whole round of
-   * concurrently processed batches, and a batch waits for its insert rather than for AUDIT_FLUSH_MS.
-   */
-  private flushIfAllWait(): void {
-    if (this.inProgress === 0 || this.waitingOnSinks < this.inProgress) return;
-    for (const sink of this.deps.sinks) sink.flushNow?.();
   }
 
   /**

@@ -170,6 +170,7 @@ export class Service {
       clockSkew: () => pipeline.stats().clockSkew,
       audit: () => audit.stats(),
       lastScores: () => detector.lastScores(),
+      pending: () => tap.stats(),
       consumerLag: cachedFor(5_000, () => tap.consumerLag()),
       consumerGroups: () => ({
         groups: groupWatch?.watch.snapshot() ?? [],
@@ -266,6 +267,7 @@ export class Service {
           pipeline.onAssignment(backlogged);
         },
         holdBack: (topic, partition) => pipeline.isAhead(topic, partition),
+        flushNow: () => pipeline.flushNow(),
       },
       logger,
     );

@@ -113,7 +113,7 @@ async function handleFull(force: boolean): Promise<void> {
   for (const [i, list] of pending.entries()) {
     if (list.length === 0 || (!force && list.length < BATCH)) continue;
     const batch = list.splice(0, list.length);
-    await pipeline.handle({
+    const { durable } = await pipeline.handle({
       topic: batch[0]!.topic,
       partition: i % PARTITIONS,
       records: batch,
@@ -121,6 +121,7 @@ async function handleFull(force: boolean): Promise<void> {
       heartbeat: async () => undefined,
       isActive: () => true,
     });
+    await durable;
     records += batch.length;
     while (nextSample.length > 0 && dispatched >= nextSample[0]! * tasks) {
       const percent = nextSample.shift()! * 100;

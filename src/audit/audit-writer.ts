@@ -1,9 +1,10 @@
 // The audit sink: every event becomes one hash-chained row of audit_events (chain version 2,
-// audit-row.ts), built straight into the RowBinary body of the next insert, and inserted in batches
-// (AUDIT_BATCH_ROWS rows or AUDIT_FLUSH_MS, whichever first, or at once when the pipeline says every
-// batch in progress waits on the sinks: group commit). The same insert round writes the batch's
-// correlation outcomes to task_outcomes. A batch of the pipeline is accepted only after ClickHouse
-// confirmed the inserts that hold its rows.
+// audit-row.ts), built straight into the RowBinary body of the next insert, and inserted in rounds.
+// A round is asked for at AUDIT_BATCH_ROWS rows, after AUDIT_FLUSH_MS, or at once when the pipeline
+// says nothing more is coming soon (flushNow); inserts never overlap, and a round is taken when its
+// insert starts, so the rows that arrive while one insert runs all go into the next (group commit).
+// The same round writes the batches' correlation outcomes to task_outcomes. A batch of the pipeline
+// is accepted only after ClickHouse confirmed the inserts that hold its rows.
 //
 // Exactly once in effect: the writer knows the stored tail (offset, hash) of every topic-partition
 // (read from ClickHouse the first time it sees it) and does not store records at or below it again.
@@ -129,6 +130,12 @@ interface ChainedRun {
   genesis: StoredRowRef | null;
 }
 
+/** Where one accept of a partition stands: its rows chained into a round, and that round inserted. */
+interface PartitionTurn {
+  buffered: Promise<void>;
+  confirmed: Promise<void>;
+}
+
 /** One insert round: audit rows and outcome rows, and who waits for them. */
 class PendingInsert {
   readonly rows = new RowBinaryWriter();
@@ -147,15 +154,17 @@ class PendingInsert {
 export class AuditWriter implements EventSink {
   readonly name = 'audit';
   private readonly tails = new Map<string, ChainTail>();
-  /** Per topic-partition: settles when its latest accept is done (accepts of a partition take turns). */
-  private readonly partitionTurns = new Map<string, Promise<void>>();
+  /** Per topic-partition: where its latest accept stands (accepts of a partition take turns). */
+  private readonly partitionTurns = new Map<string, PartitionTurn>();
   /** Last row per topic-partition that ClickHouse confirmed, not yet checkpointed. */
   private readonly confirmed = new Map<string, StoredRowRef>();
   /** First rows of partitions (genesis), confirmed and not yet checkpointed. */
   private confirmedGenesis: StoredRowRef[] = [];
   private pending = new PendingInsert();
   private timer: NodeJS.Timeout | undefined;
-  private flushing: Promise<void> = Promise.resolve();
+  /** The insert running now, if any; `nextInsert` is the one asked for after it. */
+  private inserting: Promise<void> | undefined;
+  private nextInsert: Promise<void> | undefined;
   private closed = false;
   /** accept calls that have not yet handed their rows to the buffer. */
   private accepting = 0;
@@ -186,32 +195,47 @@ export class AuditWriter implements EventSink {
       await this.buffer(batch, [], null, outcomes);
       return;
     }
-    // One accept of a partition at a time, each after the previous one's rows are confirmed: a
-    // redelivery (a batch abandoned by another sink and read again while this writer still holds
-    // it) is then compared with stored rows, and never chained twice or out of order. Kafka hands
-    // a partition's batches over one by one, so the usual accept waits for nothing.
+    // One accept of a partition at a time, each chaining onto the rows of the one before. An accept
+    // that starts at or below the chained tail (a redelivery: a batch abandoned by another sink and
+    // read again while this writer still holds it) or that must read the tail from the store (after
+    // a rebalance) first waits until the rows before it are confirmed, so that it is compared with
+    // stored rows and never chained twice, out of order, or onto a stale tail. Kafka hands a
+    // partition's batches over one by one, so the usual accept waits for nothing.
     const key = `${batch.topic}:${batch.partition}`;
     const previous = this.partitionTurns.get(key);
-    let done!: () => void;
-    const turn = new Promise<void>((resolve) => (done = resolve));
+    let buffered!: () => void;
+    let confirmed!: () => void;
+    const turn: PartitionTurn = {
+      buffered: new Promise<void>((resolve) => (buffered = resolve)),
+      confirmed: new Promise<void>((resolve) => (confirmed = resolve)),
+    };
     this.partitionTurns.set(key, turn);
-    // Counted as accepting synchronously, so that a group commit called right after this call waits
-    // for its rows; but not while it waits for its turn, which may wait for that very insert.
-    let counted = previous === undefined;
-    if (counted) this.accepting += 1;
+    // Counted as accepting at once, so that a group commit asked for right after this call waits for
+    // its rows; but not while it waits for rows before it to be confirmed, which takes an insert.
+    this.accepting += 1;
+    let counted = true;
     try {
       if (previous !== undefined) {
-        await previous;
-        this.accepting += 1;
-        counted = true;
+        await previous.buffered;
+        const known = this.tails.get(key);
+        if (known === undefined || BigInt(batch.events[0]!.offset) <= known.offset) {
+          this.doneAccepting();
+          counted = false;
+          await previous.confirmed;
+          this.accepting += 1;
+          counted = true;
+        }
       }
       const tail = await this.tail(batch.topic, batch.partition);
       const fresh = await this.withoutStored(batch.topic, batch.partition, batch.events, tail);
       counted = false; // buffer() takes the count over
-      await this.buffer(batch, fresh, tail, outcomes);
+      const inserted = this.buffer(batch, fresh, tail, outcomes);
+      buffered();
+      await inserted;
     } finally {
       if (counted) this.doneAccepting();
-      done();
+      buffered();
+      confirmed();
       if (this.partitionTurns.get(key) === turn) this.partitionTurns.delete(key);
     }
   }
@@ -227,9 +251,10 @@ export class AuditWriter implements EventSink {
 
   /**
    * Chains `fresh` onto `tail` straight into the pending round's RowBinary body, adds the outcomes,
-   * and waits for the insert. A failure while building leaves the round and the tail as they were.
+   * and returns the wait for the insert. A failure while building leaves the round and the tail as
+   * they were.
    */
-  private async buffer(
+  private buffer(
     batch: CorrelatedBatch,
     fresh: readonly AgentEvent[],
     tail: ChainTail | null,
@@ -276,7 +301,7 @@ export class AuditWriter implements EventSink {
     } finally {
       this.doneAccepting();
     }
-    await queued;
+    return queued ?? Promise.resolve();
   }
 
   /** Group commit: no more rows come until these are written, so write them now (once the accepts under way have buffered theirs). */
@@ -580,14 +605,33 @@ export class AuditWriter implements EventSink {
     return done;
   }
 
-  /** Inserts what is buffered, after any flush in progress (flushes never overlap). */
+  /**
+   * Asks for an insert of what is buffered: at once when none runs, else right after the one that
+   * runs, with every row buffered by then (inserts never overlap).
+   */
   private flush(): Promise<void> {
     clearTimeout(this.timer);
     this.timer = undefined;
+    if (this.inserting === undefined) return this.startInsert();
+    const next = () => {
+      this.nextInsert = undefined;
+      return this.startInsert();
+    };
+    this.nextInsert ??= this.inserting.then(next, next);
+    return this.nextInsert;
+  }
+
+  private startInsert(): Promise<void> {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    if (this.pending.size === 0) return Promise.resolve();
     const round = this.pending;
     this.pending = new PendingInsert();
-    this.flushing = this.flushing.then(() => this.insert(round));
-    return this.flushing;
+    const running = this.insert(round).finally(() => {
+      if (this.inserting === running) this.inserting = undefined;
+    });
+    this.inserting = running;
+    return running;
   }
 
   /** Writes one round: chain heads first, then the audit rows, then the outcomes. */

@@ -48,6 +48,11 @@ export interface IngestConfig {
   maxPayloadBytes: number;
   partitionsConcurrently: number;
   maxBytesPerPartition: number;
+  /**
+   * Records handed to the sinks whose offsets are not committed yet (their audit insert unconfirmed),
+   * across partitions. Below it, the next batches are decoded and correlated while an insert runs.
+   */
+  maxPendingRecords: number;
   /** /readyz answers 503 once a partition's batch has failed a step (DLQ copy, a sink) for this long. */
   stallUnreadyMs: number;
 }
@@ -391,6 +396,12 @@ function readOptions(reader: OptionReader): Config {
     { min: 1024, max: 104_857_600 },
     'Most bytes fetched per partition at once: the size (and memory) of one batch.',
   );
+  const maxPendingRecords = reader.int(
+    'INGEST_MAX_PENDING_RECORDS',
+    50_000,
+    { min: 1, max: 10_000_000 },
+    'Records read but not yet committed (their audit insert unconfirmed), across partitions; at this many the tap waits. Lets the next batches be decoded while an insert runs, and inserts reach AUDIT_BATCH_ROWS while a backlog is read. 1 handles one batch per partition at a time.',
+  );
 
   const dlqTopic = reader.string(
     'DLQ_TOPIC',
@@ -670,9 +681,9 @@ function readOptions(reader: OptionReader): Config {
 
   const auditBatchRows = reader.int(
     'AUDIT_BATCH_ROWS',
-    5_000,
+    25_000,
     { min: 1, max: 1_000_000 },
-    'Audit rows per ClickHouse insert (or fewer after AUDIT_FLUSH_MS).',
+    'Audit rows buffered before an insert starts (it starts sooner after AUDIT_FLUSH_MS, or once the reading caught up or waits on it). Rows that arrive while an insert runs go into the next one, so an insert can hold more. Keep INGEST_MAX_PENDING_RECORDS above it.',
   );
   const auditFlushMs = reader.int(
     'AUDIT_FLUSH_MS',
@@ -900,6 +911,7 @@ function readOptions(reader: OptionReader): Config {
       maxPayloadBytes,
       partitionsConcurrently,
       maxBytesPerPartition,
+      maxPendingRecords,
       stallUnreadyMs,
     },
     alerts: {

@@ -1,7 +1,10 @@
 // The Kafka tap: consumes every agent topic in agentwatch's own consumer group and hands each
-// topic-partition batch to a handler; the batch's offsets are committed only after the handler
-// resolved (every sink accepted). While the handler works, the partition is not fetched further:
-// a slow sink holds the backlog in Kafka, not in memory.
+// topic-partition batch to a handler. The handler resolves once the batch went through the
+// synchronous stages (decode, correlate, handed to every sink) with a promise that settles once the
+// sinks hold it durably; the tap then reads on, and commits the batch's offsets when that promise
+// settles, in offset order per partition. Batches read and not yet committed are bounded
+// (INGEST_MAX_PENDING_RECORDS): at the bound the tap waits, so a slow sink holds the backlog in
+// Kafka, not in memory, while below it the next batches are decoded as an insert runs.
 //
 // kafkajs resolves a topic regex only when it subscribes, so the tap lists the topics itself every
 // INGEST_TOPIC_REFRESH_MS and, when the matching set changed, replaces its consumer with one
@@ -27,7 +30,12 @@ export interface TapBatch {
   isActive(): boolean;
 }
 
-export type BatchHandler = (batch: TapBatch) => Promise<void>;
+/** A batch through the synchronous stages; `durable` settles once every sink holds it (rejects if it was abandoned). */
+export interface HandledBatch {
+  durable: Promise<void>;
+}
+
+export type BatchHandler = (batch: TapBatch) => Promise<HandledBatch>;
 
 export interface TapStats {
   topics: number;
@@ -36,6 +44,10 @@ export interface TapStats {
   records: number;
   batches: number;
   commits: number;
+  /** Records handed to the handler whose offsets are not committed yet. */
+  pendingRecords: number;
+  /** Times the tap waited because INGEST_MAX_PENDING_RECORDS records were pending. */
+  pendingWaits: number;
   resubscriptions: number;
 }
 
@@ -58,6 +70,15 @@ export interface TapOptions {
    * for the others (watermark alignment). Held partitions are paused, and resumed by releaseHeld().
    */
   holdBack?: (topic: string, partition: number) => boolean;
+  /** Called when the tap waits for pending batches (at the bound, or draining): buffering sinks should write now. */
+  flushNow?: () => void;
+}
+
+/** A batch handed over and not yet committed. */
+interface PendingBatch {
+  records: number;
+  /** Settles once the batch's offsets were committed, or once committing was given up. */
+  settled: Promise<void>;
 }
 
 export class AgentTap {
@@ -71,7 +92,14 @@ export class AgentTap {
   private assignmentAnnounced: Promise<void> = Promise.resolve();
   /** Group joins so far: work started for one join is dropped once another happened. */
   private joins = 0;
-  private readonly counters = { records: 0, batches: 0, commits: 0, resubscriptions: 0 };
+  private readonly counters = { records: 0, batches: 0, commits: 0, pendingWaits: 0, resubscriptions: 0 };
+  /** Batches handed over and not yet committed, oldest first. */
+  private readonly pending: PendingBatch[] = [];
+  private pendingRecords = 0;
+  /** Per "join:topic:partition": settles after the commit of its latest pending batch (commits follow offset order). */
+  private readonly commitTurns = new Map<string, Promise<boolean>>();
+  /** eachBatch calls under way (stop waits for them before draining). */
+  private handling = 0;
   /** Partitions paused by holdBack, as "topic:partition" → their coordinates. */
   private readonly held = new Map<string, { topic: string; partition: number }>();
 
@@ -94,11 +122,12 @@ export class AgentTap {
     this.refreshTimer = setInterval(() => void this.refresh(), this.options.ingest.refreshIntervalMs);
   }
 
-  /** Stops fetching, lets the batch in progress finish (and commit), and leaves the group. */
+  /** Stops fetching, lets the batches in progress finish and commits them (the drain), and leaves the group. */
   async stop(): Promise<void> {
     this.stopping = true;
     clearInterval(this.refreshTimer);
     await this.refreshing;
+    await this.drain();
     await this.consumer?.disconnect();
     this.consumer = undefined;
     await this.admin?.disconnect();
@@ -109,7 +138,7 @@ export class AgentTap {
   }
 
   stats(): TapStats {
-    return { topics: this.topics.length, held: this.held.size, ...this.counters };
+    return { topics: this.topics.length, held: this.held.size, pendingRecords: this.pendingRecords, ...this.counters };
   }
 
   /** Resumes the held partitions that event time has caught up with (after each batch, and on the clock tick). */
@@ -159,6 +188,7 @@ export class AgentTap {
   /** Replaces the consumer with one subscribed to `topics`. On failure nothing is subscribed, so the next refresh tries again. */
   private async subscribe(topics: string[]): Promise<void> {
     const t0 = Date.now();
+    if (this.consumer !== undefined) await this.drain();
     await this.consumer?.disconnect();
     this.consumer = undefined;
     this.topics = [];
@@ -244,6 +274,15 @@ export class AgentTap {
   }
 
   private async onBatch(consumer: Consumer, payload: EachBatchPayload): Promise<void> {
+    this.handling += 1;
+    try {
+      await this.handleBatch(consumer, payload);
+    } finally {
+      this.handling -= 1;
+    }
+  }
+
+  private async handleBatch(consumer: Consumer, payload: EachBatchPayload): Promise<void> {
     // oxlint-disable-next-line typescript/unbound-method -- kafkajs hands closures, not methods
     const { batch, heartbeat, isRunning, isStale, resolveOffset } = payload;
     await this.assignmentAnnounced;
@@ -252,9 +291,10 @@ export class AgentTap {
     const messages = batch.messages;
     const last = messages[messages.length - 1];
     if (last === undefined) return;
+    const join = this.joins;
     const records = messages.map((message) => toRecord(batch.topic, batch.partition, message));
     const next = (BigInt(last.offset) + 1n).toString();
-    await this.options.handler({
+    const { durable } = await this.options.handler({
       topic: batch.topic,
       partition: batch.partition,
       records,
@@ -264,18 +304,102 @@ export class AgentTap {
     });
     this.counters.records += records.length;
     this.counters.batches += 1;
-    // Every sink accepted these records: commit, even while stopping (that is the drain). A stale
-    // batch's partition belongs to another member now; the broker would refuse the commit.
-    if (isStale()) return;
+    // The next fetch of this partition starts after this batch; its offsets are committed once durable.
     resolveOffset(last.offset);
-    await consumer.commitOffsets([{ topic: batch.topic, partition: batch.partition, offset: next }]);
-    this.counters.commits += 1;
+    this.track(
+      consumer,
+      { join, topic: batch.topic, partition: batch.partition, next },
+      records.length,
+      durable,
+      isStale,
+    );
+    if (this.pendingRecords >= this.options.ingest.maxPendingRecords && !this.stopping) {
+      this.counters.pendingWaits += 1;
+      await this.waitForPending(heartbeat, this.options.ingest.maxPendingRecords);
+    }
     if (this.options.holdBack?.(batch.topic, batch.partition) === true && !this.stopping) {
       consumer.pause([{ topic: batch.topic, partitions: [batch.partition] }]);
       this.held.set(`${batch.topic}:${batch.partition}`, { topic: batch.topic, partition: batch.partition });
     }
     this.releaseHeld();
     await heartbeat();
+  }
+
+  /**
+   * Commits `next` for the partition once `durable` settled and every earlier pending batch of the
+   * partition read since the same group join was committed. A batch abandoned (its sinks gave up:
+   * rebalance, stop) commits nothing, and neither do the partition's later batches of that join:
+   * they are read again from the last commit. After a join, kafkajs reads from the committed offset
+   * again, so the new join's batches start a chain of their own.
+   */
+  private track(
+    consumer: Consumer,
+    at: { join: number; topic: string; partition: number; next: string },
+    records: number,
+    durable: Promise<void>,
+    isStale: () => boolean,
+  ): void {
+    const { topic, partition, next } = at;
+    const key = `${at.join}:${topic}:${partition}`;
+    const previous = this.commitTurns.get(key) ?? Promise.resolve(true);
+    const turn = (async (): Promise<boolean> => {
+      const [committedBefore, stored] = await Promise.all([
+        previous,
+        durable.then(
+          () => true,
+          () => false,
+        ),
+      ]);
+      // A stale partition belongs to another member now (or was sought elsewhere): the broker, or
+      // the seek, would overrule the commit.
+      if (!committedBefore || !stored || isStale()) return false;
+      try {
+        await consumer.commitOffsets([{ topic, partition, offset: next }]);
+        this.counters.commits += 1;
+        return true;
+      } catch (err) {
+        this.logger.warn(
+          { err, topic, partition, offset: next },
+          'could not commit offsets; the records after the last commit will be read again',
+        );
+        return false;
+      }
+    })();
+    this.commitTurns.set(key, turn);
+    const entry: PendingBatch = {
+      records,
+      settled: turn.then(() => {
+        this.pending.splice(this.pending.indexOf(entry), 1);
+        this.pendingRecords -= records;
+        if (this.commitTurns.get(key) === turn) this.commitTurns.delete(key);
+      }),
+    };
+    this.pending.push(entry);
+    this.pendingRecords += records;
+  }
+
+  /** Waits, heartbeating, until fewer than `bound` records are pending; sinks are asked to write now. */
+  private async waitForPending(heartbeat: () => Promise<void>, bound: number): Promise<void> {
+    const timer = setInterval(() => void heartbeat().catch(() => undefined), 3_000);
+    try {
+      while (this.pendingRecords >= bound && this.pending.length > 0) {
+        this.options.flushNow?.();
+        await this.pending[0]!.settled;
+      }
+    } finally {
+      clearInterval(timer);
+    }
+  }
+
+  /** Stops taking batches and waits until every batch handed over was committed or given up. */
+  private async drain(): Promise<void> {
+    const consumer = this.consumer;
+    if (consumer !== undefined) consumer.pause(this.topics.map((topic) => ({ topic })));
+    while (this.handling > 0 || this.pending.length > 0) {
+      this.options.flushNow?.();
+      if (this.pending.length > 0) await this.pending[0]!.settled;
+      else await new Promise((resolve) => setTimeout(resolve, 10));
+    }
   }
 
   /** Finds which assigned partitions have records left (committed offset, or the start, below the high watermark). */

@@ -2,7 +2,7 @@
 export { createKafka, probeKafka } from './kafka-client.js';
 export type { KafkaProbe } from './kafka-client.js';
 export { AgentTap, toRecord } from './agent-tap.js';
-export type { BatchHandler, TapBatch, TapOptions, TapStats } from './agent-tap.js';
+export type { BatchHandler, HandledBatch, TapBatch, TapOptions, TapStats } from './agent-tap.js';
 export { createTopicFilter } from './topic-filter.js';
 export type { TopicFilter } from './topic-filter.js';
 export { isKafkaAccessDenied, isTransientKafkaError, withKafkaRetry } from './kafka-retry.js';

@@ -42,6 +42,8 @@ export interface MetricSources {
   dlq(): { references: number; splits: number };
   /** Partitions whose batch keeps failing a step now, and since when (wall ms). */
   stalls(): ReadonlyArray<{ topic: string; partition: number; step: string; since: number }>;
+  /** Records read and handed to the sinks, not yet committed; and how often the tap waited at INGEST_MAX_PENDING_RECORDS. */
+  pending(): { pendingRecords: number; pendingWaits: number };
   /** Records not yet processed per tapped partition (Kafka admin API); may reject, then the gauge is left out. */
   consumerLag(): Promise<ReadonlyArray<{ topic: string; partition: number; lag: number }>>;
   /** The agents' consumer groups as last evaluated (at most GROUP_WATCH_MAX_GROUPS), and how many were left out. */
@@ -239,6 +241,16 @@ export class AgentwatchMetrics {
       },
     });
     gauge('agentwatch_audit_rows_buffered', 'Audit rows waiting for their insert.', () => sources.audit().buffered);
+    gauge(
+      'agentwatch_ingest_pending_records',
+      'Records read and handed to the sinks whose offsets are not committed yet (bounded by INGEST_MAX_PENDING_RECORDS).',
+      () => sources.pending().pendingRecords,
+    );
+    total(
+      'agentwatch_ingest_pending_waits_total',
+      'Times reading waited because INGEST_MAX_PENDING_RECORDS records were not committed yet (the sinks are the bottleneck).',
+      () => sources.pending().pendingWaits,
+    );
     total(
       'agentwatch_audit_insert_retries_total',
       'Audit inserts ClickHouse refused and that were retried.',

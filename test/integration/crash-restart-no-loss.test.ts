@@ -19,9 +19,12 @@ const dir = mkdtempSync(join(tmpdir(), `aw-crash-${run}-`));
 const eventsFile = join(dir, 'events.ndjson');
 const overrides = isolatedOverrides(run, {
   EVENTS_FILE: eventsFile,
-  // Small batches, one at a time: many fsync+commit steps, so the kill lands mid-stream.
+  // Small batches, one at a time, and small inserts: many fsync+insert+commit steps, so the kill
+  // lands mid-stream with some offsets committed and some batches read past the last commit.
   INGEST_MAX_BYTES_PER_PARTITION: '16384',
   INGEST_PARTITIONS_CONCURRENTLY: '1',
+  AUDIT_BATCH_ROWS: '500',
+  INGEST_MAX_PENDING_RECORDS: '2000',
   // The restarted member waits for the killed one's session to expire before it gets the partitions.
   KAFKA_SESSION_TIMEOUT_MS: '6000',
   LOG_LEVEL: 'warn',
@@ -117,7 +120,12 @@ test('SIGKILL mid-stream and restart: commits never pass the sink, and nothing i
   assert.ok(committedTotal > 0n, 'some offsets were committed before the kill');
 
   // The restart reads the rest with ordinary batch sizes.
-  child = startAgentwatch({ INGEST_MAX_BYTES_PER_PARTITION: '1048576', INGEST_PARTITIONS_CONCURRENTLY: '4' });
+  child = startAgentwatch({
+    INGEST_MAX_BYTES_PER_PARTITION: '1048576',
+    INGEST_PARTITIONS_CONCURRENTLY: '4',
+    AUDIT_BATCH_ROWS: '25000',
+    INGEST_MAX_PENDING_RECORDS: '50000',
+  });
   await waitFor('every offset on disk after the restart', () => distinct(offsetsOnDisk()) >= RECORDS, 120_000);
   child.kill('SIGTERM');
   const [code] = await once(child, 'exit');

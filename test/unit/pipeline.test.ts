@@ -1,7 +1,8 @@
-// Group commit in the pipeline: a buffering sink is told to write once every batch in progress waits
-// on it, not before (a batch still decoding would miss the insert) and not later (no batch should
-// wait out the sink's flush interval when nothing more can arrive). A step that keeps failing is a
-// stall of its partition, reported (metrics, /readyz) until it succeeds.
+// Group commit in the pipeline: once a batch that reached its partition's end was handed over, a
+// buffering sink is told to write as soon as no batch is decoding, not before (a batch still decoding
+// would miss the insert) and not later (no batch should wait out the sink's flush interval when
+// nothing more can arrive). While a backlog is read, the sink is not hurried. A step that keeps
+// failing is a stall of its partition, reported (metrics, /readyz) until it succeeds.
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -61,11 +62,11 @@ function pipeline(sink: EventSink, schemaDelayMs: number): Pipeline {
   });
 }
 
-function batch(partition: number, value: unknown): TapBatch {
+function batch(partition: number, value: unknown, caughtUp = true): TapBatch {
   return {
     topic: 'agent.tasks.x',
     partition,
-    caughtUp: true,
+    caughtUp,
     records: [record('agent.tasks.x', value, { partition })],
     heartbeat: async () => undefined,
     isActive: () => true,
@@ -78,7 +79,9 @@ test('the sink is flushed once, when the last of the concurrent batches reaches 
   const envelope = { workflow_id: 'w', task_type: 'x', payload: {} };
   // Partition 2 holds a Confluent-framed record: its decode waits 50 ms on the schema lookup.
   const framed = Buffer.concat([Buffer.from([0, 0, 0, 0, 7]), Buffer.from('x')]);
-  const handled = Promise.all([p.handle(batch(0, envelope)), p.handle(batch(1, envelope)), p.handle(batch(2, framed))]);
+  const handled = Promise.all(
+    [batch(0, envelope), batch(1, envelope), batch(2, framed)].map(async (b) => (await p.handle(b)).durable),
+  );
   await new Promise((r) => setTimeout(r, 20));
   assert.deepEqual(sink.flushes, [], 'no flush while a batch is still decoding');
   await handled;
@@ -87,7 +90,23 @@ test('the sink is flushed once, when the last of the concurrent batches reaches 
 
 test('a lone batch is flushed at once', async () => {
   const sink = new BufferingSink();
-  await pipeline(sink, 0).handle(batch(0, { workflow_id: 'w', task_type: 'x', payload: {} }));
+  await (
+    await pipeline(sink, 0).handle(batch(0, { workflow_id: 'w', task_type: 'x', payload: {} }))
+  ).durable;
+  assert.deepEqual(sink.flushes, [1]);
+});
+
+test('while a backlog is read, handing a batch over does not hurry the sink; handle returns before it holds the batch', async () => {
+  const sink = new BufferingSink();
+  const p = pipeline(sink, 0);
+  const { durable } = await p.handle(batch(0, { workflow_id: 'w', task_type: 'x', payload: {} }, false));
+  let settled = false;
+  void durable.then(() => (settled = true));
+  await new Promise((r) => setTimeout(r, 20));
+  assert.deepEqual(sink.flushes, [], 'not flushed: more of the backlog is coming');
+  assert.equal(settled, false, 'not durable before the sink wrote it');
+  p.flushNow();
+  await durable;
   assert.deepEqual(sink.flushes, [1]);
 });
 
@@ -104,7 +123,7 @@ test('a batch whose sink keeps failing is a stall of its partition and step, unt
     async close() {},
   };
   const p = pipeline(failing, 0);
-  const handled = p.handle(batch(4, { workflow_id: 'w', task_type: 'x', payload: {} }));
+  const handled = p.handle(batch(4, { workflow_id: 'w', task_type: 'x', payload: {} })).then((h) => h.durable);
   await new Promise((r) => setTimeout(r, 30));
   const [stall, ...others] = p.stalls();
   assert.deepEqual(others, []);
