@@ -1,12 +1,13 @@
 // Data flows one way (DESIGN.md): ingest → decode → correlate → detect/audit → alert/api. This test
 // reads every import in src/ and fails when a stage imports one it may not.
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join, relative, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { test } from 'node:test';
 
-const src = fileURLToPath(new URL('../../../src/', import.meta.url));
+const root = fileURLToPath(new URL('../../../', import.meta.url));
+const src = join(root, 'src');
 
 // Folder → the src folders it may import from. Of the files at src/ top level, errors.ts and
 // logger.ts are shared by all; service.ts, pipeline.ts and cli/ compose the stages and may import
@@ -54,4 +55,28 @@ test('no stage imports a stage it may not', () => {
     }
   }
   assert.deepEqual(violations, []);
+});
+
+// Project-wide checks, whose subject is no one module.
+const PROJECT_CHECKS = new Set(['architecture', 'lint']);
+
+test('every unit test is named after the module it tests (test/unit mirrors src/)', () => {
+  const unit = join(root, 'test', 'unit');
+  const strays: string[] = [];
+  for (const file of sourceFiles(unit)) {
+    const [dir, ...rest] = relative(unit, file).split(sep);
+    // A qualifier may follow the stem: detector.realistic-fleet.test.ts tests src/detect/detector.ts.
+    const stem = (rest.at(-1) ?? dir!).split('.')[0]!;
+    const candidates =
+      rest.length === 0
+        ? [join(src, `${stem}.ts`)]
+        : dir === 'fixtures'
+          ? [join(root, 'test', 'fixtures', `${stem}.ts`)]
+          : dir === 'bench'
+            ? sourceFiles(join(root, 'bench')).filter((f) => f.endsWith(`${sep}${stem}.ts`))
+            : [join(src, dir!, `${stem}.ts`)];
+    if (rest.length === 0 && PROJECT_CHECKS.has(stem)) continue;
+    if (!candidates.some((c) => existsSync(c))) strays.push(relative(root, file));
+  }
+  assert.deepEqual(strays, [], 'name each test after the module it tests (src/<stage>/<stem>.ts)');
 });

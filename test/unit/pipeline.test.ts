@@ -17,7 +17,7 @@ import {
 import { RecordDecoder } from '../../src/decode/index.js';
 import type { DlqWriter, TapBatch } from '../../src/ingest/index.js';
 import { createLogger } from '../../src/logger.js';
-import { Pipeline } from '../../src/pipeline.js';
+import { BatchAbandoned, Pipeline } from '../../src/pipeline.js';
 import { record } from '../fixtures/records.js';
 
 /** Holds every accepted batch until flushNow, like the audit writer with a long flush interval. */
@@ -134,4 +134,30 @@ test('a batch whose sink keeps failing is a stall of its partition and step, unt
   assert.ok(stall!.attempts >= 1 && stall!.since <= Date.now());
   await handled;
   assert.deepEqual(p.stalls(), [], 'nothing stalled once the sink accepted the batch');
+});
+
+test('a batch whose sink fails once it is no longer ours is abandoned: durable rejects, nothing is retried or stalled', async () => {
+  let attempts = 0;
+  const failing: EventSink = {
+    name: 'store',
+    async accept() {
+      attempts += 1;
+      throw new Error('store unavailable (injected)');
+    },
+    async close() {},
+  };
+  const p = pipeline(failing, 0);
+  let ours = true;
+  const handed = await p.handle({
+    ...batch(5, { workflow_id: 'w', task_type: 'x', payload: {} }),
+    isActive: () => ours,
+  });
+  await new Promise((r) => setTimeout(r, 30));
+  assert.equal(p.stalls().length, 1, 'retrying while the batch is ours');
+  ours = false; // a rebalance took the partition, or the tap is stopping
+  await assert.rejects(handed.durable, BatchAbandoned);
+  const tried = attempts;
+  await new Promise((r) => setTimeout(r, 300));
+  assert.equal(attempts, tried, 'no retry after the batch was abandoned');
+  assert.deepEqual(p.stalls(), [], 'an abandoned batch is no stall');
 });

@@ -15,7 +15,7 @@ function event(taskId: string, fields: Partial<AgentEvent> = {}): AgentEvent {
     timestamp: 0,
     key: null,
     headers: {},
-    agent: 'x',
+    producer: 'x',
     capability: 'x',
     workflowId: `wf-${taskId}`,
     taskId,
