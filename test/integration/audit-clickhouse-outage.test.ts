@@ -21,6 +21,7 @@ import { loadConfig } from '../../src/config/index.js';
 import { RecordDecoder } from '../../src/decode/index.js';
 import { createLogger } from '../../src/logger.js';
 import { record } from '../fixtures/records.js';
+import { withMethod } from './harness.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'aw-outage-'));
 let client: ClickHouseClient | undefined;
@@ -28,23 +29,6 @@ after(async () => {
   await client?.close();
   rmSync(dir, { recursive: true, force: true });
 });
-
-/** The real client, with its `command` (the embedded engine's inserts) replaced by `command(real, ...args)`. */
-function withCommand(
-  real: ClickHouseClient,
-  command: (
-    real: ClickHouseClient,
-    ...args: Parameters<ClickHouseClient['command']>
-  ) => ReturnType<ClickHouseClient['command']>,
-): ClickHouseClient {
-  return new Proxy(real, {
-    get(target, property, receiver) {
-      if (property === 'command') return (...args: Parameters<ClickHouseClient['command']>) => command(target, ...args);
-      const value = Reflect.get(target, property, receiver) as unknown;
-      return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
-    },
-  });
-}
 
 /** An audit writer on `client`, and `count` decoded records of `topic` (offsets 0..count-1). */
 async function writerAndEvents(client: ClickHouseClient, topic: string, count: number) {
@@ -69,7 +53,7 @@ test('inserts refused for a while: the batch waits, then every row is stored exa
   await migrate(client, { retentionDays: 0 });
   let refusals = 0;
   let refusing = true;
-  const flaky = withCommand(client, async (real, ...args) => {
+  const flaky = withMethod(client, 'command', async (real, ...args) => {
     if (refusing && args[0].query.startsWith('INSERT INTO audit_events')) {
       refusals += 1;
       throw new Error('ECONNREFUSED (injected outage)');
@@ -109,7 +93,7 @@ test('an insert that landed but whose answer was lost is retried and stored once
   try {
     await migrate(real, { retentionDays: 0 });
     let lost = 0;
-    const losing = withCommand(real, async (inner, ...args) => {
+    const losing = withMethod(real, 'command', async (inner, ...args) => {
       const result = await inner.command(...args);
       if (lost === 0 && args[0].query.startsWith('INSERT INTO audit_events')) {
         lost += 1;

@@ -7,7 +7,7 @@
 // recomputes the rows from the records in Kafka; nor does a chain-consistent row forged past the tail.
 
 import assert from 'node:assert/strict';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -23,8 +23,17 @@ import {
   type ClickHouseClient,
 } from '../../src/audit/index.js';
 import { INSERT_COLUMNS } from '../../src/audit/audit-row.js';
-import { connectedProducer, createTopics, isolatedOverrides, runId, testKafka, waitFor } from './harness.js';
-import { repoRoot, stackConfig } from './stack-env.js';
+import {
+  connectedProducer,
+  createTopics,
+  isolatedOverrides,
+  runAgentwatch,
+  runId,
+  spawnAgentwatch,
+  testKafka,
+  waitFor,
+} from './harness.js';
+import { stackConfig } from './stack-env.js';
 
 const run = runId();
 const TOPIC = `agent.tasks.audit-${run}`;
@@ -49,18 +58,6 @@ after(() => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-function env(): NodeJS.ProcessEnv {
-  const config = stackConfig();
-  return {
-    PATH: process.env.PATH ?? '',
-    KAFKA_BROKERS: config.kafka.brokers.join(','),
-    SCHEMA_REGISTRY_URL: config.schemaRegistry.url,
-    ...overrides,
-  };
-}
-
-const cli = join(repoRoot, 'dist/src/cli/main.js');
-
 /** Distinct offsets in the events file (the progress signal; the ClickHouse directory is the child's while it runs). */
 function eventsSeen(): number {
   if (!existsSync(eventsFile)) return 0;
@@ -73,7 +70,7 @@ function eventsSeen(): number {
 }
 
 function verify(...args: string[]): { code: number | null; reports: Array<Record<string, unknown>> } {
-  const result = spawnSync(process.execPath, [cli, 'verify', ...args], { env: env(), encoding: 'utf8' });
+  const result = runAgentwatch(['verify', ...args], overrides);
   return {
     code: result.status,
     reports: result.stdout
@@ -107,13 +104,13 @@ test('SIGKILL midway and restart: exactly 100,000 audit rows, every chain verifi
   }
   await producer.disconnect();
 
-  child = spawn(process.execPath, [cli, 'run'], { env: env(), stdio: ['ignore', 'ignore', 'inherit'] });
+  child = spawnAgentwatch(['run'], overrides);
   await waitFor('a third of the records in flight', () => eventsSeen() >= 30_000, 120_000);
   child.kill('SIGKILL');
   await once(child, 'exit');
   assert.ok(eventsSeen() < RECORDS, 'killed midway');
 
-  child = spawn(process.execPath, [cli, 'run'], { env: env(), stdio: ['ignore', 'ignore', 'inherit'] });
+  child = spawnAgentwatch(['run'], overrides);
   await waitFor('every record after the restart', () => eventsSeen() >= RECORDS, 180_000);
   child.kill('SIGTERM'); // a clean stop flushes the writer and publishes the last checkpoints
   const [code] = await once(child, 'exit');

@@ -2,14 +2,21 @@
 // event the sink had not durably accepted, and every offset reaches the sink at least once.
 
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import { connectedProducer, createTopics, isolatedOverrides, runId, testKafka, waitFor } from './harness.js';
-import { repoRoot, stackConfig } from './stack-env.js';
+import {
+  connectedProducer,
+  createTopics,
+  isolatedOverrides,
+  runId,
+  spawnAgentwatch,
+  testKafka,
+  waitFor,
+} from './harness.js';
 
 const run = runId();
 const TOPIC = `agent.tasks.crash-${run}`;
@@ -38,17 +45,7 @@ after(() => {
 });
 
 function startAgentwatch(extra: Record<string, string> = {}): ChildProcess {
-  const config = stackConfig();
-  return spawn(process.execPath, [join(repoRoot, 'dist/src/cli/main.js'), 'run'], {
-    env: {
-      PATH: process.env.PATH ?? '',
-      KAFKA_BROKERS: config.kafka.brokers.join(','),
-      SCHEMA_REGISTRY_URL: config.schemaRegistry.url,
-      ...overrides,
-      ...extra,
-    },
-    stdio: ['ignore', 'ignore', 'inherit'],
-  });
+  return spawnAgentwatch(['run'], { ...overrides, ...extra });
 }
 
 /** (partition → offsets) of the events in the file; a line torn by the kill is skipped. */

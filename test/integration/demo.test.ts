@@ -6,14 +6,13 @@
 // and its directory (log, audit store) is kept.
 
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import { waitFor } from './harness.js';
-import { repoRoot, stackConfig } from './stack-env.js';
+import { spawnAgentwatch, waitFor } from './harness.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'aw-demo-'));
 let demo: ChildProcess | undefined;
@@ -60,23 +59,16 @@ function detectionTrace(): string {
 }
 
 test('the demo shows both faults as alerts for the right agents, then stops cleanly on Ctrl-C', async () => {
-  const config = stackConfig();
-  const child = (demo = spawn(process.execPath, [join(repoRoot, 'dist/src/cli/main.js'), 'demo'], {
-    env: {
-      PATH: process.env.PATH ?? '',
-      KAFKA_BROKERS: config.kafka.brokers.join(','),
-      SCHEMA_REGISTRY_URL: config.schemaRegistry.url,
-      AGENTWATCH_DEMO_DIR: dir,
-      API_PORT: '0',
-      LOG_LEVEL: 'debug',
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  }));
+  const child = (demo = spawnAgentwatch(['demo'], { AGENTWATCH_DEMO_DIR: dir, API_PORT: '0', LOG_LEVEL: 'debug' }, [
+    'ignore',
+    'pipe',
+    'pipe',
+  ]));
   let out = '';
-  child.stdout.on('data', (chunk: Buffer) => {
+  child.stdout!.on('data', (chunk: Buffer) => {
     out += chunk.toString();
   });
-  child.stderr.on('data', (chunk: Buffer) => {
+  child.stderr!.on('data', (chunk: Buffer) => {
     out += chunk.toString();
   });
   const exited = once(child, 'exit');

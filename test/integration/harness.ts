@@ -1,6 +1,8 @@
 // Shared pieces of the integration tests: unique names per run, topic creation, a collecting sink,
-// polling with a deadline, and the real agentwatch Service started in-process against the stack.
+// polling with a deadline, the real agentwatch Service started in-process against the stack, the
+// agentwatch CLI spawned as a process of its own (to be killed), and a real client wrapped to fail.
 
+import { spawn, spawnSync, type ChildProcess, type SpawnSyncReturns, type StdioOptions } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -11,7 +13,7 @@ import type { AgentEvent } from '../../src/decode/index.js';
 import { createKafka } from '../../src/ingest/index.js';
 import { createLogger } from '../../src/logger.js';
 import { Service } from '../../src/service.js';
-import { stackConfig } from './stack-env.js';
+import { repoRoot, stackConfig } from './stack-env.js';
 
 export function runId(): string {
   return randomUUID().slice(0, 8);
@@ -89,4 +91,55 @@ export async function startService(overrides: Record<string, string>, sinks: Eve
     createLogger((process.env.TEST_LOG_LEVEL as 'warn' | undefined) ?? 'warn'),
     { extraSinks: sinks },
   );
+}
+
+/** The agentwatch CLI as built. */
+export const AGENTWATCH_CLI = join(repoRoot, 'dist/src/cli/main.js');
+
+/** A spawned agentwatch's environment: PATH, the stack's broker and registry, then `overrides` (nothing else inherited). */
+export function agentwatchEnv(overrides: Record<string, string> = {}): NodeJS.ProcessEnv {
+  const config = stackConfig();
+  return {
+    PATH: process.env.PATH ?? '',
+    KAFKA_BROKERS: config.kafka.brokers.join(','),
+    SCHEMA_REGISTRY_URL: config.schemaRegistry.url,
+    ...overrides,
+  };
+}
+
+/** Starts `agentwatch <args>` as a process of its own, with agentwatchEnv(overrides). */
+export function spawnAgentwatch(
+  args: readonly string[],
+  overrides: Record<string, string> = {},
+  stdio: StdioOptions = ['ignore', 'ignore', 'inherit'],
+): ChildProcess {
+  return spawn(process.execPath, [AGENTWATCH_CLI, ...args], { env: agentwatchEnv(overrides), stdio });
+}
+
+/** Runs `agentwatch <args>` to the end (verify, check), with agentwatchEnv(overrides). */
+export function runAgentwatch(
+  args: readonly string[],
+  overrides: Record<string, string> = {},
+): SpawnSyncReturns<string> {
+  return spawnSync(process.execPath, [AGENTWATCH_CLI, ...args], { env: agentwatchEnv(overrides), encoding: 'utf8' });
+}
+
+/**
+ * A real client whose method `name` is replaced by `replacement(real, ...args)`; every other member
+ * is the real one's. For faults the real service cannot be made to show on demand (a refused or
+ * lost insert inside this process).
+ */
+export function withMethod<T extends object, K extends keyof T>(
+  real: T,
+  name: K,
+  replacement: T[K] extends (...args: infer A) => infer R ? (real: T, ...args: A) => R : never,
+): T {
+  return new Proxy(real, {
+    get(target, property, receiver) {
+      if (property === name)
+        return (...args: unknown[]) => (replacement as (...a: unknown[]) => unknown)(target, ...args);
+      const value = Reflect.get(target, property, receiver) as unknown;
+      return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+    },
+  });
 }

@@ -2,35 +2,29 @@
 // loop. It must stay up until SIGTERM, then close what it opened and exit 0.
 
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { once } from 'node:events';
 import { createInterface } from 'node:readline';
 import { after, test } from 'node:test';
-import { repoRoot, stackConfig } from './stack-env.js';
+import { runAgentwatch, spawnAgentwatch } from './harness.js';
 
 const dataDir = mkdtempSync(join(tmpdir(), 'aw-run-'));
 after(() => rmSync(dataDir, { recursive: true, force: true }));
 
 test('agentwatch run stays up until SIGTERM, then exits 0 after closing', async () => {
-  const config = stackConfig();
-  const env = {
-    PATH: process.env.PATH ?? '',
-    KAFKA_BROKERS: config.kafka.brokers.join(','),
-    SCHEMA_REGISTRY_URL: config.schemaRegistry.url,
+  const overrides = {
     CLICKHOUSE_DATA_DIR: dataDir,
     API_PORT: '0',
     // The lifecycle only: on the shared test broker, the watch of the agents' consumer groups would
     // page other tests' stopped groups, and their alerts could be logged while shutting down.
     GROUP_WATCH_INTERVAL_MS: '0',
   };
-  const cli = join(repoRoot, 'dist/src/cli/main.js');
-  const child = spawn(process.execPath, [cli, 'run'], { env, stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawnAgentwatch(['run'], overrides, ['ignore', 'pipe', 'inherit']);
   const exited = once(child, 'exit');
   const messages: string[] = [];
-  const lines = createInterface({ input: child.stdout });
+  const lines = createInterface({ input: child.stdout! });
   const running = new Promise<void>((resolve, reject) => {
     lines.on('line', (line) => {
       const entry = JSON.parse(line) as { msg: string; component?: string };
@@ -45,10 +39,7 @@ test('agentwatch run stays up until SIGTERM, then exits 0 after closing', async 
 
   // A full dependency check from a second process takes a few hundred milliseconds; the service
   // must still be there afterwards.
-  const check = spawnSync(process.execPath, [cli, 'check'], {
-    env: { ...env, CLICKHOUSE_DATA_DIR: join(dataDir, 'check') },
-    encoding: 'utf8',
-  });
+  const check = runAgentwatch(['check'], { ...overrides, CLICKHOUSE_DATA_DIR: join(dataDir, 'check') });
   assert.equal(check.status, 0, check.stderr);
   assert.match(check.stdout, /"ok":true/);
   assert.equal(child.exitCode, null, `agentwatch run exited on its own: ${messages.join(' | ')}`);
