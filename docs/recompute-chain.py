@@ -34,7 +34,7 @@ def row_bytes(r):
            struct.pack("<q", int(r["prev_offset"])), struct.pack("<q", int(r["ts"])), string(b64(r["key_base64"])),
            varint(len(r["headers_base64"]))]
     out += [string(name) + string(b64(value)) for name, value in r["headers_base64"]]
-    for column in ("agent", "capability", "workflow_id", "task_id", "message_id", "context_id", "rpc_id",
+    for column in ("producer", "capability", "workflow_id", "task_id", "message_id", "context_id", "rpc_id",
                    "method", "step", "kind", "state", "error_type"):
         out.append(string(r[column]))
     out += [struct.pack("<H", int(r["attempt"])), struct.pack("<I", int(r["payload_bytes"])), string(r["encoding"]),

@@ -120,7 +120,7 @@ async function measure() {
       return (
         await searchAudit(
           client,
-          { agent: `agent-${random(200)}`, kind: 'error', from: day, to: day + 86_400_000 },
+          { producer: `agent-${random(200)}`, kind: 'error', from: day, to: day + 86_400_000 },
           { limit: 100 },
           limits,
         )

@@ -85,10 +85,14 @@ export async function buildApi(context: ApiContext, logger: Logger): Promise<Fas
   app.setErrorHandler((error: FastifyError | ApiError, request, reply) => {
     if (error instanceof ApiError) return sendError(reply, error.code, error.message);
     if ('validation' in error && error.validation !== undefined) {
+      const where = error.validationContext ?? 'request';
+      const unknown = error.validation.find((v) => v.keyword === 'additionalProperties')?.params.additionalProperty;
+      if (typeof unknown === 'string')
+        return sendError(reply, 'AW_API_BAD_REQUEST', unknownParameter(where, unknown, request.url));
       return sendError(
         reply,
         'AW_API_BAD_REQUEST',
-        `${error.validationContext ?? 'request'} ${error.message.replace(/^(querystring|params|body)\s*/, '')}`,
+        `${where} ${error.message.replace(/^(querystring|params|body)\s*/, '')}`,
       );
     }
     if (error.statusCode !== undefined && error.statusCode >= 400 && error.statusCode < 500) {
@@ -123,4 +127,12 @@ export async function buildApi(context: ApiContext, logger: Logger): Promise<Fas
   alertRoutes(app, context);
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
   return app;
+}
+
+/** The 400 message for a parameter a route does not take, with the one to use where a name changed. */
+function unknownParameter(where: string, name: string, url: string): string {
+  const message = `${where} has a parameter this route does not take: '${name}'`;
+  if (name === 'agent' && url.startsWith('/v1/audit/'))
+    return `${message}. Audit records are filtered by 'capability' (what detection calls the agent) or 'producer' (the agent that sent the record).`;
+  return `${message}.`;
 }

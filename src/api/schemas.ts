@@ -25,7 +25,7 @@ const text = { type: 'string', minLength: 1, maxLength: 512 } as const;
 export const auditFilterProperties = {
   workflowId: { ...text, description: 'workflow id' },
   taskId: { ...text, description: 'A2A task id (a2a.task.id)' },
-  agent: { ...text, description: 'agent (producer, else capability)' },
+  producer: { ...text, description: 'the agent that produced the record, as it names itself (else the capability)' },
   capability: { ...text, description: 'task type / capability' },
   topic: { ...text, description: 'Kafka topic' },
   kind: { type: 'string', enum: [...EVENT_KINDS] },
@@ -39,7 +39,7 @@ const auditRecordProperties = {
   topic: { type: 'string' },
   partition: { type: 'integer' },
   offset: { type: 'string' },
-  agent: { type: 'string' },
+  producer: { type: 'string' },
   capability: { type: 'string' },
   workflow_id: { type: 'string' },
   task_id: { type: 'string' },

@@ -9,7 +9,8 @@ import { clickhouseTime } from './audit-row.js';
 export interface AuditFilter {
   workflowId?: string | undefined;
   taskId?: string | undefined;
-  agent?: string | undefined;
+  /** The record's producer (audit_events.producer), not a detection agent. */
+  producer?: string | undefined;
   capability?: string | undefined;
   topic?: string | undefined;
   kind?: string | undefined;
@@ -40,7 +41,7 @@ export interface AuditCursor {
  * returned as base64, as version 1 stored it.
  */
 export const AUDIT_COLUMNS = `toUnixTimestamp64Milli(a.ts) AS ts_ms, a.topic AS topic, a.partition AS partition,
-  toString(a.offset) AS offset_text, agent, capability, workflow_id, task_id, message_id, context_id, rpc_id, method,
+  toString(a.offset) AS offset_text, producer, capability, workflow_id, task_id, message_id, context_id, rpc_id, method,
   step, kind, state, error_type,
   if(a.chain_version >= 2 AND o_found = 1, tupleElement(o_outcome, 4), a.attempt) AS attempt,
   payload_bytes, encoding, schema_id, parse_error, dlq_reason,
@@ -58,7 +59,7 @@ export const AUDIT_COLUMNS = `toUnixTimestamp64Milli(a.ts) AS ts_ms, a.topic AS 
 export const CHAIN_COLUMNS = `topic, partition, toString(offset) AS offset, toString(prev_offset) AS prev_offset,
   toUnixTimestamp64Milli(ts) AS ts, base64Encode(key) AS key_base64,
   arrayMap((name, value) -> [name, base64Encode(value)], mapKeys(headers), mapValues(headers)) AS headers_base64,
-  agent, capability, workflow_id, task_id, message_id, context_id, rpc_id, method, step, kind, state, error_type,
+  producer, capability, workflow_id, task_id, message_id, context_id, rpc_id, method, step, kind, state, error_type,
   attempt, payload_bytes, encoding, schema_id, parse_error, dlq_reason, base64Encode(payload) AS payload_base64,
   payload_encoding, latency_ms, retries, timed_out, prev_hash, hash, chain_version`;
 
@@ -80,7 +81,7 @@ export interface AuditRecord {
   topic: string;
   partition: number;
   offset: string;
-  agent: string;
+  producer: string;
   capability: string;
   workflow_id: string;
   task_id: string;
@@ -114,7 +115,7 @@ export interface AuditRecord {
  * timeline a lookup by primary key instead of a join (bench/queries: p50 41 -> 10 ms).
  */
 const PAGE_COLUMNS = `toUnixTimestamp64Milli(a.ts) AS ts_ms, a.topic AS topic, a.partition AS partition,
-  toString(a.offset) AS offset_text, agent, capability, workflow_id, task_id, message_id, context_id, rpc_id, method,
+  toString(a.offset) AS offset_text, producer, capability, workflow_id, task_id, message_id, context_id, rpc_id, method,
   step, kind, state, error_type, attempt, payload_bytes, encoding, schema_id, parse_error, dlq_reason, latency_ms, retries,
   timed_out, key, headers, if(a.payload_encoding = 'bytes', base64Encode(a.payload), a.payload) AS payload,
   if(a.payload_encoding = 'bytes', 'base64', a.payload_encoding) AS payload_encoding, hash, chain_version`;
@@ -188,7 +189,7 @@ function where(filter: AuditFilter): { sql: string; params: Record<string, unkno
   };
   equal('workflow_id', 'workflowId', filter.workflowId);
   equal('task_id', 'taskId', filter.taskId);
-  equal('agent', 'agent', filter.agent);
+  equal('producer', 'producer', filter.producer);
   equal('capability', 'capability', filter.capability);
   equal('topic', 'topic', filter.topic);
   equal('kind', 'kind', filter.kind);

@@ -34,7 +34,7 @@ export const HASHED_COLUMNS = [
   ['ts', "DateTime64(3, 'UTC')"],
   ['key', 'String'],
   ['headers', 'Map(String, String)'],
-  ['agent', 'LowCardinality(String)'],
+  ['producer', 'LowCardinality(String)'],
   ['capability', 'LowCardinality(String)'],
   ['workflow_id', 'String'],
   ['task_id', 'String'],
@@ -108,7 +108,8 @@ export interface AuditRowValues {
   key: Uint8Array;
   /** Header names and value bytes, sorted by name (UTF-8 byte order); a repeated name's values in record order. */
   headers: ReadonlyArray<readonly [string, Uint8Array]>;
-  agent: string;
+  /** The agent that produced the record, as it names itself, else the capability (AgentEvent.producer). */
+  producer: string;
   capability: string;
   workflow_id: string;
   task_id: string;
@@ -148,7 +149,7 @@ export function writeHashedColumns(out: RowBinaryWriter, row: AuditRowValues): v
     out.string(name);
     out.stringBytes(value);
   }
-  out.string(row.agent);
+  out.string(row.producer);
   out.string(row.capability);
   out.string(row.workflow_id);
   out.string(row.task_id);
@@ -209,7 +210,7 @@ export function auditRowValues(event: AgentEvent, prevOffset: string, redact: Re
     ts: event.timestamp,
     key: event.keyBytes !== undefined ? (event.keyBytes ?? EMPTY) : event.key === null ? EMPTY : Buffer.from(event.key),
     headers: headerPairs(event),
-    agent: event.agent,
+    producer: event.producer,
     capability: event.capability,
     workflow_id: event.workflowId ?? '',
     task_id: event.taskId ?? '',

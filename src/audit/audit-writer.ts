@@ -103,7 +103,7 @@ export const OUTCOME_COLUMNS = [
   'ts',
   'workflow_id',
   'task_id',
-  'agent',
+  'producer',
   'capability',
   'kind',
   'attempt',
@@ -507,7 +507,7 @@ export class AuditWriter implements EventSink {
   private writeOutcome(
     out: RowBinaryWriter,
     now: number,
-    at: { topic: string; partition: number; offset: string; agent: string; capability: string },
+    at: { topic: string; partition: number; offset: string; producer: string; capability: string },
     workflowId: string | null,
     taskId: string | null,
     kind: string,
@@ -522,7 +522,7 @@ export class AuditWriter implements EventSink {
     out.int64(ts);
     out.string(workflowId ?? '');
     out.string(taskId ?? '');
-    out.string(at.agent);
+    out.string(at.producer);
     out.string(at.capability);
     out.string(kind);
     out.uint16(Math.min(0xffff, outcome.retries + 1));

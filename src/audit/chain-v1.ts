@@ -18,7 +18,7 @@ export interface RowV1 {
   ts: number;
   key: string;
   headers: Record<string, string>;
-  agent: string;
+  producer: string;
   capability: string;
   workflow_id: string;
   task_id: string;
@@ -52,7 +52,7 @@ export const HASHED_FIELDS_V1 = [
   'ts',
   'key',
   'headers',
-  'agent',
+  'producer',
   'capability',
   'workflow_id',
   'task_id',

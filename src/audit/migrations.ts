@@ -226,6 +226,17 @@ export const MIGRATIONS: readonly Migration[] = [
       `ALTER TABLE audit_events MODIFY SETTING non_replicated_deduplication_window = 1000`,
     ],
   },
+  {
+    version: 9,
+    name: 'audit_events and task_outcomes: agent is the producer',
+    statements: [
+      // "agent" means one thing across agentwatch: what detection scores (a capability, or one of
+      // its workers). The record's own sender is its producer. A rename changes no stored value, so
+      // no hash (a row's bytes are its values; the skip index keeps its name agent_set).
+      `ALTER TABLE audit_events RENAME COLUMN IF EXISTS agent TO producer`,
+      `ALTER TABLE task_outcomes RENAME COLUMN IF EXISTS agent TO producer`,
+    ],
+  },
 ];
 
 /** The TTL clause: keep forever (0) or N days after `column` (ingested_at for audit_events). */

@@ -92,7 +92,7 @@ function readStoredRow(reader: RowBinaryReader): StoredRow {
     ts,
     key,
     headers,
-    agent: reader.string(),
+    producer: reader.string(),
     capability: reader.string(),
     workflow_id: reader.string(),
     task_id: reader.string(),

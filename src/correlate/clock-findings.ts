@@ -25,12 +25,12 @@ export class ClockFindings {
 
   record(event: AgentEvent, skew: ClockSkew, wall: number): void {
     this.totals[skew] += 1;
-    const key = `${event.agent}\u0000${event.topic}`;
+    const key = `${event.producer}\u0000${event.topic}`;
     let finding = this.byProducer.get(key);
     if (finding === undefined) {
       finding = {
         kind: 'clock_skew',
-        producer: event.agent,
+        producer: event.producer,
         topic: event.topic,
         ahead: 0,
         behind: 0,

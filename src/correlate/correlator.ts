@@ -37,7 +37,8 @@ export interface CorrelatorOptions {
 export interface TaskRef {
   taskId: string | null;
   workflowId: string | null;
-  agent: string;
+  /** Who sent the request (AgentEvent.producer). */
+  producer: string;
   capability: string;
   topic: string;
   partition: number;
@@ -99,8 +100,8 @@ interface FinishedTask {
 
 interface PendingAnswer {
   answeredAt: number;
-  /** The agent that sent it. */
-  agent: string;
+  /** The agent that sent it (AgentEvent.producer). */
+  producer: string;
   /** Every key the answer is filed under, to remove them together. */
   keys: string[];
   /** Its task was already answered: unclaimed, it is a duplicate answer rather than an orphan. */
@@ -190,7 +191,7 @@ export class Correlator {
       this.counters.answered += 1;
       this.counters.answersBeforeRequests += 1;
       event.latencyMs = Math.max(0, early.answeredAt - event.timestamp);
-      event.answeredBy = early.agent;
+      event.answeredBy = early.producer;
       if (early.answeredAt > event.timestamp + this.options.taskTtlMs) {
         // Answered after its deadline, read in the other order: still a timeout.
         this.counters.timeouts += 1;
@@ -213,7 +214,7 @@ export class Correlator {
       key,
       taskId: event.taskId,
       workflowId: event.workflowId,
-      agent: event.agent,
+      producer: event.producer,
       capability: event.capability,
       topic: event.topic,
       partition: event.partition,
@@ -269,7 +270,7 @@ export class Correlator {
   }
 
   private onAnswer(event: AgentEvent): void {
-    event.answeredBy = event.agent;
+    event.answeredBy = event.producer;
     const keys = answerKeys(event);
     for (const key of keys) {
       const pending = this.inFlight.get(key);
@@ -312,7 +313,7 @@ export class Correlator {
         const ownKeys = correlationKeys(event);
         // Later than the answer it already got: perhaps the answer to a retry not read yet.
         if (finished.answeredAt !== null && event.timestamp > finished.answeredAt && ownKeys.length > 0)
-          this.addPending({ answeredAt: event.timestamp, agent: event.agent, keys: ownKeys, afterAnswer: true });
+          this.addPending({ answeredAt: event.timestamp, producer: event.producer, keys: ownKeys, afterAnswer: true });
         else this.counters.duplicateAnswers += 1;
       } else {
         // Answered after it timed out (or was evicted): still a latency, and flagged.
@@ -330,7 +331,7 @@ export class Correlator {
       this.counters.orphanAnswers += 1;
       return;
     }
-    this.addPending({ answeredAt: event.timestamp, agent: event.agent, keys: ownKeys, afterAnswer: false });
+    this.addPending({ answeredAt: event.timestamp, producer: event.producer, keys: ownKeys, afterAnswer: false });
   }
 
   private expire(now: number): TaskTimeout[] {
@@ -400,7 +401,7 @@ function timeoutOf(task: TaskRef, requestedAt: number, expiredAt: number, attemp
   return {
     taskId: task.taskId,
     workflowId: task.workflowId,
-    agent: task.agent,
+    producer: task.producer,
     capability: task.capability,
     topic: task.topic,
     partition: task.partition,

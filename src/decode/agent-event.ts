@@ -54,8 +54,11 @@ export type DlqReason = (typeof DLQ_REASONS)[number];
 /** The Kafka coordinates, key, headers and original value come from the record (KafkaRecord). */
 export interface AgentEvent extends KafkaRecord {
   // Agent semantics (OpenTelemetry names in comments where they exist)
-  /** The agent the event belongs to: the producer when it names itself, else the capability. */
-  agent: string;
+  /**
+   * The agent that produced the record, as it names itself (payload or header), else the capability.
+   * Not the detection's agent, which is a capability or one of its workers (see detect/).
+   */
+  producer: string;
   /** Task type / capability (from the topic agent.<kind>.<capability>, else the payload). */
   capability: string;
   workflowId: string | null;

@@ -191,7 +191,7 @@ function buildEvent(record: KafkaRecord, semantics: Semantics, encoding: Encodin
     keyBytes: record.keyBytes,
     headers,
     headerPairs: record.headerPairs,
-    agent: producer ?? capability,
+    producer: producer ?? capability,
     capability,
     workflowId: semantics.workflowId ?? headers['workflow-id'] ?? (semantics.kind === 'unknown' ? null : record.key),
     taskId: semantics.taskId ?? headers['a2a-task-id'] ?? null,

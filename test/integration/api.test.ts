@@ -432,7 +432,7 @@ describe('bad input and injection', () => {
       'wf-1) OR (1=1',
     ];
     for (const attack of attacks) {
-      for (const filter of ['workflowId', 'taskId', 'agent', 'capability', 'topic']) {
+      for (const filter of ['workflowId', 'taskId', 'producer', 'capability', 'topic']) {
         const response = await call(`/v1/audit/events?${filter}=${encodeURIComponent(attack)}`, KEYS.auditor);
         assert.equal(response.status, 200, `${filter}=${attack}: ${JSON.stringify(response.body)}`);
         assert.deepEqual(response.body.records, [], `${filter}=${attack} matched rows`);

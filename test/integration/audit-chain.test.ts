@@ -393,7 +393,7 @@ describe('the audit chain, version 2, on the embedded engine', () => {
         ts: T0 + offset,
         key: 'wf-1',
         headers: { a: '1' },
-        agent: 'x',
+        producer: 'x',
         capability: 'x',
         workflow_id: 'wf-1',
         task_id: `t${offset}`,

@@ -35,7 +35,7 @@ test('after read-only API queries, the audit writer still inserts', async () => 
   client = await createClickHouseClient({ ...loadConfig({}).clickhouse, dataDir: dir });
   await migrate(client, { retentionDays: 0 });
   const limits = { timeoutMs: 5_000, maxRows: 100 };
-  await searchAudit(client, { agent: 'x' }, { limit: 10 }, limits);
+  await searchAudit(client, { producer: 'x' }, { limit: 10 }, limits);
   await searchAnomalies(client, {}, 10, limits);
   await verifyPartition(client, { topic: 'none', partition: 0 });
 

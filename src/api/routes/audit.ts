@@ -20,7 +20,7 @@ function filterOf(query: FilterQuery): AuditFilter {
   return {
     workflowId: query.workflowId,
     taskId: query.taskId,
-    agent: query.agent,
+    producer: query.producer,
     capability: query.capability,
     topic: query.topic,
     kind: query.kind,

@@ -117,6 +117,20 @@ describe('API edges, every route', () => {
     });
   }
 
+  test("a parameter a route does not take is a 400 naming it; the audit store's old `agent` says what to use", async () => {
+    const message = async (url: string) =>
+      (
+        (await app.inject({ method: 'GET', url, headers: { authorization: `Bearer ${KEYS.admin}` } })).json() as {
+          error: { message: string };
+        }
+      ).error.message;
+    assert.equal(
+      await message('/v1/agents?unknown=1'),
+      "querystring has a parameter this route does not take: 'unknown'.",
+    );
+    assert.match(await message('/v1/audit/events?agent=summarize'), /'agent'.*'capability'.*'producer'/);
+  });
+
   test('an unknown route is a 404 with its code; health needs no key', async () => {
     assert.deepEqual(await call('GET', '/v1/nothing-here', KEYS.admin), { status: 404, code: 'AW_API_NOT_FOUND' });
     assert.equal((await call('GET', '/healthz')).status, 200);

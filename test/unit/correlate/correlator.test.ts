@@ -16,7 +16,7 @@ function event(kind: AgentEvent['kind'], at: number, ids: Partial<AgentEvent> = 
     timestamp: at,
     key: null,
     headers: {},
-    agent: 'x',
+    producer: 'x',
     capability: 'x',
     workflowId: null,
     taskId: null,

@@ -47,7 +47,7 @@ describe('the task envelope (JSON)', () => {
     assert.equal(event.encoding, 'json');
     assert.equal(event.kind, 'request');
     assert.equal(event.capability, 'summarize');
-    assert.equal(event.agent, 'summarize');
+    assert.equal(event.producer, 'summarize');
     assert.equal(event.workflowId, 'wf-9');
     assert.equal(event.taskId, 't-1');
     assert.equal(event.parseError, null);
@@ -77,7 +77,7 @@ describe('the task envelope (JSON)', () => {
       ),
     );
     assert.equal(b.attempt, 3);
-    assert.equal(b.agent, 'dispatcher-1');
+    assert.equal(b.producer, 'dispatcher-1');
   });
 });
 
