@@ -4,7 +4,7 @@
 
 import { cpus, totalmem } from 'node:os';
 import { parseArgs } from 'node:util';
-import { stackConfig } from '../test/integration/stack-env.js';
+import { stackConfig } from './local-stack.js';
 import { runChild } from './child.js';
 import { endToEnd, type ReaderResult } from './e2e/end-to-end.js';
 

@@ -11,14 +11,14 @@
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../../src/config/index.js';
 import {
-  FLEET_FAULT_KINDS,
+  FAULT_KINDS,
   fleetProfiles,
   generateFleet,
   randomFaultPlan,
-  type FleetFaultKind,
-} from '../../test/fixtures/realistic-fleet.js';
-import { replayFleet, type ReadMode } from '../../test/fixtures/fleet-replay.js';
-import { seededRandom } from '../../test/fixtures/random.js';
+  type FaultKind,
+  seededRandom,
+} from '../../src/sim/index.js';
+import { replayFleet, type ReadMode } from './fleet-replay.js';
 import { evaluate, type FaultOutcome } from './evaluate.js';
 
 const { values } = parseArgs({
@@ -36,7 +36,7 @@ const modes: ReadMode[] = values.mode === 'both' ? ['backlog', 'live'] : [values
 // Detection options come from the environment (DETECT_*), so that variants can be compared.
 const config = loadConfig(process.env);
 const W = config.detect.windowMs;
-const KINDS: FleetFaultKind[] = FLEET_FAULT_KINDS.filter((k) => k !== 'latency-drift');
+const KINDS: FaultKind[] = FAULT_KINDS.filter((k) => k !== 'latency-drift');
 
 const pct = (x: number) => `${(100 * x).toFixed(1)} %`;
 const median = (xs: number[]) => {

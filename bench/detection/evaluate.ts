@@ -18,12 +18,7 @@
 // - A fault's windows: the windows that overlap [fault start, fault end).
 // - A clean window of a capability: one that overlaps no span of a fault on that capability.
 
-import {
-  tailFaultShareBeyond,
-  type FleetFault,
-  type FleetFaultKind,
-  type FleetProfile,
-} from '../../test/fixtures/realistic-fleet.js';
+import { tailFaultShareBeyond, type FleetFault, type FaultKind, type FleetProfile } from '../../src/sim/index.js';
 
 export interface EvaluatedAlert {
   /** A capability or a worker name. */
@@ -86,7 +81,7 @@ export const SLOWED_BEYOND_TTL_SHARE = 0.25;
 export const GRACE_WINDOWS = 5;
 
 /** Which top feature counts as right for each fault kind (feature names of src/detect/features.ts). */
-export const EXPECTED_FEATURES: Record<FleetFaultKind, RegExp> = {
+export const EXPECTED_FEATURES: Record<FaultKind, RegExp> = {
   'latency-x4': /^latency_p(50|95)$/,
   'tail-latency': /^latency_p95$|tail/, // or timeout_rate when the slowed attempts outlast the TTL (evaluate)
   'error-rate': /^failure_rate$/,

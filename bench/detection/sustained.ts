@@ -11,7 +11,7 @@ import { PassThrough, Writable } from 'node:stream';
 import { parseArgs } from 'node:util';
 import { runScore } from '../../src/cli/score-command.js';
 import { loadConfig } from '../../src/config/index.js';
-import { seededRandom } from '../../test/fixtures/random.js';
+import { seededRandom } from '../../src/sim/index.js';
 
 const { values } = parseArgs({
   options: { seeds: { type: 'string', default: '5' }, d: { type: 'string', default: '6' } },

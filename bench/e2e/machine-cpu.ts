@@ -2,7 +2,7 @@
 // agentwatch, the embedded engine's threads and the broker share the same CPUs.
 
 import { existsSync, readFileSync } from 'node:fs';
-import { repoRoot } from '../../test/integration/stack-env.js';
+import { repoRoot } from '../local-stack.js';
 
 const TICKS_PER_SECOND = 100; // USER_HZ on Linux
 

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { createKafka } from '../../src/ingest/index.js';
 import { createLogger } from '../../src/logger.js';
 import { Service } from '../../src/service.js';
-import { stackConfig } from '../../test/integration/stack-env.js';
+import { stackConfig } from '../local-stack.js';
 import { progress } from '../child.js';
 
 const STALL_MS = 120_000;

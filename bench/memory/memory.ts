@@ -19,7 +19,7 @@ import { Detector, DetectorSink } from '../../src/detect/index.js';
 import { DlqWriter, createKafka } from '../../src/ingest/index.js';
 import { createLogger } from '../../src/logger.js';
 import { Pipeline } from '../../src/pipeline.js';
-import { stackConfig } from '../../test/integration/stack-env.js';
+import { stackConfig } from '../local-stack.js';
 import { progress } from '../child.js';
 
 const AGENTS = 10_000;

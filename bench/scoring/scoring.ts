@@ -9,8 +9,8 @@
 import { loadConfig } from '../../src/config/index.js';
 import { Detector } from '../../src/detect/detector.js';
 import { WindowScorer } from '../../src/detect/window-scorer.js';
-import { fleetTraffic } from '../../test/fixtures/fleet-traffic.js';
-import { seededRandom } from '../../test/fixtures/random.js';
+import { correlatedInOrder } from '../detection/fleet-replay.js';
+import { generateFleet, seededRandom } from '../../src/sim/index.js';
 
 export interface ScorerFigure {
   d: number;
@@ -68,7 +68,8 @@ function scorerFigure(d: number, learn: boolean): ScorerFigure {
 }
 
 function upkeepFigure(): { events: number; windowsScored: number; nsPerEvent: number } {
-  const batches = [...fleetTraffic({ agents: 20, windowMs: 10_000, durationMs: 7_200_000, seed: 1 })];
+  const run = generateFleet({ seed: 1, capabilities: 20, durationMs: 7_200_000 });
+  const batches = correlatedInOrder(run.events, 10_000);
   const events = batches.reduce((n, b) => n + b.events.length + b.timeouts.length, 0);
   const once = () => {
     const detector = new Detector(loadConfig({}).detect);

@@ -32,8 +32,8 @@ export function demoScenario(options: DemoOptions): Scenario {
   // Warm-up is 30 windows (5 min of event time); the faults come after it.
   const at = (fraction: number) => Math.round(options.durationMs * fraction);
   scenario.faults = [
-    { kind: 'latency-spike', agent: 'summarize', atMs: at(0.45), durationMs: at(0.3) },
-    { kind: 'payload-bloat', agent: 'extract', atMs: at(0.65), durationMs: at(0.3) },
+    { kind: 'latency-x4', agent: 'summarize', atMs: at(0.45), durationMs: at(0.3) },
+    { kind: 'payload-x6', agent: 'extract', atMs: at(0.65), durationMs: at(0.3) },
   ];
   return scenario;
 }

@@ -10,7 +10,7 @@ import { parseScoreArguments, runScore, SCORE_USAGE } from './score-command.js';
 import { parseVerifyArguments, runVerify, VERIFY_USAGE } from './verify-command.js';
 import { parseSimulateArguments, runSimulate, SIMULATE_USAGE } from './simulate-command.js';
 import { runDemo } from './demo-command.js';
-import { parseDuration } from '../sim/index.js';
+import { FAULT_EFFECTS, FAULT_KINDS, parseDuration } from '../sim/index.js';
 import { createClickHouseClient, createRedactor, migrate } from '../audit/index.js';
 import { RecordDecoder, registrySchemaSource } from '../decode/index.js';
 import { createKafka } from '../ingest/index.js';
@@ -63,8 +63,8 @@ export function helpText(): string {
     '  --duration D    event time to run (e.g. 20m; default: until stopped)',
     '  --speed S       event time runs S times faster than the clock (default 1)',
     '  --rate R        workflows per second of event time (default 5)',
-    '  --fault F       KIND:AGENT:AT:DURATION, e.g. latency-spike:summarize:6m:4m; kinds: latency-spike,',
-    '                  retry-storm, payload-bloat, stuck-worker, error-burst, joint-shift (repeatable)',
+    '  --fault F       KIND:AGENT:AT:DURATION, e.g. latency-x4:summarize:6m:4m (repeatable); kinds:',
+    ...FAULT_KINDS.map((kind) => `                    ${kind.padEnd(14)} ${FAULT_EFFECTS[kind]}`),
     '  --scenario FILE JSON with the same fields (capabilities, faults, ...); flags win',
     '',
     'Usage of demo: agentwatch demo [--duration 16m] [--speed 30]   (scripts/demo.sh starts the stack first)',

@@ -29,6 +29,7 @@ import {
 import { readFileSync } from 'node:fs';
 import type { Logger } from '../logger.js';
 import { a2aSendMessage, a2aTaskCompleted } from './a2a-messages.js';
+import { lognormal, seededRandom, unseededRandom, type Random } from './random.js';
 import { activeEffects, type CapabilityProfile, type Scenario } from './scenario.js';
 
 const ENVELOPE_SCHEMA = new URL('../../../schemas/a2a-envelope.avsc', import.meta.url);
@@ -80,7 +81,7 @@ export class FleetSimulator {
     eventTimeMs: 0,
   };
   private readonly runId = randomUUID().slice(0, 8);
-  private random: () => number = Math.random;
+  private readonly random: Random;
   private finished!: () => void;
   /** Resolves when the scenario's duration has passed in event time. */
   readonly done: Promise<void> = new Promise((resolve) => {
@@ -94,7 +95,7 @@ export class FleetSimulator {
     private readonly logger: Logger,
     private readonly options: { partitions?: number; startEventTime?: number; seed?: number } = {},
   ) {
-    if (options.seed !== undefined) this.random = mulberry32(options.seed);
+    this.random = options.seed === undefined ? unseededRandom() : seededRandom(options.seed);
   }
 
   /** Event time now: the virtual clock. */
@@ -205,12 +206,8 @@ export class FleetSimulator {
   ): Promise<void> {
     let index = step;
     while (index < this.scenario.capabilities.length && attempt === 1) {
-      const share = activeEffects(
-        this.scenario.faults,
-        this.scenario.capabilities[index]!.name,
-        this.offset(),
-      ).dispatchShare;
-      if (share >= 1 || this.random() < share) break;
+      const share = activeEffects(this.scenario.faults, this.scenario.capabilities[index]!, this.offset()).rate;
+      if (share >= 1 || this.random.uniform() < share) break;
       index += 1;
     }
     const capability = this.scenario.capabilities[index];
@@ -321,15 +318,16 @@ export class FleetSimulator {
     const taskTs = Number(message.timestamp);
     const task = await this.decodeTask(capability, message.value ?? Buffer.alloc(0));
     if (task === undefined) return;
-    const effects = activeEffects(this.scenario.faults, capability.name, taskTs - this.startEvent);
-    if (effects.stuck) return; // takes the task, never answers
+    const { conditions } = activeEffects(this.scenario.faults, capability, taskTs - this.startEvent);
+    if (conditions.unanswered) return; // takes the task, never answers
+    const slowed = this.random.uniform() < conditions.tailShare ? conditions.tailMultiplier : 1;
     const latency = Math.round(
-      lognormal(this.random, capability.latencyMedianMs * effects.latency, capability.latencySigma),
+      lognormal(this.random, capability.latencyMedianMs * conditions.latencyFactor * slowed, capability.latencySigma),
     );
     await new Promise((resolve) => setTimeout(resolve, latency / this.scenario.speed));
     if (!isRunning() || this.stopped) return;
-    const failed = this.random() < (effects.failureRate ?? capability.failureRate);
-    const size = Math.round(lognormal(this.random, capability.payloadMedianBytes * effects.payload, 0.2));
+    const failed = this.random.uniform() < conditions.failureRate;
+    const size = Math.round(lognormal(this.random, capability.payloadMedianBytes * conditions.payloadFactor, 0.2));
     await this.producer.send({
       topic: `agent.results.${capability.name}`,
       messages: [
@@ -450,21 +448,4 @@ function parseAnswer(text: string): { taskId: string; ok: boolean } | undefined 
   } catch {
     return undefined;
   }
-}
-
-function lognormal(random: () => number, median: number, sigma: number): number {
-  const u = Math.max(random(), 1e-12);
-  const z = Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * random());
-  return median * Math.exp(sigma * z);
-}
-
-function mulberry32(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }

@@ -5,16 +5,14 @@
 
 import { readFileSync } from 'node:fs';
 import { AgentwatchError } from '../errors.js';
-
-export const FAULT_KINDS = [
-  'latency-spike',
-  'retry-storm',
-  'payload-bloat',
-  'stuck-worker',
-  'error-burst',
-  'joint-shift',
-] as const;
-export type FaultKind = (typeof FAULT_KINDS)[number];
+import {
+  FAULT_KINDS,
+  applyFault,
+  normalConditions,
+  rateFactor,
+  type AttemptConditions,
+  type FaultKind,
+} from './faults.js';
 
 export type WireFormat = 'a2a' | 'envelope' | 'avro';
 
@@ -97,7 +95,7 @@ export function parseDuration(text: string): number | undefined {
   return Math.round(Number(match[1]) * unit);
 }
 
-/** kind:agent:at:duration, e.g. latency-spike:summarize:6m:4m */
+/** kind:agent:at:duration, e.g. latency-x4:summarize:6m:4m */
 export function parseFault(text: string, problems: string[]): Fault | undefined {
   const [kind, agent, at, duration] = text.split(':');
   const atMs = at === undefined ? undefined : parseDuration(at);
@@ -174,30 +172,28 @@ export function scenarioError(problems: string[]): AgentwatchError {
   return new AgentwatchError('AW_CLI_USAGE', `invalid scenario:\n  - ${problems.join('\n  - ')}`);
 }
 
-/** Multipliers a capability gets at event offset `at` from the faults active then. */
+/**
+ * How an attempt of `capability` requested at event offset `at` is served, and the factor of its
+ * request rate, from the faults active on it then (faults.ts: the same effects as the generated
+ * fleet's). The simulator retries every failed attempt (up to maxAttempts), and a worker fault acts
+ * on every worker of the capability.
+ */
 export function activeEffects(
   faults: readonly Fault[],
-  agent: string,
+  capability: CapabilityProfile,
   at: number,
-): { latency: number; payload: number; failureRate: number | undefined; stuck: boolean; dispatchShare: number } {
-  const effects = {
-    latency: 1,
-    payload: 1,
-    failureRate: undefined as number | undefined,
-    stuck: false,
-    dispatchShare: 1,
+): { conditions: AttemptConditions; rate: number } {
+  const profile = {
+    failureRate: capability.failureRate,
+    retryRate: capability.failureRate,
+    latencySigma: capability.latencySigma,
   };
+  const conditions = normalConditions(profile);
+  let rate = 1;
   for (const f of faults) {
-    if (f.agent !== agent || at < f.atMs || at >= f.atMs + f.durationMs) continue;
-    if (f.kind === 'latency-spike') effects.latency *= 5;
-    else if (f.kind === 'retry-storm') effects.failureRate = 0.5;
-    else if (f.kind === 'error-burst') effects.failureRate = 0.9;
-    else if (f.kind === 'payload-bloat') effects.payload *= 20;
-    else if (f.kind === 'stuck-worker') effects.stuck = true;
-    else if (f.kind === 'joint-shift') {
-      effects.latency *= 1.6;
-      effects.dispatchShare *= 0.6;
-    }
+    if (f.agent !== capability.name || at < f.atMs || at >= f.atMs + f.durationMs) continue;
+    applyFault(conditions, f.kind, profile, (at - f.atMs) / f.durationMs, true);
+    rate *= rateFactor(f.kind);
   }
-  return effects;
+  return { conditions, rate };
 }

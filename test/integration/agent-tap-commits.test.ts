@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { before, test } from 'node:test';
 import { AgentTap, createTopicFilter, type TapBatch } from '../../src/ingest/index.js';
 import { createLogger } from '../../src/logger.js';
-import { stackConfig } from './stack-env.js';
+import { stackConfig } from '../../bench/local-stack.js';
 import { connectedProducer, createTopics, isolatedOverrides, runId, testKafka, waitFor } from './harness.js';
 
 const run = runId();

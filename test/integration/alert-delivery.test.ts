@@ -21,7 +21,7 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import type { Service } from '../../src/service.js';
 import { safeUrl } from '../../src/alert/index.js';
-import { seededRandom } from '../fixtures/random.js';
+import { seededRandom } from '../../src/sim/index.js';
 import {
   connectedProducer,
   createTopics,

@@ -11,7 +11,7 @@ import { after, before, test } from 'node:test';
 import { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
 import type { AnomalyAlert } from '../../src/detect/index.js';
 import type { Service } from '../../src/service.js';
-import { seededRandom } from '../fixtures/random.js';
+import { seededRandom } from '../../src/sim/index.js';
 import {
   connectedProducer,
   createTopics,
@@ -21,7 +21,7 @@ import {
   testKafka,
   waitFor,
 } from './harness.js';
-import { repoRoot, stackConfig } from './stack-env.js';
+import { repoRoot, stackConfig } from '../../bench/local-stack.js';
 
 const run = runId();
 const agent = `scan-${run}`;

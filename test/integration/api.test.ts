@@ -14,7 +14,7 @@ import { EXPORT_SLICE_ROWS, planExport } from '../../src/audit/index.js';
 import { NO_ALERTS } from '../fixtures/no-alerts.js';
 import { createLogger } from '../../src/logger.js';
 import type { Service } from '../../src/service.js';
-import { stackConfig } from './stack-env.js';
+import { stackConfig } from '../../bench/local-stack.js';
 import {
   connectedProducer,
   createTopics,

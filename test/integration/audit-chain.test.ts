@@ -42,7 +42,7 @@ import { loadConfig } from '../../src/config/index.js';
 import { Correlator, type TaskTimeout } from '../../src/correlate/index.js';
 import { RecordDecoder, type AgentEvent, type KafkaRecord } from '../../src/decode/index.js';
 import { createLogger } from '../../src/logger.js';
-import { repoRoot } from './stack-env.js';
+import { repoRoot } from '../../bench/local-stack.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'aw-chain-'));
 let client: ClickHouseClient;

@@ -33,7 +33,7 @@ import {
   testKafka,
   waitFor,
 } from './harness.js';
-import { stackConfig } from './stack-env.js';
+import { stackConfig } from '../../bench/local-stack.js';
 
 const run = runId();
 const TOPIC = `agent.tasks.audit-${run}`;

@@ -12,7 +12,7 @@ import type { Admin, Consumer, Producer } from 'kafkajs';
 import { GroupHealthWatch, type GroupHealth, type GroupStatus } from '../../src/ingest/group-health.js';
 import { createLogger } from '../../src/logger.js';
 import { connectedProducer, createTopics, runId, testKafka, waitFor } from './harness.js';
-import { repoRoot, stackConfig } from './stack-env.js';
+import { repoRoot, stackConfig } from '../../bench/local-stack.js';
 
 const run = runId();
 const kafka = testKafka();

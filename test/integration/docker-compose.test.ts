@@ -9,7 +9,7 @@ import { isAbsolute, join } from 'node:path';
 import { describe, test } from 'node:test';
 import { parse } from 'yaml';
 import { describeOptions, loadConfig } from '../../src/config/index.js';
-import { repoRoot } from './stack-env.js';
+import { repoRoot } from '../../bench/local-stack.js';
 
 interface ComposeService {
   image?: string;

@@ -22,7 +22,7 @@ import { loadConfig } from '../../src/config/index.js';
 import { RecordDecoder } from '../../src/decode/index.js';
 import { createLogger } from '../../src/logger.js';
 import { record } from '../fixtures/records.js';
-import { repoRoot } from './stack-env.js';
+import { repoRoot } from '../../bench/local-stack.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'aw-settings-'));
 let client: ClickHouseClient | undefined;

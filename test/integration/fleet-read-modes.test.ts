@@ -12,8 +12,14 @@ import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
 import type { AnomalyAlert } from '../../src/detect/index.js';
 import type { Service } from '../../src/service.js';
-import { fleetRecord, type FleetRecord } from '../fixtures/fleet-records.js';
-import { fleetProfiles, generateFleet, type FleetFault, type FleetRun } from '../fixtures/realistic-fleet.js';
+import {
+  fleetRecord,
+  type FleetRecord,
+  fleetProfiles,
+  generateFleet,
+  type FleetFault,
+  type FleetRun,
+} from '../../src/sim/index.js';
 import {
   CollectingSink,
   connectedProducer,

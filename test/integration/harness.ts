@@ -13,7 +13,7 @@ import type { AgentEvent } from '../../src/decode/index.js';
 import { createKafka } from '../../src/ingest/index.js';
 import { createLogger } from '../../src/logger.js';
 import { Service } from '../../src/service.js';
-import { repoRoot, stackConfig } from './stack-env.js';
+import { repoRoot, stackConfig } from '../../bench/local-stack.js';
 
 export function runId(): string {
   return randomUUID().slice(0, 8);

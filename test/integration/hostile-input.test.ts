@@ -22,7 +22,7 @@ import {
   testKafka,
   waitFor,
 } from './harness.js';
-import { stackConfig } from './stack-env.js';
+import { stackConfig } from '../../bench/local-stack.js';
 
 const run = runId();
 const TASKS = `agent.tasks.hostile-${run}`;

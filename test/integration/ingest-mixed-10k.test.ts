@@ -22,7 +22,7 @@ import {
   testKafka,
   waitFor,
 } from './harness.js';
-import { repoRoot, stackConfig } from './stack-env.js';
+import { repoRoot, stackConfig } from '../../bench/local-stack.js';
 
 const run = runId();
 const TASKS = `agent.tasks.review-${run}`; // 3 partitions: requests

@@ -8,7 +8,7 @@ import { loadConfig } from '../../src/config/index.js';
 import { isAgentwatchError } from '../../src/errors.js';
 import { createKafka, probeKafka } from '../../src/ingest/index.js';
 import { createLogger } from '../../src/logger.js';
-import { stackSasl } from './stack-env.js';
+import { stackSasl } from '../../bench/local-stack.js';
 
 const logger = createLogger('fatal');
 

@@ -16,7 +16,7 @@ import { createLogger } from '../../src/logger.js';
 import type { Service } from '../../src/service.js';
 import { DEFAULT_CAPABILITIES, FleetSimulator, type Scenario } from '../../src/sim/index.js';
 import { connectedProducer, isolatedOverrides, runId, startService, testKafka, waitFor } from './harness.js';
-import { repoRoot, stackConfig } from './stack-env.js';
+import { repoRoot, stackConfig } from '../../bench/local-stack.js';
 
 const run = runId();
 const name = (capability: string) => `${capability}-${run}`;
@@ -42,7 +42,7 @@ before(async () => {
     workflowsPerSecond: 2,
     maxAttempts: 3,
     capabilities: DEFAULT_CAPABILITIES.map((c) => ({ ...c, name: name(c.name) })),
-    faults: [{ kind: 'latency-spike', agent: name('summarize'), atMs: 6 * 60_000, durationMs: 3 * 60_000 }],
+    faults: [{ kind: 'latency-x4', agent: name('summarize'), atMs: 6 * 60_000, durationMs: 3 * 60_000 }],
   };
   const startEventTime = Date.now() - scenario.durationMs;
   simulator = new FleetSimulator(

@@ -10,7 +10,7 @@ import { createLogger } from '../../src/logger.js';
 import type { Service } from '../../src/service.js';
 import { DEFAULT_CAPABILITIES, FleetSimulator, type Scenario } from '../../src/sim/index.js';
 import { isolatedOverrides, runId, startService, testKafka, waitFor } from './harness.js';
-import { stackConfig } from './stack-env.js';
+import { stackConfig } from '../../bench/local-stack.js';
 
 const run = runId();
 const name = (capability: string) => `${capability}-${run}`;
@@ -30,8 +30,8 @@ test('two injected faults become two alerts for the right agents, with the right
     maxAttempts: 3,
     capabilities: DEFAULT_CAPABILITIES.map((c) => ({ ...c, name: name(c.name) })),
     faults: [
-      { kind: 'latency-spike', agent: name('summarize'), atMs: 8 * 60_000, durationMs: 4 * 60_000 },
-      { kind: 'payload-bloat', agent: name('extract'), atMs: 10 * 60_000, durationMs: 4 * 60_000 },
+      { kind: 'latency-x4', agent: name('summarize'), atMs: 8 * 60_000, durationMs: 4 * 60_000 },
+      { kind: 'payload-x6', agent: name('extract'), atMs: 10 * 60_000, durationMs: 4 * 60_000 },
     ],
   };
   const alerts: AnomalyAlert[] = [];

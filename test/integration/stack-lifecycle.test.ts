@@ -8,7 +8,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import { repoRoot } from './stack-env.js';
+import { repoRoot } from '../../bench/local-stack.js';
 
 async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {

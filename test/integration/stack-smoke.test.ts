@@ -14,7 +14,7 @@ import type { Config } from '../../src/config/index.js';
 import { createSchemaRegistry } from '../../src/decode/index.js';
 import { createKafka } from '../../src/ingest/index.js';
 import { createLogger } from '../../src/logger.js';
-import { repoRoot, stackConfig } from './stack-env.js';
+import { repoRoot, stackConfig } from '../../bench/local-stack.js';
 
 describe('local stack smoke', () => {
   let config: Config;

@@ -8,7 +8,7 @@ import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { createTopics, isolatedOverrides, runId, startService, testKafka, waitFor } from './harness.js';
-import { repoRoot, stackConfig } from './stack-env.js';
+import { repoRoot, stackConfig } from '../../bench/local-stack.js';
 
 const run = runId();
 const TOPIC = `agent.tasks.txn-${run}`;

@@ -22,7 +22,7 @@ const ALLOWED: Record<string, readonly string[]> = {
   alert: ['config', 'detect', 'decode'],
   audit: ['config', 'decode', 'correlate'],
   api: ['config', 'audit', 'detect', 'decode', 'correlate'],
-  sim: ['config', 'decode'],
+  sim: ['config', 'decode', 'detect'],
   metrics: [],
 };
 
@@ -79,4 +79,16 @@ test('every unit test is named after the module it tests (test/unit mirrors src/
     if (!candidates.some((c) => existsSync(c))) strays.push(relative(root, file));
   }
   assert.deepEqual(strays, [], 'name each test after the module it tests (src/<stage>/<stem>.ts)');
+});
+
+test('bench/ does not import test/: the fleet model and the local stack are shared from src/sim and bench/', () => {
+  const offenders = sourceFiles(join(root, 'bench')).filter((file) =>
+    [...readFileSync(file, 'utf8').matchAll(/from '(\.{1,2}\/[^']+)'/g)].some((m) =>
+      relative(root, join(file, '..', m[1]!)).startsWith(`test${sep}`),
+    ),
+  );
+  assert.deepEqual(
+    offenders.map((f) => relative(root, f)),
+    [],
+  );
 });

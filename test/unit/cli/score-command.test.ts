@@ -6,7 +6,7 @@ import { describe, test } from 'node:test';
 import { parseScoreArguments, runScore } from '../../../src/cli/score-command.js';
 import { loadConfig } from '../../../src/config/index.js';
 import { AgentwatchError } from '../../../src/errors.js';
-import { seededRandom } from '../../fixtures/random.js';
+import { seededRandom } from '../../../src/sim/index.js';
 
 const cli = fileURLToPath(new URL('../../../src/cli/main.js', import.meta.url));
 

@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { Baseline } from '../../../src/detect/baseline.js';
-import { seededRandom } from '../../fixtures/random.js';
+import { seededRandom } from '../../../src/sim/index.js';
 
 const close = (actual: number, expected: number, tolerance: number, what: string) =>
   assert.ok(Math.abs(actual - expected) <= tolerance, `${what}: ${actual} is not within ${tolerance} of ${expected}`);

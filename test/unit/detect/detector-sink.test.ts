@@ -6,21 +6,26 @@ import { test } from 'node:test';
 import { loadConfig } from '../../../src/config/index.js';
 import type { CorrelatedBatch } from '../../../src/correlate/index.js';
 import { Detector, DetectorSink, type AnomalyAlert, type WindowReport } from '../../../src/detect/index.js';
-import { fleetTraffic } from '../../fixtures/fleet-traffic.js';
+import { correlatedInOrder } from '../../../bench/detection/fleet-replay.js';
+import { fleetProfiles, generateFleet } from '../../../src/sim/index.js';
 
 const WINDOW = 10_000;
 
-function batchesWithAFault(): CorrelatedBatch[] {
-  const onset = 40 * 60_000;
-  return [
-    ...fleetTraffic({
-      agents: 3,
-      windowMs: WINDOW,
-      durationMs: onset + 6 * WINDOW,
-      seed: 7,
-      faults: [{ agent: 'agent-01', kind: 'latency-spike', from: onset, durationMs: 600_000 }],
-    }),
-  ].map((b) => ({ topic: 't', partition: 0, events: b.events, timeouts: b.timeouts, watermark: b.watermark }));
+const HOUR = 3_600_000;
+
+/** The fleet's busiest capability, with a latency fault after its warm-up. */
+function batchesWithAFault(): { batches: CorrelatedBatch[]; faulty: string } {
+  const profiles = fleetProfiles(7, 3, [1, 1]);
+  const faulty = [...profiles].sort((a, b) => b.ratePerSecond - a.ratePerSecond)[0]!.capability;
+  const run = generateFleet({
+    seed: 7,
+    capabilities: 3,
+    workersPerCapability: [1, 1],
+    durationMs: HOUR + 10 * WINDOW,
+    faults: [{ kind: 'latency-x4', capability: faulty, startMs: HOUR, durationMs: 20 * 60_000 }],
+  });
+  const batches = correlatedInOrder(run.events, WINDOW).map((b) => ({ topic: 't', partition: 0, ...b }));
+  return { batches, faulty };
 }
 
 test('a batch offered again after failed delivery is detected once, its alerts delivered again; each window observed once', async () => {
@@ -41,7 +46,8 @@ test('a batch offered again after failed delivery is detected once, its alerts d
   );
 
   let retried = 0;
-  for (const batch of batchesWithAFault()) {
+  const { batches, faulty } = batchesWithAFault();
+  for (const batch of batches) {
     const scoredBefore = detector.stats().windowsScored;
     failNext = retried === 0;
     try {
@@ -59,7 +65,7 @@ test('a batch offered again after failed delivery is detected once, its alerts d
   assert.equal(retried, 1, 'one delivery failed');
   assert.deepEqual(
     firing.map((a) => a.agent),
-    ['agent-01'],
+    [faulty],
     'the alert went out once delivery worked',
   );
   assert.equal(

@@ -9,8 +9,8 @@ import type { AgentEvent } from '../../../src/decode/index.js';
 import { Detector, IncidentTracker, type AnomalyAlert } from '../../../src/detect/index.js';
 import type { WindowScore } from '../../../src/detect/index.js';
 import { evaluate } from '../../../bench/detection/evaluate.js';
-import { replayFleet } from '../../fixtures/fleet-replay.js';
-import { fleetProfiles, generateFleet, type FleetFaultKind } from '../../fixtures/realistic-fleet.js';
+import { replayFleet } from '../../../bench/detection/fleet-replay.js';
+import { fleetProfiles, generateFleet, type FaultKind } from '../../../src/sim/index.js';
 
 const HOUR = 3_600_000;
 const config = loadConfig({});
@@ -28,7 +28,7 @@ describe('detection on a realistic fleet (defaults)', () => {
     assert.equal(result.timeouts.length, run.expectedTimeouts);
   });
 
-  const kinds: FleetFaultKind[] = ['latency-x4', 'error-rate', 'rate-drop', 'payload-x6'];
+  const kinds: FaultKind[] = ['latency-x4', 'error-rate', 'rate-drop', 'payload-x6'];
   test(`${kinds.join(', ')}, 20 minutes each on the quietest agent: alerted for it, right feature, open while it lasts, over within 5 windows (an error burst 10)`, () => {
     const profiles = fleetProfiles(22, 12, [1, 3]);
     const quiet = [...profiles].sort((a, b) => a.ratePerSecond - b.ratePerSecond)[0]!;
@@ -56,6 +56,29 @@ describe('detection on a realistic fleet (defaults)', () => {
       assert.ok(outcome.coverage >= 0.9, what);
       const most = outcome.fault.kind === 'error-rate' ? 10 : 5;
       assert.ok(outcome.resolvedWindowsAfterEffect !== null && outcome.resolvedWindowsAfterEffect <= most, what);
+    }
+    assert.equal(quality.falseAlerts, 0);
+  });
+
+  test('a retry storm and a joint shift (latency ×1.4, payload ×0.7, rate ×0.7), 20 minutes each on the busiest agent: alerted for it, right feature, nothing else', () => {
+    const profiles = fleetProfiles(23, 12, [1, 3]);
+    const busy = [...profiles].sort((a, b) => b.ratePerSecond - a.ratePerSecond)[0]!;
+    const faults = (['retry-storm', 'joint-shift'] as const).map((kind, i) => ({
+      kind,
+      capability: busy.capability,
+      startMs: HOUR + i * 40 * 60_000,
+      durationMs: 20 * 60_000,
+    }));
+    const run = generateFleet({ seed: 23, durationMs: HOUR + 80 * 60_000, faults });
+    const result = replayFleet(run.events, 'backlog', { seed: 23, config });
+    const quality = evaluate(
+      run,
+      result.alerts.filter((a) => a.windowStart < run.end),
+      config.detect.windowMs,
+    );
+    for (const outcome of quality.faults) {
+      const what = `${outcome.fault.kind} on ${busy.capability} (${busy.ratePerSecond.toFixed(2)} req/s): ${JSON.stringify(outcome)}`;
+      assert.ok(outcome.detected && outcome.rightTarget && outcome.rightFeature, what);
     }
     assert.equal(quality.falseAlerts, 0);
   });

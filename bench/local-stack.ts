@@ -3,7 +3,7 @@
 
 import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { loadConfig, type Config } from '../../src/config/index.js';
+import { loadConfig, type Config } from '../src/config/index.js';
 
 export const repoRoot = fileURLToPath(new URL('../../../', import.meta.url));
 
