@@ -5,7 +5,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { loadConfig, type Config } from '../src/config/index.js';
 
-export const repoRoot = fileURLToPath(new URL('../../../', import.meta.url));
+export const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
 
 function stackEnvFile(): Record<string, string> {
   const file = `${process.env.AGENTWATCH_STACK_DIR ?? `${repoRoot}.stack`}/env`;

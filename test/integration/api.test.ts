@@ -408,7 +408,7 @@ describe('accepting a new normal', () => {
 describe('bad input and injection', () => {
   test('unknown filters, bad times and oversized limits are a 400 that says what is wrong', async () => {
     const cases: Array<[string, RegExp]> = [
-      ['/v1/audit/events?workflow=wf-1', /must NOT have additional properties/],
+      ['/v1/audit/events?workflow=wf-1', /does not take: 'workflow'/],
       ['/v1/audit/events?from=yesterday', /from.*must match format "date-time"/],
       ['/v1/audit/events?limit=1000000', /limit must be <= 1000/],
       ['/v1/audit/events?kind=everything', /kind must be equal to one of the allowed values/],
