@@ -20,6 +20,8 @@ ensure_stack_tools
 apt_need docker-compose docker-compose   # validates docker-compose.yml; needs no Docker engine
 apt_need prometheus prometheus         # a real Prometheus scrapes /metrics in the observability test (promtool too)
 apt_need prometheus-alertmanager prometheus-alertmanager   # a real Alertmanager receives alerts in the alert-delivery test
+apt_need curl curl   # the docs' example calls are run as written (docs-examples test)
+apt_need jq jq
 stack_up_for_this_run
 cd "$repo"
 log "running integration tests"

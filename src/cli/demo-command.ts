@@ -160,7 +160,7 @@ export async function runDemo(options: DemoOptions, out: Writable, stop: AbortSi
   say('where to look next:');
   say(`  API docs:   ${service.apiUrl}/docs   (key for this demo: ${adminKey})`);
   say(`  try:        curl -H 'Authorization: Bearer ${adminKey}' '${service.apiUrl}/v1/anomalies'`);
-  say('  dashboards: docker compose up -d  → Grafana on http://127.0.0.1:3000 (see README)');
+  say('  dashboards: docker compose up -d  → Grafana on http://127.0.0.1:3000 (docs/operations.md#dashboards)');
   say('  verify:     agentwatch verify --checkpoints   (after Ctrl-C, with CLICKHOUSE_DATA_DIR of this demo)');
   say('Ctrl-C stops everything.');
   if (!stop.aborted)

@@ -661,7 +661,11 @@ function readOptions(reader: OptionReader): Config {
     if (!Number.isFinite(shrinkage) || shrinkage <= 0)
       reader.problem(`DETECT_SHRINKAGE=${JSON.stringify(shrinkageRaw)} must be a positive number.`);
   }
-  const features = reader.list('DETECT_FEATURES', [], 'Features to score (default: all; see the README).');
+  const features = reader.list(
+    'DETECT_FEATURES',
+    [],
+    'Features to score (default: all; the list is in docs/detection.md).',
+  );
   const warmupRowsRaw = reader.optionalString(
     'WARMUP_ROWS',
     '`agentwatch score`: leading rows that fit the initial baseline (default: DETECT_WARMUP_WINDOWS; --warmup wins).',
