@@ -58,7 +58,7 @@ test('no stage imports a stage it may not', () => {
 });
 
 // Project-wide checks, whose subject is no one module.
-const PROJECT_CHECKS = new Set(['architecture', 'lint']);
+const PROJECT_CHECKS = new Set(['architecture', 'docs', 'lint']);
 
 test('every unit test is named after the module it tests (test/unit mirrors src/)', () => {
   const unit = join(root, 'test', 'unit');
