@@ -58,9 +58,9 @@ for (let first = 0; first < rows; first += CHUNK) {
   });
   // Chain version 2 keeps correlation outcomes in task_outcomes: each answer's latency, as the writer stores it.
   await client.command({
-    query: `INSERT INTO task_outcomes (topic, partition, offset, ts, workflow_id, task_id, agent, capability, kind, attempt,
+    query: `INSERT INTO task_outcomes (topic, partition, offset, ts, workflow_id, task_id, producer, capability, kind, attempt,
               retries, latency_ms, timed_out, answered_by, version, written_at)
-            SELECT topic, partition, offset, ts, workflow_id, task_id, agent, capability, kind, 1, 0, latency_ms, 0, agent,
+            SELECT topic, partition, offset, ts, workflow_id, task_id, producer, capability, kind, 1, 0, latency_ms, 0, producer,
               offset, now64(3)
             FROM audit_events WHERE offset >= ${first} AND offset < ${first + count} AND latency_ms >= 0`,
   });

@@ -613,9 +613,10 @@ export class AuditWriter implements EventSink {
     clearTimeout(this.timer);
     this.timer = undefined;
     if (this.inserting === undefined) return this.startInsert();
-    const next = () => {
+    const next = (): Promise<void> => {
       this.nextInsert = undefined;
-      return this.startInsert();
+      // An insert may have started between the previous one's end and this callback: go after it.
+      return this.inserting === undefined ? this.startInsert() : this.flush();
     };
     this.nextInsert ??= this.inserting.then(next, next);
     return this.nextInsert;

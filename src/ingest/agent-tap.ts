@@ -96,10 +96,12 @@ export class AgentTap {
   /** Batches handed over and not yet committed, oldest first. */
   private readonly pending: PendingBatch[] = [];
   private pendingRecords = 0;
-  /** Per "join:topic:partition": settles after the commit of its latest pending batch (commits follow offset order). */
+  /** Per "join:topic:partition": settles once its latest pending batch is committed or given up; true when it and every earlier batch are stored. */
   private readonly commitTurns = new Map<string, Promise<boolean>>();
   /** eachBatch calls under way (stop waits for them before draining). */
   private handling = 0;
+  /** stop() or a resubscription is draining: every partition stays paused. */
+  private draining = false;
   /** Partitions paused by holdBack, as "topic:partition" → their coordinates. */
   private readonly held = new Map<string, { topic: string; partition: number }>();
 
@@ -144,7 +146,8 @@ export class AgentTap {
   /** Resumes the held partitions that event time has caught up with (after each batch, and on the clock tick). */
   releaseHeld(): void {
     const consumer = this.consumer;
-    if (consumer === undefined || this.options.holdBack === undefined) return;
+    // While draining every partition stays paused (a resumed one would be read again).
+    if (consumer === undefined || this.options.holdBack === undefined || this.draining) return;
     for (const [key, { topic, partition }] of this.held) {
       if (this.options.holdBack(topic, partition)) continue;
       this.held.delete(key);
@@ -206,7 +209,8 @@ export class AgentTap {
     this.held.clear(); // a new consumer has nothing paused
     consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
       // The assignment may have changed: nothing stays held across it.
-      for (const { topic, partition } of this.held.values()) consumer.resume([{ topic, partitions: [partition] }]);
+      if (!this.draining)
+        for (const { topic, partition } of this.held.values()) consumer.resume([{ topic, partitions: [partition] }]);
       this.held.clear();
       const partitions = Object.values(payload.memberAssignment).reduce((n, p) => n + p.length, 0);
       this.logger.info({ groupId: this.options.groupId, partitions, ms: Date.now() - t0 }, 'joined the consumer group');
@@ -322,15 +326,23 @@ export class AgentTap {
       this.held.set(`${batch.topic}:${batch.partition}`, { topic: batch.topic, partition: batch.partition });
     }
     this.releaseHeld();
-    await heartbeat();
+    try {
+      await heartbeat();
+    } catch (err) {
+      // A rebalance: kafkajs rejoins once this batch returns, and the partitions may go to another
+      // member, which reads each chain's tail from the store. So the batches handed over are made
+      // durable (and committed) first; the group waits for this member up to its rebalance timeout.
+      await this.waitForPending(async () => undefined, 1);
+      throw err;
+    }
   }
 
   /**
    * Commits `next` for the partition once `durable` settled and every earlier pending batch of the
-   * partition read since the same group join was committed. A batch abandoned (its sinks gave up:
+   * partition read since the same group join is stored. A batch abandoned (its sinks gave up:
    * rebalance, stop) commits nothing, and neither do the partition's later batches of that join:
    * they are read again from the last commit. After a join, kafkajs reads from the committed offset
-   * again, so the new join's batches start a chain of their own.
+   * again, so the new join's batches start a chain of their own, and the earlier join's commit nothing.
    */
   private track(
     consumer: Consumer,
@@ -343,27 +355,30 @@ export class AgentTap {
     const key = `${at.join}:${topic}:${partition}`;
     const previous = this.commitTurns.get(key) ?? Promise.resolve(true);
     const turn = (async (): Promise<boolean> => {
-      const [committedBefore, stored] = await Promise.all([
+      const [storedBefore, stored] = await Promise.all([
         previous,
         durable.then(
           () => true,
           () => false,
         ),
       ]);
-      // A stale partition belongs to another member now (or was sought elsewhere): the broker, or
-      // the seek, would overrule the commit.
-      if (!committedBefore || !stored || isStale()) return false;
+      // Whether this batch and every earlier one of the join are stored: only then may `next` be
+      // committed. A commit that fails does not stop later ones (they cover it).
+      if (!storedBefore || !stored) return false;
+      // A later join (a rebalance) reads from the committed offset again, and the partition may be
+      // another member's now: a commit of an earlier join could move its offset. A stale partition
+      // was sought elsewhere.
+      if (at.join !== this.joins || isStale()) return true;
       try {
         await consumer.commitOffsets([{ topic, partition, offset: next }]);
         this.counters.commits += 1;
-        return true;
       } catch (err) {
         this.logger.warn(
           { err, topic, partition, offset: next },
-          'could not commit offsets; the records after the last commit will be read again',
+          'could not commit offsets; a later commit of the partition covers them, or they are read again',
         );
-        return false;
       }
+      return true;
     })();
     this.commitTurns.set(key, turn);
     const entry: PendingBatch = {
@@ -394,11 +409,16 @@ export class AgentTap {
   /** Stops taking batches and waits until every batch handed over was committed or given up. */
   private async drain(): Promise<void> {
     const consumer = this.consumer;
-    if (consumer !== undefined) consumer.pause(this.topics.map((topic) => ({ topic })));
-    while (this.handling > 0 || this.pending.length > 0) {
-      this.options.flushNow?.();
-      if (this.pending.length > 0) await this.pending[0]!.settled;
-      else await new Promise((resolve) => setTimeout(resolve, 10));
+    this.draining = true;
+    try {
+      if (consumer !== undefined) consumer.pause(this.topics.map((topic) => ({ topic })));
+      while (this.handling > 0 || this.pending.length > 0) {
+        this.options.flushNow?.();
+        if (this.pending.length > 0) await this.pending[0]!.settled;
+        else await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+    } finally {
+      this.draining = false;
     }
   }
 

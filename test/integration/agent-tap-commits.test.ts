@@ -8,7 +8,16 @@ import { before, test } from 'node:test';
 import { AgentTap, createTopicFilter, type TapBatch } from '../../src/ingest/index.js';
 import { createLogger } from '../../src/logger.js';
 import { stackConfig } from '../../bench/local-stack.js';
-import { connectedProducer, createTopics, isolatedOverrides, runId, testKafka, waitFor } from './harness.js';
+import type { Consumer, Kafka } from 'kafkajs';
+import {
+  connectedProducer,
+  createTopics,
+  isolatedOverrides,
+  runId,
+  testKafka,
+  waitFor,
+  withMethod,
+} from './harness.js';
 
 const run = runId();
 const TOPIC = `agent.tasks.commits-${run}`;
@@ -27,6 +36,7 @@ interface Handed {
 function tapWithControlledSinks(
   group: string,
   maxPendingRecords: number,
+  client: Kafka = kafka,
 ): { tap: AgentTap; handed: Handed[]; flushes: { count: number } } {
   const config = stackConfig(
     isolatedOverrides(run, {
@@ -39,7 +49,7 @@ function tapWithControlledSinks(
   const handed: Handed[] = [];
   const flushes = { count: 0 };
   const tap = new AgentTap(
-    kafka,
+    client,
     {
       groupId: config.kafka.groupId,
       sessionTimeoutMs: config.kafka.sessionTimeoutMs,
@@ -185,4 +195,31 @@ test('stop drains: the batches handed over are committed once durable, before th
   for (const h of handed) h.settle();
   await stopped;
   assert.equal(await committed(group), RECORDS);
+});
+
+test("a commit the broker refuses does not stop the partition: the next batch's commit covers it", async () => {
+  const group = `agentwatch-test-${run}-refused`;
+  let refusals = 1;
+  // The real client, whose consumers refuse their first commit (the coordinator away for a moment).
+  const refusing = withMethod(kafka, 'consumer', (real, config) =>
+    withMethod(real.consumer(config), 'commitOffsets', async (consumer: Consumer, offsets) => {
+      if (refusals > 0) {
+        refusals -= 1;
+        throw new Error('The coordinator is not available (injected)');
+      }
+      return consumer.commitOffsets(offsets);
+    }),
+  );
+  const { tap, handed } = tapWithControlledSinks(group, 1_000_000, refusing);
+  await tap.start();
+  try {
+    await waitFor('every record handed over', () => handed.at(-1)?.last === RECORDS - 1, 30_000);
+    handed[0]!.settle();
+    await pause(500);
+    assert.equal(await committed(group), -1, 'the first commit was refused');
+    for (const h of handed.slice(1)) h.settle();
+    await waitFor('everything committed', async () => (await committed(group)) === RECORDS, 10_000);
+  } finally {
+    await tap.stop();
+  }
 });
