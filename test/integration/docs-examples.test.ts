@@ -3,7 +3,7 @@
 // (extract → summarize → classify, from src/sim) with a latency fault on summarize and a payload
 // fault on extract lasting to the end. Each must succeed (HTTP 2xx: curl runs with
 // --fail-with-body) and return rows: non-empty output, no `null`, a non-empty file where it writes
-// one, and a value for a variable it sets.
+// one, a value for a variable it sets, no `"ok": false` (verify), and an event from a stream.
 
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
@@ -122,6 +122,10 @@ async function runExamples(list: readonly Example[]): Promise<Array<{ where: str
         problems.push({ where, problem: `${writes} is empty` });
     } else if (out === '' || /^(null\s*)+$/.test(out) || emptyList(out)) {
       problems.push({ where, problem: `no rows: ${JSON.stringify(out.slice(0, 200))}` });
+    } else if (/"ok":\s*false/.test(out)) {
+      problems.push({ where, problem: `answered ok: false: ${out.slice(0, 300)}` });
+    } else if (streams && !/^data: /m.test(out)) {
+      problems.push({ where, problem: `the stream sent no event: ${JSON.stringify(out.slice(0, 200))}` });
     }
   }
   return problems;
