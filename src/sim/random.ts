@@ -11,28 +11,28 @@ export interface Random {
 
 export function seededRandom(seed: number): Random {
   let state = seed >>> 0;
-  const uniform = (): number => {
+  return fromUniform(() => {
     // mulberry32
     state = (state + 0x6d2b79f5) >>> 0;
     let t = state;
     t = Math.imul(t ^ (t >>> 15), t | 1);
     t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  });
+}
+
+/** An unseeded source (Math.random), for a live simulation that should differ from run to run. */
+export function unseededRandom(): Random {
+  return fromUniform(Math.random);
+}
+
+/** A source from its uniform draws; normal() takes two of them (Box-Muller). */
+function fromUniform(uniform: () => number): Random {
   const normal = (): number => {
     const u = Math.max(uniform(), 1e-12);
     return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * uniform());
   };
   return { uniform, normal };
-}
-
-/** An unseeded source (Math.random), for a live simulation that should differ from run to run. */
-export function unseededRandom(): Random {
-  const uniform = (): number => Math.random();
-  return {
-    uniform,
-    normal: () => Math.sqrt(-2 * Math.log(Math.max(uniform(), 1e-12))) * Math.cos(2 * Math.PI * uniform()),
-  };
 }
 
 /** A 32-bit seed for one stream, from the run's seed and the stream's coordinates (murmur3 finaliser). */
