@@ -163,6 +163,7 @@ if (parts.includes('memory')) {
     samples: Array<{
       percent: number;
       rssMB: number;
+      engineRssMB: number;
       heapUsedMB: number;
       heapTotalMB: number;
       externalMB: number;
@@ -172,12 +173,12 @@ if (parts.includes('memory')) {
     evictions: number;
   };
   console.log(
-    '## Memory: 10,000 agents, 100,000 tasks in flight (decode → correlate → detect, and audit into the embedded engine)',
+    '## Memory: 10,000 agents, 100,000 tasks in flight (decode → correlate → detect, and audit into the embedded engine, a process of its own)',
   );
   const runs: Memory[] = [];
   const variants = [
     { label: 'with the embedded ClickHouse engine (default)', mode: 'embedded', nodeArgs: [] },
-    { label: 'without the engine (as with CLICKHOUSE_URL, no audit sink)', mode: 'without-engine', nodeArgs: [] },
+    { label: 'without the audit sink', mode: 'without-engine', nodeArgs: [] },
     {
       label: 'the same, node --max-old-space-size=256',
       mode: 'without-engine',
@@ -196,15 +197,24 @@ if (parts.includes('memory')) {
     }
   }
   table(
-    ['process', 'RSS at start', 'RSS at 25 / 50 / 75 / 100 %', 'V8 heap used (after GC) at 25 / 50 / 75 / 100 %'],
+    [
+      'agentwatch',
+      'RSS at start',
+      'RSS at 25 / 50 / 75 / 100 %',
+      'V8 heap used (after GC) at 25 / 50 / 75 / 100 %',
+      'engine process RSS at 25 / 50 / 75 / 100 %',
+    ],
     runs.map((m, i) =>
       failed[i] !== null
-        ? [variants[i]!.label, '-', failed[i]!, '-']
+        ? [variants[i]!.label, '-', failed[i]!, '-', '-']
         : [
             variants[i]!.label,
             `${m.engineLoadedRssMB.toFixed(0)} MB`,
             m.samples.map((x) => x.rssMB.toFixed(0)).join(' / ') + ' MB',
             m.samples.map((x) => x.heapUsedMB.toFixed(0)).join(' / ') + ' MB',
+            m.samples.some((x) => x.engineRssMB > 0)
+              ? m.samples.map((x) => x.engineRssMB.toFixed(0)).join(' / ') + ' MB'
+              : '-',
           ],
     ),
   );
@@ -215,7 +225,7 @@ if (parts.includes('memory')) {
   const peak = (m: Memory) => (m.samples.length === 0 ? 'n/a' : Math.max(...m.samples.map((x) => x.rssMB)).toFixed(0));
   goals.push({
     goal: 'RSS ≤ 300 MB (10k agents, 100k in flight)',
-    measured: `${peak(runs[0]!)} MB (without the engine ${peak(runs[1]!)} MB; heap capped ${peak(runs[2]!)} MB)`,
+    measured: `${peak(runs[0]!)} MB, the engine's process apart (without the audit sink ${peak(runs[1]!)} MB; heap capped ${peak(runs[2]!)} MB)`,
     met: Math.max(...runs[0]!.samples.map((x) => x.rssMB)) <= 300,
   });
   console.log();

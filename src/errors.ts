@@ -60,11 +60,11 @@ export const ERROR_CATALOGUE = {
     help: 'ClickHouse did not answer. With `CLICKHOUSE_URL`, check the URL and credentials; without it, check that `CLICKHOUSE_DATA_DIR` is writable. The API answers 503 with this code while a ClickHouse server cannot be reached.',
   },
   AW_CLICKHOUSE_EMBEDDED_CONFLICT: {
-    summary: 'The embedded ClickHouse engine already has another data directory open in this process.',
+    summary: 'The embedded ClickHouse data directory is held by another process.',
     retryable: 'no',
     exitCode: 1,
     httpStatus: null,
-    help: 'The embedded engine (chdb) opens one data directory per process; close the other client first, or use the same `CLICKHOUSE_DATA_DIR`.',
+    help: 'The embedded engine runs in a process of its own that locks `CLICKHOUSE_DATA_DIR`; another agentwatch (a `run`, or a command such as `verify`) has it open. A new engine waits 30 s for a previous one to finish closing. Stop the other agentwatch, or point `CLICKHOUSE_DATA_DIR` elsewhere; several processes share a store through a ClickHouse server (`CLICKHOUSE_URL`).',
   },
   AW_SCORE_INPUT_INVALID: {
     summary: 'The input of `agentwatch score` is malformed; the message names the line and column.',

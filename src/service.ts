@@ -53,7 +53,7 @@ const CLOCK_TICK_MS = 1_000;
 
 /**
  * Asks Kafka, the schema registry and ClickHouse for a real answer each; throws the first typed
- * error. Uses `clickhouse` when given (the embedded engine opens one data directory per process).
+ * error. Uses `clickhouse` when given (one process at a time holds the embedded engine's data directory).
  */
 export async function checkDependencies(
   config: Config,
@@ -119,7 +119,7 @@ export class Service {
     logger.info({ clusterId: cluster.clusterId, brokers: config.kafka.brokers }, 'kafka reachable');
     const subjects = await probeSchemaRegistry(config.schemaRegistry);
     logger.info({ url: config.schemaRegistry.url, subjects }, 'schema registry reachable');
-    const clickhouse = await createClickHouseClient(config.clickhouse);
+    const clickhouse = await createClickHouseClient(config.clickhouse, logger);
     logger.info(
       { clickhouse: describeClickHouse(config.clickhouse), database: config.clickhouse.database },
       'clickhouse ready',

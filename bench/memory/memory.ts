@@ -1,17 +1,19 @@
 // Part 3: memory at fleet scale. The data path after the tap (decode → correlate → audit insert into
-// the embedded ClickHouse, and detection) in one process, fed with tapped batches of JSON-envelope
+// the embedded ClickHouse, whose engine runs in a child process, and detection) in one process, fed with tapped batches of JSON-envelope
 // records: 10,000 agents, each with requests in most windows, and tasks answered 40 s of event time
 // after their request, so that 100,000 tasks are in flight from a quarter of the run on. Kafka is
 // left out (its batches are bounded by INGEST_MAX_BYTES_PER_PARTITION, whatever the fleet's size);
 // everything that grows with agents and tasks is in. Prints RSS at 25/50/75/100 % of the run (the
-// dispatching part, while 100,000 tasks are in flight) as JSON.
+// dispatching part, while 100,000 tasks are in flight) as JSON, with the engine process's RSS apart.
 // With `without-engine`, the audit sink and the embedded ClickHouse engine are left out (not even
-// loaded): agentwatch's own memory, as with CLICKHOUSE_URL, less the audit writer's buffers.
+// started): agentwatch's own memory less the audit writer's buffers.
 //   node --expose-gc dist/bench/memory/memory.js [embedded|without-engine] [tasks]
+// BENCH_HEAP_SNAPSHOT=<file> writes a V8 heap snapshot at the 50 % sample.
 
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { writeHeapSnapshot } from 'node:v8';
 import { ClockFindings, Correlator, EventClock, type EventSink } from '../../src/correlate/index.js';
 import { Partitioners } from 'kafkajs';
 import { RecordDecoder, type KafkaRecord } from '../../src/decode/index.js';
@@ -46,9 +48,12 @@ const correlator = new Correlator(config.correlate);
 const detector = new Detector(config.detect);
 const sinks: EventSink[] = [new DetectorSink(detector, async () => undefined)];
 let closeAudit = async () => {};
+let enginePid: number | undefined;
 if (mode === 'embedded') {
-  const { AuditWriter, createClickHouseClient, createRedactor, migrate } = await import('../../src/audit/index.js'); // loads the engine
+  const { AuditWriter, createClickHouseClient, createRedactor, embeddedEngine, migrate } =
+    await import('../../src/audit/index.js');
   const clickhouse = await createClickHouseClient(config.clickhouse);
+  enginePid = embeddedEngine(clickhouse)?.pid;
   await migrate(clickhouse, { retentionDays: 0 });
   const audit = new AuditWriter(clickhouse, {
     batchRows: config.audit.batchRows,
@@ -66,6 +71,13 @@ if (mode === 'embedded') {
   throw new Error(`unknown mode ${mode}: embedded or without-engine`);
 }
 const engineLoadedRssMB = process.memoryUsage().rss / 2 ** 20;
+
+/** The engine process's RSS in MB (0 without it). */
+function engineRssMB(): number {
+  if (enginePid === undefined) return 0;
+  const match = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${enginePid}/status`, 'utf8'));
+  return match === null ? 0 : Number(match[1]) / 1024;
+}
 const pipeline = new Pipeline({
   decoder: new RecordDecoder({ schemaById: async () => undefined }, { maxPayloadBytes: config.ingest.maxPayloadBytes }),
   correlator,
@@ -86,6 +98,7 @@ const samples: Array<{
   percent: number;
   records: number;
   rssMB: number;
+  engineRssMB: number;
   heapUsedMB: number;
   inFlight: number;
   agents: number;
@@ -131,6 +144,7 @@ async function handleFull(force: boolean): Promise<void> {
         percent,
         records,
         rssMB: memory.rss / 2 ** 20,
+        engineRssMB: engineRssMB(),
         heapUsedMB: memory.heapUsed / 2 ** 20,
         heapTotalMB: memory.heapTotal / 2 ** 20,
         externalMB: memory.external / 2 ** 20,
@@ -139,6 +153,9 @@ async function handleFull(force: boolean): Promise<void> {
         windowsScored: detector.stats().windowsScored,
       };
       samples.push(sample);
+      if (percent === 50 && process.env.BENCH_HEAP_SNAPSHOT !== undefined) {
+        writeHeapSnapshot(process.env.BENCH_HEAP_SNAPSHOT); // for a look at what the heap holds
+      }
       progress(
         `memory: ${percent} % (${records.toLocaleString('en')} records): RSS ${sample.rssMB.toFixed(0)} MB, ${sample.inFlight.toLocaleString('en')} tasks in flight, ${sample.agents.toLocaleString('en')} agents`,
       );

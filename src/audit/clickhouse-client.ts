@@ -1,5 +1,5 @@
-// The one ClickHouse client factory: the embedded engine (chdb, in-process) by default, a ClickHouse
-// server when CLICKHOUSE_URL is set. Both come back as an @clickhouse/client ClickHouseClient whose
+// The one ClickHouse client factory: the embedded engine (chdb, in a child process that owns the data
+// directory: engine-process.ts) by default, a ClickHouse server when CLICKHOUSE_URL is set. Both come back as an @clickhouse/client ClickHouseClient whose
 // current database is CLICKHOUSE_DATABASE, so nothing above this file knows which one it got.
 
 import { randomUUID } from 'node:crypto';
@@ -9,17 +9,18 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Readable } from 'node:stream';
 import { createClient, type ClickHouseClient } from '@clickhouse/client';
-import { createChdbConnection } from 'chdb/connection';
 import type { ClickHouseConfig } from '../config/index.js';
 import { AgentwatchError, messageOf } from '../errors.js';
+import type { Logger } from '../logger.js';
+import { openEngineProcess, type EngineProcess } from './engine-process.js';
 
 export type { ClickHouseClient };
 
 type ClientConnection = NonNullable<Parameters<typeof createClient>[0]>['connection'];
 
 /** Opens the configured ClickHouse, creates the database if needed, and answers SELECT 1 before returning. */
-export async function createClickHouseClient(config: ClickHouseConfig): Promise<ClickHouseClient> {
-  const client = config.url === undefined ? await openEmbedded(config) : await openServer(config);
+export async function createClickHouseClient(config: ClickHouseConfig, logger?: Logger): Promise<ClickHouseClient> {
+  const client = config.url === undefined ? await openEmbedded(config, logger) : await openServer(config);
   await pingClickHouse(client, config);
   return client;
 }
@@ -43,7 +44,7 @@ async function openServer(config: ClickHouseConfig): Promise<ClickHouseClient> {
   return createClient({ ...common, database: config.database });
 }
 
-async function openEmbedded(config: ClickHouseConfig): Promise<ClickHouseClient> {
+async function openEmbedded(config: ClickHouseConfig, logger: Logger | undefined): Promise<ClickHouseClient> {
   const dataDir = resolve(config.dataDir);
   try {
     mkdirSync(dataDir, { recursive: true });
@@ -54,35 +55,14 @@ async function openEmbedded(config: ClickHouseConfig): Promise<ClickHouseClient>
       { cause: err },
     );
   }
-  let connection: ReturnType<typeof createChdbConnection>;
-  try {
-    connection = createChdbConnection({ path: dataDir });
-  } catch (err) {
-    if (/only one active data directory per process/.test(messageOf(err))) {
-      throw new AgentwatchError(
-        'AW_CLICKHOUSE_EMBEDDED_CONFLICT',
-        `the embedded ClickHouse engine already has another data directory open in this process; it can open ${dataDir} only after that client is closed (chdb allows one data directory per process).`,
-        { cause: err, context: { dataDir } },
-      );
-    }
-    throw unavailable(config, err);
-  }
-  // chdb types its connection against @clickhouse/client-common while @clickhouse/client >= 1.23 ships
-  // its own copy of those types; the runtime contract is the same, only the two .d.ts trees differ.
+  const connection = await openEngineProcess({ dataDir, database: config.database, logger });
+  // The connection implements the contract of @clickhouse/client's connections (as chdb's own does);
+  // its types are structural, so only the cast names the contract.
   const client = createClient({
     connection: connection as unknown as ClientConnection,
     request_timeout: config.requestTimeoutMs,
   });
-  Object.defineProperty(client, EMBEDDED, { value: true });
-  try {
-    // chdb runs every query in one in-process session, in which USE sticks (the `database` client
-    // option is ignored by the chdb connection).
-    await client.command({ query: `CREATE DATABASE IF NOT EXISTS ${config.database}` });
-    await client.command({ query: `USE ${config.database}` });
-  } catch (err) {
-    await client.close();
-    throw unavailable(config, err);
-  }
+  Object.defineProperty(client, EMBEDDED, { value: connection.engine });
   return client;
 }
 
@@ -90,7 +70,12 @@ async function openEmbedded(config: ClickHouseConfig): Promise<ClickHouseClient>
 const EMBEDDED = Symbol('agentwatch.embedded');
 
 function isEmbedded(client: ClickHouseClient): boolean {
-  return (client as unknown as Record<symbol, unknown>)[EMBEDDED] === true;
+  return embeddedEngine(client) !== undefined;
+}
+
+/** The engine process behind a client opened on the embedded engine; undefined for a server. */
+export function embeddedEngine(client: ClickHouseClient): EngineProcess | undefined {
+  return (client as unknown as Record<symbol, EngineProcess | undefined>)[EMBEDDED];
 }
 
 /** Where embedded inserts stage their body: memory-backed when the machine has /dev/shm. */

@@ -1,5 +1,5 @@
 // The audit stage: the ClickHouse client factory (embedded chdb or a server), and event recorders.
-export { createClickHouseClient, pingClickHouse, describeClickHouse } from './clickhouse-client.js';
+export { createClickHouseClient, pingClickHouse, describeClickHouse, embeddedEngine } from './clickhouse-client.js';
 export type { ClickHouseClient } from './clickhouse-client.js';
 export { NdjsonFileSink, eventForJson } from './ndjson-file-sink.js';
 export { AuditWriter } from './audit-writer.js';

@@ -9,7 +9,7 @@
 import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
@@ -24,9 +24,11 @@ import {
 } from '../../src/audit/index.js';
 import { INSERT_COLUMNS } from '../../src/audit/audit-row.js';
 import {
+  auditRowCounts,
   connectedProducer,
   createTopics,
   isolatedOverrides,
+  recordsInEventsFile,
   runAgentwatch,
   runId,
   spawnAgentwatch,
@@ -59,16 +61,6 @@ after(() => {
 });
 
 /** Distinct offsets in the events file (the progress signal; the ClickHouse directory is the child's while it runs). */
-function eventsSeen(): number {
-  if (!existsSync(eventsFile)) return 0;
-  const seen = new Set<string>();
-  for (const line of readFileSync(eventsFile, 'utf8').split('\n')) {
-    const match = /"partition":(\d+),"offset":"(\d+)"/.exec(line);
-    if (match !== null) seen.add(`${match[1]}:${match[2]}`);
-  }
-  return seen.size;
-}
-
 function verify(...args: string[]): { code: number | null; reports: Array<Record<string, unknown>> } {
   const result = runAgentwatch(['verify', ...args], overrides);
   return {
@@ -105,13 +97,13 @@ test('SIGKILL midway and restart: exactly 100,000 audit rows, every chain verifi
   await producer.disconnect();
 
   child = spawnAgentwatch(['run'], overrides);
-  await waitFor('a third of the records in flight', () => eventsSeen() >= 30_000, 120_000);
+  await waitFor('a third of the records in flight', () => recordsInEventsFile(eventsFile) >= 30_000, 120_000);
   child.kill('SIGKILL');
   await once(child, 'exit');
-  assert.ok(eventsSeen() < RECORDS, 'killed midway');
+  assert.ok(recordsInEventsFile(eventsFile) < RECORDS, 'killed midway');
 
   child = spawnAgentwatch(['run'], overrides);
-  await waitFor('every record after the restart', () => eventsSeen() >= RECORDS, 180_000);
+  await waitFor('every record after the restart', () => recordsInEventsFile(eventsFile) >= RECORDS, 180_000);
   child.kill('SIGTERM'); // a clean stop flushes the writer and publishes the last checkpoints
   const [code] = await once(child, 'exit');
   assert.equal(code, 0);
@@ -119,16 +111,8 @@ test('SIGKILL midway and restart: exactly 100,000 audit rows, every chain verifi
 
   const client = await createClickHouseClient(stackConfig(overrides).clickhouse);
   try {
-    const [counts] = await (
-      await client.query({
-        query:
-          'SELECT count() AS rows, uniqExact(partition, offset) AS distinct_records FROM audit_events WHERE topic = {topic:String}',
-        query_params: { topic: TOPIC },
-        format: 'JSONEachRow',
-      })
-    ).json<{ rows: string; distinct_records: string }>();
     assert.deepEqual(
-      [Number(counts!.rows), Number(counts!.distinct_records)],
+      await auditRowCounts(client, TOPIC),
       [RECORDS, RECORDS],
       'exactly once: no record missing, none twice',
     );

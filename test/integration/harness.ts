@@ -1,13 +1,15 @@
 // Shared pieces of the integration tests: unique names per run, topic creation, a collecting sink,
 // polling with a deadline, the real agentwatch Service started in-process against the stack, the
-// agentwatch CLI spawned as a process of its own (to be killed), and a real client wrapped to fail.
+// agentwatch CLI spawned as a process of its own (to be killed), a real client wrapped to fail, and
+// the progress and audit counts of the crash drills.
 
 import { spawn, spawnSync, type ChildProcess, type SpawnSyncReturns, type StdioOptions } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Partitioners, type Kafka, type Producer } from 'kafkajs';
+import type { ClickHouseClient } from '../../src/audit/index.js';
 import type { CorrelatedBatch, EventSink, TaskTimeout } from '../../src/correlate/index.js';
 import type { AgentEvent } from '../../src/decode/index.js';
 import { createKafka } from '../../src/ingest/index.js';
@@ -142,4 +144,28 @@ export function withMethod<T extends object, K extends keyof T>(
       return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
     },
   });
+}
+
+/** Distinct (partition, offset) pairs in an EVENTS_FILE: how many records a spawned agentwatch has read. */
+export function recordsInEventsFile(file: string): number {
+  if (!existsSync(file)) return 0;
+  const seen = new Set<string>();
+  for (const line of readFileSync(file, 'utf8').split('\n')) {
+    const match = /"partition":(\d+),"offset":"(\d+)"/.exec(line);
+    if (match !== null) seen.add(`${match[1]}:${match[2]}`);
+  }
+  return seen.size;
+}
+
+/** Audit rows of `topic`, and the distinct records among them (equal when each is stored once). */
+export async function auditRowCounts(client: ClickHouseClient, topic: string): Promise<[number, number]> {
+  const [counts] = await (
+    await client.query({
+      query:
+        'SELECT count() AS rows, uniqExact(partition, offset) AS distinct_records FROM audit_events WHERE topic = {topic:String}',
+      query_params: { topic },
+      format: 'JSONEachRow',
+    })
+  ).json<{ rows: string; distinct_records: string }>();
+  return [Number(counts!.rows), Number(counts!.distinct_records)];
 }

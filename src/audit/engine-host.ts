@@ -1,0 +1,131 @@
+// The embedded ClickHouse engine's own process (started by engine-process.ts, never by hand): it opens
+// the data directory with chdb and runs the requests its parent sends over the IPC channel, one
+// answer per request. The engine's memory (parts, merges, query buffers) lives here, not in the
+// service's heap. When the parent goes away (it exited, or was killed), the host lets its requests
+// in progress finish, closes the engine and exits, so the next agentwatch can take the directory.
+//   node engine-host.js <data dir> <database> <open wait ms>
+
+import { Readable } from 'node:stream';
+import { createChdbConnection } from 'chdb/connection';
+import { messageOf } from '../errors.js';
+import type { EngineAnswer, EngineControl, EngineRequest } from './engine-protocol.js';
+
+type ChdbConnection = ReturnType<typeof createChdbConnection>;
+
+const [dataDir, database, openWaitArg] = process.argv.slice(2);
+if (dataDir === undefined || database === undefined || process.send === undefined) {
+  process.stderr.write('engine-host: started without its parent (run by agentwatch only)\n');
+  process.exit(2);
+}
+const openWaitMs = Number(openWaitArg ?? 30_000);
+
+const inProgress = new Map<number, AbortController>();
+let closing = false;
+
+function answer(message: EngineAnswer): void {
+  if (process.connected) process.send?.(message);
+}
+
+/**
+ * chdb locks the data directory (its `status` file) for as long as a process has it open. A host
+ * whose parent was just killed may still be finishing a request; the next one waits for it.
+ */
+async function open(): Promise<ChdbConnection> {
+  const until = Date.now() + openWaitMs;
+  for (;;) {
+    try {
+      return createChdbConnection({ path: dataDir! });
+    } catch (err) {
+      const locked = /Cannot lock file|already running/.test(describe(err));
+      if (!locked || Date.now() >= until) throw err;
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+  }
+}
+
+/** The whole message of an error and its causes (chdb wraps the engine's message in a cause). */
+function describe(err: unknown): string {
+  const parts: string[] = [];
+  for (let e: unknown = err; e !== undefined && e !== null && parts.length < 5; e = (e as { cause?: unknown }).cause) {
+    parts.push(messageOf(e));
+  }
+  return parts.join(': ');
+}
+
+async function run(connection: ChdbConnection, request: EngineRequest): Promise<EngineAnswer> {
+  const controller = new AbortController();
+  inProgress.set(request.id, controller);
+  try {
+    const params = {
+      query: request.query,
+      query_id: request.queryId,
+      query_params: request.queryParams,
+      abort_signal: controller.signal,
+    };
+    switch (request.op) {
+      case 'query': {
+        const result = await connection.query(params);
+        return { id: request.id, ok: true, body: await collect(result.stream) };
+      }
+      case 'exec': {
+        const values = request.values === undefined ? undefined : Readable.from([request.values]);
+        const result = await connection.exec({ ...params, values });
+        return { id: request.id, ok: true, body: await collect(result.stream), summary: result.summary };
+      }
+      case 'insert': {
+        const result = await connection.insert({ ...params, values: Readable.from([request.values ?? '']) });
+        return { id: request.id, ok: true, summary: result.summary };
+      }
+      case 'command': {
+        const result = await connection.command(params);
+        return { id: request.id, ok: true, summary: result.summary };
+      }
+    }
+  } catch (err) {
+    const { code, type } = err as { code?: unknown; type?: unknown };
+    return {
+      id: request.id,
+      ok: false,
+      error: {
+        message: describe(err),
+        ...(typeof code === 'string' ? { code } : {}),
+        ...(typeof type === 'string' ? { type } : {}),
+      },
+    };
+  } finally {
+    inProgress.delete(request.id);
+  }
+}
+
+async function collect(stream: NodeJS.ReadableStream): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of stream) chunks.push(typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Buffer));
+  return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
+}
+
+async function shutDown(connection: ChdbConnection): Promise<void> {
+  if (closing) return;
+  closing = true;
+  while (inProgress.size > 0) await new Promise((resolve) => setTimeout(resolve, 20));
+  await connection.close();
+  process.exit(0);
+}
+
+let connection: ChdbConnection;
+try {
+  connection = await open();
+  await connection.command({ query: `CREATE DATABASE IF NOT EXISTS ${database}` });
+  // chdb runs every query of a connection in one session, in which USE sticks.
+  await connection.command({ query: `USE ${database}` });
+} catch (err) {
+  answer({ type: 'failed', message: describe(err) });
+  process.exit(1);
+}
+process.on('message', (message: EngineRequest | EngineControl) => {
+  if (message.op === 'abort') inProgress.get(message.id)?.abort();
+  else if (message.op === 'close') void shutDown(connection);
+  else if (closing) answer({ id: message.id, ok: false, error: { message: 'the engine process is closing' } });
+  else void run(connection, message).then(answer);
+});
+process.on('disconnect', () => void shutDown(connection));
+answer({ type: 'ready', pid: process.pid });

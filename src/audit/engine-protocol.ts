@@ -1,0 +1,33 @@
+// The messages between agentwatch and its embedded engine's process (engine-process.ts and
+// engine-host.ts), sent over Node's IPC channel with the structured-clone ('advanced') serialization,
+// so Buffers pass as bytes.
+
+export type EngineOperation = 'query' | 'exec' | 'insert' | 'command';
+
+export interface EngineRequest {
+  id: number;
+  op: EngineOperation;
+  query: string;
+  queryId: string;
+  queryParams?: Record<string, unknown> | undefined;
+  /** The body of an exec or insert, materialized (the engine reads an inline body as text anyway). */
+  values?: Buffer | undefined;
+}
+
+export interface EngineResult {
+  id: number;
+  ok: true;
+  body?: Buffer | Uint8Array;
+  summary?: unknown;
+}
+
+export interface EngineFailure {
+  id: number;
+  ok: false;
+  error: { message: string; code?: string; type?: string };
+}
+
+export type EngineAnswer =
+  { type: 'ready'; pid: number } | { type: 'failed'; message: string } | EngineResult | EngineFailure;
+
+export type EngineControl = { op: 'abort'; id: number } | { op: 'close' };
