@@ -7,7 +7,12 @@ const GAMMA = 1.02;
 const LOG_GAMMA = Math.log(GAMMA);
 
 export class LogHistogram {
-  private readonly buckets = new Map<number, number>();
+  /**
+   * The non-empty buckets in ascending order, as [bucket, count, bucket, count, …]. Both are small
+   * integers, so V8 keeps them unboxed in one array: a window's histogram holds a few buckets, and
+   * an agent keeps a dozen windows of three histograms (a Map per histogram cost ~4× the memory).
+   */
+  private cells: number[] = [];
   private total = 0;
 
   get count(): number {
@@ -16,33 +21,57 @@ export class LogHistogram {
 
   add(value: number): void {
     if (!(value >= 0)) return;
-    const bucket = Math.ceil(Math.log1p(value) / LOG_GAMMA);
-    this.buckets.set(bucket, (this.buckets.get(bucket) ?? 0) + 1);
+    const bucket = bucketOf(value);
+    const cells = this.cells;
+    const at = this.indexOf(bucket);
+    if (at < cells.length && cells[at] === bucket) cells[at + 1] = cells[at + 1]! + 1;
+    // A new bucket: a new array of exactly the size needed (pushing would reserve 16 more cells).
+    else this.cells = cells.slice(0, at).concat([bucket, 1], cells.slice(at));
     this.total += 1;
   }
 
   merge(other: LogHistogram): void {
-    for (const [bucket, n] of other.buckets) this.buckets.set(bucket, (this.buckets.get(bucket) ?? 0) + n);
+    if (other.total === 0) return;
+    const a = this.cells;
+    const b = other.cells;
+    const merged: number[] = [];
+    let i = 0;
+    let j = 0;
+    while (i < a.length || j < b.length) {
+      if (j >= b.length || (i < a.length && a[i]! < b[j]!)) {
+        merged.push(a[i]!, a[i + 1]!);
+        i += 2;
+      } else if (i >= a.length || b[j]! < a[i]!) {
+        merged.push(b[j]!, b[j + 1]!);
+        j += 2;
+      } else {
+        merged.push(a[i]!, a[i + 1]! + b[j + 1]!);
+        i += 2;
+        j += 2;
+      }
+    }
+    this.cells = merged;
     this.total += other.total;
   }
 
   /** How many values lie above `value` (to the histogram's resolution). */
   countAbove(value: number): number {
-    const limit = Math.ceil(Math.log1p(Math.max(0, value)) / LOG_GAMMA);
+    const cells = this.cells;
     let n = 0;
-    for (const [bucket, count] of this.buckets) if (bucket > limit) n += count;
+    for (let i = this.indexOf(bucketOf(Math.max(0, value)) + 1); i < cells.length; i += 2) n += cells[i + 1]!;
     return n;
   }
 
   /** Count, Σ ln(1 + v) and Σ ln(1 + v)² of the values at or below `value` (bucket middles). */
   momentsUpTo(value: number): { count: number; sumLog: number; sumLogSquares: number } {
-    const limit = Math.ceil(Math.log1p(Math.max(0, value)) / LOG_GAMMA);
+    const limit = bucketOf(Math.max(0, value));
+    const cells = this.cells;
     let count = 0;
     let sumLog = 0;
     let sumLogSquares = 0;
-    for (const [bucket, n] of this.buckets) {
-      if (bucket > limit) continue;
-      const log = (bucket - 0.5) * LOG_GAMMA;
+    for (let i = 0; i < cells.length && cells[i]! <= limit; i += 2) {
+      const n = cells[i + 1]!;
+      const log = (cells[i]! - 0.5) * LOG_GAMMA;
       count += n;
       sumLog += n * log;
       sumLogSquares += n * log * log;
@@ -54,13 +83,32 @@ export class LogHistogram {
   quantile(q: number): number {
     if (this.total === 0) return Number.NaN;
     const rank = Math.max(1, Math.ceil(q * this.total));
-    const keys = [...this.buckets.keys()].sort((a, b) => a - b);
+    const cells = this.cells;
     let seen = 0;
-    for (const key of keys) {
-      seen += this.buckets.get(key)!;
-      // The bucket's geometric middle, shifted back.
-      if (seen >= rank) return Math.exp((key - 0.5) * LOG_GAMMA) - 1;
+    let i = 0;
+    for (; i < cells.length - 2; i += 2) {
+      seen += cells[i + 1]!;
+      if (seen >= rank) break;
     }
-    return Math.exp((keys[keys.length - 1]! - 0.5) * LOG_GAMMA) - 1;
+    // The bucket's geometric middle, shifted back.
+    return Math.exp((cells[i]! - 0.5) * LOG_GAMMA) - 1;
   }
+
+  /** Where `bucket`'s cell is, or would be inserted: the first even index whose bucket is ≥ it. */
+  private indexOf(bucket: number): number {
+    const cells = this.cells;
+    let lo = 0;
+    let hi = cells.length >> 1;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (cells[mid << 1]! < bucket) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo << 1;
+  }
+}
+
+/** The bucket of `value`, as a 31-bit integer (`| 0`), so that V8 stores it unboxed. */
+function bucketOf(value: number): number {
+  return Math.ceil(Math.log1p(value) / LOG_GAMMA) | 0;
 }
