@@ -1,6 +1,7 @@
 // Part 1: end-to-end throughput. Preloads the A2A traffic once, then times, in fresh processes on
-// the same broker: kcat, a bare kafkajs eachBatch consumer, and agentwatch (audited, scored,
-// committed), with agentwatch's main-thread time broken down by stage from a CPU profile.
+// the same broker: kcat, a bare kafkajs eachBatch consumer, a bare @platformatic/kafka consumer, and
+// agentwatch (audited, scored, committed), with agentwatch's main-thread time broken down by stage
+// from a CPU profile.
 
 import { copyFileSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -25,6 +26,8 @@ export interface ReaderResult {
 }
 
 export interface AgentwatchResult extends ReaderResult {
+  /** CPU seconds of the embedded engine's process during the run. */
+  engineCpuSeconds: number | null;
   auditRows: number;
   stats: {
     correlator: { answered: number; inFlight: number; answersBeforeRequests: number };
@@ -40,6 +43,7 @@ export interface EndToEndResult {
   preload: { seconds: number };
   kcat: ReaderResult;
   kafkajs: ReaderResult;
+  platformatic: ReaderResult;
   agentwatch: AgentwatchResult;
   /** The same run under the CPU profiler, whose main-thread time is in `mainThread`. */
   profiled: AgentwatchResult;
@@ -69,6 +73,10 @@ export async function endToEnd(config: Config, messages: number): Promise<EndToE
         String(config.ingest.partitionsConcurrently),
       ]),
     );
+    progress('a bare @platformatic/kafka consumer reads them');
+    const platformatic = await measuringCpu(() =>
+      runChild<ReaderResult>('./e2e/read-platformatic.js', [brokers, topics.join(','), String(messages)]),
+    );
     const nodeArgs = (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter((a) => a !== '');
     progress('agentwatch audits, scores and commits them');
     const agentwatch = await measuringCpu(() =>
@@ -94,6 +102,7 @@ export async function endToEnd(config: Config, messages: number): Promise<EndToE
       preload: { seconds: loaded.seconds },
       kcat,
       kafkajs: bare,
+      platformatic,
       agentwatch,
       profiled,
       mainThread,

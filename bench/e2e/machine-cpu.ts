@@ -22,10 +22,16 @@ function read(): Reading {
 function brokerTicks(): number | null {
   const pidFile = `${process.env.AGENTWATCH_STACK_DIR ?? `${repoRoot}.stack`}/pids/kafka.pid`;
   if (!existsSync(pidFile)) return null;
+  const seconds = processCpuSeconds(Number(readFileSync(pidFile, 'utf8').trim()));
+  return seconds === null ? null : seconds * TICKS_PER_SECOND;
+}
+
+/** CPU seconds (user + system) a process has used so far, or null when it cannot be read. */
+export function processCpuSeconds(pid: number): number | null {
   try {
-    const stat = readFileSync(`/proc/${readFileSync(pidFile, 'utf8').trim()}/stat`, 'utf8');
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return Number(fields[11]) + Number(fields[12]); // utime + stime
+    return (Number(fields[11]) + Number(fields[12])) / TICKS_PER_SECOND; // utime + stime
   } catch {
     return null;
   }

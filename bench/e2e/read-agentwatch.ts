@@ -2,17 +2,19 @@
 // fresh embedded ClickHouse, timed until every benchmark record is audited, handed to detection and
 // committed: the group's committed offsets reach the end of all 12 partitions. A batch's offsets are
 // committed only after every sink accepted it, so the last commit implies the rest.
-// Prints {records, seconds, readSeconds, cpuSeconds, stats, stages}.
+// Prints {records, seconds, readSeconds, cpuSeconds, engineCpuSeconds (the engine's process), stats, stages}.
 //   node [--cpu-prof …] dist/bench/e2e/read-agentwatch.js <run> <topic,topic,…> <expected records>
 
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { embeddedEngine } from '../../src/audit/index.js';
 import { createKafka } from '../../src/ingest/index.js';
 import { createLogger } from '../../src/logger.js';
 import { Service } from '../../src/service.js';
 import { stackConfig } from '../local-stack.js';
 import { progress } from '../child.js';
+import { processCpuSeconds } from './machine-cpu.js';
 
 const STALL_MS = 120_000;
 const [run, topicList, expectedText] = process.argv.slice(2);
@@ -44,6 +46,8 @@ for (const topic of topics)
 const cpu = process.cpuUsage();
 const started = performance.now();
 const service = await Service.start(config, createLogger('warn'));
+const enginePid = embeddedEngine(service.clickhouse)?.pid;
+const engineCpuAtStart = enginePid === undefined ? null : processCpuSeconds(enginePid);
 let firstAt = 0;
 let lastReport = 0;
 let lastProgress = { at: performance.now(), records: -1 };
@@ -67,6 +71,7 @@ for (;;) {
 }
 const ended = performance.now();
 const used = process.cpuUsage(cpu);
+const engineCpuAtEnd = enginePid === undefined ? null : processCpuSeconds(enginePid);
 const stats = service.stats();
 const metrics = await (await fetch(`${service.apiUrl}/metrics`)).text();
 const rows = await service.clickhouse
@@ -82,6 +87,7 @@ console.log(
     seconds: (ended - started) / 1000,
     readSeconds: (ended - firstAt) / 1000,
     cpuSeconds: (used.user + used.system) / 1e6,
+    engineCpuSeconds: engineCpuAtStart === null || engineCpuAtEnd === null ? null : engineCpuAtEnd - engineCpuAtStart,
     auditRows: Number(rows[0]!.n),
     stats,
     stages: stageSums(metrics),
