@@ -29,6 +29,7 @@ const TASKS_PER_SECOND = 2_500; // event time
 const LATENCY_MS = 40_000; // so 2,500/s × 40 s = 100,000 tasks in flight
 const BATCH = 2_000;
 const PARTITIONS = 6;
+const TOPICS = { tasks: 'fleet.tasks', results: 'fleet.results' } as const;
 
 const mode = process.argv[2] ?? 'embedded';
 // 1,000,000 tasks: the correlator's tables (100,000 in flight, 100,000 recently finished) are full
@@ -112,7 +113,7 @@ function record(kind: 'tasks' | 'results', partition: number, timestamp: number,
   const offset = offsets[kind][partition]!++;
   const list = pending[(kind === 'tasks' ? 0 : PARTITIONS) + partition]!;
   list.push({
-    topic: `fleet.${kind}`,
+    topic: TOPICS[kind], // one string per topic, as kafkajs hands out one per batch
     partition,
     offset: String(offset),
     timestamp,

@@ -79,11 +79,10 @@ export interface CorrelatorStats {
 interface InFlightTask extends TaskRef {
   /** The key it is filed under in the in-flight table. */
   key: string;
-  source: string;
   requestedAt: number;
   /** The previous attempt's request, while its answer has not been read (a retry read before it). */
   earlierRequestedAt: number | null;
-  deadline: number;
+  readonly deadline: number;
   attempts: number;
 }
 
@@ -95,7 +94,9 @@ interface FinishedTask {
   attempts: number;
   outcome: Outcome;
   /** Where the latest request was read, to tell a redelivery from a retry. */
-  source: string;
+  topic: string;
+  partition: number;
+  offset: string;
 }
 
 interface PendingAnswer {
@@ -156,16 +157,15 @@ export class Correlator {
     const keys = correlationKeys(event);
     const key = keys[0]; // a request is filed under its most specific key
     if (key === undefined) return;
-    const source = sourceOf(event);
     const pending = this.inFlight.get(key);
-    if (pending !== undefined && pending.source === source) {
+    if (pending !== undefined && readAt(pending, event)) {
       // The same record again: a redelivery to us, not a retry by the fleet.
       this.counters.redeliveries += 1;
       event.retries = pending.attempts - 1;
       return;
     }
     const finished = pending === undefined ? this.recent.get(key) : undefined;
-    if (finished !== undefined && finished.source === source) {
+    if (finished !== undefined && readAt(finished, event)) {
       this.counters.redeliveries += 1;
       event.retries = finished.attempts - 1;
       return;
@@ -182,7 +182,9 @@ export class Correlator {
     if (finished !== undefined && finished.answeredAt !== null && finished.answeredAt >= event.timestamp) {
       // Sent before the answer that was already read: a retry of the answered task.
       finished.attempts = attempts;
-      finished.source = source;
+      finished.topic = event.topic;
+      finished.partition = event.partition;
+      finished.offset = event.offset;
       event.latencyMs = finished.answeredAt - event.timestamp;
       return;
     }
@@ -204,7 +206,9 @@ export class Correlator {
         answeredAt: early.answeredAt,
         attempts,
         outcome: 'answered',
-        source,
+        topic: event.topic,
+        partition: event.partition,
+        offset: event.offset,
       });
       return;
     }
@@ -219,14 +223,13 @@ export class Correlator {
       topic: event.topic,
       partition: event.partition,
       offset: event.offset,
-      source,
       requestedAt: event.timestamp,
       earlierRequestedAt: pending?.requestedAt ?? null,
       deadline: event.timestamp + this.options.taskTtlMs,
       attempts,
     };
     this.inFlight.set(key, task);
-    this.deadlines.push(task.deadline, task);
+    this.deadlines.push(task);
     if (this.inFlight.size > this.options.maxInFlight) this.evictOldest();
   }
 
@@ -300,7 +303,9 @@ export class Correlator {
           answeredAt: event.timestamp,
           attempts: pending.attempts,
           outcome: 'answered',
-          source: pending.source,
+          topic: pending.topic,
+          partition: pending.partition,
+          offset: pending.offset,
         });
         return;
       }
@@ -350,7 +355,9 @@ export class Correlator {
         answeredAt: null,
         attempts: task.attempts,
         outcome: 'timed-out',
-        source: task.source,
+        topic: task.topic,
+        partition: task.partition,
+        offset: task.offset,
       });
     }
     if (early > 0) timeouts.sort((a, b) => a.expiredAt - b.expiredAt);
@@ -381,7 +388,9 @@ export class Correlator {
       answeredAt: null,
       attempts: oldest.value.attempts,
       outcome: 'evicted',
-      source: oldest.value.source,
+      topic: oldest.value.topic,
+      partition: oldest.value.partition,
+      offset: oldest.value.offset,
     });
   }
 
@@ -412,8 +421,9 @@ function timeoutOf(task: TaskRef, requestedAt: number, expiredAt: number, attemp
   };
 }
 
-function sourceOf(event: AgentEvent): string {
-  return `${event.topic}:${event.partition}:${event.offset}`;
+/** Whether `event` is the record `task`'s latest request was read from (a redelivery, not a retry). */
+function readAt(task: { topic: string; partition: number; offset: string }, event: AgentEvent): boolean {
+  return task.offset === event.offset && task.partition === event.partition && task.topic === event.topic;
 }
 
 function isAnswer(event: AgentEvent): boolean {

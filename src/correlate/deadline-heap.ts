@@ -1,21 +1,17 @@
-// A binary min-heap of (deadline, item): tasks time out in deadline order, whatever order their
-// requests were read in (a backlog is read partition by partition, not in time order).
+// A binary min-heap of items by their deadline: tasks time out in deadline order, whatever order their
+// requests were read in (a backlog is read partition by partition, not in time order). The items are
+// kept as they are (no wrapper per entry); an item's deadline must not change while it is queued.
 
-interface Entry<T> {
-  deadline: number;
-  item: T;
-}
-
-export class DeadlineHeap<T> {
-  private entries: Array<Entry<T>> = [];
+export class DeadlineHeap<T extends { readonly deadline: number }> {
+  private entries: T[] = [];
 
   get size(): number {
     return this.entries.length;
   }
 
-  push(deadline: number, item: T): void {
+  push(entry: T): void {
+    const deadline = entry.deadline;
     const entries = this.entries;
-    const entry = { deadline, item };
     entries.push(entry);
     let i = entries.length - 1;
     while (i > 0) {
@@ -39,16 +35,16 @@ export class DeadlineHeap<T> {
     if (top === undefined) return undefined;
     const last = entries.pop()!;
     if (entries.length > 0) this.siftDown(last);
-    return top.item;
+    return top;
   }
 
   /** Keeps only the items `keep` accepts (dropping stale entries), in O(n). */
   retain(keep: (item: T) => boolean): void {
-    this.entries = this.entries.filter((entry) => keep(entry.item));
+    this.entries = this.entries.filter(keep);
     for (let i = (this.entries.length >> 1) - 1; i >= 0; i -= 1) this.siftDownFrom(i);
   }
 
-  private siftDown(entry: Entry<T>): void {
+  private siftDown(entry: T): void {
     this.entries[0] = entry;
     this.siftDownFrom(0);
   }
