@@ -57,14 +57,14 @@ export const ERROR_CATALOGUE = {
     retryable: 'yes',
     exitCode: 1,
     httpStatus: 503,
-    help: 'ClickHouse did not answer. With `CLICKHOUSE_URL`, check the URL and credentials; without it, check that `CLICKHOUSE_DATA_DIR` is writable. The API answers 503 with this code while a ClickHouse server cannot be reached.',
+    help: 'ClickHouse did not answer. With `CLICKHOUSE_URL`, check the URL and credentials; without it, check that `CLICKHOUSE_DATA_DIR` is writable and the engine process starts (its log lines name `enginePid`). The API answers 503 with this code while a ClickHouse server cannot be reached or the embedded engine is restarting.',
   },
   AW_CLICKHOUSE_EMBEDDED_CONFLICT: {
     summary: 'The embedded ClickHouse data directory is held by another process.',
     retryable: 'no',
     exitCode: 1,
-    httpStatus: null,
-    help: 'The embedded engine runs in a process of its own that locks `CLICKHOUSE_DATA_DIR`; another agentwatch (a `run`, or a command such as `verify`) has it open. A new engine waits 30 s for a previous one to finish closing. Stop the other agentwatch, or point `CLICKHOUSE_DATA_DIR` elsewhere; several processes share a store through a ClickHouse server (`CLICKHOUSE_URL`).',
+    httpStatus: 503,
+    help: 'The embedded engine runs in a process of its own that locks `CLICKHOUSE_DATA_DIR`; another agentwatch (a `run`, or a command such as `verify`), or the engine process of an agentwatch that just ended and is still finishing a request, has it open. A new engine waits 30 s for it. Stop the other agentwatch, or point `CLICKHOUSE_DATA_DIR` elsewhere; several processes share a store through a ClickHouse server (`CLICKHOUSE_URL`).',
   },
   AW_SCORE_INPUT_INVALID: {
     summary: 'The input of `agentwatch score` is malformed; the message names the line and column.',

@@ -55,7 +55,12 @@ async function openEmbedded(config: ClickHouseConfig, logger: Logger | undefined
       { cause: err },
     );
   }
-  const connection = await openEngineProcess({ dataDir, database: config.database, logger });
+  const connection = await openEngineProcess({
+    dataDir,
+    database: config.database,
+    requestTimeoutMs: config.requestTimeoutMs,
+    logger,
+  });
   // The connection implements the contract of @clickhouse/client's connections (as chdb's own does);
   // its types are structural, so only the cast names the contract.
   const client = createClient({

@@ -1,11 +1,14 @@
 // The embedded ClickHouse engine's own process (started by engine-process.ts, never by hand): it opens
 // the data directory with chdb and runs the requests its parent sends over the IPC channel, one
 // answer per request. The engine's memory (parts, merges, query buffers) lives here, not in the
-// service's heap. When the parent goes away (it exited, or was killed), the host lets its requests
-// in progress finish, closes the engine and exits, so the next agentwatch can take the directory.
+// service's heap. Its lifetime is its parent's: it ends on the parent's `close`, or when the channel
+// closes (the parent exited or was killed), after the requests in progress have finished; it ignores
+// SIGINT and SIGTERM (a Ctrl-C or a service manager signals the whole process group, and the parent
+// still needs the engine for its last flush).
 //   node engine-host.js <data dir> <database> <open wait ms>
 
 import { Readable } from 'node:stream';
+import { drainPending } from 'chdb';
 import { createChdbConnection } from 'chdb/connection';
 import { messageOf } from '../errors.js';
 import type { EngineAnswer, EngineControl, EngineRequest } from './engine-protocol.js';
@@ -20,10 +23,18 @@ if (dataDir === undefined || database === undefined || process.send === undefine
 const openWaitMs = Number(openWaitArg ?? 30_000);
 
 const inProgress = new Map<number, AbortController>();
+/** Answers handed to the channel and not yet written. */
+const unsent = new Set<Promise<void>>();
 let closing = false;
 
+process.on('SIGINT', () => undefined);
+process.on('SIGTERM', () => undefined);
+
 function answer(message: EngineAnswer): void {
-  if (process.connected) process.send?.(message);
+  if (!process.connected) return;
+  const sent = new Promise<void>((resolve) => process.send!(message, undefined, {}, () => resolve()));
+  unsent.add(sent);
+  void sent.then(() => unsent.delete(sent));
 }
 
 /**
@@ -33,6 +44,7 @@ function answer(message: EngineAnswer): void {
 async function open(): Promise<ChdbConnection> {
   const until = Date.now() + openWaitMs;
   for (;;) {
+    if (closing) throw new Error('closed before the data directory was opened');
     try {
       return createChdbConnection({ path: dataDir! });
     } catch (err) {
@@ -82,14 +94,16 @@ async function run(connection: ChdbConnection, request: EngineRequest): Promise<
       }
     }
   } catch (err) {
-    const { code, type } = err as { code?: unknown; type?: unknown };
+    const { code, type, name } = err as { code?: unknown; type?: unknown; name?: unknown };
+    // A ClickHouse error's own message is what a server would send; other errors keep their causes.
+    const clickhouse = typeof code === 'string' && typeof type === 'string';
     return {
       id: request.id,
       ok: false,
       error: {
-        message: describe(err),
-        ...(typeof code === 'string' ? { code } : {}),
-        ...(typeof type === 'string' ? { type } : {}),
+        message: clickhouse ? messageOf(err) : describe(err),
+        ...(clickhouse ? { code, type } : {}),
+        ...(name === 'AbortError' ? { name } : {}),
       },
     };
   } finally {
@@ -103,29 +117,45 @@ async function collect(stream: NodeJS.ReadableStream): Promise<Buffer> {
   return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
 }
 
-async function shutDown(connection: ChdbConnection): Promise<void> {
-  if (closing) return;
-  closing = true;
+/** Lets the requests in progress (and what the engine still computes for aborted ones) finish, closes the engine, exits. */
+let shuttingDown = false;
+async function shutDown(connection: ChdbConnection | undefined): Promise<void> {
+  if (shuttingDown) return;
+  shuttingDown = true;
   while (inProgress.size > 0) await new Promise((resolve) => setTimeout(resolve, 20));
-  await connection.close();
+  await drainPending();
+  await connection?.close();
+  await Promise.all(unsent);
   process.exit(0);
 }
 
-let connection: ChdbConnection;
-try {
-  connection = await open();
+// Listening from the start: a `close`, or the parent's end, may come while the directory is opening.
+let opened: Promise<ChdbConnection> | undefined;
+process.on('message', (message: EngineRequest | EngineControl) => {
+  if (message.op === 'abort') inProgress.get(message.id)?.abort();
+  else if (message.op === 'close') closing = true;
+  else if (closing)
+    answer({ id: message.id, ok: false, error: { message: 'the engine process is closing', closing: true } });
+  else void opened!.then((connection) => run(connection, message)).then(answer);
+  if (closing) void opened!.then(shutDown, () => shutDown(undefined));
+});
+process.on('disconnect', () => {
+  closing = true;
+  void opened!.then(shutDown, () => shutDown(undefined));
+});
+
+opened = (async () => {
+  const connection = await open();
   await connection.command({ query: `CREATE DATABASE IF NOT EXISTS ${database}` });
   // chdb runs every query of a connection in one session, in which USE sticks.
   await connection.command({ query: `USE ${database}` });
+  return connection;
+})();
+try {
+  await opened;
+  answer({ type: 'ready', pid: process.pid });
 } catch (err) {
   answer({ type: 'failed', message: describe(err) });
+  await Promise.all(unsent);
   process.exit(1);
 }
-process.on('message', (message: EngineRequest | EngineControl) => {
-  if (message.op === 'abort') inProgress.get(message.id)?.abort();
-  else if (message.op === 'close') void shutDown(connection);
-  else if (closing) answer({ id: message.id, ok: false, error: { message: 'the engine process is closing' } });
-  else void run(connection, message).then(answer);
-});
-process.on('disconnect', () => void shutDown(connection));
-answer({ type: 'ready', pid: process.pid });

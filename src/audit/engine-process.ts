@@ -20,12 +20,22 @@ import { fileURLToPath } from 'node:url';
 import { ClickHouseError, type ClickHouseSettings } from '@clickhouse/client';
 import { AgentwatchError } from '../errors.js';
 import type { Logger } from '../logger.js';
-import type { EngineAnswer, EngineControl, EngineOperation, EngineRequest, EngineResult } from './engine-protocol.js';
+import type {
+  EngineAnswer,
+  EngineControl,
+  EngineFailure,
+  EngineOperation,
+  EngineRequest,
+  EngineResult,
+} from './engine-protocol.js';
 
 const HOST_SCRIPT = fileURLToPath(new URL('./engine-host.js', import.meta.url));
 
 /** How long a new engine process waits for the data directory's lock (a previous host finishing). */
 const OPEN_WAIT_MS = 30_000;
+
+/** A crashing engine is started again at most once a second. */
+const RESTART_DELAY_MS = 1_000;
 
 interface Pending {
   resolve: (answer: EngineAnswer) => void;
@@ -57,7 +67,12 @@ export interface EngineProcessOptions {
 const shared = new Map<string, { engine: EngineProcess; clients: number }>();
 
 /** Starts (or joins) the engine process of `dataDir`; resolves once it has the directory open. */
-export async function openEngineProcess(options: EngineProcessOptions): Promise<EngineProcessConnection> {
+export async function openEngineProcess(
+  options: EngineProcessOptions & {
+    /** How long a request of this connection may take (CLICKHOUSE_REQUEST_TIMEOUT_MS). */
+    requestTimeoutMs: number;
+  },
+): Promise<EngineProcessConnection> {
   const dataDir = resolve(options.dataDir);
   let entry = shared.get(dataDir);
   if (entry === undefined) {
@@ -71,7 +86,7 @@ export async function openEngineProcess(options: EngineProcessOptions): Promise<
     await releaseEngine(dataDir);
     throw err;
   }
-  return new EngineProcessConnection(entry.engine, () => releaseEngine(dataDir));
+  return new EngineProcessConnection(entry.engine, options.requestTimeoutMs, () => releaseEngine(dataDir));
 }
 
 async function releaseEngine(dataDir: string): Promise<void> {
@@ -88,6 +103,7 @@ export class EngineProcess {
   private readonly pending = new Map<number, Pending>();
   private nextId = 1;
   private closed = false;
+  private lastStartAt = 0;
 
   constructor(private readonly options: EngineProcessOptions) {}
 
@@ -96,15 +112,23 @@ export class EngineProcess {
     return this.host?.child.pid;
   }
 
-  started(): Promise<void> {
-    return this.ensureHost().ready;
+  async started(): Promise<void> {
+    await this.startedHost();
   }
 
-  async request(op: EngineOperation, params: RequestParams): Promise<EngineResult> {
+  async request(
+    op: EngineOperation,
+    params: RequestParams,
+    timeoutMs: number,
+  ): Promise<EngineResult & { queryId: string }> {
+    if (Object.keys(params.clickhouse_settings ?? {}).length > 0) {
+      // chdb would SET them on its one session, where they would stick for every later query.
+      throw new Error('clickhouse_settings are not sent to the embedded engine; put them in the query (SETTINGS …)');
+    }
     if (this.closed) throw dropped('the embedded ClickHouse engine was closed');
-    const host = this.ensureHost();
-    await host.ready;
+    const host = await this.startedHost();
     const values = params.values === undefined ? undefined : await materialize(params.values);
+    if (this.closed) throw dropped('the embedded ClickHouse engine was closed');
     const request: EngineRequest = {
       id: this.nextId++,
       op,
@@ -113,27 +137,45 @@ export class EngineProcess {
       queryParams: params.query_params,
       values,
     };
-    if (Object.keys(params.clickhouse_settings ?? {}).length > 0) {
-      // chdb would SET them on its one session, where they would stick for every later query.
-      throw new Error('clickhouse_settings are not sent to the embedded engine; put them in the query (SETTINGS …)');
-    }
     const signal = params.abort_signal;
     signal?.throwIfAborted();
     const onAbort = (): void => this.control(host, { op: 'abort', id: request.id });
     signal?.addEventListener('abort', onAbort, { once: true });
+    // chdb has no time limit of its own: a request the engine does not answer in time is abandoned
+    // (and aborted there) as a server request would be, so a wedged engine cannot stall a caller.
+    const timer = setTimeout(() => {
+      this.control(host, { op: 'abort', id: request.id });
+      this.settle(
+        request.id,
+        undefined,
+        Object.assign(new Error(`the embedded ClickHouse engine did not answer within ${timeoutMs} ms`), {
+          code: 'ETIMEDOUT',
+        }),
+      );
+    }, timeoutMs);
     try {
       const answer = await new Promise<EngineAnswer>((resolve, reject) => {
         this.pending.set(request.id, { resolve, reject });
         host.child.channel?.ref();
-        host.child.send(request, (err) => {
-          if (err !== null)
-            this.settle(request.id, undefined, dropped(`the engine process did not take the request: ${err.message}`));
-        });
+        try {
+          host.child.send(request, (err) => {
+            if (err !== null)
+              this.settle(
+                request.id,
+                undefined,
+                dropped(`the engine process did not take the request: ${err.message}`),
+              );
+          });
+        } catch (err) {
+          // A value structured clone cannot copy (a function in query_params, say).
+          this.settle(request.id, undefined, err as Error);
+        }
       });
-      if (!('ok' in answer)) throw new Error('the engine process sent an answer of the wrong kind');
+      if (!('ok' in answer)) throw dropped('the engine process sent an answer of the wrong kind');
       if (!answer.ok) throw engineError(answer.error);
-      return answer;
+      return { ...answer, queryId: request.queryId };
     } finally {
+      clearTimeout(timer);
       signal?.removeEventListener('abort', onAbort);
     }
   }
@@ -144,18 +186,31 @@ export class EngineProcess {
     this.closed = true;
     const host = this.host;
     if (host === undefined) return;
-    const exited = new Promise<void>((resolve) => {
+    const ended = new Promise<void>((resolve) => {
       if (host.child.exitCode !== null || host.child.signalCode !== null) resolve();
-      else host.child.once('exit', () => resolve());
+      else host.child.once('close', () => resolve());
     });
     this.control(host, { op: 'close' });
     const killTimer = setTimeout(() => host.child.kill('SIGKILL'), 60_000);
-    await exited;
+    await ended;
     clearTimeout(killTimer);
+  }
+
+  /** The running engine process, started (again) if needed; a restart right after a start waits a second. */
+  private async startedHost(): Promise<EngineHost> {
+    if (this.host === undefined) {
+      const sinceLastStart = Date.now() - this.lastStartAt;
+      if (sinceLastStart < RESTART_DELAY_MS)
+        await new Promise((resolve) => setTimeout(resolve, RESTART_DELAY_MS - sinceLastStart));
+    }
+    const host = this.ensureHost();
+    await host.ready;
+    return host;
   }
 
   private ensureHost(): EngineHost {
     if (this.host !== undefined) return this.host;
+    this.lastStartAt = Date.now();
     const child = fork(HOST_SCRIPT, [this.options.dataDir, this.options.database, String(OPEN_WAIT_MS)], {
       serialization: 'advanced',
       stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
@@ -163,6 +218,9 @@ export class EngineProcess {
     });
     // The channel keeps agentwatch's event loop alive only while the engine starts or answers.
     child.unref();
+    const forget = (): void => {
+      if (this.host?.child === child) this.host = undefined;
+    };
     const ready = new Promise<void>((resolve, reject) => {
       child.on('message', (answer: EngineAnswer) => {
         if ('type' in answer) {
@@ -178,11 +236,15 @@ export class EngineProcess {
         }
         this.settle(answer.id, answer);
       });
-      child.on('error', (err) => reject(openFailed(this.options.dataDir, err.message)));
-      child.on('exit', (code, signal) => {
+      child.on('error', (err) => {
+        forget();
+        reject(openFailed(this.options.dataDir, err.message));
+      });
+      // 'close' comes after the channel was read to its end, so no answer sent before the end is lost.
+      child.on('close', (code, signal) => {
         const how = signal === null ? `exit code ${code}` : `signal ${signal}`;
         reject(openFailed(this.options.dataDir, `its process ended (${how}) before it opened the directory`));
-        if (this.host?.child === child) this.host = undefined;
+        forget();
         if (!this.closed) {
           this.options.logger?.warn(
             { enginePid: child.pid, how },
@@ -219,32 +281,33 @@ export class EngineProcessConnection {
 
   constructor(
     readonly engine: EngineProcess,
+    private readonly timeoutMs: number,
     private readonly release: () => Promise<void>,
   ) {}
 
   async query(params: RequestParams) {
-    const answer = await this.engine.request('query', params);
-    return { stream: bodyStream(answer.body), ...base(params) };
+    const answer = await this.engine.request('query', params, this.timeoutMs);
+    return { stream: bodyStream(answer.body), ...base(answer) };
   }
 
   async exec(params: RequestParams) {
-    const answer = await this.engine.request('exec', params);
-    return { stream: bodyStream(answer.body), ...base(params), summary: answer.summary };
+    const answer = await this.engine.request('exec', params, this.timeoutMs);
+    return { stream: bodyStream(answer.body), ...base(answer), summary: answer.summary };
   }
 
   async insert(params: RequestParams) {
-    const answer = await this.engine.request('insert', params);
-    return { ...base(params), summary: answer.summary };
+    const answer = await this.engine.request('insert', params, this.timeoutMs);
+    return { ...base(answer), summary: answer.summary };
   }
 
   async command(params: RequestParams) {
-    const answer = await this.engine.request('command', params);
-    return { ...base(params), summary: answer.summary };
+    const answer = await this.engine.request('command', params, this.timeoutMs);
+    return { ...base(answer), summary: answer.summary };
   }
 
   async ping(): Promise<{ success: true } | { success: false; error: Error }> {
     try {
-      await this.engine.request('query', { query: 'SELECT 1 FORMAT CSV' });
+      await this.engine.request('query', { query: 'SELECT 1 FORMAT CSV' }, this.timeoutMs);
       return { success: true };
     } catch (err) {
       return { success: false, error: err as Error };
@@ -258,8 +321,8 @@ export class EngineProcessConnection {
   }
 }
 
-function base(params: RequestParams) {
-  return { query_id: params.query_id ?? '', response_headers: {}, http_status_code: 200 };
+function base(answer: { queryId: string }) {
+  return { query_id: answer.queryId, response_headers: {}, http_status_code: 200 };
 }
 
 function bodyStream(body: Buffer | Uint8Array | undefined): Readable {
@@ -280,11 +343,14 @@ async function materialize(values: unknown): Promise<Buffer> {
   return Buffer.concat(chunks);
 }
 
-function engineError(error: { message: string; code?: string; type?: string }): Error {
+function engineError(error: EngineFailure['error']): Error {
   if (error.code !== undefined && error.type !== undefined) {
     return new ClickHouseError({ message: error.message, code: error.code, type: error.type });
   }
-  return new Error(error.message);
+  const err = new Error(error.message);
+  if (error.name !== undefined) err.name = error.name;
+  if (error.closing === true) Object.assign(err, { code: 'ECONNRESET' });
+  return err;
 }
 
 /** A request the engine's process could not answer: transient, like a dropped connection to a server. */

@@ -24,7 +24,8 @@ export interface EngineResult {
 export interface EngineFailure {
   id: number;
   ok: false;
-  error: { message: string; code?: string; type?: string };
+  /** code and type: a ClickHouse error; name: an AbortError; closing: the engine is closing (retry on a new one). */
+  error: { message: string; code?: string; type?: string; name?: string; closing?: boolean };
 }
 
 export type EngineAnswer =

@@ -237,6 +237,19 @@ export const MIGRATIONS: readonly Migration[] = [
       `ALTER TABLE task_outcomes RENAME COLUMN IF EXISTS agent TO producer`,
     ],
   },
+  {
+    version: 10,
+    name: 'the tables the audit writer retries into: a retried insert that had landed is not stored twice',
+    statements: [
+      // As migration 8 for audit_events: the writer sends a failed insert again byte for byte, and
+      // one whose answer was lost (a server's time-out, or the embedded engine's process ending after
+      // it stored the rows) had landed. Their blocks differ otherwise (offsets, alert ids, times).
+      `ALTER TABLE anomalies MODIFY SETTING non_replicated_deduplication_window = 1000`,
+      `ALTER TABLE task_outcomes MODIFY SETTING non_replicated_deduplication_window = 1000`,
+      `ALTER TABLE chain_genesis MODIFY SETTING non_replicated_deduplication_window = 1000`,
+      `ALTER TABLE integrity_findings MODIFY SETTING non_replicated_deduplication_window = 1000`,
+    ],
+  },
 ];
 
 /** The TTL clause: keep forever (0) or N days after `column` (ingested_at for audit_events). */

@@ -176,3 +176,28 @@ test('agentwatch SIGKILLed: its engine process closes the store and exits, and t
     await client.close();
   }
 });
+
+test('a request the engine does not answer in time, or cannot be sent, fails at once; the next one is served', async () => {
+  const impatient = await createClickHouseClient(
+    stackConfig({ ...overrides, CLICKHOUSE_REQUEST_TIMEOUT_MS: '1000' }).clickhouse,
+  );
+  const patient = await createClickHouseClient(stackConfig(overrides).clickhouse); // the same engine process
+  try {
+    const started = Date.now();
+    await assert.rejects(
+      impatient.query({ query: 'SELECT sleepEachRow(1) FROM numbers(3)', format: 'JSONEachRow' }),
+      (err: Error & { code?: string }) => err.code === 'ETIMEDOUT' && /did not answer within 1000 ms/.test(err.message),
+    );
+    assert.ok(Date.now() - started < 2_900, 'abandoned at the time limit, not when the engine finished');
+    // structured clone cannot copy a function: refused, not left waiting
+    await assert.rejects(
+      impatient.query({ query: 'SELECT {x:UInt8} AS x', query_params: { x: () => 1 }, format: 'JSONEachRow' }),
+    );
+    // the engine goes on (once it finished the abandoned query, which it runs to its end)
+    const rows = await (await patient.query({ query: 'SELECT 1 AS ok', format: 'JSONEachRow' })).json();
+    assert.deepEqual(rows, [{ ok: 1 }]);
+  } finally {
+    await impatient.close();
+    await patient.close();
+  }
+});
