@@ -179,9 +179,9 @@ if (parts.includes('memory')) {
     { label: 'with the embedded ClickHouse engine (default)', mode: 'embedded', nodeArgs: [] },
     { label: 'without the audit sink', mode: 'without-engine', nodeArgs: [] },
     {
-      label: 'the same, node --max-old-space-size=256',
+      label: 'the same, node --max-old-space-size=320',
       mode: 'without-engine',
-      nodeArgs: ['--max-old-space-size=256'],
+      nodeArgs: ['--max-old-space-size=320'],
     },
   ];
   // A variant may run out of its capped heap: that is a result too (reported, not a crash of the bench).
