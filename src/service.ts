@@ -396,6 +396,11 @@ export class Service {
   }
 
   /** Drains the batch in progress (its offsets are committed if every sink accepted it), then closes in reverse order. */
+  /** Resolves once the tap joined its group and knows where it starts reading each partition. */
+  async reading(): Promise<void> {
+    await this.tap.assigned();
+  }
+
   async stop(): Promise<void> {
     this.logger.info('shutting down');
     await this.api.close();

@@ -99,6 +99,11 @@ export async function runDemo(options: DemoOptions, out: Writable, stop: AbortSi
     alerts.push(alert);
     say(describeAlert(alert));
   });
+  // The fleet starts once agentwatch knows where it reads each partition from (a new group starts at
+  // the topics' ends, found after it joined: records produced before that would not be read).
+  let waited: NodeJS.Timeout | undefined;
+  await Promise.race([service.reading(), new Promise((resolve) => (waited = setTimeout(resolve, 60_000)))]);
+  clearTimeout(waited);
   await simulator.start();
   say('watching… (the first 5 minutes of event time teach the baselines)');
   await Promise.race([

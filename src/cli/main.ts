@@ -44,7 +44,7 @@ export function helpText(): string {
     'Usage: agentwatch <command> [--help]',
     '',
     'Commands:',
-    ...COMMANDS.map((c) => `  ${c.name.padEnd(8)}${c.summary}`),
+    ...COMMANDS.map((c) => `  ${c.name.padEnd(10)}${c.summary}`),
     '',
     `Usage of score: ${SCORE_USAGE}`,
     '  FILE|-          input file (.csv with a header row, or .jsonl); - or none: stdin',
