@@ -369,7 +369,7 @@ function readOptions(reader: OptionReader): Config {
   const fromBeginning = reader.bool(
     'INGEST_FROM_BEGINNING',
     true,
-    'Without a committed offset, start at the earliest record (false: only new records).',
+    "Without a committed offset, start at the earliest record (false: at each partition's end as found right after the group's first join, committed at once; a record produced in the seconds between the join and that lookup is not read).",
   );
   const maxPayloadBytes = reader.int(
     'INGEST_MAX_PAYLOAD_BYTES',
