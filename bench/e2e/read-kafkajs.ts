@@ -4,6 +4,7 @@
 //   node dist/bench/e2e/read-kafkajs.js <brokers> <topic,topic,…> <expected records> <partitions concurrently>
 
 import { Kafka, logLevel } from 'kafkajs';
+import { ReadCount } from './bare-reader.js';
 
 const [brokers, topicList, expectedText, concurrentlyText] = process.argv.slice(2);
 const expected = Number(expectedText);
@@ -14,10 +15,7 @@ const consumer = kafka.consumer({
   allowAutoTopicCreation: false,
 });
 
-const cpu = process.cpuUsage();
-const started = performance.now();
-let records = 0;
-let firstAt = 0;
+const count = new ReadCount('bare kafkajs consumer', expected);
 const done = new Promise<void>((resolve) => {
   void (async () => {
     await consumer.connect();
@@ -25,32 +23,11 @@ const done = new Promise<void>((resolve) => {
     await consumer.run({
       partitionsConsumedConcurrently: Number(concurrentlyText),
       eachBatch: async ({ batch }) => {
-        if (firstAt === 0) firstAt = performance.now();
-        records += batch.messages.length;
-        if (records >= expected) resolve();
+        if (count.add(batch.messages.length)) resolve();
       },
     });
   })();
 });
-// Fails instead of waiting forever when the records stop coming (e.g. fewer than expected).
-let seen = -1;
-const watchdog = setInterval(() => {
-  if (records === seen) {
-    console.error(`the bare kafkajs consumer made no progress for 60 s: ${records} of ${expected} records read`);
-    process.exit(1);
-  }
-  seen = records;
-}, 60_000);
-await done;
-clearInterval(watchdog);
-const ended = performance.now();
-const used = process.cpuUsage(cpu);
+await count.watch(done);
 await consumer.disconnect();
-console.log(
-  JSON.stringify({
-    records,
-    seconds: (ended - started) / 1000,
-    readSeconds: (ended - firstAt) / 1000,
-    cpuSeconds: (used.user + used.system) / 1e6,
-  }),
-);
+count.print();

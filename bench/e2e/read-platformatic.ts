@@ -6,6 +6,7 @@
 //   node dist/bench/e2e/read-platformatic.js <brokers> <topic,topic,…> <expected records>
 
 import { Consumer } from '@platformatic/kafka';
+import { ReadCount } from './bare-reader.js';
 
 const [brokers, topicList, expectedText] = process.argv.slice(2);
 const expected = Number(expectedText);
@@ -19,40 +20,16 @@ const consumer = new Consumer({
   minBytes: 1,
 });
 
-const cpu = process.cpuUsage();
-const started = performance.now();
-let records = 0;
-let firstAt = 0;
+const count = new ReadCount('bare @platformatic/kafka consumer', expected);
 const stream = await consumer.consume({ topics: topicList!.split(','), mode: 'earliest', autocommit: 1_000 });
-// Fails instead of waiting forever when the records stop coming (e.g. fewer than expected).
-let seen = -1;
-const watchdog = setInterval(() => {
-  if (records === seen) {
-    console.error(
-      `the bare @platformatic/kafka consumer made no progress for 60 s: ${records} of ${expected} records read`,
-    );
-    process.exit(1);
-  }
-  seen = records;
-}, 60_000);
-await new Promise<void>((resolve, reject) => {
-  stream.on('data', () => {
-    if (firstAt === 0) firstAt = performance.now();
-    records += 1;
-    if (records >= expected) resolve();
-  });
-  stream.on('error', reject);
-});
-const ended = performance.now();
-const used = process.cpuUsage(cpu);
-clearInterval(watchdog);
-await stream.close();
-await consumer.close();
-console.log(
-  JSON.stringify({
-    records,
-    seconds: (ended - started) / 1000,
-    readSeconds: (ended - firstAt) / 1000,
-    cpuSeconds: (used.user + used.system) / 1e6,
+await count.watch(
+  new Promise<void>((resolve, reject) => {
+    stream.on('data', () => {
+      if (count.add(1)) resolve();
+    });
+    stream.on('error', reject);
   }),
 );
+await stream.close();
+await consumer.close();
+count.print();
