@@ -11,7 +11,7 @@ import { Readable } from 'node:stream';
 import { drainPending } from 'chdb';
 import { createChdbConnection } from 'chdb/connection';
 import { messageOf } from '../errors.js';
-import type { EngineAnswer, EngineControl, EngineRequest } from './engine-protocol.js';
+import { isDirectoryLocked, type EngineAnswer, type EngineControl, type EngineRequest } from './engine-protocol.js';
 
 type ChdbConnection = ReturnType<typeof createChdbConnection>;
 
@@ -48,7 +48,7 @@ async function open(): Promise<ChdbConnection> {
     try {
       return createChdbConnection({ path: dataDir! });
     } catch (err) {
-      const locked = /Cannot lock file|already running/.test(describe(err));
+      const locked = isDirectoryLocked(describe(err));
       if (!locked || Date.now() >= until) throw err;
       await new Promise((resolve) => setTimeout(resolve, 200));
     }
@@ -129,28 +129,30 @@ async function shutDown(connection: ChdbConnection | undefined): Promise<void> {
   process.exit(0);
 }
 
-// Listening from the start: a `close`, or the parent's end, may come while the directory is opening.
-let opened: Promise<ChdbConnection> | undefined;
-process.on('message', (message: EngineRequest | EngineControl) => {
-  if (message.op === 'abort') inProgress.get(message.id)?.abort();
-  else if (message.op === 'close') closing = true;
-  else if (closing)
-    answer({ id: message.id, ok: false, error: { message: 'the engine process is closing', closing: true } });
-  else void opened!.then((connection) => run(connection, message)).then(answer);
-  if (closing) void opened!.then(shutDown, () => shutDown(undefined));
-});
-process.on('disconnect', () => {
-  closing = true;
-  void opened!.then(shutDown, () => shutDown(undefined));
-});
-
-opened = (async () => {
+const opened = (async () => {
   const connection = await open();
   await connection.command({ query: `CREATE DATABASE IF NOT EXISTS ${database}` });
   // chdb runs every query of a connection in one session, in which USE sticks.
   await connection.command({ query: `USE ${database}` });
   return connection;
 })();
+
+/** Takes no more requests and shuts down once the directory is open (or failed to open). */
+function closeWhenOpened(): void {
+  closing = true;
+  void opened.then(shutDown, () => shutDown(undefined));
+}
+
+// Listening from the start: a `close`, or the parent's end, may come while the directory is opening.
+process.on('message', (message: EngineRequest | EngineControl) => {
+  if (message.op === 'abort') inProgress.get(message.id)?.abort();
+  else if (message.op === 'close') closeWhenOpened();
+  else if (closing)
+    answer({ id: message.id, ok: false, error: { message: 'the engine process is closing', closing: true } });
+  else void opened.then((connection) => run(connection, message)).then(answer);
+});
+process.on('disconnect', closeWhenOpened);
+
 try {
   await opened;
   answer({ type: 'ready', pid: process.pid });

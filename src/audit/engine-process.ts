@@ -20,13 +20,14 @@ import { fileURLToPath } from 'node:url';
 import { ClickHouseError, type ClickHouseSettings } from '@clickhouse/client';
 import { AgentwatchError } from '../errors.js';
 import type { Logger } from '../logger.js';
-import type {
-  EngineAnswer,
-  EngineControl,
-  EngineFailure,
-  EngineOperation,
-  EngineRequest,
-  EngineResult,
+import {
+  isDirectoryLocked,
+  type EngineAnswer,
+  type EngineControl,
+  type EngineFailure,
+  type EngineOperation,
+  type EngineRequest,
+  type EngineResult,
 } from './engine-protocol.js';
 
 const HOST_SCRIPT = fileURLToPath(new URL('./engine-host.js', import.meta.url));
@@ -359,7 +360,7 @@ function dropped(message: string): Error {
 }
 
 function openFailed(dataDir: string, message: string): AgentwatchError {
-  if (/Cannot lock file|already running/.test(message)) {
+  if (isDirectoryLocked(message)) {
     return new AgentwatchError(
       'AW_CLICKHOUSE_EMBEDDED_CONFLICT',
       `the embedded ClickHouse data directory ${dataDir} is held by another process (another agentwatch, or its engine still closing) and was not released within ${OPEN_WAIT_MS / 1000} s: stop the other one, or point CLICKHOUSE_DATA_DIR elsewhere.`,

@@ -32,3 +32,8 @@ export type EngineAnswer =
   { type: 'ready'; pid: number } | { type: 'failed'; message: string } | EngineResult | EngineFailure;
 
 export type EngineControl = { op: 'abort'; id: number } | { op: 'close' };
+
+/** Whether chdb refused the data directory because another process holds its lock. */
+export function isDirectoryLocked(message: string): boolean {
+  return /Cannot lock file|already running/.test(message);
+}
