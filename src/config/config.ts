@@ -100,6 +100,8 @@ export interface DetectConfig {
   threshold: 'chi2' | 'empirical';
   fireAfter: number;
   resolveAfter: number;
+  /** An open incident is cut short by chance about once in this many windows of it (sets the recovery test's threshold). */
+  resolveHorizonWindows: number;
   warmupWindows: number;
   memoryWindows: number;
   /** Shrinkage pseudo-count; undefined: the number of features. */
@@ -556,6 +558,12 @@ function readOptions(reader: OptionReader): Config {
     { min: 1, max: 1000 },
     'Windows in a row at or below the stay threshold before a firing alert resolves.',
   );
+  const resolveHorizonWindows = reader.int(
+    'DETECT_RESOLVE_HORIZON_WINDOWS',
+    100,
+    { min: 2, max: 1_000_000 },
+    "The recovery test's threshold: an incident that goes on is taken for over by chance about once in this many of its windows (at most; measured far rarer, see docs/detection.md). Higher: fewer incidents cut short, slower resolution on quiet agents; lower: the reverse.",
+  );
   const stayP = reader.float(
     'DETECT_STAY_P',
     0.99,
@@ -890,6 +898,7 @@ function readOptions(reader: OptionReader): Config {
       threshold,
       fireAfter,
       resolveAfter,
+      resolveHorizonWindows,
       warmupWindows,
       memoryWindows,
       shrinkage,

@@ -29,6 +29,8 @@ export interface ScoreParts {
   d2: number;
   /** cᵢ = (x − μ)ᵢ (Σ⁻¹(x − μ))ᵢ; they sum to D². Missing features contribute 0. */
   contributions: number[];
+  /** The largest |x − μ|ᵢ / √Σᵢᵢ over the features that count: the worst feature on its own. */
+  largestMarginal: number;
 }
 
 export class Baseline {
@@ -42,6 +44,8 @@ export class Baseline {
   private readonly factor: Float64Array;
   /** 1 / the factor's diagonal. */
   private readonly inverseDiagonal: Float64Array;
+  /** 1 / √Σᵢᵢ, valid while `factored`. */
+  private readonly inverseSigma: Float64Array;
   private factored = false;
   private readonly alpha: number;
   /** Whether each feature has been observed in a learned window (before that its μ is undefined). */
@@ -63,6 +67,7 @@ export class Baseline {
     this.solved = new Float64Array(d);
     this.factor = new Float64Array(d * d);
     this.inverseDiagonal = new Float64Array(d);
+    this.inverseSigma = new Float64Array(d);
     this.alpha = Number.isFinite(options.memoryWindows) ? 1 - 1 / options.memoryWindows : 1;
     this.observed = new Uint8Array(d);
   }
@@ -141,7 +146,9 @@ export class Baseline {
         for (let k = 0; k < j; k += 1) sum -= l[row + k]! * l[other + k]!;
         l[row + j] = sum * inverse[j]!;
       }
-      let sum = Math.max(scatter[row + i]! * diagonal, floor[i]! * floor[i]!);
+      const variance = Math.max(scatter[row + i]! * diagonal, floor[i]! * floor[i]!);
+      this.inverseSigma[i] = 1 / Math.sqrt(variance);
+      let sum = variance;
       for (let k = 0; k < i; k += 1) sum -= l[row + k]! * l[row + k]!;
       if (!(sum > 0)) return false;
       const root = Math.sqrt(sum);
@@ -161,8 +168,11 @@ export class Baseline {
       if (!this.factorize()) throw new Error('baseline covariance is not positive definite (a sigma floor of 0?)');
       this.factored = true;
     }
-    for (let i = 0; i < d; i += 1)
+    let largestMarginal = 0;
+    for (let i = 0; i < d; i += 1) {
       delta[i] = Number.isNaN(x[i]!) || this.observed[i] === 0 || (keep !== undefined && !keep(i)) ? 0 : x[i]! - mu[i]!;
+      largestMarginal = Math.max(largestMarginal, Math.abs(delta[i]!) * this.inverseSigma[i]!);
+    }
     choleskySolve(this.factor, d, delta, solved, this.inverseDiagonal);
     // A plain array: a Float64Array of more than 8 entries gets an off-heap store, ~1 us to allocate.
     const contributions = new Array<number>(d);
@@ -171,7 +181,7 @@ export class Baseline {
       contributions[i] = delta[i]! * solved[i]!;
       d2 += contributions[i]!;
     }
-    return { d2, contributions };
+    return { d2, contributions, largestMarginal };
   }
 
   /** Standard deviation per feature (of the shrunk, floored Σ). */

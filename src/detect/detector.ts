@@ -155,7 +155,7 @@ interface AgentState {
   drift: DriftWatch | null;
 }
 
-/** An open incident as its recovery test sees it (see RECOVERY_HORIZON_WINDOWS). */
+/** An open incident as its recovery test sees it (see RECOVERY_MIN_INFORMATION). */
 interface OpenIncident {
   /** Its severity when it fired: its RESOLVED alert says the same (Alertmanager identifies an alert by its labels). */
   severity: Severity;
@@ -178,12 +178,13 @@ interface OpenIncident {
  * (AgentProfile.recoveryRatio), at most h/2 (no single window ends an incident), to the evidence
  * S ← min(2h, max(0, S + ratio)), a CUSUM, and shows recovery when S ≥ h. While the incident goes on, such a CUSUM crosses h by chance about once in
  * (e^h − h − 1)/D windows (Siegmund), D the information of one window (the mean −ln L₀/L₁ of the
- * incident's windows). So h = ln(1 + N·D), N = RECOVERY_HORIZON_WINDOWS: an incident is cut short
- * about once in N windows, whatever its size, and it resolves h/D windows after its end: one for a
- * gross change (D in the tens), more for a faint one on a quiet agent. A feature that barely moved
- * (its incident level ≈ its baseline) adds about nothing either way. No data adds nothing.
+ * incident's windows). So h = ln(1 + N·D), N = DETECT_RESOLVE_HORIZON_WINDOWS (100): an incident
+ * would be cut short about once in N windows of it, whatever its size; fewer in fact, since the
+ * approximation ignores the cap per window and DETECT_RESOLVE_AFTER (bench: 1 in 45 incidents of
+ * ~125 windows). It resolves about h/D windows after its end: one or two for a gross change (D in
+ * the tens), more for a faint one on a quiet agent. A feature that barely moved (its incident level
+ * ≈ its baseline) adds about nothing either way. No data adds nothing.
  */
-const RECOVERY_HORIZON_WINDOWS = 1_000;
 /** Least information per window assumed (a faint incident on a quiet agent): h stays ≥ ln(1 + N·D_MIN). */
 const RECOVERY_MIN_INFORMATION = 0.05;
 
@@ -614,7 +615,7 @@ export class Detector {
   }
 
   /**
-   * Whether the latest window leaves the open incident over (see RECOVERY_HORIZON_WINDOWS). Until it
+   * Whether the latest window leaves the open incident over (see RECOVERY_MIN_INFORMATION). Until it
    * looks over, each window refines the incident's level and information (all of them, not only
    * those that look like it, which would make it look more extreme than it is).
    */
@@ -624,7 +625,7 @@ export class Detector {
     const features = incident.features.map((i) => this.selected[i]!);
     const ratio = state.profile.recoveryRatio(window, incident.pool, incident.windows, features);
     const information = Math.max(RECOVERY_MIN_INFORMATION, incident.information / Math.max(1, incident.informed));
-    const h = Math.log(1 + RECOVERY_HORIZON_WINDOWS * information);
+    const h = Math.log(1 + this.config.resolveHorizonWindows * information);
     // One window, however odd (a few samples far below both levels), brings at most half the way.
     incident.evidence = Math.min(2 * h, Math.max(0, incident.evidence + Math.min(ratio, h / 2)));
     const over = incident.evidence >= h;

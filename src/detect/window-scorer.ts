@@ -6,6 +6,7 @@
 // Warm-up: until `warmupWindows` windows were learned, a window is not scored (score null).
 
 import { Baseline, type BaselineOptions } from './baseline.js';
+import { normalQuantile } from './evidence.js';
 import { ScoreDistribution, Threshold, type ThresholdOptions } from './threshold.js';
 
 export interface ScorerOptions {
@@ -25,7 +26,10 @@ export interface WindowScore {
   anomaly: boolean;
   /** So far above the threshold that this window alone fires an alert. */
   severe: boolean;
-  /** Above the stay threshold: not normal enough to learn from or to end an incident. */
+  /**
+   * Above the stay threshold, or one feature alone beyond its own stay limit: not normal enough to
+   * learn from or to end an incident.
+   */
   elevated: boolean;
   /** p-value of the score under the baseline (null while warming up). */
   pValue: number | null;
@@ -36,6 +40,13 @@ export interface WindowScore {
 export class WindowScorer {
   readonly baseline: Baseline;
   private readonly threshold: Threshold;
+  /**
+   * The stay limit of one feature on its own, |x − μ|ᵢ / σᵢ: the normal quantile at the stay
+   * probability, Bonferroni-corrected for d features (3.0 at d = 8, stay 0.99). D² spreads one
+   * feature's change over d degrees of freedom, so a rate at z = −4 can sit below the stay threshold
+   * of D² and be learned window after window: the baseline would walk into a change that is held.
+   */
+  private readonly marginalStay: number;
 
   constructor(
     readonly d: number,
@@ -44,6 +55,7 @@ export class WindowScorer {
     this.baseline = new Baseline(d, options.baseline);
     const oneSided = options.oneSided ?? 0;
     this.threshold = new Threshold(new ScoreDistribution(d - oneSided, oneSided), options.threshold);
+    this.marginalStay = normalQuantile(1 - (1 - options.threshold.stayP) / d);
   }
 
   get warm(): boolean {
@@ -69,14 +81,14 @@ export class WindowScorer {
         contributions: null,
       };
     }
-    const { d2, contributions } = this.baseline.score(x, keep);
+    const { d2, contributions, largestMarginal } = this.baseline.score(x, keep);
     return {
       score: d2,
       threshold,
       stayThreshold,
       anomaly: d2 > threshold,
       severe: d2 > this.threshold.atOnceValue(),
-      elevated: d2 > stayThreshold,
+      elevated: d2 > stayThreshold || largestMarginal > this.marginalStay,
       pValue: this.threshold.pValue(d2),
       contributions,
     };
