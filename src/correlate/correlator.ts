@@ -361,8 +361,9 @@ export class Correlator {
       });
     }
     if (early > 0) timeouts.sort((a, b) => a.expiredAt - b.expiredAt);
-    // Entries of tasks that left the table wait for their deadline; drop them once they outnumber the live ones.
-    if (this.deadlines.size > 2 * this.inFlight.size + 1024)
+    // Entries of tasks that left the table wait for their deadline, holding the task and its strings:
+    // drop them once they are an eighth of the live ones (an O(n) pass every n/8 answers).
+    if (this.deadlines.size > this.inFlight.size + (this.inFlight.size >> 3) + 1024)
       this.deadlines.retain((task) => this.inFlight.get(task.key) === task);
     // Answers whose request did not show up within the TTL.
     for (
