@@ -4,7 +4,7 @@
 
 import type { AgentEvent } from '../decode/index.js';
 import type { ClockSkew } from './event-clock.js';
-import { OrderedTable } from './ordered-table.js';
+import { OrderedTable, orderedEntry, type OrderedEntry } from './ordered-table.js';
 
 export interface ClockFinding {
   kind: 'clock_skew';
@@ -18,7 +18,7 @@ export interface ClockFinding {
 }
 
 export class ClockFindings {
-  private readonly byProducer = new OrderedTable<ClockFinding>();
+  private readonly byProducer = new OrderedTable<OrderedEntry<ClockFinding>>();
   private readonly totals = { ahead: 0, behind: 0, producersDropped: 0 };
 
   constructor(private readonly maxProducers = 1_000) {}
@@ -26,29 +26,30 @@ export class ClockFindings {
   record(event: AgentEvent, skew: ClockSkew, wall: number): void {
     this.totals[skew] += 1;
     const key = `${event.producer}\u0000${event.topic}`;
-    let finding = this.byProducer.get(key);
-    if (finding === undefined) {
-      finding = {
+    let entry = this.byProducer.get(key);
+    if (entry === undefined) {
+      entry = orderedEntry<ClockFinding>(key, {
         kind: 'clock_skew',
         producer: event.producer,
         topic: event.topic,
         ahead: 0,
         behind: 0,
         last: { partition: 0, offset: '0', timestamp: 0, skew, seenAt: 0 },
-      };
+      });
       if (this.byProducer.size >= this.maxProducers) {
         this.byProducer.delete(this.byProducer.oldest()!.key);
         this.totals.producersDropped += 1;
       }
     }
+    const finding = entry.value;
     finding[skew] += 1;
     finding.last = { partition: event.partition, offset: event.offset, timestamp: event.timestamp, skew, seenAt: wall };
-    this.byProducer.set(key, finding); // most recently seen last
+    this.byProducer.set(entry); // most recently seen last
   }
 
   /** Every producer with such records, most recently seen first. */
   list(): ClockFinding[] {
-    return [...this.byProducer.entries()].map(([, finding]) => structuredClone(finding)).reverse();
+    return [...this.byProducer.values()].map((entry) => structuredClone(entry.value)).reverse();
   }
 
   stats(): { ahead: number; behind: number; producers: number; producersDropped: number } {

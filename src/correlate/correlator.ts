@@ -22,7 +22,7 @@
 
 import { TASK_OPENING_METHODS, TERMINAL_STATES, type AgentEvent } from '../decode/index.js';
 import { DeadlineHeap } from './deadline-heap.js';
-import { OrderedTable } from './ordered-table.js';
+import { OrderedTable, orderedEntry, type Ordered, type OrderedEntry } from './ordered-table.js';
 
 export interface CorrelatorOptions {
   /** An unanswered task times out this long (event time) after its latest request. */
@@ -76,9 +76,9 @@ export interface CorrelatorStats {
   recentEvictions: number;
 }
 
-interface InFlightTask extends TaskRef {
+interface InFlightTask extends TaskRef, Ordered<InFlightTask> {
   /** The key it is filed under in the in-flight table. */
-  key: string;
+  readonly key: string;
   requestedAt: number;
   /** The previous attempt's request, while its answer has not been read (a retry read before it). */
   earlierRequestedAt: number | null;
@@ -88,7 +88,7 @@ interface InFlightTask extends TaskRef {
 
 type Outcome = 'answered' | 'timed-out' | 'evicted';
 
-interface FinishedTask {
+interface FinishedTask extends Ordered<FinishedTask> {
   requestedAt: number;
   answeredAt: number | null;
   attempts: number;
@@ -115,7 +115,7 @@ export class Correlator {
   private readonly deadlines = new DeadlineHeap<InFlightTask>();
   private readonly recent = new OrderedTable<FinishedTask>();
   /** Answers read before their request, per key in the order read; a key is as old as its first answer. */
-  private readonly pendingAnswers = new OrderedTable<PendingAnswer[]>();
+  private readonly pendingAnswers = new OrderedTable<OrderedEntry<PendingAnswer[]>>();
   private pendingCount = 0;
   /** Tasks found timed out by the answer itself (sent after the deadline), reported with the next expiry. */
   private answeredLate: TaskTimeout[] = [];
@@ -201,15 +201,7 @@ export class Correlator {
         event.timedOut = true;
         this.answeredLate.push(timeoutOf(event, event.timestamp, event.timestamp + this.options.taskTtlMs, attempts));
       }
-      this.remember(key, {
-        requestedAt: event.timestamp,
-        answeredAt: early.answeredAt,
-        attempts,
-        outcome: 'answered',
-        topic: event.topic,
-        partition: event.partition,
-        offset: event.offset,
-      });
+      this.remember(key, event.timestamp, early.answeredAt, attempts, 'answered', event);
       return;
     }
     if (finished !== undefined) this.recent.delete(key);
@@ -227,8 +219,10 @@ export class Correlator {
       earlierRequestedAt: pending?.requestedAt ?? null,
       deadline: event.timestamp + this.options.taskTtlMs,
       attempts,
+      older: undefined,
+      newer: undefined,
     };
-    this.inFlight.set(key, task);
+    this.inFlight.set(task);
     this.deadlines.push(task);
     if (this.inFlight.size > this.options.maxInFlight) this.evictOldest();
   }
@@ -237,7 +231,7 @@ export class Correlator {
   private takePendingAnswer(keys: readonly string[]): PendingAnswer | undefined {
     if (this.pendingCount === 0) return undefined; // the usual case once caught up
     for (const key of keys) {
-      const early = this.pendingAnswers.get(key)?.[0];
+      const early = this.pendingAnswers.get(key)?.value[0];
       if (early === undefined) continue;
       this.removePending(early);
       return early;
@@ -249,8 +243,8 @@ export class Correlator {
   private addPending(answer: PendingAnswer): void {
     for (const key of answer.keys) {
       const queue = this.pendingAnswers.get(key);
-      if (queue === undefined) this.pendingAnswers.set(key, [answer]);
-      else queue.push(answer);
+      if (queue === undefined) this.pendingAnswers.set(orderedEntry(key, [answer]));
+      else queue.value.push(answer);
     }
     this.pendingCount += 1;
     while (this.pendingCount > this.options.maxInFlight) {
@@ -262,12 +256,13 @@ export class Correlator {
 
   private removePending(answer: PendingAnswer): void {
     for (const key of answer.keys) {
-      const queue = this.pendingAnswers.get(key);
-      if (queue === undefined) continue;
+      const entry = this.pendingAnswers.get(key);
+      if (entry === undefined) continue;
+      const queue = entry.value;
       const at = queue.indexOf(answer);
       if (at >= 0) queue.splice(at, 1);
       if (queue.length === 0) this.pendingAnswers.delete(key);
-      else if (at === 0) this.pendingAnswers.set(key, queue); // as old as its new first answer
+      else if (at === 0) this.pendingAnswers.set(entry); // as old as its new first answer
     }
     this.pendingCount -= 1;
   }
@@ -298,15 +293,7 @@ export class Correlator {
           event.timedOut = true;
           this.answeredLate.push(timeoutOf(pending, pending.requestedAt, pending.deadline, pending.attempts));
         }
-        this.remember(key, {
-          requestedAt: pending.requestedAt,
-          answeredAt: event.timestamp,
-          attempts: pending.attempts,
-          outcome: 'answered',
-          topic: pending.topic,
-          partition: pending.partition,
-          offset: pending.offset,
-        });
+        this.remember(key, pending.requestedAt, event.timestamp, pending.attempts, 'answered', pending);
         return;
       }
     }
@@ -350,15 +337,7 @@ export class Correlator {
       this.inFlight.delete(key);
       this.counters.timeouts += 1;
       timeouts.push(timeoutOf(task, task.requestedAt, task.deadline, task.attempts));
-      this.remember(key, {
-        requestedAt: task.requestedAt,
-        answeredAt: null,
-        attempts: task.attempts,
-        outcome: 'timed-out',
-        topic: task.topic,
-        partition: task.partition,
-        offset: task.offset,
-      });
+      this.remember(key, task.requestedAt, null, task.attempts, 'timed-out', task);
     }
     if (early > 0) timeouts.sort((a, b) => a.expiredAt - b.expiredAt);
     // Entries of tasks that left the table wait for their deadline, holding the task and its strings:
@@ -384,19 +363,31 @@ export class Correlator {
     if (oldest === undefined) return;
     this.inFlight.delete(oldest.key);
     this.counters.evictions += 1;
-    this.remember(oldest.key, {
-      requestedAt: oldest.value.requestedAt,
-      answeredAt: null,
-      attempts: oldest.value.attempts,
-      outcome: 'evicted',
-      topic: oldest.value.topic,
-      partition: oldest.value.partition,
-      offset: oldest.value.offset,
-    });
+    this.remember(oldest.key, oldest.requestedAt, null, oldest.attempts, 'evicted', oldest);
   }
 
-  private remember(key: string, finished: FinishedTask): void {
-    this.recent.set(key, finished);
+  /** Files a finished task under `key` in the table of recently finished ones; `read`: where its latest request was read. */
+  private remember(
+    key: string,
+    requestedAt: number,
+    answeredAt: number | null,
+    attempts: number,
+    outcome: Outcome,
+    read: { topic: string; partition: number; offset: string },
+  ): void {
+    const { topic, partition, offset } = read;
+    this.recent.set({
+      key,
+      requestedAt,
+      answeredAt,
+      attempts,
+      outcome,
+      topic,
+      partition,
+      offset,
+      older: undefined,
+      newer: undefined,
+    });
     if (this.recent.size > this.options.maxRecent) {
       const oldest = this.recent.oldest();
       if (oldest !== undefined) {

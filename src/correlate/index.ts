@@ -6,4 +6,4 @@ export type { ClockSkew, EventClockOptions } from './event-clock.js';
 export { ClockFindings } from './clock-findings.js';
 export type { ClockFinding } from './clock-findings.js';
 export type { CorrelatedBatch, EventSink } from './event-sink.js';
-export { OrderedTable } from './ordered-table.js';
+export { OrderedTable, type Ordered } from './ordered-table.js';

@@ -23,7 +23,7 @@
 // capability is the capability's incident; one worker unlike its peers is the worker's.
 
 import type { DetectConfig } from '../config/index.js';
-import { OrderedTable, type TaskTimeout } from '../correlate/index.js';
+import { OrderedTable, type Ordered, type TaskTimeout } from '../correlate/index.js';
 import { isDecoded, type AgentEvent } from '../decode/index.js';
 import { AgentwatchError } from '../errors.js';
 import { AgentProfile } from './agent-profile.js';
@@ -133,7 +133,9 @@ interface Learnable {
   z: Float64Array | null;
 }
 
-interface AgentState {
+interface AgentState extends Ordered<AgentState> {
+  /** The table's key: the capability, or capability NUL worker. */
+  readonly key: string;
   /** The capability, or the worker's name. */
   agent: string;
   capability: string;
@@ -306,7 +308,7 @@ export class Detector {
 
   stats(): DetectorStats {
     let firing = 0;
-    for (const [, state] of this.agents.entries()) if (state.tracker.firing) firing += 1;
+    for (const state of this.agents.values()) if (state.tracker.firing) firing += 1;
     return { agents: this.agents.size, firing, ...this.counters };
   }
 
@@ -317,7 +319,7 @@ export class Detector {
    */
   accept(agent: string, by: string): AnomalyAlert[] | 'unknown' | 'not-firing' {
     let found: AgentState | undefined;
-    for (const [, state] of this.agents.entries()) if (state.agent === agent) found = state;
+    for (const state of this.agents.values()) if (state.agent === agent) found = state;
     if (found === undefined) return 'unknown';
     const report = found.lastReport;
     if (report === undefined || !(found.tracker.firing || found.drift?.open === true)) return 'not-firing';
@@ -347,7 +349,7 @@ export class Detector {
   /** Each agent's last window score and threshold, without the baseline (cheap enough for every scrape). */
   lastScores(): Array<{ agent: string; score: number | null; threshold: number }> {
     const scores: Array<{ agent: string; score: number | null; threshold: number }> = [];
-    for (const [, state] of this.agents.entries()) {
+    for (const state of this.agents.values()) {
       const report = state.lastReport;
       if (report !== undefined)
         scores.push({ agent: state.agent, score: report.score.score, threshold: report.score.threshold });
@@ -359,7 +361,7 @@ export class Detector {
   snapshot(): AgentSnapshot[] {
     const agents: AgentSnapshot[] = [];
     const finite = (v: number | undefined) => (v === undefined || !Number.isFinite(v) ? null : v);
-    for (const [, state] of this.agents.entries()) {
+    for (const state of this.agents.values()) {
       const report = state.lastReport;
       agents.push({
         agent: state.agent,
@@ -392,9 +394,12 @@ export class Detector {
     return agents;
   }
 
-  private newState(capability: string, worker: string | null, start: number): AgentState {
+  private newState(key: string, capability: string, worker: string | null, start: number): AgentState {
     const agent = worker ?? capability;
     const state: AgentState = {
+      key,
+      older: undefined,
+      newer: undefined,
       agent,
       capability,
       scope: worker === null ? 'capability' : 'worker',
@@ -469,7 +474,7 @@ export class Detector {
       return undefined;
     }
     if (state === undefined) {
-      state = this.newState(capability, worker, start);
+      state = this.newState(key, capability, worker, start);
       if (this.agents.size >= this.config.maxAgents) this.evictLeastRecent();
     }
     state.lastWindow = Math.max(state.lastWindow, start);
@@ -478,7 +483,7 @@ export class Detector {
     // and without this the agent would skip every window before its first-read record, for good.
     if (start < state.nextToClose) state.nextToClose = start;
     if (state.nextToClose < this.earliestToClose) this.earliestToClose = state.nextToClose;
-    this.agents.set(key, state); // most recently seen last
+    this.agents.set(state); // most recently seen last
     let window = state.open.get(start);
     if (window === undefined) {
       window = new WindowAccumulator();
@@ -504,7 +509,7 @@ export class Detector {
     const due: AgentState[] = [];
     let from = Number.POSITIVE_INFINITY;
     let earliestLater = Number.POSITIVE_INFINITY;
-    for (const [, state] of this.agents.entries()) {
+    for (const state of this.agents.values()) {
       if (state.nextToClose > limit) {
         earliestLater = Math.min(earliestLater, state.nextToClose);
         continue;
