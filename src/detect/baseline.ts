@@ -33,6 +33,20 @@ export interface ScoreParts {
   largestMarginal: number;
 }
 
+/**
+ * Scratch vectors of length d, shared by every Baseline of that d: learn and score use them within
+ * one synchronous call only, so 10,000 agents need two of them, not 20,000 (about 4 MB of heap).
+ */
+const scratch = new Map<number, [Float64Array, Float64Array]>();
+function scratchOf(d: number, which: 0 | 1): Float64Array {
+  let pair = scratch.get(d);
+  if (pair === undefined) {
+    pair = [new Float64Array(d), new Float64Array(d)];
+    scratch.set(d, pair);
+  }
+  return pair[which];
+}
+
 export class Baseline {
   readonly d: number;
   private weight = 0;
@@ -50,7 +64,7 @@ export class Baseline {
   private readonly alpha: number;
   /** Whether each feature has been observed in a learned window (before that its μ is undefined). */
   private readonly observed: Uint8Array;
-  // Scratch buffers: scoring allocates only its result.
+  // Scratch buffers, shared per d (scratchOf): scoring allocates only its result.
   private readonly delta: Float64Array;
   private readonly solved: Float64Array;
 
@@ -63,8 +77,8 @@ export class Baseline {
     this.d = d;
     this.mu = new Float64Array(d);
     this.scatter = new Float64Array(d * d);
-    this.delta = new Float64Array(d);
-    this.solved = new Float64Array(d);
+    this.delta = scratchOf(d, 0);
+    this.solved = scratchOf(d, 1);
     this.factor = new Float64Array(d * d);
     this.inverseDiagonal = new Float64Array(d);
     this.inverseSigma = new Float64Array(d);
