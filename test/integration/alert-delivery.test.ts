@@ -137,11 +137,19 @@ function readStream(
   url: string,
   headers: Record<string, string>,
   stopAfter: (events: StreamEvent[]) => boolean,
+  timeoutMs = 120_000,
 ): Promise<StreamEvent[]> {
   return new Promise((resolve, reject) => {
     const events: StreamEvent[] = [];
+    // A stream that never shows what the test waits for fails with what it did show, rather than
+    // holding the file until its 10-minute limit.
+    const deadline = setTimeout(() => {
+      req.destroy();
+      reject(new Error(`${url}: not done after ${timeoutMs} ms; got ${JSON.stringify(events)}`));
+    }, timeoutMs);
     const req = httpRequest(url, { headers }, (res) => {
       if (res.statusCode !== 200) {
+        clearTimeout(deadline);
         reject(new Error(`stream answered ${res.statusCode}`));
         return;
       }
@@ -162,6 +170,7 @@ function readStream(
           if (fields.event === undefined) continue;
           events.push({ id: fields.id ?? '', event: fields.event, data: fields.data ?? '' });
           if (stopAfter(events)) {
+            clearTimeout(deadline);
             req.destroy();
             resolve(events);
             return;
@@ -171,7 +180,10 @@ function readStream(
       res.on('error', () => undefined);
     });
     req.on('error', (err) => {
-      if (!req.destroyed) reject(err);
+      if (!req.destroyed) {
+        clearTimeout(deadline);
+        reject(err);
+      }
     });
     req.end();
   });
