@@ -10,10 +10,21 @@ import { Detector, IncidentTracker, type AnomalyAlert } from '../../../src/detec
 import type { WindowScore } from '../../../src/detect/index.js';
 import { evaluate } from '../../../bench/detection/evaluate.js';
 import { replayFleet } from '../../../bench/detection/fleet-replay.js';
-import { fleetProfiles, generateFleet, type FaultKind } from '../../../src/sim/index.js';
+import { fleetProfiles, generateFleet, type FaultKind, type FleetFault } from '../../../src/sim/index.js';
 
 const HOUR = 3_600_000;
 const config = loadConfig({});
+
+/** A generated fleet with `faults`, read from a backlog and evaluated against them. */
+function faultRunQuality(seed: number, durationMs: number, faults: FleetFault[]) {
+  const run = generateFleet({ seed, durationMs, faults });
+  const result = replayFleet(run.events, 'backlog', { seed, config });
+  return evaluate(
+    run,
+    result.alerts.filter((a) => a.windowStart < run.end),
+    config.detect.windowMs,
+  );
+}
 
 describe('detection on a realistic fleet (defaults)', () => {
   test('3 hours of 12 heterogeneous agents without a fault: no alert, nothing late, no timeout', () => {
@@ -38,13 +49,7 @@ describe('detection on a realistic fleet (defaults)', () => {
       startMs: HOUR + i * 40 * 60_000,
       durationMs: 20 * 60_000,
     }));
-    const run = generateFleet({ seed: 22, durationMs: 4 * HOUR, faults });
-    const result = replayFleet(run.events, 'backlog', { seed: 22, config });
-    const quality = evaluate(
-      run,
-      result.alerts.filter((a) => a.windowStart < run.end),
-      config.detect.windowMs,
-    );
+    const quality = faultRunQuality(22, 4 * HOUR, faults);
     for (const outcome of quality.faults) {
       const what = `${outcome.fault.kind} on ${quiet.capability} (${quiet.ratePerSecond.toFixed(2)} req/s): ${JSON.stringify(outcome)}`;
       assert.ok(outcome.detected && outcome.rightTarget, what);
@@ -71,13 +76,7 @@ describe('detection on a realistic fleet (defaults)', () => {
       startMs: 140 * 60_000,
       durationMs: 20 * 60_000,
     };
-    const run = generateFleet({ seed: 23, durationMs: 3 * HOUR, faults: [fault] });
-    const result = replayFleet(run.events, 'backlog', { seed: 23, config });
-    const quality = evaluate(
-      run,
-      result.alerts.filter((a) => a.windowStart < run.end),
-      config.detect.windowMs,
-    );
+    const quality = faultRunQuality(23, 3 * HOUR, [fault]);
     const outcome = quality.faults[0]!;
     const what = `${quiet.capability} (${quiet.ratePerSecond.toFixed(2)} req/s): ${JSON.stringify(outcome)}`;
     assert.ok(outcome.detected && outcome.rightTarget && outcome.rightFeature, what);
