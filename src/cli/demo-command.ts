@@ -11,7 +11,7 @@ import type { AnomalyAlert } from '../detect/index.js';
 import { createKafka } from '../ingest/index.js';
 import { createLogger } from '../logger.js';
 import { Service } from '../service.js';
-import { defaultScenario, FleetSimulator, type Scenario } from '../sim/index.js';
+import { acceleratedSettings, defaultScenario, FleetSimulator, type Scenario } from '../sim/index.js';
 
 export interface DemoOptions {
   /** Event time to simulate, ms. */
@@ -66,11 +66,9 @@ export async function runDemo(options: DemoOptions, out: Writable, stop: AbortSi
     INGEST_FROM_BEGINNING: 'false',
     INGEST_TOPIC_REFRESH_MS: '2000',
     CLICKHOUSE_DATA_DIR: options.dataDir,
-    // Lateness is event time: scale it with the speed so pipeline delays do not drop records.
-    DETECT_LATENESS_MS: String(Math.max(5_000, options.speed * 2_000)),
-    // The fleet's clock runs `speed` times faster, from startEventTime now: declared, so its records are on time.
-    EVENT_TIME_SPEED: String(options.speed),
-    EVENT_TIME_ANCHOR: `${startEventTime}@${Date.now()}`,
+    // The fleet's declared clock (its records are on time), and event-time waits that scale with its
+    // speed (see sim/accelerated-clock.ts).
+    ...acceleratedSettings(options.speed, startEventTime, Date.now()),
     API_KEYS: `demo:admin:${adminKey}`,
     LOG_LEVEL: process.env.LOG_LEVEL ?? 'info',
   };

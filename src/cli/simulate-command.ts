@@ -6,6 +6,7 @@ import { createSchemaRegistry } from '../decode/index.js';
 import { createKafka } from '../ingest/index.js';
 import type { Logger } from '../logger.js';
 import {
+  acceleratedSettings,
   FleetSimulator,
   loadScenario,
   parseDuration,
@@ -62,8 +63,8 @@ export async function runSimulate(
   await simulator.start();
   if (scenario.speed !== 1) {
     logger.info(
-      { EVENT_TIME_SPEED: String(scenario.speed), EVENT_TIME_ANCHOR: `${startEventTime}@${Date.now()}` },
-      'the fleet runs on an accelerated clock: give agentwatch these two options so that its records are on time',
+      acceleratedSettings(scenario.speed, startEventTime, Date.now()),
+      'the fleet runs on an accelerated clock: give agentwatch these options, so that its records are on time and a pause of the fleet is not a timeout',
     );
   }
   const progress = setInterval(() => logger.info(simulator.snapshot(), 'simulator progress'), 10_000);

@@ -3,6 +3,7 @@
 // (fleet-simulator.ts, for the demo, tests and `agentwatch simulate`) and a heterogeneous fleet
 // generated in memory as decoded events, with its truth (realistic-fleet.ts, for detection tests and
 // bench/detection), whose records fleet-records.ts puts on Kafka.
+export { acceleratedSettings, LATENESS_WALL_MS, TTL_WALL_MS } from './accelerated-clock.js';
 export { FleetSimulator } from './fleet-simulator.js';
 export type { SimulatorStats } from './fleet-simulator.js';
 export {
