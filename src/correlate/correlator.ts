@@ -154,9 +154,8 @@ export class Correlator {
 
   private onRequest(event: AgentEvent): void {
     if (event.method !== null && !TASK_OPENING_METHODS.has(event.method)) return;
-    const keys = correlationKeys(event);
-    const key = keys[0]; // a request is filed under its most specific key
-    if (key === undefined) return;
+    const key = primaryKey(event); // a request is filed under its most specific key
+    if (key === null) return;
     const pending = this.inFlight.get(key);
     if (pending !== undefined && readAt(pending, event)) {
       // The same record again: a redelivery to us, not a retry by the fleet.
@@ -188,7 +187,7 @@ export class Correlator {
       event.latencyMs = finished.answeredAt - event.timestamp;
       return;
     }
-    const early = this.takePendingAnswer(keys);
+    const early = this.takePendingAnswer(event);
     if (early !== undefined) {
       this.counters.answered += 1;
       this.counters.answersBeforeRequests += 1;
@@ -228,9 +227,9 @@ export class Correlator {
   }
 
   /** Removes and returns the oldest answer read before this request under the first of its keys that has one. */
-  private takePendingAnswer(keys: readonly string[]): PendingAnswer | undefined {
+  private takePendingAnswer(request: AgentEvent): PendingAnswer | undefined {
     if (this.pendingCount === 0) return undefined; // the usual case once caught up
-    for (const key of keys) {
+    for (const key of correlationKeys(request)) {
       const early = this.pendingAnswers.get(key)?.value[0];
       if (early === undefined) continue;
       this.removePending(early);
@@ -269,31 +268,18 @@ export class Correlator {
 
   private onAnswer(event: AgentEvent): void {
     event.answeredBy = event.producer;
+    // The usual case, an answer whose task id finds its request in flight, builds no other key.
+    const first = event.taskId === null ? null : taskKey(event.taskId);
+    const found = first === null ? undefined : this.inFlight.get(first);
+    if (found !== undefined) {
+      this.answerInFlight(event, first!, found);
+      return;
+    }
     const keys = answerKeys(event);
     for (const key of keys) {
       const pending = this.inFlight.get(key);
       if (pending !== undefined) {
-        if (pending.earlierRequestedAt !== null && event.timestamp < pending.requestedAt) {
-          // Sent before the latest attempt was requested: it answers the attempt before, whose retry
-          // was read first. The task stays in flight for the latest attempt's answer.
-          this.counters.answered += 1;
-          event.latencyMs = Math.max(0, event.timestamp - pending.earlierRequestedAt);
-          event.retries = Math.max(0, pending.attempts - 2);
-          pending.earlierRequestedAt = null;
-          return;
-        }
-        this.inFlight.delete(key);
-        this.counters.answered += 1;
-        event.latencyMs = Math.max(0, event.timestamp - pending.requestedAt);
-        event.retries = pending.attempts - 1;
-        if (event.timestamp > pending.deadline) {
-          // Sent after its deadline: a timeout, whether or not the clock got there before the answer was read.
-          this.counters.timeouts += 1;
-          this.counters.lateAnswers += 1;
-          event.timedOut = true;
-          this.answeredLate.push(timeoutOf(pending, pending.requestedAt, pending.deadline, pending.attempts));
-        }
-        this.remember(key, pending.requestedAt, event.timestamp, pending.attempts, 'answered', pending);
+        this.answerInFlight(event, key, pending);
         return;
       }
     }
@@ -324,6 +310,31 @@ export class Correlator {
       return;
     }
     this.addPending({ answeredAt: event.timestamp, producer: event.producer, keys: ownKeys, afterAnswer: false });
+  }
+
+  /** An answer to the task in flight under `key`. */
+  private answerInFlight(event: AgentEvent, key: string, pending: InFlightTask): void {
+    if (pending.earlierRequestedAt !== null && event.timestamp < pending.requestedAt) {
+      // Sent before the latest attempt was requested: it answers the attempt before, whose retry
+      // was read first. The task stays in flight for the latest attempt's answer.
+      this.counters.answered += 1;
+      event.latencyMs = Math.max(0, event.timestamp - pending.earlierRequestedAt);
+      event.retries = Math.max(0, pending.attempts - 2);
+      pending.earlierRequestedAt = null;
+      return;
+    }
+    this.inFlight.delete(key);
+    this.counters.answered += 1;
+    event.latencyMs = Math.max(0, event.timestamp - pending.requestedAt);
+    event.retries = pending.attempts - 1;
+    if (event.timestamp > pending.deadline) {
+      // Sent after its deadline: a timeout, whether or not the clock got there before the answer was read.
+      this.counters.timeouts += 1;
+      this.counters.lateAnswers += 1;
+      event.timedOut = true;
+      this.answeredLate.push(timeoutOf(pending, pending.requestedAt, pending.deadline, pending.attempts));
+    }
+    this.remember(key, pending.requestedAt, event.timestamp, pending.attempts, 'answered', pending);
   }
 
   private expire(now: number): TaskTimeout[] {
@@ -426,13 +437,27 @@ function isAnswer(event: AgentEvent): boolean {
   );
 }
 
+// Keys of the three kinds share one table. A task id is its own key, so a request or an answer with
+// one builds no string (most do; a key built per message was a third of the correlator's time); the
+// other kinds start with a NUL character, and a task id that itself starts with one is escaped, so
+// no key of one kind can equal a key of another.
+
+function taskKey(taskId: string): string {
+  return taskId.charCodeAt(0) === 0 ? `\u0000t:${taskId}` : taskId;
+}
+
 function workflowKey(event: AgentEvent): string | null {
-  return event.workflowId === null ? null : `w:${event.workflowId}|${event.capability}|${event.step ?? ''}`;
+  return event.workflowId === null ? null : `\u0000w:${event.workflowId}|${event.capability}|${event.step ?? ''}`;
 }
 
 function rpcKey(event: AgentEvent): string | null {
   // JSON-RPC ids are unique per client only; scope them by capability.
-  return event.rpcId === null ? null : `r:${event.capability}|${event.rpcId}`;
+  return event.rpcId === null ? null : `\u0000r:${event.capability}|${event.rpcId}`;
+}
+
+/** The most specific key an event is known by (see correlationKeys), or null when it has none. */
+function primaryKey(event: AgentEvent): string | null {
+  return event.taskId !== null ? taskKey(event.taskId) : (rpcKey(event) ?? workflowKey(event));
 }
 
 /**
@@ -442,7 +467,7 @@ function rpcKey(event: AgentEvent): string | null {
  */
 function correlationKeys(event: AgentEvent): string[] {
   const keys: string[] = [];
-  if (event.taskId !== null) keys.push(`t:${event.taskId}`);
+  if (event.taskId !== null) keys.push(taskKey(event.taskId));
   const rpc = rpcKey(event);
   if (rpc !== null) keys.push(rpc);
   if (keys.length === 0) {

@@ -84,6 +84,27 @@ describe('Correlator', () => {
     assert.equal(response.latencyMs, 40);
   });
 
+  test('a task id is its own key, yet no task id can pose as a key of another kind (JSON-RPC id, workflow)', () => {
+    const c = new Correlator(options);
+    const request = event('request', T0, { rpcId: '7', method: 'SendMessage' });
+    const seed = event('request', T0, { workflowId: 'wf', step: '1' });
+    // Task ids spelled like the other kinds' keys, as a hostile producer might.
+    const posingAsRpc = event('result', T0 + 5, { taskId: '\u0000r:x|7' });
+    const posingAsWorkflow = event('result', T0 + 6, { taskId: '\u0000w:wf|x|1' });
+    c.process([request, seed, posingAsRpc, posingAsWorkflow], T0 + 6);
+    assert.deepEqual([posingAsRpc.latencyMs, posingAsWorkflow.latencyMs], [null, null]);
+    assert.equal(c.stats().inFlight, 2, 'both requests still wait for their own answers');
+    const answer = event('result', T0 + 9, { rpcId: '7' });
+    const seedAnswer = event('result', T0 + 10, { workflowId: 'wf', step: '1' });
+    c.process([answer, seedAnswer], T0 + 10);
+    assert.deepEqual([answer.latencyMs, seedAnswer.latencyMs], [9, 10]);
+    // And a task id that starts with NUL is still a task id.
+    const nulRequest = event('request', T0, { taskId: '\u0000t' });
+    const nulAnswer = event('result', T0 + 3, { taskId: '\u0000t' });
+    c.process([nulRequest, nulAnswer], T0 + 3);
+    assert.equal(nulAnswer.latencyMs, 3);
+  });
+
   test('the seed envelope pairs by workflow + capability + step when there is no task id', () => {
     const c = new Correlator(options);
     const request = event('request', T0, { workflowId: 'wf', step: '2' });
