@@ -691,6 +691,7 @@ export class Detector {
   private scoreWindow(state: AgentState, start: number, window: WindowAccumulator): WindowReport {
     const { windowMs } = this.config;
     // Windows in which the agent sent nothing still count for pooling and the rate.
+    window.seal();
     state.recent.push(window);
     if (state.recent.length > Math.max(this.config.poolWindows, TAIL_POOL_WINDOWS)) state.recent.shift();
     const d = this.featureNames.length;

@@ -128,6 +128,13 @@ export class WindowAccumulator {
     if (examples.length > MAX_EXAMPLES) examples.pop();
   }
 
+  /** The window is closed: what it holds stays (for pooling) in as little memory as it needs. */
+  seal(): void {
+    this.latency.histogram.compact();
+    this.requestPayload.histogram.compact();
+    this.resultPayload.histogram.compact();
+  }
+
   /** A latency measured on a request read after its answer, for the window of the worker that answered. */
   addLatency(latencyMs: number): void {
     this.latency.add(latencyMs);

@@ -23,7 +23,7 @@ function reference(values: number[]) {
   };
 }
 
-test('counts, moments and quantiles agree with the values bucket by bucket, merged or not', () => {
+test('counts, moments and quantiles agree with the values bucket by bucket, merged, compacted or not', () => {
   const random = seededRandom(7);
   for (const [n, median, sigma] of [
     [1, 100, 0.5],
@@ -41,8 +41,14 @@ test('counts, moments and quantiles agree with the values bucket by bucket, merg
     const merged = new LogHistogram();
     for (const part of parts.reverse()) merged.merge(part);
     merged.merge(new LogHistogram());
+    // And compacted now and then while it is added to (a kept window's histogram is compacted).
+    const compacted = new LogHistogram();
+    values.forEach((v, i) => {
+      compacted.add(v);
+      if (i % 7 === 0) compacted.compact();
+    });
     const expected = reference(values);
-    for (const h of [whole, merged]) {
+    for (const h of [whole, merged, compacted]) {
       assert.equal(h.count, values.length);
       for (const q of [0, 0.25, 0.5, 0.95, 1]) assert.equal(h.quantile(q), expected.quantile(q), `n ${n}, q ${q}`);
       for (const at of [0, median / 3, median, median * 3, 1e12]) {
