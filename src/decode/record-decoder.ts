@@ -179,8 +179,7 @@ interface EventExtras {
 
 function buildEvent(record: KafkaRecord, semantics: Semantics, encoding: Encoding, extras: EventExtras): AgentEvent {
   const headers = record.headers;
-  const convention = TOPIC_CONVENTION.exec(record.topic);
-  const capability = convention?.[2] ?? semantics.capability ?? 'unknown';
+  const capability = capabilityOfTopic(record.topic) ?? semantics.capability ?? 'unknown';
   const producer = semantics.producer ?? firstHeader(headers, PRODUCER_HEADERS);
   return {
     topic: record.topic,
@@ -217,6 +216,19 @@ function buildEvent(record: KafkaRecord, semantics: Semantics, encoding: Encodin
     clockSkew: null,
     answeredBy: null,
   };
+}
+
+/** The last topic read and its capability: the records of a batch share one topic (and one string). */
+let lastTopic = '';
+let lastCapability: string | null = null;
+
+/** The capability a topic's name gives (agent.<kind>.<capability>), or null; one string per topic, not per record. */
+function capabilityOfTopic(topic: string): string | null {
+  if (topic !== lastTopic) {
+    lastTopic = topic;
+    lastCapability = TOPIC_CONVENTION.exec(topic)?.[2] ?? null;
+  }
+  return lastCapability;
 }
 
 function firstHeader(headers: Record<string, string>, names: readonly string[]): string | null {
