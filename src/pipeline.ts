@@ -203,8 +203,11 @@ export class Pipeline {
    */
   isAhead(topic: string, partition: number): boolean {
     const key = `${topic}:${partition}`;
-    const ahead = this.deps.clock.lead(key, Date.now()) > this.deps.alignMs;
-    if (ahead) this.deps.clock.hold(key); // not read while held: never idle
+    const wall = Date.now();
+    const ahead = this.deps.clock.lead(key, wall) > this.deps.alignMs;
+    if (ahead)
+      this.deps.clock.hold(key); // not read while held: never idle
+    else this.deps.clock.release(key, wall);
     return ahead;
   }
 

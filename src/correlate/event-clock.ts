@@ -56,6 +56,8 @@ interface PartitionProgress {
   /** The clock's finished stall time when the partition last delivered (stalls since then are not quiet time). */
   stalledAtRecord: number;
   caughtUp: boolean;
+  /** Paused by the tap (it ran ahead): not read, so never idle, until released or its next batch. */
+  held: boolean;
 }
 
 export class EventClock {
@@ -126,6 +128,7 @@ export class EventClock {
         lastRecordWall: wall,
         stalledAtRecord: this.stalledTotal,
         caughtUp,
+        held: false,
       });
       return;
     }
@@ -133,6 +136,7 @@ export class EventClock {
     progress.lastRecordWall = wall;
     progress.stalledAtRecord = this.stalledTotal;
     progress.caughtUp = caughtUp;
+    progress.held = false;
   }
 
   /** Announces a partition with a backlog that has not delivered yet: the clock waits for it. */
@@ -143,16 +147,31 @@ export class EventClock {
         lastRecordWall: wall,
         stalledAtRecord: this.stalledTotal,
         caughtUp: false,
+        held: false,
       });
   }
 
   /**
-   * The tap holds a partition back (it ran ahead): until its next batch it counts as backlogged,
-   * never idle, so event time cannot run past it while it is not being read.
+   * The tap holds a partition back (it ran ahead): while held it is never idle, so event time cannot
+   * run past it while it is not being read.
    */
   hold(partitionKey: string): void {
     const progress = this.partitions.get(partitionKey);
-    if (progress !== undefined) progress.caughtUp = false;
+    if (progress !== undefined) progress.held = true;
+  }
+
+  /**
+   * The tap reads a held partition again: it is as its last batch left it (caught up or not), and its
+   * quiet time counts from now. A partition held at its end, with nothing more to deliver, would
+   * otherwise hold event time back for good (measured: a backlog read to its end left 15 of 24
+   * partitions so, and no window after them ever closed).
+   */
+  release(partitionKey: string, wall: number): void {
+    const progress = this.partitions.get(partitionKey);
+    if (progress === undefined || !progress.held) return;
+    progress.held = false;
+    progress.lastRecordWall = wall;
+    progress.stalledAtRecord = this.stalledTotal;
   }
 
   /** How far a partition's watermark is ahead of event time at `wall` (+Infinity while event time is unknown). */
@@ -193,7 +212,7 @@ export class EventClock {
           ? wall - Math.max(this.stallStart, p.lastRecordWall)
           : 0;
       const quietFor = Math.max(0, wall - p.lastRecordWall - (this.stalledTotal - p.stalledAtRecord) - ongoing) * speed;
-      if (!p.caughtUp || quietFor < idleMs) {
+      if (p.held || !p.caughtUp || quietFor < idleMs) {
         anyActive = true;
         if (p.watermark < oldestActive) oldestActive = p.watermark;
       } else if (p.watermark > Number.NEGATIVE_INFINITY) {

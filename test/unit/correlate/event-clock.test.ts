@@ -32,6 +32,21 @@ describe('EventClock', () => {
     assert.equal(clock.now(T0 + 30_000), T0 + 20_000, 'busy:0 is now the oldest active one');
   });
 
+  test('a partition held at its end never drops out while held, and does once released and quiet', () => {
+    const clock = new EventClock(options);
+    clock.observe('ahead:0', T0 + 400_000, true, T0); // read to its end, far ahead of the others
+    clock.observe('behind:0', T0, false, T0);
+    clock.hold('ahead:0'); // the tap paused it
+    clock.observe('behind:0', T0 + 390_000, true, T0 + 60_000); // caught up, then silent
+    assert.equal(clock.now(T0 + 70_000), T0 + 390_000);
+    assert.equal(clock.now(T0 + 80_000), T0 + 400_000, 'behind:0 idle; ahead:0, held, still holds the clock');
+    clock.release('ahead:0', T0 + 80_000);
+    assert.equal(clock.now(T0 + 90_000), T0 + 400_000, 'released: quiet only since then');
+    // Quiet for the idle time since its release, with nothing more to read: the fleet is silent and
+    // event time moves on (a held partition left "backlogged" would hold it at T0 + 400 s for good).
+    assert.equal(clock.now(T0 + 96_000), T0 + 390_000 + 36_000 - 15_000);
+  });
+
   test("the idle timeout is event time, and never less than 5 s of wall time (a consumer's fetch cycle at 60×)", () => {
     const clock = new EventClock({ ...options, speed: 60, anchor: { event: T0, wall: T0 } });
     clock.observe('quiet:0', T0, true, T0);
