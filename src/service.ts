@@ -98,7 +98,7 @@ export class Service {
     private readonly producer: Producer,
     private readonly sinks: readonly EventSink[],
     readonly clickhouse: ClickHouseClient,
-    private readonly detector: Detector,
+    private readonly detectorSink: DetectorSink,
     private readonly publisher: AlertPublisher,
     /** Every alert as it is published, for in-process subscribers. */
     readonly alerts: AlertStream,
@@ -356,7 +356,7 @@ export class Service {
       producer,
       sinks,
       clickhouse,
-      detector,
+      detectorSink,
       publisher,
       alerts,
       audit,
@@ -373,12 +373,20 @@ export class Service {
       tap: this.tap.stats(),
       pipeline: this.pipeline.stats(),
       correlator: this.correlator.stats(),
-      detector: this.detector.stats(),
+      detector: this.detectorSink.detector.stats(),
       audit: this.audit.stats(),
       dlqWritten: this.dlq.count(),
       alertsPublished: this.publisher.count(),
       checkpointsPublished: this.checkpoints.count(),
     };
+  }
+
+  /**
+   * Every detection window starting at or before this event time (ms since the epoch) has closed and
+   * its alerts were delivered; -Infinity before the first.
+   */
+  detectedThrough(): number {
+    return this.detectorSink.detectedThrough();
   }
 
   /** Dead-letter copies written, references in their place, and split requests. */

@@ -13,6 +13,10 @@ export type WindowObserver = (windows: readonly WindowReport[]) => void;
 export class DetectorSink implements EventSink {
   readonly name = 'detector';
   private readonly undelivered = new WeakMap<CorrelatedBatch, readonly AnomalyAlert[]>();
+  /** Batches detected whose alerts are not delivered yet (being delivered, or to be offered again). */
+  private pending = 0;
+  /** What the detector's closedThrough() was the last time no batch was pending. */
+  private deliveredThrough = Number.NEGATIVE_INFINITY;
 
   constructor(
     readonly detector: Detector,
@@ -27,9 +31,20 @@ export class DetectorSink implements EventSink {
       alerts = closed.alerts;
       if (closed.windows.length > 0) this.observe?.(closed.windows);
       this.undelivered.set(batch, alerts);
+      this.pending += 1;
     }
     await this.deliver(alerts);
     this.undelivered.delete(batch);
+    this.pending -= 1;
+    if (this.pending === 0) this.deliveredThrough = this.detector.closedThrough();
+  }
+
+  /**
+   * Every window starting at or before this event time (ms since the epoch) has closed and its
+   * alerts were delivered; -Infinity before the first.
+   */
+  detectedThrough(): number {
+    return this.pending === 0 ? this.detector.closedThrough() : this.deliveredThrough;
   }
 
   async close(): Promise<void> {}

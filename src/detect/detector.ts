@@ -306,6 +306,11 @@ export class Detector {
     return this.close(this.lastWatermark);
   }
 
+  /** Every window starting at or before this event time (ms since the epoch) has closed; -Infinity before the first. */
+  closedThrough(): number {
+    return this.lastWatermark - this.config.windowMs - this.config.latenessMs;
+  }
+
   stats(): DetectorStats {
     let firing = 0;
     for (const state of this.agents.values()) if (state.tracker.firing) firing += 1;

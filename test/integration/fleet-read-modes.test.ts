@@ -133,6 +133,15 @@ async function observe(
   await waitFor('every record read', () => sink.events.length >= records, 180_000);
   // The clock runs on after the traffic: every task times out or is answered, every window closes.
   await waitFor('no task in flight', () => service.stats().correlator.inFlight === 0, 120_000);
+  // Reading the last record is not the end of detection: the windows before the traffic's end close
+  // as the clock passes them, and their alerts reach subscribers once published (a CI run's backlog
+  // mode counted no alerts at all, taken the moment the last record was read).
+  const lastWindow = Math.floor((run.end - 1) / W) * W;
+  await waitFor(
+    'every window of the traffic scored, its alerts delivered',
+    () => service.detectedThrough() >= lastWindow,
+    120_000,
+  );
   const stats = service.stats();
   let timeoutsInOrder = true;
   for (let i = 1; i < sink.timeouts.length; i += 1)

@@ -75,3 +75,38 @@ test('a batch offered again after failed delivery is detected once, its alerts d
   );
   assert.equal(new Set(observed.map((w) => `${w.agent}@${w.windowStart}`)).size, observed.length);
 });
+
+test('detectedThrough: windows count as detected only once their alerts were delivered (a failed delivery holds it back)', async () => {
+  const detector = new Detector(loadConfig({}).detect);
+  let release: (() => void) | undefined;
+  let fail = false;
+  const sink = new DetectorSink(detector, async () => {
+    if (fail) throw new Error('anomalies topic unavailable');
+    await new Promise<void>((resolve) => (release = resolve));
+  });
+  const { batches } = batchesWithAFault();
+  assert.equal(sink.detectedThrough(), Number.NEGATIVE_INFINITY);
+  const [first, second, third] = [batches[10]!, batches[40]!, batches[80]!];
+
+  const delivering = sink.accept(first);
+  assert.equal(sink.detectedThrough(), Number.NEGATIVE_INFINITY, 'closed, but its alerts are on the way');
+  release!();
+  await delivering;
+  const afterFirst = detector.closedThrough();
+  assert.equal(sink.detectedThrough(), afterFirst);
+
+  fail = true;
+  await assert.rejects(sink.accept(second));
+  assert.ok(detector.closedThrough() > afterFirst);
+  assert.equal(sink.detectedThrough(), afterFirst, 'a batch whose alerts failed to go out holds it back');
+  fail = false;
+  const again = sink.accept(second); // offered again
+  release!();
+  await again;
+  assert.equal(sink.detectedThrough(), detector.closedThrough());
+
+  const last = sink.accept(third);
+  release!();
+  await last;
+  assert.equal(sink.detectedThrough(), detector.closedThrough());
+});
