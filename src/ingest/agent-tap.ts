@@ -314,7 +314,9 @@ export class AgentTap {
       topic: batch.topic,
       partition: batch.partition,
       records,
-      caughtUp: BigInt(next) >= BigInt(batch.highWatermark),
+      // batch.lastOffset() counts the control records kafkajs leaves out: a transactional producer's
+      // log ends with a commit marker, and the last record's offset + 1 never reaches the high watermark.
+      caughtUp: BigInt(batch.lastOffset()) + 1n >= BigInt(batch.highWatermark),
       heartbeat,
       isActive: () => isRunning() && !isStale() && !this.stopping,
     });

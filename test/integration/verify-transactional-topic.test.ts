@@ -1,7 +1,9 @@
-// `agentwatch verify --against-kafka` on a topic written in transactions: the log's last offset is a
-// commit marker, which no consumer is given, and aborted records are never delivered. The check must
-// end (it waited forever for the marker's offset) and find the store holding exactly the committed
-// records.
+// Topics written in transactions: the log's last offset is a commit marker, which no consumer is
+// given, and aborted records are never delivered.
+// - `agentwatch verify --against-kafka` must end (it waited forever for the marker's offset) and find
+//   the store holding exactly the committed records.
+// - A partition read to its marker is caught up: once quiet it stops holding event time back (it
+//   counted as backlogged for good, so one quiet transactional producer froze the clock).
 
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -65,4 +67,34 @@ test('verify --against-kafka ends on a transactional topic and finds exactly the
     .map((l) => JSON.parse(l) as { againstKafka?: boolean; ok: boolean; compared?: number });
   const source = reports.find((r) => r.againstKafka === true)!;
   assert.deepEqual([source.ok, source.compared], [true, 30], JSON.stringify(reports));
+});
+
+test("a transactional producer's partition read to its end is caught up: once quiet it stops holding event time", async () => {
+  const quiet = runId();
+  const topic = `agent.tasks.txclock-${quiet}`;
+  await createTopics(kafka, [{ topic, numPartitions: 1 }]);
+  const producer = kafka.producer({ transactionalId: `txclock-${quiet}`, idempotent: true, maxInFlightRequests: 1 });
+  await producer.connect();
+  const transaction = await producer.transaction();
+  await transaction.send({
+    topic,
+    messages: [0, 1, 2].map((i) => ({
+      key: `wf-${i}`,
+      value: JSON.stringify({ workflow_id: `wf-${i}`, task_type: 'txclock', task_id: `t-${i}` }),
+    })),
+  });
+  await transaction.commit();
+  await producer.disconnect();
+
+  // Three tasks nobody answers: they time out once event time passes their deadline, which it can
+  // only do when their (now silent) partition stops holding it back.
+  const service = await startService(
+    isolatedOverrides(quiet, { CORRELATE_TASK_TTL_MS: '1000', EVENT_TIME_IDLE_MS: '1000' }),
+    [],
+  );
+  try {
+    await waitFor('the three unanswered tasks time out', () => service.stats().correlator.timeouts >= 3, 60_000);
+  } finally {
+    await service.stop();
+  }
 });
