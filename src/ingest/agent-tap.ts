@@ -309,14 +309,15 @@ export class AgentTap {
     if (last === undefined) return;
     const join = this.joins;
     const records = messages.map((message) => toRecord(batch.topic, batch.partition, message));
-    const next = (BigInt(last.offset) + 1n).toString();
+    // batch.lastOffset() counts the control records kafkajs leaves out: a transactional producer's log
+    // ends with a commit marker, which the last record's offset + 1 never passes. Committed short of
+    // it, a restart took the marker for a backlog that never comes, and the partition held event time.
+    const next = (BigInt(batch.lastOffset()) + 1n).toString();
     const { durable } = await this.options.handler({
       topic: batch.topic,
       partition: batch.partition,
       records,
-      // batch.lastOffset() counts the control records kafkajs leaves out: a transactional producer's
-      // log ends with a commit marker, and the last record's offset + 1 never reaches the high watermark.
-      caughtUp: BigInt(batch.lastOffset()) + 1n >= BigInt(batch.highWatermark),
+      caughtUp: BigInt(next) >= BigInt(batch.highWatermark),
       heartbeat,
       isActive: () => isRunning() && !isStale() && !this.stopping,
     });

@@ -3,7 +3,8 @@
 // - `agentwatch verify --against-kafka` must end (it waited forever for the marker's offset) and find
 //   the store holding exactly the committed records.
 // - A partition read to its marker is caught up: once quiet it stops holding event time back (it
-//   counted as backlogged for good, so one quiet transactional producer froze the clock).
+//   counted as backlogged for good, so one quiet transactional producer froze the clock), and its
+//   offset is committed past the marker (a restart took the marker for a backlog still to come).
 
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -94,6 +95,23 @@ test("a transactional producer's partition read to its end is caught up: once qu
   );
   try {
     await waitFor('the three unanswered tasks time out', () => service.stats().correlator.timeouts >= 3, 60_000);
+    // Committed past the commit marker: a restart must not take the marker for a backlog still to
+    // come (which would hold event time back until the producer writes again).
+    const admin = kafka.admin();
+    await admin.connect();
+    try {
+      const [end] = await admin.fetchTopicOffsets(topic);
+      const committed = async () =>
+        (await admin.fetchOffsets({ groupId: `agentwatch-test-${quiet}`, topics: [topic] }))[0]!.partitions[0]!.offset;
+      let last = '';
+      await waitFor(
+        'the committed offset to reach the high watermark',
+        async () => (last = await committed()) === end!.high,
+        30_000,
+      ).catch(() => assert.fail(`committed ${last}, high watermark ${end!.high}`));
+    } finally {
+      await admin.disconnect();
+    }
   } finally {
     await service.stop();
   }
