@@ -303,7 +303,7 @@ export class Detector {
     }
     for (const timeout of timeouts) this.accumulator(timeout.capability, null, timeout.expiredAt)?.addTimeout(timeout);
     this.lastWatermark = Math.max(this.lastWatermark, watermark);
-    return this.close(this.lastWatermark);
+    return this.close();
   }
 
   /** Every window starting at or before this event time (ms since the epoch) has closed; -Infinity before the first. */
@@ -504,9 +504,9 @@ export class Detector {
     this.counters.agentsEvicted += 1;
   }
 
-  private close(watermark: number): { windows: WindowReport[]; alerts: AnomalyAlert[] } {
-    const { windowMs, latenessMs } = this.config;
-    const limit = watermark - windowMs - latenessMs; // windows starting at or before it close
+  private close(): { windows: WindowReport[]; alerts: AnomalyAlert[] } {
+    const { windowMs } = this.config;
+    const limit = this.closedThrough(); // windows starting at or before it close
     if (limit < this.earliestToClose) return { windows: [], alerts: [] };
     // Every window the watermark passed closes, in window order across agents; for each window
     // start: 1. score every agent's window, 2. a worker is anomalous only when it is also unlike its
