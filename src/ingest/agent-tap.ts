@@ -20,7 +20,10 @@ import type { TopicFilter } from './topic-filter.js';
 export interface TapBatch {
   topic: string;
   partition: number;
-  /** At least one record, in offset order. */
+  /**
+   * In offset order. None when every record of the fetched range was filtered out (an aborted
+   * transaction, commit markers): the partition still moved on, and may now be caught up.
+   */
   records: KafkaRecord[];
   /** True when this batch reaches the partition's high watermark (no backlog behind it). */
   caughtUp: boolean;
@@ -49,6 +52,8 @@ export interface TapStats {
   /** Times the tap waited because INGEST_MAX_PENDING_RECORDS records were pending. */
   pendingWaits: number;
   resubscriptions: number;
+  /** Fetched ranges that held no record to deliver (aborted transactions, commit markers only). */
+  filteredRanges: number;
 }
 
 export interface TapOptions {
@@ -95,7 +100,14 @@ export class AgentTap {
   private readonly firstAssignment = new Promise<void>((resolve) => (this.firstAssigned = resolve));
   /** Group joins so far: work started for one join is dropped once another happened. */
   private joins = 0;
-  private readonly counters = { records: 0, batches: 0, commits: 0, pendingWaits: 0, resubscriptions: 0 };
+  private readonly counters = {
+    records: 0,
+    batches: 0,
+    commits: 0,
+    pendingWaits: 0,
+    resubscriptions: 0,
+    filteredRanges: 0,
+  };
   /** Batches handed over and not yet committed, oldest first. */
   private readonly pending: PendingBatch[] = [];
   private pendingRecords = 0;
@@ -228,6 +240,11 @@ export class AgentTap {
       );
       void this.assignmentAnnounced.finally(() => this.firstAssigned());
     });
+    // kafkajs resolves a fetched range whose records were all filtered out by itself, without
+    // eachBatch; it reports it only as a batch of size 0.
+    consumer.on(consumer.events.END_BATCH_PROCESS, ({ payload }) => {
+      if (payload.batchSize === 0) this.onFilteredRange(consumer, payload);
+    });
     consumer.on(consumer.events.CRASH, ({ payload }) => {
       this.logger.error({ err: payload.error, restart: payload.restart }, 'kafka consumer crashed');
     });
@@ -350,6 +367,48 @@ export class AgentTap {
       await this.waitForPending(async () => undefined, 1);
       throw err;
     }
+  }
+
+  /**
+   * A fetched range with no record to deliver: an aborted transaction, or commit markers only. The
+   * partition moved on all the same. Ignored, a backlog that ends in an aborted transaction stayed
+   * "not caught up" for good and held event time back (no timeout, no window closed) until the
+   * producer wrote again, and its offset was never committed past the abort. So the range goes
+   * through the handler as a batch without records (the event clock learns the partition is caught
+   * up), and its end is committed in turn after the partition's earlier batches.
+   */
+  private onFilteredRange(
+    consumer: Consumer,
+    range: { topic: string; partition: number; highWatermark: string; lastOffset: string },
+  ): void {
+    if (this.stopping || this.draining) return; // read again from the last commit
+    const { topic, partition } = range;
+    const join = this.joins;
+    const next = (BigInt(range.lastOffset) + 1n).toString();
+    this.counters.filteredRanges += 1;
+    let handedOver!: (durable: Promise<void>) => void;
+    const durable = new Promise<void>((resolve) => (handedOver = resolve));
+    // Tracked at once, before any wait, so that its commit comes after the partition's earlier batches.
+    this.track(consumer, { join, topic, partition, next }, 0, durable, () => join !== this.joins);
+    this.handling += 1;
+    void (async () => {
+      try {
+        const handled = await this.options.handler({
+          topic,
+          partition,
+          records: [],
+          caughtUp: BigInt(next) >= BigInt(range.highWatermark),
+          heartbeat: async () => undefined, // nothing to wait on: no record reaches a sink
+          isActive: () => !this.stopping && join === this.joins,
+        });
+        handedOver(handled.durable);
+      } catch (err) {
+        handedOver(Promise.reject(err instanceof Error ? err : new Error(String(err))));
+      } finally {
+        this.handling -= 1;
+      }
+      this.releaseHeld();
+    })();
   }
 
   /**

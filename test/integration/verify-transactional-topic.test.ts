@@ -116,3 +116,53 @@ test("a transactional producer's partition read to its end is caught up: once qu
     await service.stop();
   }
 });
+
+test('a backlog that ends in an aborted transaction is caught up once read: its tasks time out and its offset is committed past the abort', async () => {
+  const aborting = runId();
+  const topic = `agent.tasks.txabort-${aborting}`;
+  await createTopics(kafka, [{ topic, numPartitions: 1 }]);
+  const producer = kafka.producer({ transactionalId: `txabort-${aborting}`, idempotent: true, maxInFlightRequests: 1 });
+  await producer.connect();
+  const task = (i: number) => ({
+    key: `wf-${i}`,
+    value: JSON.stringify({ workflow_id: `wf-${i}`, task_type: 'txabort', task_id: `t-${i}` }),
+  });
+  const committed = await producer.transaction();
+  await committed.send({ topic, messages: [0, 1, 2].map(task) });
+  await committed.commit();
+  // The tail of the log is an aborted transaction: no consumer is ever given its records, so the
+  // fetch that reads them hands no batch to the tap (kafkajs resolves it by itself).
+  const aborted = await producer.transaction();
+  await aborted.send({ topic, messages: [3, 4, 5].map((i) => ({ ...task(i), value: task(i).value.padEnd(2_000) })) });
+  await aborted.abort();
+  await producer.disconnect();
+
+  // Fetches of at most 1 KiB per partition return one record batch each, so the committed tasks and
+  // the aborted tail arrive in separate fetches, as they do when a backlog is larger than one fetch.
+  const service = await startService(
+    isolatedOverrides(aborting, {
+      CORRELATE_TASK_TTL_MS: '1000',
+      EVENT_TIME_IDLE_MS: '1000',
+      INGEST_MAX_BYTES_PER_PARTITION: '1024',
+    }),
+    [],
+  );
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    await waitFor('the three unanswered tasks time out', () => service.stats().correlator.timeouts >= 3, 60_000);
+    const [end] = await admin.fetchTopicOffsets(topic);
+    let last = '';
+    await waitFor(
+      'the committed offset to reach the high watermark',
+      async () =>
+        (last = (await admin.fetchOffsets({ groupId: `agentwatch-test-${aborting}`, topics: [topic] }))[0]!
+          .partitions[0]!.offset) === end!.high,
+      30_000,
+    ).catch(() => assert.fail(`committed ${last}, high watermark ${end!.high}`));
+    assert.equal(service.stats().audit.rowsWritten, 3, 'the aborted records are not audited');
+  } finally {
+    await admin.disconnect();
+    await service.stop();
+  }
+});
