@@ -235,7 +235,7 @@ export class AgentTap {
       const partitions = Object.values(payload.memberAssignment).reduce((n, p) => n + p.length, 0);
       this.logger.info({ groupId: this.options.groupId, partitions, ms: Date.now() - t0 }, 'joined the consumer group');
       this.joins += 1;
-      this.assignmentAnnounced = this.pinUnread(consumer, payload.memberAssignment, this.joins).then(() =>
+      this.assignmentAnnounced = this.pinStarts(consumer, payload.memberAssignment, this.joins).then(() =>
         this.announceBacklog(payload.memberAssignment),
       );
       void this.assignmentAnnounced.finally(() => this.firstAssigned());
@@ -268,13 +268,19 @@ export class AgentTap {
   }
 
   /**
-   * INGEST_FROM_BEGINNING=false: for each assigned partition the group has no offset for, starts at
-   * its end now and commits that, before reading. Left to the consumer, "latest" is resolved again at
-   * every start until a first commit, so records produced while agentwatch was down after a start
-   * that read nothing (or crashed before its first commit) would never be read.
+   * Where each assigned partition starts, settled before reading:
+   * - INGEST_FROM_BEGINNING=false, a partition the group has no offset for: at its end now, committed
+   *   at once. Left to the consumer, "latest" is resolved again at every start until a first commit,
+   *   so records produced while agentwatch was down after a start that read nothing (or crashed
+   *   before its first commit) would never be read.
+   * - A committed offset below the partition's log start (retention deleted records agentwatch never
+   *   read): at the log start, committed at once, with a warning naming what was lost. Left to the
+   *   consumer, the out-of-range offset is reset to the end when INGEST_FROM_BEGINNING=false,
+   *   skipping every record still retained; and a partition whose whole backlog was deleted counted
+   *   as backlogged for good, holding event time back until its producer wrote again.
    */
-  private async pinUnread(consumer: Consumer, assignment: Record<string, number[]>, join: number): Promise<void> {
-    if (this.options.ingest.fromBeginning || this.admin === undefined) return;
+  private async pinStarts(consumer: Consumer, assignment: Record<string, number[]>, join: number): Promise<void> {
+    if (this.admin === undefined) return;
     const topics = Object.keys(assignment).filter((t) => (assignment[t] ?? []).length > 0);
     if (topics.length === 0) return;
     try {
@@ -284,25 +290,43 @@ export class AgentTap {
         topicOffsets(this.admin, topics),
       ]);
       const pins: Array<{ topic: string; partition: number; offset: string }> = [];
+      const lost: Array<{ topic: string; partition: number; committed: string; logStart: string; records: string }> =
+        [];
       for (const { topic, partitions } of committed) {
-        const unset = new Set(
-          partitions
-            .filter((p) => p.offset === '-1' && (assignment[topic] ?? []).includes(p.partition))
-            .map((p) => p.partition),
-        );
-        for (const end of ends.get(topic) ?? [])
-          if (unset.has(end.partition)) pins.push({ topic, partition: end.partition, offset: end.high });
+        const owned = new Set(assignment[topic] ?? []);
+        const offsets = new Map(partitions.map((p) => [p.partition, p.offset]));
+        for (const end of ends.get(topic) ?? []) {
+          const offset = offsets.get(end.partition);
+          if (!owned.has(end.partition) || offset === undefined) continue;
+          if (offset === '-1') {
+            if (!this.options.ingest.fromBeginning) pins.push({ topic, partition: end.partition, offset: end.high });
+          } else if (BigInt(offset) < BigInt(end.low)) {
+            pins.push({ topic, partition: end.partition, offset: end.low });
+            const records = (BigInt(end.low) - BigInt(offset)).toString();
+            lost.push({ topic, partition: end.partition, committed: offset, logStart: end.low, records });
+          }
+        }
       }
       // A rebalance meanwhile: the partitions may be another member's now, whose offsets this must not move.
       if (pins.length === 0 || join !== this.joins) return;
       for (const pin of pins) consumer.seek(pin);
       await consumer.commitOffsets(pins);
-      this.logger.info(
-        { partitions: pins.length },
-        'starting at the end of partitions never read (INGEST_FROM_BEGINNING=false)',
-      );
+      for (const gap of lost)
+        this.logger.warn(
+          gap,
+          'records were deleted by the topic retention before agentwatch read them; they are not audited, and reading starts at the log start (keep agentwatch down for less than the retention of the agent topics)',
+        );
+      const unread = pins.length - lost.length;
+      if (unread > 0)
+        this.logger.info(
+          { partitions: unread },
+          'starting at the end of partitions never read (INGEST_FROM_BEGINNING=false)',
+        );
     } catch (err) {
-      this.logger.warn({ err }, 'could not pin the start of partitions never read; the consumer starts at their end');
+      this.logger.warn(
+        { err },
+        'could not settle where the assigned partitions start; the consumer starts at the committed offsets',
+      );
     }
   }
 
@@ -542,7 +566,14 @@ export class AgentTap {
         const committedOffset = done.get(end.partition) ?? '-1';
         const next =
           committedOffset !== '-1' ? committedOffset : this.options.ingest.fromBeginning ? end.low : end.high;
-        result.push({ topic, partition: end.partition, next: BigInt(next), high: BigInt(end.high) });
+        // Below the log start, the records between were deleted by retention: none is coming.
+        const low = BigInt(end.low);
+        result.push({
+          topic,
+          partition: end.partition,
+          next: BigInt(next) < low ? low : BigInt(next),
+          high: BigInt(end.high),
+        });
       }
     }
     return result;

@@ -1,0 +1,98 @@
+// Records deleted by Kafka's retention before agentwatch read them (it was down longer than the
+// topic's retention): the committed offset lies below the partition's log start.
+// - Where retention deleted the whole backlog, the partition has nothing left to deliver. Counted as
+//   backlogged, it held event time back for good: no task timed out and no window closed, on any
+//   agent, until that partition's producer wrote again.
+// - Where some of it is still retained, every retained record is read, also with
+//   INGEST_FROM_BEGINNING=false (kafkajs, left to itself, resets an out-of-range offset to the
+//   partition's end in that mode and skipped them).
+// Both are said in a warning naming the partition and how many records were lost.
+
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import {
+  connectedProducer,
+  createTopics,
+  isolatedOverrides,
+  runId,
+  startService,
+  testKafka,
+  waitFor,
+} from './harness.js';
+
+const kafka = testKafka();
+
+async function produce(topic: string, from: number, count: number): Promise<void> {
+  const producer = await connectedProducer(kafka);
+  await producer.send({
+    topic,
+    messages: Array.from({ length: count }, (_, i) => ({
+      key: `wf-${from + i}`,
+      value: JSON.stringify({
+        workflow_id: `wf-${from + i}`,
+        task_type: 'retention',
+        task_id: `t-${topic}-${from + i}`,
+      }),
+    })),
+  });
+  await producer.disconnect();
+}
+
+async function deleteUpTo(topic: string, offset: number): Promise<void> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    await admin.fetchTopicMetadata({ topics: [topic] }); // deleteTopicRecords needs it loaded
+    await admin.deleteTopicRecords({ topic, partitions: [{ partition: 0, offset: String(offset) }] });
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+for (const fromBeginning of ['true', 'false']) {
+  test(`a backlog lost to retention, whole or in part, neither freezes event time nor skips what is retained (INGEST_FROM_BEGINNING=${fromBeginning})`, async () => {
+    const run = runId();
+    const gone = `agent.tasks.gone-${run}`; // its whole backlog deleted
+    const part = `agent.tasks.part-${run}`; // part of its backlog deleted
+    const fresh = `agent.tasks.fresh-${run}`; // three tasks nobody answers, produced while agentwatch is down
+    await createTopics(
+      kafka,
+      [gone, part, fresh].map((topic) => ({ topic, numPartitions: 1 })),
+    );
+    const overrides = isolatedOverrides(run, {
+      INGEST_FROM_BEGINNING: fromBeginning,
+      CORRELATE_TASK_TTL_MS: '1000',
+      EVENT_TIME_IDLE_MS: '1000',
+    });
+
+    const first = await startService(overrides, []);
+    try {
+      for (const topic of [gone, part, fresh]) await produce(topic, 0, 1); // after the start: read in both modes
+      await waitFor('the first three records audited', () => first.stats().audit.rowsWritten >= 3, 60_000);
+      await waitFor('their offsets committed', () => first.stats().tap.pendingRecords === 0, 30_000);
+    } finally {
+      await first.stop();
+    }
+
+    // While agentwatch is down: backlogs, then retention deletes all of one and part of another.
+    await produce(gone, 1, 4);
+    await deleteUpTo(gone, 5);
+    await produce(part, 1, 4);
+    await deleteUpTo(part, 3); // offsets 3 and 4 are still retained
+    await produce(fresh, 1, 3);
+
+    const second = await startService(overrides, []);
+    try {
+      await waitFor(
+        'the unanswered tasks time out (event time moves on)',
+        () => second.stats().correlator.timeouts >= 3,
+        60_000,
+      ).catch(() => assert.fail(`timeouts ${second.stats().correlator.timeouts}: event time did not move`));
+      await waitFor('the retained records audited', () => second.stats().audit.rowsWritten >= 5, 30_000).catch(() =>
+        assert.fail(`${second.stats().audit.rowsWritten} rows: the two retained records of ${part} were skipped`),
+      );
+    } finally {
+      await second.stop();
+    }
+  });
+}
