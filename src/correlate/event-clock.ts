@@ -103,6 +103,14 @@ export class EventClock {
     wall: number,
     onSkew?: (event: AgentEvent, skew: ClockSkew) => void,
   ): void {
+    if (events.length === 0) {
+      // A range with nothing to deliver (an aborted transaction, commit markers): the partition may
+      // be caught up now, but it delivered nothing, so its quiet time goes on. Counted as a record,
+      // a producer aborting now and then kept its partition from ever going idle.
+      const progress = this.partitions.get(partitionKey);
+      if (progress !== undefined) progress.caughtUp = caughtUp;
+      return;
+    }
     let newest = Number.NEGATIVE_INFINITY;
     for (const event of events) {
       const skew = this.classify(partitionKey, event.timestamp, wall, newest);

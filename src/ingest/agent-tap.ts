@@ -235,9 +235,20 @@ export class AgentTap {
       const partitions = Object.values(payload.memberAssignment).reduce((n, p) => n + p.length, 0);
       this.logger.info({ groupId: this.options.groupId, partitions, ms: Date.now() - t0 }, 'joined the consumer group');
       this.joins += 1;
-      this.assignmentAnnounced = this.pinStarts(consumer, payload.memberAssignment, this.joins).then(() =>
-        this.announceBacklog(payload.memberAssignment),
-      );
+      const join = this.joins;
+      // Nothing is fetched until where each partition starts is settled and announced. A fetch before
+      // it starts where kafkajs guesses (the end, or an out-of-range reset that kafkajs commits by
+      // itself), and a range kafkajs resolves without eachBatch would reach the event clock before
+      // the backlog is announced, which then waits for it again.
+      const assigned = Object.entries(payload.memberAssignment)
+        .filter(([, partitions]) => partitions.length > 0)
+        .map(([topic, partitions]) => ({ topic, partitions }));
+      if (assigned.length > 0) consumer.pause(assigned);
+      this.assignmentAnnounced = this.pinStarts(consumer, payload.memberAssignment, join)
+        .then(() => this.announceBacklog(payload.memberAssignment))
+        .finally(() => {
+          if (assigned.length > 0 && join === this.joins && !this.draining && !this.stopping) consumer.resume(assigned);
+        });
       void this.assignmentAnnounced.finally(() => this.firstAssigned());
     });
     // kafkajs resolves a fetched range whose records were all filtered out by itself, without
@@ -290,32 +301,38 @@ export class AgentTap {
         topicOffsets(this.admin, topics),
       ]);
       const pins: Array<{ topic: string; partition: number; offset: string }> = [];
-      const lost: Array<{ topic: string; partition: number; committed: string; logStart: string; records: string }> =
-        [];
+      const lost: Array<{
+        topic: string;
+        partition: number;
+        committed: string;
+        logStart: string;
+        offsetsDeleted: string;
+      }> = [];
       for (const { topic, partitions } of committed) {
         const owned = new Set(assignment[topic] ?? []);
         const offsets = new Map(partitions.map((p) => [p.partition, p.offset]));
         for (const end of ends.get(topic) ?? []) {
           const offset = offsets.get(end.partition);
           if (!owned.has(end.partition) || offset === undefined) continue;
-          if (offset === '-1') {
+          // Negative: no offset (-1), or the -1/-2 kafkajs commits by itself after an out-of-range fetch.
+          if (BigInt(offset) < 0n) {
             if (!this.options.ingest.fromBeginning) pins.push({ topic, partition: end.partition, offset: end.high });
           } else if (BigInt(offset) < BigInt(end.low)) {
             pins.push({ topic, partition: end.partition, offset: end.low });
-            const records = (BigInt(end.low) - BigInt(offset)).toString();
-            lost.push({ topic, partition: end.partition, committed: offset, logStart: end.low, records });
+            const offsetsDeleted = (BigInt(end.low) - BigInt(offset)).toString();
+            lost.push({ topic, partition: end.partition, committed: offset, logStart: end.low, offsetsDeleted });
           }
         }
       }
       // A rebalance meanwhile: the partitions may be another member's now, whose offsets this must not move.
       if (pins.length === 0 || join !== this.joins) return;
-      for (const pin of pins) consumer.seek(pin);
-      await consumer.commitOffsets(pins);
       for (const gap of lost)
         this.logger.warn(
           gap,
-          'records were deleted by the topic retention before agentwatch read them; they are not audited, and reading starts at the log start (keep agentwatch down for less than the retention of the agent topics)',
+          "the topic's retention deleted records past the group's committed offset before agentwatch read them: those not audited already never will be; reading starts at the log start (keep the agent topics' retention longer than any outage of agentwatch)",
         );
+      for (const pin of pins) consumer.seek(pin);
+      await consumer.commitOffsets(pins);
       const unread = pins.length - lost.length;
       if (unread > 0)
         this.logger.info(
@@ -325,7 +342,7 @@ export class AgentTap {
     } catch (err) {
       this.logger.warn(
         { err },
-        'could not settle where the assigned partitions start; the consumer starts at the committed offsets',
+        'could not settle where the assigned partitions start; kafkajs starts at the committed offsets (and resets one below the log start to the earliest offset, or to the end with INGEST_FROM_BEGINNING=false)',
       );
     }
   }
@@ -415,8 +432,11 @@ export class AgentTap {
     // Tracked at once, before any wait, so that its commit comes after the partition's earlier batches.
     this.track(consumer, { join, topic, partition, next }, 0, durable, () => join !== this.joins);
     this.handling += 1;
+    const announced = this.assignmentAnnounced;
     void (async () => {
       try {
+        await announced;
+        if (join !== this.joins) throw new Error('the group rebalanced; the range is read again');
         const handled = await this.options.handler({
           topic,
           partition,
@@ -565,7 +585,7 @@ export class AgentTap {
       for (const end of ends.get(topic) ?? []) {
         const committedOffset = done.get(end.partition) ?? '-1';
         const next =
-          committedOffset !== '-1' ? committedOffset : this.options.ingest.fromBeginning ? end.low : end.high;
+          BigInt(committedOffset) >= 0n ? committedOffset : this.options.ingest.fromBeginning ? end.low : end.high;
         // Below the log start, the records between were deleted by retention: none is coming.
         const low = BigInt(end.low);
         result.push({

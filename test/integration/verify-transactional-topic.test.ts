@@ -166,3 +166,73 @@ test('a backlog that ends in an aborted transaction is caught up once read: its 
     await service.stop();
   }
 });
+
+test('after a restart, a backlog that is only an aborted transaction is caught up: event time moves on', async () => {
+  const restart = runId();
+  const topic = `agent.tasks.txrestart-${restart}`;
+  const fresh = `agent.tasks.txfresh-${restart}`; // tasks nobody answers, produced while agentwatch is down
+  await createTopics(
+    kafka,
+    [topic, fresh].map((t) => ({ topic: t, numPartitions: 1 })),
+  );
+  const producer = kafka.producer({
+    transactionalId: `txrestart-${restart}`,
+    idempotent: true,
+    maxInFlightRequests: 1,
+  });
+  await producer.connect();
+  const task = (t: string, i: number) => ({
+    key: `wf-${i}`,
+    value: JSON.stringify({ workflow_id: `wf-${i}`, task_type: 'txrestart', task_id: `t-${t}-${i}` }),
+  });
+  const admin = kafka.admin();
+  await admin.connect();
+  const committedOffset = async () =>
+    (await admin.fetchOffsets({ groupId: `agentwatch-test-${restart}`, topics: [topic] }))[0]!.partitions[0]!.offset;
+  const overrides = isolatedOverrides(restart, { CORRELATE_TASK_TTL_MS: '1000', EVENT_TIME_IDLE_MS: '1000' });
+  try {
+    const committed = await producer.transaction();
+    await committed.send({ topic, messages: [0, 1, 2].map((i) => task(topic, i)) });
+    await committed.commit();
+    const first = await startService(overrides, []);
+    try {
+      const [end] = await admin.fetchTopicOffsets(topic);
+      await waitFor(
+        'the first run commits past the commit marker',
+        async () => (await committedOffset()) === end!.high,
+        60_000,
+      );
+    } finally {
+      await first.stop();
+    }
+
+    // While agentwatch is down: an aborted transaction is all that follows on `topic` (a backlog with
+    // nothing to deliver, read in one fetch at the default fetch size), and tasks on `fresh`.
+    const aborted = await producer.transaction();
+    await aborted.send({ topic, messages: [3, 4, 5].map((i) => task(topic, i)) });
+    await aborted.abort();
+    const plain = kafka.producer();
+    await plain.connect();
+    await plain.send({ topic: fresh, messages: [0, 1, 2].map((i) => task(fresh, i)) });
+    await plain.disconnect();
+
+    const second = await startService(overrides, []);
+    try {
+      await waitFor('the unanswered tasks time out', () => second.stats().correlator.timeouts >= 3, 60_000).catch(() =>
+        assert.fail(`timeouts ${second.stats().correlator.timeouts}: the aborted backlog held event time back`),
+      );
+      const [end] = await admin.fetchTopicOffsets(topic);
+      let last = '';
+      await waitFor(
+        'the committed offset to pass the abort marker',
+        async () => (last = await committedOffset()) === end!.high,
+        30_000,
+      ).catch(() => assert.fail(`committed ${last}, high watermark ${end!.high}`));
+    } finally {
+      await second.stop();
+    }
+  } finally {
+    await producer.disconnect();
+    await admin.disconnect();
+  }
+});

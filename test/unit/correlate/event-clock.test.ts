@@ -113,6 +113,21 @@ describe('EventClock', () => {
     assert.equal(clock.now(T0 + 600_000), Number.NEGATIVE_INFINITY);
   });
 
+  test('a range with nothing to deliver (an aborted transaction) catches a partition up without counting as a record', () => {
+    const clock = new EventClock(options);
+    clock.expect('aborting:0', T0); // a backlog that turns out to be one aborted transaction
+    clock.observe('live:0', T0 + 50_000, true, T0);
+    clock.admit('aborting:0', [], true, T0 + 1_000);
+    // Aborted transactions again, more often than the idle timeout, and one on a partition the clock
+    // does not know: no record among them, so neither holds the clock once 15 s passed since
+    // aborting:0 was announced (counted as records, they held it at -Infinity).
+    clock.admit('aborting:0', [], true, T0 + 10_000);
+    clock.admit('never-seen:0', [], true, T0 + 10_000);
+    clock.observe('live:0', T0 + 60_000, true, T0 + 10_000);
+    assert.equal(clock.now(T0 + 14_000), Number.NEGATIVE_INFINITY, 'caught up, not idle yet: it still holds');
+    assert.equal(clock.now(T0 + 16_000), T0 + 60_000, 'idle: only live:0 holds the clock');
+  });
+
   test('records stamped in 2100 or 1970 are outliers and move nothing; ordinary lateness is not', () => {
     const clock = new EventClock(options);
     const wall = T0 + 1_000;
