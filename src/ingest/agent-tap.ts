@@ -145,6 +145,10 @@ export class AgentTap {
     clearInterval(this.refreshTimer);
     await this.refreshing;
     await this.drain();
+    // The join's admin requests may still run (thousands of partitions take seconds; the pipeline
+    // waits for none of them while the partitions are paused): ended before the admin disconnects,
+    // or kafkajs connects it again for them, which kept the process alive after "stopped".
+    await this.assignmentAnnounced;
     await this.consumer?.disconnect();
     this.consumer = undefined;
     await this.admin?.disconnect();
@@ -245,7 +249,7 @@ export class AgentTap {
         .map(([topic, partitions]) => ({ topic, partitions }));
       if (assigned.length > 0) consumer.pause(assigned);
       this.assignmentAnnounced = this.pinStarts(consumer, payload.memberAssignment, join)
-        .then(() => this.announceBacklog(payload.memberAssignment))
+        .then((backlogged) => this.announceBacklog(payload.memberAssignment, join, backlogged))
         .finally(() => {
           if (assigned.length > 0 && join === this.joins && !this.draining && !this.stopping) consumer.resume(assigned);
         });
@@ -261,7 +265,11 @@ export class AgentTap {
     });
     try {
       await consumer.connect();
-      await consumer.subscribe({ topics, fromBeginning: this.options.ingest.fromBeginning });
+      // kafkajs's own default start is used only where pinStarts set none (every partition without an
+      // offset is pinned at its end when INGEST_FROM_BEGINNING=false), and where a fetch runs out of
+      // range: retention deleted records while agentwatch lagged. There the earliest offset reads
+      // what is still retained; the end would skip it.
+      await consumer.subscribe({ topics, fromBeginning: true });
       await consumer.run({
         autoCommit: false,
         eachBatchAutoResolve: false,
@@ -290,17 +298,23 @@ export class AgentTap {
    *   skipping every record still retained; and a partition whose whole backlog was deleted counted
    *   as backlogged for good, holding event time back until its producer wrote again.
    */
-  private async pinStarts(consumer: Consumer, assignment: Record<string, number[]>, join: number): Promise<void> {
-    if (this.admin === undefined) return;
+  private async pinStarts(
+    consumer: Consumer,
+    assignment: Record<string, number[]>,
+    join: number,
+  ): Promise<string[] | null> {
+    if (this.admin === undefined || this.stopping) return null;
     const topics = Object.keys(assignment).filter((t) => (assignment[t] ?? []).length > 0);
-    if (topics.length === 0) return;
+    if (topics.length === 0) return [];
     try {
       // The ends as of now, all topics at once: records produced while this runs would be skipped.
       const [committed, ends] = await Promise.all([
         this.admin.fetchOffsets({ groupId: this.options.groupId, topics }),
-        topicOffsets(this.admin, topics),
+        topicOffsets(this.admin, topics, () => this.stopping),
       ]);
       const pins: Array<{ topic: string; partition: number; offset: string }> = [];
+      /** Partitions with records left from where they start: announced to the event clock. */
+      const backlogged: string[] = [];
       const lost: Array<{
         topic: string;
         partition: number;
@@ -314,18 +328,26 @@ export class AgentTap {
         for (const end of ends.get(topic) ?? []) {
           const offset = offsets.get(end.partition);
           if (!owned.has(end.partition) || offset === undefined) continue;
+          let start = BigInt(offset);
           // Negative: no offset (-1), or the -1/-2 kafkajs commits by itself after an out-of-range fetch.
-          if (BigInt(offset) < 0n) {
-            if (!this.options.ingest.fromBeginning) pins.push({ topic, partition: end.partition, offset: end.high });
-          } else if (BigInt(offset) < BigInt(end.low)) {
+          if (start < 0n) {
+            start = BigInt(end.low);
+            if (!this.options.ingest.fromBeginning) {
+              pins.push({ topic, partition: end.partition, offset: end.high });
+              start = BigInt(end.high);
+            }
+          } else if (start < BigInt(end.low)) {
             pins.push({ topic, partition: end.partition, offset: end.low });
-            const offsetsDeleted = (BigInt(end.low) - BigInt(offset)).toString();
+            const offsetsDeleted = (BigInt(end.low) - start).toString();
             lost.push({ topic, partition: end.partition, committed: offset, logStart: end.low, offsetsDeleted });
+            start = BigInt(end.low);
           }
+          if (BigInt(end.high) > start) backlogged.push(`${topic}:${end.partition}`);
         }
       }
       // A rebalance meanwhile: the partitions may be another member's now, whose offsets this must not move.
-      if (pins.length === 0 || join !== this.joins) return;
+      if (join !== this.joins || this.stopping) return null;
+      if (pins.length === 0) return backlogged;
       for (const gap of lost)
         this.logger.warn(
           gap,
@@ -339,11 +361,14 @@ export class AgentTap {
           { partitions: unread },
           'starting at the end of partitions never read (INGEST_FROM_BEGINNING=false)',
         );
+      return backlogged;
     } catch (err) {
+      if (this.stopping) return null; // cut short by stop()
       this.logger.warn(
         { err },
-        'could not settle where the assigned partitions start; kafkajs starts at the committed offsets (and resets one below the log start to the earliest offset, or to the end with INGEST_FROM_BEGINNING=false)',
+        'could not settle where the assigned partitions start; reading starts at the committed offsets, and at the earliest retained offset where there is none or it was deleted (INGEST_FROM_BEGINNING=false is not applied this time)',
       );
+      return null;
     }
   }
 
@@ -540,21 +565,32 @@ export class AgentTap {
     }
   }
 
-  /** Finds which assigned partitions have records left (committed offset, or the start, below the high watermark). */
-  private async announceBacklog(assignment: Record<string, number[]>): Promise<void> {
-    if (this.options.onAssignment === undefined || this.admin === undefined) return;
+  /**
+   * Announces which assigned partitions have records left (where they start below the high
+   * watermark): `known` when pinStarts found it, else read again.
+   */
+  private async announceBacklog(
+    assignment: Record<string, number[]>,
+    join: number,
+    known: string[] | null,
+  ): Promise<void> {
+    if (this.options.onAssignment === undefined || this.admin === undefined || this.stopping) return;
+    if (join !== this.joins) return; // a later join announces its own
     try {
-      const progress = await this.progress(Object.keys(assignment));
-      const backlogged = progress
-        .filter((p) => (assignment[p.topic] ?? []).includes(p.partition) && p.high > p.next)
-        .map((p) => `${p.topic}:${p.partition}`);
+      const backlogged =
+        known ??
+        (await this.progress(Object.keys(assignment)))
+          .filter((p) => (assignment[p.topic] ?? []).includes(p.partition) && p.high > p.next)
+          .map((p) => `${p.topic}:${p.partition}`);
+      if (join !== this.joins) return;
       this.options.onAssignment(backlogged);
     } catch (err) {
+      if (this.stopping) return; // cut short by stop()
       this.logger.warn(
         { err },
         'could not read the backlog of the new assignment; task timeouts may fire early while catching up',
       );
-      this.options.onAssignment(null);
+      if (join === this.joins) this.options.onAssignment(null);
     }
   }
 
@@ -575,7 +611,7 @@ export class AgentTap {
     if (this.admin === undefined || topics.length === 0) return [];
     const [committed, ends] = await Promise.all([
       this.admin.fetchOffsets({ groupId: this.options.groupId, topics: [...topics] }),
-      topicOffsets(this.admin, topics),
+      topicOffsets(this.admin, topics, () => this.stopping),
     ]);
     const result: Array<{ topic: string; partition: number; next: bigint; high: bigint }> = [];
     for (const topic of topics) {
@@ -607,9 +643,13 @@ const OFFSET_FETCHES_AT_ONCE = 32;
 async function topicOffsets(
   admin: Admin,
   topics: readonly string[],
+  stopping: () => boolean = () => false,
 ): Promise<Map<string, Array<{ partition: number; low: string; high: string }>>> {
   const result = new Map<string, Array<{ partition: number; low: string; high: string }>>();
   for (let i = 0; i < topics.length; i += OFFSET_FETCHES_AT_ONCE) {
+    // Stopped meanwhile: the admin is disconnected, and a request now would connect it again (and
+    // keep the process alive).
+    if (stopping()) throw new Error('the tap is stopping');
     const chunk = topics.slice(i, i + OFFSET_FETCHES_AT_ONCE);
     const offsets = await Promise.all(chunk.map((topic) => admin.fetchTopicOffsets(topic)));
     chunk.forEach((topic, j) => result.set(topic, offsets[j]!));

@@ -7,9 +7,12 @@
 //   INGEST_FROM_BEGINNING=false (kafkajs, left to itself, resets an out-of-range offset to the
 //   partition's end in that mode and skipped them).
 // Both are said in a warning naming the partition and how many records were lost.
+// - Where retention overtakes agentwatch while it runs (it lags), kafkajs resets the out-of-range
+//   offset itself: to the earliest retained one, never to the end, whatever INGEST_FROM_BEGINNING.
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import type { CorrelatedBatch, EventSink } from '../../src/correlate/index.js';
 import {
   connectedProducer,
   createTopics,
@@ -115,3 +118,39 @@ for (const fromBeginning of ['true', 'false']) {
     }
   });
 }
+
+test('retention overtaking a running consumer does not skip the records still retained (INGEST_FROM_BEGINNING=false)', async () => {
+  const run = runId();
+  const topic = `agent.tasks.overtaken-${run}`;
+  await createTopics(kafka, [{ topic, numPartitions: 1 }]);
+  // The first batch is held in a sink, and with at most one record pending the tap fetches nothing
+  // more meanwhile: agentwatch lags at offset 1 while retention deletes up to offset 3.
+  let release!: () => void;
+  const released = new Promise<void>((resolve) => (release = resolve));
+  let offered = 0;
+  const holding: EventSink = {
+    name: 'holding',
+    close: async () => {},
+    accept: async (batch: CorrelatedBatch) => {
+      offered += batch.events.length;
+      await released;
+    },
+  };
+  const service = await startService(
+    isolatedOverrides(run, { INGEST_FROM_BEGINNING: 'false', INGEST_MAX_PENDING_RECORDS: '1' }),
+    [holding],
+  );
+  try {
+    await produce(topic, 0, 1);
+    await waitFor('the first record held in the sink', () => offered >= 1, 30_000);
+    await produce(topic, 1, 4);
+    await deleteUpTo(topic, 3); // offsets 3 and 4 are still retained
+    release();
+    // kafkajs's next fetch, at offset 1, is out of range. Reset to the end, it skipped offsets 3 and 4.
+    await waitFor('the retained records audited', () => service.stats().audit.rowsWritten >= 3, 30_000).catch(() =>
+      assert.fail(`${service.stats().audit.rowsWritten} rows: the records still retained were skipped`),
+    );
+  } finally {
+    await service.stop();
+  }
+});
