@@ -114,7 +114,8 @@ export class Service {
 
   /** Connects to everything, creates missing output topics, and starts tapping. */
   static async start(config: Config, logger: Logger, options: ServiceOptions = {}): Promise<Service> {
-    const kafka: Kafka = createKafka(config.kafka, logger);
+    // Only the tap's consumer resets offsets, so `tap` below exists by the time this is called.
+    const kafka: Kafka = createKafka(config.kafka, logger, (at) => tap.onOffsetReset(at));
     const cluster = await probeKafka(kafka, config.kafka);
     logger.info({ clusterId: cluster.clusterId, brokers: config.kafka.brokers }, 'kafka reachable');
     const subjects = await probeSchemaRegistry(config.schemaRegistry);
@@ -171,6 +172,7 @@ export class Service {
       audit: () => audit.stats(),
       lastScores: () => detector.lastScores(),
       pending: () => tap.stats(),
+      offsetsLost: () => tap.stats().offsetsLost,
       consumerLag: cachedFor(5_000, () => tap.consumerLag()),
       consumerGroups: () => ({
         groups: groupWatch?.watch.snapshot() ?? [],

@@ -54,6 +54,11 @@ export interface TapStats {
   resubscriptions: number;
   /** Fetched ranges that held no record to deliver (aborted transactions, commit markers only). */
   filteredRanges: number;
+  /**
+   * Offsets the topics' retention deleted before agentwatch read them (at a group join, or when a
+   * fetch ran out of range while agentwatch lagged): records never audited.
+   */
+  offsetsLost: number;
 }
 
 export interface TapOptions {
@@ -107,7 +112,10 @@ export class AgentTap {
     pendingWaits: 0,
     resubscriptions: 0,
     filteredRanges: 0,
+    offsetsLost: 0,
   };
+  /** Per "topic:partition": the offset after the last range handed over since the latest join (where a reset lost records from). */
+  private readonly readUpTo = new Map<string, bigint>();
   /** Batches handed over and not yet committed, oldest first. */
   private readonly pending: PendingBatch[] = [];
   private pendingRecords = 0;
@@ -240,6 +248,7 @@ export class AgentTap {
       this.logger.info({ groupId: this.options.groupId, partitions, ms: Date.now() - t0 }, 'joined the consumer group');
       this.joins += 1;
       const join = this.joins;
+      this.readUpTo.clear(); // reading starts again from the committed offsets
       // Nothing is fetched until where each partition starts is settled and announced. A fetch before
       // it starts where kafkajs guesses (the end, or an out-of-range reset that kafkajs commits by
       // itself), and a range kafkajs resolves without eachBatch would reach the event clock before
@@ -348,6 +357,7 @@ export class AgentTap {
       // A rebalance meanwhile: the partitions may be another member's now, whose offsets this must not move.
       if (join !== this.joins || this.stopping) return null;
       if (pins.length === 0) return backlogged;
+      for (const gap of lost) this.counters.offsetsLost += Number(gap.offsetsDeleted);
       for (const gap of lost)
         this.logger.warn(
           gap,
@@ -370,6 +380,62 @@ export class AgentTap {
       );
       return null;
     }
+  }
+
+  /**
+   * kafkajs found a partition's next offset out of range while reading: retention deleted records
+   * agentwatch had not read yet (it lagged by more than the topic's retention). kafkajs restarts the
+   * partition at the earliest retained offset and commits -2 to the group by itself; this counts
+   * and reports what was deleted, and commits the log start in the partition's turn, so a restart
+   * before the next batch's commit does not take the -2 for "never read" and skip to the end.
+   */
+  onOffsetReset(at: { topic: string; partition: number }): void {
+    const consumer = this.consumer;
+    const admin = this.admin;
+    if (consumer === undefined || admin === undefined || this.stopping || this.draining) return;
+    const { topic, partition } = at;
+    const join = this.joins;
+    const from = this.readUpTo.get(`${topic}:${partition}`);
+    // The offset to commit is known once the log start is read; null commits nothing.
+    const commit: { join: number; topic: string; partition: number; next: string | null } = {
+      join,
+      topic,
+      partition,
+      next: null,
+    };
+    let settled!: () => void;
+    const known = new Promise<void>((resolve) => (settled = resolve));
+    // Tracked at once, so that its commit comes after the partition's earlier batches and before its later ones.
+    this.track(consumer, commit, 0, known, () => join !== this.joins);
+    this.handling += 1;
+    void (async () => {
+      try {
+        const offsets = await admin.fetchTopicOffsets(topic);
+        const low = offsets.find((o) => o.partition === partition)?.low;
+        if (low === undefined || join !== this.joins) return;
+        const offsetsDeleted = from === undefined || BigInt(low) <= from ? null : BigInt(low) - from;
+        if (offsetsDeleted !== null) {
+          this.counters.offsetsLost += Number(offsetsDeleted);
+          commit.next = low;
+        }
+        this.logger.warn(
+          {
+            topic,
+            partition,
+            readUpTo: from?.toString() ?? null,
+            logStart: low,
+            offsetsDeleted: offsetsDeleted?.toString() ?? null,
+          },
+          "the topic's retention deleted records agentwatch had not read yet (it lagged by more than the retention): they are never audited; reading goes on at the log start (keep the agent topics' retention longer than agentwatch can lag)",
+        );
+      } catch (err) {
+        if (!this.stopping)
+          this.logger.warn({ err, topic, partition }, 'could not read the log start after an out-of-range reset');
+      } finally {
+        settled();
+        this.handling -= 1;
+      }
+    })();
   }
 
   private async onBatch(consumer: Consumer, payload: EachBatchPayload): Promise<void> {
@@ -396,6 +462,7 @@ export class AgentTap {
     // ends with a commit marker, which the last record's offset + 1 never passes. Committed short of
     // it, a restart took the marker for a backlog that never comes, and the partition held event time.
     const next = (BigInt(batch.lastOffset()) + 1n).toString();
+    this.readUpTo.set(`${batch.topic}:${batch.partition}`, BigInt(next));
     const { durable } = await this.options.handler({
       topic: batch.topic,
       partition: batch.partition,
@@ -451,6 +518,7 @@ export class AgentTap {
     const { topic, partition } = range;
     const join = this.joins;
     const next = (BigInt(range.lastOffset) + 1n).toString();
+    this.readUpTo.set(`${topic}:${partition}`, BigInt(next));
     this.counters.filteredRanges += 1;
     let handedOver!: (durable: Promise<void>) => void;
     const durable = new Promise<void>((resolve) => (handedOver = resolve));
@@ -489,12 +557,12 @@ export class AgentTap {
    */
   private track(
     consumer: Consumer,
-    at: { join: number; topic: string; partition: number; next: string },
+    at: { readonly join: number; readonly topic: string; readonly partition: number; readonly next: string | null },
     records: number,
     durable: Promise<void>,
     isStale: () => boolean,
   ): void {
-    const { topic, partition, next } = at;
+    const { topic, partition } = at;
     const key = `${at.join}:${topic}:${partition}`;
     const previous = this.commitTurns.get(key) ?? Promise.resolve(true);
     const turn = (async (): Promise<boolean> => {
@@ -512,6 +580,9 @@ export class AgentTap {
       // another member's now: a commit of an earlier join could move its offset. A stale partition
       // was sought elsewhere.
       if (at.join !== this.joins || isStale()) return true;
+      // Read only now: an out-of-range reset learns its offset while its turn waits (null: nothing to commit).
+      const next = at.next;
+      if (next === null) return true;
       try {
         await consumer.commitOffsets([{ topic, partition, offset: next }]);
         this.counters.commits += 1;

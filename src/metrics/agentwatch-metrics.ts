@@ -44,6 +44,8 @@ export interface MetricSources {
   stalls(): ReadonlyArray<{ topic: string; partition: number; step: string; since: number }>;
   /** Records read and handed to the sinks, not yet committed; and how often the tap waited at INGEST_MAX_PENDING_RECORDS. */
   pending(): { pendingRecords: number; pendingWaits: number };
+  /** Offsets the topics' retention deleted before agentwatch read them. */
+  offsetsLost(): number;
   /** Records not yet processed per tapped partition (Kafka admin API); may reject, then the gauge is left out. */
   consumerLag(): Promise<ReadonlyArray<{ topic: string; partition: number; lag: number }>>;
   /** The agents' consumer groups as last evaluated (at most GROUP_WATCH_MAX_GROUPS), and how many were left out. */
@@ -250,6 +252,11 @@ export class AgentwatchMetrics {
       'agentwatch_ingest_pending_waits_total',
       'Times reading waited because INGEST_MAX_PENDING_RECORDS records were not committed yet (the sinks are the bottleneck).',
       () => sources.pending().pendingWaits,
+    );
+    total(
+      'agentwatch_ingest_offsets_lost_total',
+      "Offsets of agent topics that retention deleted before agentwatch read them (it was down or lagged longer than the topic's retention): records never audited.",
+      () => sources.offsetsLost(),
     );
     total(
       'agentwatch_audit_insert_retries_total',

@@ -94,6 +94,8 @@ for (const fromBeginning of ['true', 'false']) {
       await waitFor('the retained records audited', () => second.stats().audit.rowsWritten >= 5, 30_000).catch(() =>
         assert.fail(`${second.stats().audit.rowsWritten} rows: the two retained records of ${part} were skipped`),
       );
+      // Counted (agentwatch_ingest_offsets_lost_total): 4 offsets of `gone` and 2 of `part`.
+      assert.equal(second.stats().tap.offsetsLost, 6);
       // Committed at the log start (or past it), not at the -1 or -2 kafkajs commits after an
       // out-of-range fetch: a later restart must not take `gone` for never read, nor warn again.
       const admin = kafka.admin();
@@ -149,6 +151,10 @@ test('retention overtaking a running consumer does not skip the records still re
     // kafkajs's next fetch, at offset 1, is out of range. Reset to the end, it skipped offsets 3 and 4.
     await waitFor('the retained records audited', () => service.stats().audit.rowsWritten >= 3, 30_000).catch(() =>
       assert.fail(`${service.stats().audit.rowsWritten} rows: the records still retained were skipped`),
+    );
+    // kafkajs only logs its reset; agentwatch counts what was lost: offsets 1 and 2.
+    await waitFor('the lost offsets counted', () => service.stats().tap.offsetsLost === 2, 10_000).catch(() =>
+      assert.fail(`${service.stats().tap.offsetsLost} offsets counted as lost, not 2`),
     );
   } finally {
     await service.stop();
