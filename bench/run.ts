@@ -98,6 +98,10 @@ if (parts.includes('e2e')) {
     ],
   );
   const a = r.agentwatch;
+  if (a.mainThreadCpuSeconds !== null)
+    console.log(
+      `agentwatch main thread: ${perMessage(a.mainThreadCpuSeconds)} µs of CPU per message (from /proc, no profiler)`,
+    );
   console.log(
     `agentwatch checks: ${a.auditRows.toLocaleString('en')} audit rows, ${a.stats.correlator.answered.toLocaleString('en')} tasks answered (latency known), ${a.stats.detector.windowsScored} windows scored, ${a.stats.detector.lateEvents} late events`,
   );
@@ -118,10 +122,14 @@ if (parts.includes('e2e')) {
   );
   const mainThreadMicros = (1e6 * (total - (r.mainThread.idle ?? 0))) / r.messages;
   console.log(`main thread, idle left out: ${mainThreadMicros.toFixed(1)} µs of CPU per message (under the profiler)`);
+  const mainThreadUnprofiled = a.mainThreadCpuSeconds === null ? null : (1e6 * a.mainThreadCpuSeconds) / r.messages;
   goals.push({
     goal: 'main thread ≤ 12 µs of CPU per message',
-    measured: `${mainThreadMicros.toFixed(1)} µs (under the profiler)`,
-    met: mainThreadMicros <= 12,
+    measured:
+      mainThreadUnprofiled === null
+        ? `${mainThreadMicros.toFixed(1)} µs (under the profiler)`
+        : `${mainThreadUnprofiled.toFixed(1)} µs (${mainThreadMicros.toFixed(1)} under the profiler)`,
+    met: (mainThreadUnprofiled ?? mainThreadMicros) <= 12,
   });
   goals.push({
     goal: 'end to end ≥ 0.25 × bare kafkajs, with the embedded store',

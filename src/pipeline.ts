@@ -6,14 +6,14 @@
 // events.
 
 import type { ClockFindings, CorrelatedBatch, Correlator, EventClock, EventSink } from './correlate/index.js';
-import type { AgentEvent, DlqReason, Encoding, EventKind, RecordDecoder } from './decode/index.js';
+import type { AgentEvent, BatchDecoder, DlqReason, Encoding, EventKind } from './decode/index.js';
 import { messageOf } from './errors.js';
 import type { DlqWriter, HandledBatch, TapBatch } from './ingest/index.js';
 import type { Logger } from './logger.js';
 import type { BatchObservation } from './metrics/index.js';
 
 export interface PipelineDeps {
-  decoder: RecordDecoder;
+  decoder: BatchDecoder;
   correlator: Correlator;
   clock: EventClock;
   /** Where records stamped out of any clock's reach are counted, per producer. */

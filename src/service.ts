@@ -4,7 +4,14 @@
 import { Partitioners, type Kafka, type Producer } from 'kafkajs';
 import type { Config } from './config/index.js';
 import { ClockFindings, Correlator, EventClock, type CorrelatorStats, type EventSink } from './correlate/index.js';
-import { RecordDecoder, createSchemaRegistry, probeSchemaRegistry, registrySchemaSource } from './decode/index.js';
+import {
+  DecodeWorkers,
+  RecordDecoder,
+  createSchemaRegistry,
+  probeSchemaRegistry,
+  registrySchemaSource,
+  type DecodeWorkersStats,
+} from './decode/index.js';
 import { Detector, DetectorSink, type AnomalyAlert, type DetectorStats, type WindowReport } from './detect/index.js';
 import { AlertPublisher, AlertStream, GroupAlerts } from './alert/index.js';
 import { AlertDelivery } from './alert-delivery.js';
@@ -79,6 +86,8 @@ export interface ServiceOptions {
 export interface ServiceStats {
   tap: TapStats;
   pipeline: PipelineStats;
+  /** Decoding on worker threads (INGEST_DECODE_WORKERS); null when it is 0. */
+  decodeWorkers: DecodeWorkersStats | null;
   correlator: CorrelatorStats;
   detector: DetectorStats;
   audit: AuditWriterStats;
@@ -110,6 +119,8 @@ export class Service {
     readonly delivery: AlertDelivery,
     /** The agents' consumer groups; undefined when GROUP_WATCH_INTERVAL_MS is 0. */
     private readonly groupWatch: { watch: GroupHealthWatch; stop(): Promise<void> } | undefined,
+    /** Decoding on worker threads; undefined when INGEST_DECODE_WORKERS is 0. */
+    private readonly decodeWorkers: DecodeWorkers | undefined,
   ) {}
 
   /** Connects to everything, creates missing output topics, and starts tapping. */
@@ -239,12 +250,22 @@ export class Service {
     if (config.sinks.eventsFile !== undefined) sinks.push(await NdjsonFileSink.open(config.sinks.eventsFile));
     sinks.push(...(options.extraSinks ?? []));
 
+    const keepJsonBody = config.audit.redactPaths.length > 0 || config.sinks.eventsFile !== undefined;
+    const decoder = new RecordDecoder(registrySchemaSource(config.schemaRegistry), {
+      maxPayloadBytes: config.ingest.maxPayloadBytes,
+      keepJsonBody,
+    });
+    const decodeWorkers =
+      config.ingest.decodeWorkers === 0
+        ? undefined
+        : new DecodeWorkers(
+            decoder,
+            { workers: config.ingest.decodeWorkers, maxPayloadBytes: config.ingest.maxPayloadBytes, keepJsonBody },
+            logger,
+          );
     const correlator = new Correlator(config.correlate);
     const pipeline = new Pipeline({
-      decoder: new RecordDecoder(registrySchemaSource(config.schemaRegistry), {
-        maxPayloadBytes: config.ingest.maxPayloadBytes,
-        keepJsonBody: config.audit.redactPaths.length > 0 || config.sinks.eventsFile !== undefined,
-      }),
+      decoder: decodeWorkers ?? decoder,
       correlator,
       clock: new EventClock(config.eventTime),
       clockFindings,
@@ -367,6 +388,7 @@ export class Service {
       apiUrl,
       delivery,
       groupWatch,
+      decodeWorkers,
     );
   }
 
@@ -374,6 +396,7 @@ export class Service {
     return {
       tap: this.tap.stats(),
       pipeline: this.pipeline.stats(),
+      decodeWorkers: this.decodeWorkers?.stats() ?? null,
       correlator: this.correlator.stats(),
       detector: this.detectorSink.detector.stats(),
       audit: this.audit.stats(),
@@ -415,6 +438,7 @@ export class Service {
     this.logger.info('shutting down');
     await this.api.close();
     await this.tap.stop();
+    await this.decodeWorkers?.close(); // after the tap's drain: no batch is decoding now
     await this.clockTicks.stop();
     for (const sink of [...this.sinks].reverse()) await sink.close();
     await this.groupWatch?.stop();

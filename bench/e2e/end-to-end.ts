@@ -28,6 +28,8 @@ export interface ReaderResult {
 export interface AgentwatchResult extends ReaderResult {
   /** CPU seconds of the embedded engine's process during the run. */
   engineCpuSeconds: number | null;
+  /** CPU seconds of agentwatch's main thread alone (from /proc, no profiler). */
+  mainThreadCpuSeconds: number | null;
   auditRows: number;
   stats: {
     correlator: { answered: number; inFlight: number; answersBeforeRequests: number };

@@ -27,9 +27,9 @@ function brokerTicks(): number | null {
 }
 
 /** CPU seconds (user + system) a process has used so far, or null when it cannot be read. */
-export function processCpuSeconds(pid: number): number | null {
+export function processCpuSeconds(pid: number, thread?: number): number | null {
   try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const stat = readFileSync(thread === undefined ? `/proc/${pid}/stat` : `/proc/${pid}/task/${thread}/stat`, 'utf8');
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
     return (Number(fields[11]) + Number(fields[12])) / TICKS_PER_SECOND; // utime + stime
   } catch {

@@ -2,7 +2,8 @@
 // fresh embedded ClickHouse, timed until every benchmark record is audited, handed to detection and
 // committed: the group's committed offsets reach the end of all 12 partitions. A batch's offsets are
 // committed only after every sink accepted it, so the last commit implies the rest.
-// Prints {records, seconds, readSeconds, cpuSeconds, engineCpuSeconds (the engine's process), stats, stages}.
+// Prints {records, seconds, readSeconds, cpuSeconds, engineCpuSeconds (the engine's process),
+// mainThreadCpuSeconds, stats, stages}.
 //   node [--cpu-prof …] dist/bench/e2e/read-agentwatch.js <run> <topic,topic,…> <expected records>
 
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -48,6 +49,8 @@ const started = performance.now();
 const service = await Service.start(config, createLogger('warn'));
 const enginePid = embeddedEngine(service.clickhouse)?.pid;
 const engineCpuAtStart = enginePid === undefined ? null : processCpuSeconds(enginePid);
+// The main thread's own CPU (its thread id is the process id): what INGEST_DECODE_WORKERS takes off it.
+const mainThreadCpuAtStart = processCpuSeconds(process.pid, process.pid);
 let firstAt = 0;
 let lastReport = 0;
 let lastProgress = { at: performance.now(), records: -1 };
@@ -72,6 +75,7 @@ for (;;) {
 const ended = performance.now();
 const used = process.cpuUsage(cpu);
 const engineCpuAtEnd = enginePid === undefined ? null : processCpuSeconds(enginePid);
+const mainThreadCpuAtEnd = processCpuSeconds(process.pid, process.pid);
 const stats = service.stats();
 const metrics = await (await fetch(`${service.apiUrl}/metrics`)).text();
 const rows = await service.clickhouse
@@ -88,6 +92,8 @@ console.log(
     readSeconds: (ended - firstAt) / 1000,
     cpuSeconds: (used.user + used.system) / 1e6,
     engineCpuSeconds: engineCpuAtStart === null || engineCpuAtEnd === null ? null : engineCpuAtEnd - engineCpuAtStart,
+    mainThreadCpuSeconds:
+      mainThreadCpuAtStart === null || mainThreadCpuAtEnd === null ? null : mainThreadCpuAtEnd - mainThreadCpuAtStart,
     auditRows: Number(rows[0]!.n),
     stats,
     stages: stageSums(metrics),

@@ -120,7 +120,7 @@ export class RecordDecoder {
 }
 
 /** The schema id of a Confluent-framed value, or null when the value is not framed. */
-function confluentSchemaId(value: Buffer | null, maxPayloadBytes: number): number | null {
+export function confluentSchemaId(value: Buffer | null, maxPayloadBytes: number): number | null {
   if (value === null || value.length < 5 || value.length > maxPayloadBytes || value[0] !== 0) return null;
   return value.readUInt32BE(1);
 }

@@ -1,6 +1,6 @@
 // Hostile input kept in the suite: records of every awkward kind a producer can send, mixed with
 // normal A2A traffic, on the real broker, with redaction configured (so AUDIT_UNPARSED_PAYLOAD
-// defaults to hash-only). Nothing crashes, every record is one audit row, every dead record has one
+// defaults to hash-only), decoded on a worker thread. Nothing crashes, every record is one audit row, every dead record has one
 // DLQ copy or reference, headers named like Object's properties survive, a planted secret is in no
 // stored row, DLQ record or log line, and the API answers hostile queries without a 5xx.
 
@@ -128,6 +128,9 @@ before(async () => {
       INGEST_MAX_PAYLOAD_BYTES: String(PAYLOAD_LIMIT),
       API_KEYS: `root:admin:${KEY}`,
       LOG_LEVEL: 'debug',
+      // Decoded on a worker thread: hostile values cross the hand-off, and with redaction configured
+      // the parsed bodies come back to the main thread (the rest of the suite decodes on it).
+      INGEST_DECODE_WORKERS: '1',
     }),
   );
   service = await Service.start(config, createLogger('debug', logFile), { extraSinks: [sink] });
@@ -178,6 +181,8 @@ test('hostile records mixed with normal traffic: no crash, one row per record, o
   }
 
   await waitFor('every record audited', () => service.stats().audit.rowsWritten === produced, 120_000);
+  const decoding = service.stats().decodeWorkers!;
+  assert.ok(decoding.batches > 0 && decoding.failures === 0, JSON.stringify(decoding));
   assert.equal(sink.events.length, produced, 'one event per record');
 
   // Every dead record: one DLQ copy or reference.

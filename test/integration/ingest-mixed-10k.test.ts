@@ -219,7 +219,13 @@ before(async () => {
   await producer.disconnect();
 
   service = await startService(
-    isolatedOverrides(run, { CORRELATE_TASK_TTL_MS: String(TTL_MS), INGEST_MAX_PAYLOAD_BYTES: '2048' }),
+    // Decoded on two worker threads (Avro on the main thread): the events must be the same as the
+    // main thread's, which the rest of the suite decodes with.
+    isolatedOverrides(run, {
+      CORRELATE_TASK_TTL_MS: String(TTL_MS),
+      INGEST_MAX_PAYLOAD_BYTES: '2048',
+      INGEST_DECODE_WORKERS: '2',
+    }),
     [sink],
   );
   await waitFor(
@@ -235,6 +241,9 @@ after(async () => {
 
 test('exactly one event per record: 10,000 events, no duplicates', () => {
   assert.equal(sink.events.length, TOTAL);
+  const decoding = service.stats().decodeWorkers!;
+  assert.ok(decoding.batches > 0 && decoding.failures === 0, JSON.stringify(decoding));
+  assert.ok(decoding.recordsOnMainThread > 0, 'the Avro records were decoded on the main thread');
   const coordinates = new Set(sink.events.map((e) => `${e.topic}:${e.partition}:${e.offset}`));
   assert.equal(coordinates.size, TOTAL);
 });

@@ -1,0 +1,161 @@
+// Decoding on worker threads (INGEST_DECODE_WORKERS): the main thread packs a batch's records into a
+// few transferable buffers, a worker decodes them, and the main thread builds the events from the
+// worker's packed facts and its own records (packed-batch.ts). Decoding is a pure function of the
+// record, so the events are the ones the main thread would make, whichever worker decodes a batch.
+//
+// Confluent-framed values (Avro, JSON Schema) are decoded on the main thread, where the schema
+// registry's answers are cached. A worker that fails takes none of its batches with it: they are
+// decoded on the main thread at once, and a new worker is started for the next batch.
+
+import { Worker } from 'node:worker_threads';
+import { AgentwatchError, messageOf } from '../errors.js';
+import type { Logger } from '../logger.js';
+import type { AgentEvent } from './agent-event.js';
+import type { DecodeReply, DecodeRequest, DecodeWorkerSettings } from './decode-worker.js';
+import type { KafkaRecord } from './kafka-record.js';
+import { eventsFromFacts, packRecords, type PackedFacts } from './packed-batch.js';
+import { confluentSchemaId, type RecordDecoder } from './record-decoder.js';
+
+/** Turns a batch's records into events, one per record, in order (RecordDecoder, or DecodeWorkers). */
+export interface BatchDecoder {
+  decode(records: readonly KafkaRecord[]): Promise<AgentEvent[]>;
+}
+
+export interface DecodeWorkersOptions extends DecodeWorkerSettings {
+  workers: number;
+}
+
+export interface DecodeWorkersStats {
+  /** Batches (or parts of batches) decoded on a worker. */
+  batches: number;
+  /** Records decoded on the main thread instead: Confluent-framed, or their worker failed. */
+  recordsOnMainThread: number;
+  /** Workers that failed (and were replaced). */
+  failures: number;
+}
+
+interface DecodeThread {
+  worker: Worker;
+  /** Requests sent and not answered, by id. */
+  pending: Map<number, { resolve: (facts: PackedFacts) => void; reject: (err: Error) => void }>;
+}
+
+export class DecodeWorkers implements BatchDecoder {
+  private readonly threads: Array<DecodeThread | undefined>;
+  private nextId = 1;
+  private closed = false;
+  private readonly counters: DecodeWorkersStats = { batches: 0, recordsOnMainThread: 0, failures: 0 };
+
+  constructor(
+    /** Decodes what stays on the main thread. */
+    private readonly local: RecordDecoder,
+    private readonly options: DecodeWorkersOptions,
+    private readonly logger: Logger,
+  ) {
+    if (!(options.workers >= 1))
+      throw new RangeError(`DecodeWorkers needs at least one worker, got ${options.workers}`);
+    this.threads = new Array<DecodeThread | undefined>(options.workers).fill(undefined);
+  }
+
+  stats(): DecodeWorkersStats {
+    return { ...this.counters };
+  }
+
+  async decode(records: readonly KafkaRecord[]): Promise<AgentEvent[]> {
+    if (records.length === 0) return [];
+    const topic = records[0]!.topic;
+    let framed: Set<number> | undefined;
+    for (let i = 0; i < records.length; i += 1) {
+      const record = records[i]!;
+      if (record.topic !== topic) return this.onMainThread(records); // the tap's batches never mix topics
+      if (confluentSchemaId(record.value, this.options.maxPayloadBytes) !== null) (framed ??= new Set()).add(i);
+    }
+    if (framed === undefined) return this.onWorker(topic, records);
+    if (framed.size === records.length) return this.onMainThread(records);
+    const local = records.filter((_, i) => framed.has(i));
+    const remote = records.filter((_, i) => !framed.has(i));
+    const [localEvents, remoteEvents] = await Promise.all([this.onMainThread(local), this.onWorker(topic, remote)]);
+    let l = 0;
+    let r = 0;
+    return records.map((_, i) => (framed.has(i) ? localEvents[l++]! : remoteEvents[r++]!));
+  }
+
+  /** Stops the workers; a batch still on one is decoded on the main thread. */
+  async close(): Promise<void> {
+    this.closed = true;
+    const threads = this.threads.splice(0, this.threads.length);
+    await Promise.all(threads.flatMap((thread) => (thread === undefined ? [] : [thread.worker.terminate()])));
+  }
+
+  private onMainThread(records: readonly KafkaRecord[]): Promise<AgentEvent[]> {
+    this.counters.recordsOnMainThread += records.length;
+    return this.local.decode(records);
+  }
+
+  private async onWorker(topic: string, records: readonly KafkaRecord[]): Promise<AgentEvent[]> {
+    const thread = this.closed ? undefined : this.leastBusy();
+    if (thread === undefined) return this.onMainThread(records);
+    const packed = packRecords(topic, records);
+    const id = this.nextId;
+    this.nextId += 1;
+    try {
+      const facts = await new Promise<PackedFacts>((resolve, reject) => {
+        thread.pending.set(id, { resolve, reject });
+        const request: DecodeRequest = { id, records: packed };
+        thread.worker.postMessage(request, [packed.bytes, packed.layout]);
+      });
+      this.counters.batches += 1;
+      return eventsFromFacts(records, facts);
+    } catch (err) {
+      // The worker failed: this batch does not wait for another one.
+      this.logger.debug({ err }, 'decoding a batch on the main thread after its worker failed');
+      return this.onMainThread(records);
+    }
+  }
+
+  /** The thread with the fewest batches in hand, started if its slot is empty. */
+  private leastBusy(): DecodeThread {
+    let best = 0;
+    for (let i = 0; i < this.threads.length; i += 1) {
+      const thread = this.threads[i];
+      if (thread === undefined) return this.start(i);
+      if (thread.pending.size < this.threads[best]!.pending.size) best = i;
+    }
+    return this.threads[best]!;
+  }
+
+  private start(slot: number): DecodeThread {
+    const settings: DecodeWorkerSettings = {
+      maxPayloadBytes: this.options.maxPayloadBytes,
+      keepJsonBody: this.options.keepJsonBody,
+    };
+    const worker = new Worker(new URL('./decode-worker.js', import.meta.url), { workerData: settings });
+    worker.unref(); // an idle worker does not keep the process alive
+    const thread: DecodeThread = { worker, pending: new Map() };
+    this.threads[slot] = thread;
+    let failed = false;
+    const fail = (reason: string, cause?: unknown) => {
+      if (this.threads[slot] === thread) this.threads[slot] = undefined;
+      if (failed || (thread.pending.size === 0 && this.closed)) return; // 'exit' follows 'error'
+      failed = true;
+      this.counters.failures += 1;
+      const error = new AgentwatchError(
+        'AW_DECODE_WORKER_FAILED',
+        `a decode worker ${reason}; its ${thread.pending.size} batches are decoded on the main thread`,
+        { cause, retryable: true },
+      );
+      if (!this.closed)
+        this.logger.warn({ err: error, cause: messageOf(cause) }, 'a decode worker failed; starting another');
+      for (const { reject } of thread.pending.values()) reject(error);
+      thread.pending.clear();
+    };
+    worker.on('message', (reply: DecodeReply) => {
+      const waiting = thread.pending.get(reply.id);
+      thread.pending.delete(reply.id);
+      waiting?.resolve(reply.facts);
+    });
+    worker.on('error', (err) => fail('failed', err));
+    worker.on('exit', (code) => fail(`exited (code ${code})`));
+    return thread;
+  }
+}

@@ -1,0 +1,244 @@
+// The hand-off of a batch to a decode worker and back, in a few transferable buffers instead of an
+// object per record (structured clone of the records and events cost the main thread more than
+// decoding them, 5.7–8.2 against 3.6–4.3 µs per record; bench/README.md):
+// - to the worker: the batch's topic, every record's key and value bytes copied into one buffer,
+//   their places in an Int32Array, and the headers of the records that have any;
+// - back: per event its enums and numbers in an Int32Array, its strings as indices into one table
+//   of the batch's distinct strings (a capability or producer is sent once per batch), and the
+//   parsed JSON bodies only when something downstream needs them.
+// The main thread keeps its own records and builds each event from them and the facts; the event
+// is field for field what RecordDecoder.decode gives on the main thread (test/unit/decode).
+
+import {
+  DLQ_REASONS,
+  ENCODINGS,
+  EVENT_KINDS,
+  TASK_STATES,
+  type AgentEvent,
+  type DlqReason,
+  type Encoding,
+  type EventKind,
+  type TaskState,
+} from './agent-event.js';
+import type { KafkaRecord } from './kafka-record.js';
+
+/** Records of one topic as a decode worker takes them. */
+export interface PackedRecords {
+  topic: string;
+  count: number;
+  /** Keys and values, back to back. */
+  bytes: ArrayBuffer;
+  /** Per record: value start, value length (-1: null), key start, key length (-1: null). */
+  layout: ArrayBuffer;
+  /** [record index, headers] of the records that have headers. */
+  headers: Array<[number, Record<string, string>]>;
+}
+
+/** What a decode worker found in each record, in record order. */
+export interface PackedFacts {
+  /** FACT_INTS per event; see the F_ constants. */
+  ints: ArrayBuffer;
+  /** The distinct strings of the batch's events; -1 in `ints` is null. */
+  strings: string[];
+  /** The JSON bodies (null where there is none), when they were asked for. */
+  bodies: unknown[] | null;
+}
+
+const LAYOUT_INTS = 4;
+
+/** The string fields of an event, in the order of their indices in the facts. */
+const STRING_FIELDS = [
+  'producer',
+  'capability',
+  'workflowId',
+  'taskId',
+  'messageId',
+  'contextId',
+  'rpcId',
+  'method',
+  'step',
+  'errorType',
+  'parseError',
+] as const;
+
+const F_KIND = 0;
+const F_STATE = 1;
+const F_ATTEMPT = 2;
+const F_ENCODING = 3;
+const F_DLQ_REASON = 4;
+const F_SCHEMA_ID = 5;
+const F_STRINGS = 6;
+const FACT_INTS = F_STRINGS + STRING_FIELDS.length;
+
+const KIND_CODES = new Map<EventKind, number>(EVENT_KINDS.map((kind, i) => [kind, i]));
+const STATE_CODES = new Map<TaskState, number>(TASK_STATES.map((state, i) => [state, i]));
+const ENCODING_CODES = new Map<Encoding, number>(ENCODINGS.map((encoding, i) => [encoding, i]));
+const DLQ_CODES = new Map<DlqReason, number>(DLQ_REASONS.map((reason, i) => [reason, i]));
+
+/** The bytes of a record's key as sent (its text's UTF-8 when the bytes are not kept). */
+function keyBytesOf(record: KafkaRecord): Uint8Array | null {
+  if (record.keyBytes !== undefined) return record.keyBytes;
+  return record.key === null ? null : Buffer.from(record.key, 'utf8');
+}
+
+/** Packs records of one topic for a worker. Their buffers are copied: the result owns its memory and can be transferred. */
+export function packRecords(topic: string, records: readonly KafkaRecord[]): PackedRecords {
+  const count = records.length;
+  const keys = new Array<Uint8Array | null>(count);
+  let total = 0;
+  for (let i = 0; i < count; i += 1) {
+    const record = records[i]!;
+    const key = keyBytesOf(record);
+    keys[i] = key;
+    total += (key?.length ?? 0) + (record.value?.length ?? 0);
+  }
+  const bytes = new Uint8Array(new ArrayBuffer(total));
+  const layout = new Int32Array(count * LAYOUT_INTS);
+  const headers: Array<[number, Record<string, string>]> = [];
+  let at = 0;
+  for (let i = 0; i < count; i += 1) {
+    const record = records[i]!;
+    const value = record.value;
+    const key = keys[i]!;
+    const base = i * LAYOUT_INTS;
+    layout[base] = at;
+    layout[base + 1] = value === null ? -1 : value.length;
+    if (value !== null) {
+      bytes.set(value, at);
+      at += value.length;
+    }
+    layout[base + 2] = at;
+    layout[base + 3] = key === null ? -1 : key.length;
+    if (key !== null) {
+      bytes.set(key, at);
+      at += key.length;
+    }
+    if (hasHeaders(record.headers)) headers.push([i, record.headers]);
+  }
+  return { topic, count, bytes: bytes.buffer, layout: layout.buffer, headers };
+}
+
+/** The records a worker decodes: what decoding reads (topic, key, headers, value); no coordinates. */
+export function unpackRecords(packed: PackedRecords): KafkaRecord[] {
+  const bytes = Buffer.from(packed.bytes);
+  const layout = new Int32Array(packed.layout);
+  const records = new Array<KafkaRecord>(packed.count);
+  const noHeaders: Record<string, string> = {};
+  for (let i = 0; i < packed.count; i += 1) {
+    const base = i * LAYOUT_INTS;
+    const valueLength = layout[base + 1]!;
+    const keyStart = layout[base + 2]!;
+    const keyLength = layout[base + 3]!;
+    const keyBytes = keyLength < 0 ? null : bytes.subarray(keyStart, keyStart + keyLength);
+    records[i] = {
+      topic: packed.topic,
+      partition: 0,
+      offset: '0',
+      timestamp: 0,
+      key: keyBytes === null ? null : keyBytes.toString('utf8'),
+      keyBytes,
+      headers: noHeaders,
+      value: valueLength < 0 ? null : bytes.subarray(layout[base]!, layout[base]! + valueLength),
+    };
+  }
+  // As the tap makes them: without a prototype (a structured clone gives Object's), so that a
+  // header named like one of Object's members is only ever the record's.
+  for (const [i, headers] of packed.headers) records[i]!.headers = Object.assign(Object.create(null), headers);
+  return records;
+}
+
+function hasHeaders(headers: Record<string, string>): boolean {
+  for (const _name in headers) return true;
+  return false;
+}
+
+/** Packs what was decoded from each record (worker side). */
+export function packFacts(events: readonly AgentEvent[], withBodies: boolean): PackedFacts {
+  const ints = new Int32Array(events.length * FACT_INTS);
+  const strings: string[] = [];
+  const indices = new Map<string, number>();
+  const indexOf = (text: string | null): number => {
+    if (text === null) return -1;
+    let index = indices.get(text);
+    if (index === undefined) {
+      index = strings.length;
+      strings.push(text);
+      indices.set(text, index);
+    }
+    return index;
+  };
+  const bodies = withBodies ? new Array<unknown>(events.length) : null;
+  for (let i = 0; i < events.length; i += 1) {
+    const event = events[i]!;
+    const base = i * FACT_INTS;
+    ints[base + F_KIND] = KIND_CODES.get(event.kind)!;
+    ints[base + F_STATE] = event.state === null ? -1 : STATE_CODES.get(event.state)!;
+    ints[base + F_ATTEMPT] = event.attempt;
+    ints[base + F_ENCODING] = ENCODING_CODES.get(event.encoding)!;
+    ints[base + F_DLQ_REASON] = event.dlqReason === null ? -1 : DLQ_CODES.get(event.dlqReason)!;
+    ints[base + F_SCHEMA_ID] = event.schemaId ?? -1;
+    for (let f = 0; f < STRING_FIELDS.length; f += 1) ints[base + F_STRINGS + f] = indexOf(event[STRING_FIELDS[f]!]);
+    if (bodies !== null) bodies[i] = event.body;
+  }
+  return { ints: ints.buffer, strings, bodies };
+}
+
+/**
+ * The events of `records` from a worker's facts (main side): the record's own fields from the
+ * record, the rest from the facts. The same fields in the same order as RecordDecoder's events, so
+ * that both have one shape.
+ */
+export function eventsFromFacts(records: readonly KafkaRecord[], facts: PackedFacts): AgentEvent[] {
+  const ints = new Int32Array(facts.ints);
+  const strings = facts.strings;
+  const bodies = facts.bodies;
+  const text = (at: number): string | null => {
+    const index = ints[at]!;
+    return index < 0 ? null : strings[index]!;
+  };
+  const events = new Array<AgentEvent>(records.length);
+  for (let i = 0; i < records.length; i += 1) {
+    const record = records[i]!;
+    const base = i * FACT_INTS;
+    const s = base + F_STRINGS;
+    const state = ints[base + F_STATE]!;
+    const dlqReason = ints[base + F_DLQ_REASON]!;
+    const schemaId = ints[base + F_SCHEMA_ID]!;
+    events[i] = {
+      topic: record.topic,
+      partition: record.partition,
+      offset: record.offset,
+      timestamp: record.timestamp,
+      key: record.key,
+      keyBytes: record.keyBytes,
+      headers: record.headers,
+      headerPairs: record.headerPairs,
+      producer: text(s)!,
+      capability: text(s + 1)!,
+      workflowId: text(s + 2),
+      taskId: text(s + 3),
+      messageId: text(s + 4),
+      contextId: text(s + 5),
+      rpcId: text(s + 6),
+      method: text(s + 7),
+      step: text(s + 8),
+      kind: EVENT_KINDS[ints[base + F_KIND]!]!,
+      state: state < 0 ? null : TASK_STATES[state]!,
+      errorType: text(s + 9),
+      attempt: ints[base + F_ATTEMPT]!,
+      payloadBytes: record.value?.length ?? 0,
+      encoding: ENCODINGS[ints[base + F_ENCODING]!]!,
+      schemaId: schemaId < 0 ? null : schemaId,
+      parseError: text(s + 10),
+      dlqReason: dlqReason < 0 ? null : DLQ_REASONS[dlqReason]!,
+      body: bodies === null ? null : (bodies[i] ?? null),
+      value: record.value,
+      latencyMs: null,
+      retries: 0,
+      timedOut: false,
+      clockSkew: null,
+      answeredBy: null,
+    };
+  }
+  return events;
+}
