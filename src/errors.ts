@@ -129,12 +129,12 @@ export const ERROR_CATALOGUE = {
     httpStatus: 500,
     help: 'The query failed inside agentwatch; the details are logged, never returned.',
   },
-  AW_DECODE_WORKER_FAILED: {
-    summary: 'A decode worker thread stopped while it held batches; they are decoded again.',
+  AW_INGEST_WORKER_FAILED: {
+    summary: 'An ingest worker thread stopped while it held batches; the main thread decodes them.',
     retryable: 'yes',
     exitCode: 1,
     httpStatus: null,
-    help: 'A worker of `INGEST_DECODE_WORKERS` exited or failed (its log line says why). The batches it held are decoded again by a new worker, with the backoff of any failing step; nothing is skipped. If it repeats, report it with the log, and set `INGEST_DECODE_WORKERS=0` to decode on the main thread meanwhile.',
+    help: 'A worker of `INGEST_WORKERS` exited or failed (the warning says why). The batches it held are decoded on the main thread at once, and a new worker takes the next ones; nothing is skipped. If it repeats, report it with the log, and set `INGEST_WORKERS=0` meanwhile.',
   },
   AW_UNEXPECTED: {
     summary: 'A failure agentwatch has no code for (a bug, or an error of a library).',

@@ -4,14 +4,8 @@
 import { Partitioners, type Kafka, type Producer } from 'kafkajs';
 import type { Config } from './config/index.js';
 import { ClockFindings, Correlator, EventClock, type CorrelatorStats, type EventSink } from './correlate/index.js';
-import {
-  DecodeWorkers,
-  RecordDecoder,
-  createSchemaRegistry,
-  probeSchemaRegistry,
-  registrySchemaSource,
-  type DecodeWorkersStats,
-} from './decode/index.js';
+import { RecordDecoder, createSchemaRegistry, probeSchemaRegistry, registrySchemaSource } from './decode/index.js';
+import { IngestWorkers, type IngestWorkersStats } from './ingest-workers.js';
 import { Detector, DetectorSink, type AnomalyAlert, type DetectorStats, type WindowReport } from './detect/index.js';
 import { AlertPublisher, AlertStream, GroupAlerts } from './alert/index.js';
 import { AlertDelivery } from './alert-delivery.js';
@@ -86,8 +80,8 @@ export interface ServiceOptions {
 export interface ServiceStats {
   tap: TapStats;
   pipeline: PipelineStats;
-  /** Decoding on worker threads (INGEST_DECODE_WORKERS); null when it is 0. */
-  decodeWorkers: DecodeWorkersStats | null;
+  /** Decoding and audit rows on worker threads (INGEST_WORKERS); null when it is 0. */
+  ingestWorkers: IngestWorkersStats | null;
   correlator: CorrelatorStats;
   detector: DetectorStats;
   audit: AuditWriterStats;
@@ -119,8 +113,8 @@ export class Service {
     readonly delivery: AlertDelivery,
     /** The agents' consumer groups; undefined when GROUP_WATCH_INTERVAL_MS is 0. */
     private readonly groupWatch: { watch: GroupHealthWatch; stop(): Promise<void> } | undefined,
-    /** Decoding on worker threads; undefined when INGEST_DECODE_WORKERS is 0. */
-    private readonly decodeWorkers: DecodeWorkers | undefined,
+    /** Decoding and audit rows on worker threads; undefined when INGEST_WORKERS is 0. */
+    private readonly ingestWorkers: IngestWorkers | undefined,
   ) {}
 
   /** Connects to everything, creates missing output topics, and starts tapping. */
@@ -255,17 +249,23 @@ export class Service {
       maxPayloadBytes: config.ingest.maxPayloadBytes,
       keepJsonBody,
     });
-    const decodeWorkers =
-      config.ingest.decodeWorkers === 0
+    const ingestWorkers =
+      config.ingest.workers === 0
         ? undefined
-        : new DecodeWorkers(
+        : new IngestWorkers(
             decoder,
-            { workers: config.ingest.decodeWorkers, maxPayloadBytes: config.ingest.maxPayloadBytes, keepJsonBody },
+            {
+              workers: config.ingest.workers,
+              maxPayloadBytes: config.ingest.maxPayloadBytes,
+              sendBodies: config.sinks.eventsFile !== undefined,
+              redactPaths: config.audit.redactPaths,
+              unparsedPayload: config.audit.unparsedPayload,
+            },
             logger,
           );
     const correlator = new Correlator(config.correlate);
     const pipeline = new Pipeline({
-      decoder: decodeWorkers ?? decoder,
+      decoder: ingestWorkers ?? decoder,
       correlator,
       clock: new EventClock(config.eventTime),
       clockFindings,
@@ -388,7 +388,7 @@ export class Service {
       apiUrl,
       delivery,
       groupWatch,
-      decodeWorkers,
+      ingestWorkers,
     );
   }
 
@@ -396,7 +396,7 @@ export class Service {
     return {
       tap: this.tap.stats(),
       pipeline: this.pipeline.stats(),
-      decodeWorkers: this.decodeWorkers?.stats() ?? null,
+      ingestWorkers: this.ingestWorkers?.stats() ?? null,
       correlator: this.correlator.stats(),
       detector: this.detectorSink.detector.stats(),
       audit: this.audit.stats(),
@@ -438,7 +438,7 @@ export class Service {
     this.logger.info('shutting down');
     await this.api.close();
     await this.tap.stop();
-    await this.decodeWorkers?.close(); // after the tap's drain: no batch is decoding now
+    await this.ingestWorkers?.close(); // after the tap's drain: no batch is decoding now
     await this.clockTicks.stop();
     for (const sink of [...this.sinks].reverse()) await sink.close();
     await this.groupWatch?.stop();

@@ -49,7 +49,7 @@ const started = performance.now();
 const service = await Service.start(config, createLogger('warn'));
 const enginePid = embeddedEngine(service.clickhouse)?.pid;
 const engineCpuAtStart = enginePid === undefined ? null : processCpuSeconds(enginePid);
-// The main thread's own CPU (its thread id is the process id): what INGEST_DECODE_WORKERS takes off it.
+// The main thread's own CPU (its thread id is the process id): what INGEST_WORKERS takes off it.
 const mainThreadCpuAtStart = processCpuSeconds(process.pid, process.pid);
 let firstAt = 0;
 let lastReport = 0;

@@ -138,10 +138,30 @@ export interface AuditRowValues {
  * against that list). This runs for every audited record.
  */
 export function writeHashedColumns(out: RowBinaryWriter, row: AuditRowValues): void {
-  out.string(row.topic);
-  out.uint32(row.partition);
-  out.uint64(row.offset);
-  out.int64(row.prev_offset === '-1' ? -1 : row.prev_offset);
+  writeRowHead(out, row.topic, row.partition, row.offset, row.prev_offset);
+  writeRowTail(out, row);
+}
+
+/** The hashed columns up to prev_offset: where the record is, and which row precedes it in the chain. */
+function writeRowHead(
+  out: RowBinaryWriter,
+  topic: string,
+  partition: number,
+  offset: string,
+  prevOffset: string,
+): void {
+  out.string(topic);
+  out.uint32(partition);
+  out.uint64(offset);
+  out.int64(prevOffset === '-1' ? -1 : prevOffset);
+}
+
+/**
+ * The hashed columns after prev_offset (ts to payload_encoding): what the record holds and what is
+ * decoded from it, the same wherever the record lands in the chain. An ingest worker writes them
+ * beside decoding (AgentEvent.auditRowTail); the main thread then only adds the head and hashes.
+ */
+export function writeRowTail(out: RowBinaryWriter, row: AuditRowValues): void {
   out.int64(row.ts);
   out.stringBytes(row.key);
   out.varint(row.headers.length);
@@ -180,6 +200,25 @@ export function chainHash(prevHash: string, hashedBytes: Uint8Array): string {
 }
 
 /**
+ * Writes the hashed columns of `event`'s row chained after `prevOffset`: from the tail an ingest
+ * worker wrote (AgentEvent.auditRowTail), else built here.
+ */
+export function writeEventHashedColumns(
+  out: RowBinaryWriter,
+  event: AgentEvent,
+  prevOffset: string,
+  redact: Redactor,
+): void {
+  const tail = event.auditRowTail;
+  if (tail === undefined || tail === null) {
+    writeHashedColumns(out, auditRowValues(event, prevOffset, redact));
+    return;
+  }
+  writeRowHead(out, event.topic, event.partition, event.offset, prevOffset);
+  out.append(tail);
+}
+
+/**
  * Appends the full insert row for `values` to `out` (INSERT_COLUMNS order) and returns its hash.
  * The last 8 bytes (ingested_at) are a placeholder that the writer fills when it inserts the batch.
  */
@@ -187,6 +226,25 @@ export function appendAuditRow(out: RowBinaryWriter, values: AuditRowValues, pre
   out.string(prevHash);
   const hashedFrom = out.length - prevHash.length; // prev_hash's text, after its length byte
   writeHashedColumns(out, values);
+  return finishRow(out, hashedFrom);
+}
+
+/** appendAuditRow for `event` chained after `prevOffset` and `prevHash` (writeEventHashedColumns). */
+export function appendEventRow(
+  out: RowBinaryWriter,
+  event: AgentEvent,
+  prevOffset: string,
+  prevHash: string,
+  redact: Redactor,
+): string {
+  out.string(prevHash);
+  const hashedFrom = out.length - prevHash.length;
+  writeEventHashedColumns(out, event, prevOffset, redact);
+  return finishRow(out, hashedFrom);
+}
+
+/** Hashes the row from `hashedFrom` (prev_hash's text, then the hashed columns) and writes the columns after them. */
+function finishRow(out: RowBinaryWriter, hashedFrom: number): string {
   const hash = digest('sha256', out.bytes(hashedFrom), 'hex'); // = chainHash(prevHash, hashed columns)
   out.int64(-1); // latency_ms
   out.uint16(0); // retries

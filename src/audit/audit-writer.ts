@@ -24,14 +24,7 @@ import type { ClickHouseClient } from '@clickhouse/client';
 import type { CorrelatedBatch, EventSink, TaskTimeout } from '../correlate/index.js';
 import type { AgentEvent } from '../decode/index.js';
 import type { Logger } from '../logger.js';
-import {
-  appendAuditRow,
-  auditRowValues,
-  chainHash,
-  clickhouseTime,
-  INSERT_COLUMNS,
-  writeHashedColumns,
-} from './audit-row.js';
+import { appendEventRow, chainHash, clickhouseTime, INSERT_COLUMNS, writeEventHashedColumns } from './audit-row.js';
 import { insertRowBinary } from './clickhouse-client.js';
 import type { Redactor } from './redaction.js';
 import { RowBinaryWriter } from './row-binary.js';
@@ -271,7 +264,7 @@ export class AuditWriter implements EventSink {
           let firstHash = '';
           for (const event of fresh) {
             const prevOffset = tail.offset < 0n ? '-1' : tail.offset.toString();
-            tail.hash = appendAuditRow(into.rows, auditRowValues(event, prevOffset, this.options.redact), tail.hash);
+            tail.hash = appendEventRow(into.rows, event, prevOffset, tail.hash, this.options.redact);
             tail.offset = BigInt(event.offset);
             into.rowEnds.push(into.rows.length);
             if (firstHash === '') firstHash = tail.hash;
@@ -406,8 +399,7 @@ export class AuditWriter implements EventSink {
       }
       if (row !== undefined && Number(row.chain_version) < 2) continue;
       scratch.reset();
-      const values = auditRowValues(event, row?.prev_offset ?? '-1', this.options.redact);
-      writeHashedColumns(scratch, values);
+      writeEventHashedColumns(scratch, event, row?.prev_offset ?? '-1', this.options.redact);
       const recordHash = chainHash(row?.prev_hash ?? '', scratch.bytes());
       if (row !== undefined && recordHash === row.hash) continue;
       findings.push({

@@ -17,7 +17,9 @@ export {
   AUDIT_TABLE_COLUMNS,
   HASHED_COLUMNS,
   SQL_ROW_HASH,
+  writeEventHashedColumns,
   writeHashedColumns,
+  writeRowTail,
 } from './audit-row.js';
 export type { AuditRowValues } from './audit-row.js';
 export { canonicalV1, chainHashV1, HASHED_FIELDS_V1 } from './chain-v1.js';

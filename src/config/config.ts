@@ -55,8 +55,8 @@ export interface IngestConfig {
   maxPendingRecords: number;
   /** /readyz answers 503 once a partition's batch has failed a step (DLQ copy, a sink) for this long. */
   stallUnreadyMs: number;
-  /** Worker threads that decode record values; 0 decodes on the main thread. */
-  decodeWorkers: number;
+  /** Worker threads that decode records and write their audit row tails; 0: all on the main thread. */
+  workers: number;
 }
 
 export interface TopicsConfig {
@@ -400,11 +400,11 @@ function readOptions(reader: OptionReader): Config {
     { min: 1024, max: 104_857_600 },
     'Most bytes fetched per partition at once: the size (and memory) of one batch.',
   );
-  const decodeWorkers = reader.int(
-    'INGEST_DECODE_WORKERS',
+  const workers = reader.int(
+    'INGEST_WORKERS',
     0,
     { min: 0, max: 16 },
-    'Worker threads that decode JSON and A2A record values off the main thread: the records go over in a few buffers, and about 5 µs of main-thread CPU per record is saved (bench/README.md). Confluent-framed values (Avro, JSON Schema) are still decoded on the main thread. 0 decodes everything on the main thread. Each worker is a thread with its own V8 heap; workers pay where the main thread is the bottleneck and a core is free.',
+    'Worker threads that take work off the main thread (which reads, correlates and scores): they decode JSON and A2A record values and write their audit rows, and the main thread chains and hashes the rows. The records go over in a few buffers; about 10 µs of main-thread CPU per record is saved (bench/README.md). Confluent-framed values (Avro, JSON Schema) stay on the main thread. 0 does everything on the main thread. Each worker is a thread with its own V8 heap; workers pay where the main thread is the bottleneck and a core is free.',
   );
   const maxPendingRecords = reader.int(
     'INGEST_MAX_PENDING_RECORDS',
@@ -934,7 +934,7 @@ function readOptions(reader: OptionReader): Config {
       maxBytesPerPartition,
       maxPendingRecords,
       stallUnreadyMs,
-      decodeWorkers,
+      workers,
     },
     alerts: {
       alertmanagerUrls,

@@ -87,6 +87,12 @@ export interface AgentEvent extends KafkaRecord {
   /** The decoded value (JSON, or the Avro record as JSON); null when opaque. */
   body: unknown;
 
+  /**
+   * The record's audit row after its chain position (RowBinary of the hashed columns from ts on),
+   * when an ingest worker wrote it beside decoding; absent or null, the audit writer writes it.
+   */
+  auditRowTail?: Uint8Array | null;
+
   /** Filled by the event clock: 'ahead' or 'behind' when no clock explains the timestamp (audited, not correlated or scored). */
   clockSkew: 'ahead' | 'behind' | null;
 

@@ -1,9 +1,9 @@
 // The decode stage: wire formats (Confluent Avro via the registry, JSON envelope, A2A JSON-RPC) → AgentEvent.
 export { createSchemaRegistry, probeSchemaRegistry, registrySchemaSource } from './schema-registry.js';
-export { RecordDecoder } from './record-decoder.js';
-export { DecodeWorkers } from './decode-workers.js';
-export type { BatchDecoder, DecodeWorkersOptions, DecodeWorkersStats } from './decode-workers.js';
-export type { DecoderOptions, RegisteredSchema, SchemaSource } from './record-decoder.js';
+export { RecordDecoder, confluentSchemaId } from './record-decoder.js';
+export { eventsFromFacts, packFacts, packRecords, unpackRecords } from './packed-batch.js';
+export type { PackedFacts, PackedRecords } from './packed-batch.js';
+export type { BatchDecoder, DecoderOptions, RegisteredSchema, SchemaSource } from './record-decoder.js';
 export { TASK_OPENING_METHODS, normaliseMethod, normaliseState } from './a2a-jsonrpc.js';
 export {
   DLQ_REASONS,

@@ -1,11 +1,13 @@
-// The hand-off of a batch to a decode worker and back, in a few transferable buffers instead of an
+// The hand-off of a batch to an ingest worker and back, in a few transferable buffers instead of an
 // object per record (structured clone of the records and events cost the main thread more than
 // decoding them, 5.7–8.2 against 3.6–4.3 µs per record; bench/README.md):
 // - to the worker: the batch's topic, every record's key and value bytes copied into one buffer,
-//   their places in an Int32Array, and the headers of the records that have any;
+//   their places in an Int32Array, the timestamps in a Float64Array, and the headers of the
+//   records that have any;
 // - back: per event its enums and numbers in an Int32Array, its strings as indices into one table
-//   of the batch's distinct strings (a capability or producer is sent once per batch), and the
-//   parsed JSON bodies only when something downstream needs them.
+//   of the batch's distinct strings (a capability or producer is sent once per batch), the audit
+//   rows' tails the worker wrote (AgentEvent.auditRowTail) in one buffer, and the parsed JSON
+//   bodies only when something downstream needs them.
 // The main thread keeps its own records and builds each event from them and the facts; the event
 // is field for field what RecordDecoder.decode gives on the main thread (test/unit/decode).
 
@@ -30,8 +32,10 @@ export interface PackedRecords {
   bytes: ArrayBuffer;
   /** Per record: value start, value length (-1: null), key start, key length (-1: null). */
   layout: ArrayBuffer;
-  /** [record index, headers] of the records that have headers. */
-  headers: Array<[number, Record<string, string>]>;
+  /** Per record: its timestamp (ms since the epoch). */
+  timestamps: ArrayBuffer;
+  /** [record index, headers, header bytes as sent] of the records that have headers. */
+  headers: Array<[number, Record<string, string>, ReadonlyArray<readonly [string, Uint8Array]> | undefined]>;
 }
 
 /** What a decode worker found in each record, in record order. */
@@ -42,6 +46,8 @@ export interface PackedFacts {
   strings: string[];
   /** The JSON bodies (null where there is none), when they were asked for. */
   bodies: unknown[] | null;
+  /** Each event's audit row tail back to back, and where each ends; null when none were written. */
+  rowTails: { bytes: ArrayBuffer; ends: ArrayBuffer } | null;
 }
 
 const LAYOUT_INTS = 4;
@@ -94,13 +100,15 @@ export function packRecords(topic: string, records: readonly KafkaRecord[]): Pac
   }
   const bytes = new Uint8Array(new ArrayBuffer(total));
   const layout = new Int32Array(count * LAYOUT_INTS);
-  const headers: Array<[number, Record<string, string>]> = [];
+  const timestamps = new Float64Array(count);
+  const headers: PackedRecords['headers'] = [];
   let at = 0;
   for (let i = 0; i < count; i += 1) {
     const record = records[i]!;
     const value = record.value;
     const key = keys[i]!;
     const base = i * LAYOUT_INTS;
+    timestamps[i] = record.timestamp;
     layout[base] = at;
     layout[base + 1] = value === null ? -1 : value.length;
     if (value !== null) {
@@ -113,15 +121,19 @@ export function packRecords(topic: string, records: readonly KafkaRecord[]): Pac
       bytes.set(key, at);
       at += key.length;
     }
-    if (hasHeaders(record.headers)) headers.push([i, record.headers]);
+    if (hasHeaders(record.headers)) headers.push([i, record.headers, record.headerPairs]);
   }
-  return { topic, count, bytes: bytes.buffer, layout: layout.buffer, headers };
+  return { topic, count, bytes: bytes.buffer, layout: layout.buffer, timestamps: timestamps.buffer, headers };
 }
 
-/** The records a worker decodes: what decoding reads (topic, key, headers, value); no coordinates. */
+/**
+ * The records a worker decodes and writes row tails for: what decoding reads (topic, key, headers,
+ * value) and the timestamp; no coordinates (partition 0, offset '0').
+ */
 export function unpackRecords(packed: PackedRecords): KafkaRecord[] {
   const bytes = Buffer.from(packed.bytes);
   const layout = new Int32Array(packed.layout);
+  const timestamps = new Float64Array(packed.timestamps);
   const records = new Array<KafkaRecord>(packed.count);
   const noHeaders: Record<string, string> = {};
   for (let i = 0; i < packed.count; i += 1) {
@@ -134,7 +146,7 @@ export function unpackRecords(packed: PackedRecords): KafkaRecord[] {
       topic: packed.topic,
       partition: 0,
       offset: '0',
-      timestamp: 0,
+      timestamp: timestamps[i]!,
       key: keyBytes === null ? null : keyBytes.toString('utf8'),
       keyBytes,
       headers: noHeaders,
@@ -143,7 +155,15 @@ export function unpackRecords(packed: PackedRecords): KafkaRecord[] {
   }
   // As the tap makes them: without a prototype (a structured clone gives Object's), so that a
   // header named like one of Object's members is only ever the record's.
-  for (const [i, headers] of packed.headers) records[i]!.headers = Object.assign(Object.create(null), headers);
+  for (const [i, headers, pairs] of packed.headers) {
+    const record = records[i]!;
+    record.headers = Object.assign(Object.create(null), headers);
+    // A structured clone makes Buffers Uint8Arrays; the row writes their bytes alike.
+    if (pairs !== undefined)
+      record.headerPairs = pairs.map(
+        ([name, value]) => [name, Buffer.from(value.buffer, value.byteOffset, value.length)] as const,
+      );
+  }
   return records;
 }
 
@@ -152,8 +172,12 @@ function hasHeaders(headers: Record<string, string>): boolean {
   return false;
 }
 
-/** Packs what was decoded from each record (worker side). */
-export function packFacts(events: readonly AgentEvent[], withBodies: boolean): PackedFacts {
+/** Packs what was decoded from each record (worker side), with the audit row tails written for them if any. */
+export function packFacts(
+  events: readonly AgentEvent[],
+  withBodies: boolean,
+  rowTails: PackedFacts['rowTails'] = null,
+): PackedFacts {
   const ints = new Int32Array(events.length * FACT_INTS);
   const strings: string[] = [];
   const indices = new Map<string, number>();
@@ -180,7 +204,7 @@ export function packFacts(events: readonly AgentEvent[], withBodies: boolean): P
     for (let f = 0; f < STRING_FIELDS.length; f += 1) ints[base + F_STRINGS + f] = indexOf(event[STRING_FIELDS[f]!]);
     if (bodies !== null) bodies[i] = event.body;
   }
-  return { ints: ints.buffer, strings, bodies };
+  return { ints: ints.buffer, strings, bodies, rowTails };
 }
 
 /**
@@ -192,6 +216,8 @@ export function eventsFromFacts(records: readonly KafkaRecord[], facts: PackedFa
   const ints = new Int32Array(facts.ints);
   const strings = facts.strings;
   const bodies = facts.bodies;
+  const tails = facts.rowTails === null ? null : Buffer.from(facts.rowTails.bytes);
+  const tailEnds = facts.rowTails === null ? null : new Int32Array(facts.rowTails.ends);
   const text = (at: number): string | null => {
     const index = ints[at]!;
     return index < 0 ? null : strings[index]!;
@@ -232,6 +258,7 @@ export function eventsFromFacts(records: readonly KafkaRecord[], facts: PackedFa
       parseError: text(s + 10),
       dlqReason: dlqReason < 0 ? null : DLQ_REASONS[dlqReason]!,
       body: bodies === null ? null : (bodies[i] ?? null),
+      auditRowTail: tails === null ? null : tails.subarray(i === 0 ? 0 : tailEnds![i - 1]!, tailEnds![i]!),
       value: record.value,
       latencyMs: null,
       retries: 0,

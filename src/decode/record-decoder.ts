@@ -41,7 +41,12 @@ const PRODUCER_HEADERS = ['agent-id', 'a2a-agent', 'x-agent-id', 'producer'] as 
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
-export class RecordDecoder {
+/** Turns a batch's records into events, one per record, in order (RecordDecoder, or the ingest workers). */
+export interface BatchDecoder {
+  decode(records: readonly KafkaRecord[]): Promise<AgentEvent[]>;
+}
+
+export class RecordDecoder implements BatchDecoder {
   private readonly schemas = new Map<number, RegisteredSchema | null>();
   private readonly maxCachedSchemas: number;
 
@@ -209,6 +214,7 @@ function buildEvent(record: KafkaRecord, semantics: Semantics, encoding: Encodin
     parseError: extras.parseError ?? null,
     dlqReason: extras.dlqReason ?? null,
     body: extras.body ?? null,
+    auditRowTail: null,
     value: record.value,
     latencyMs: null,
     retries: 0,

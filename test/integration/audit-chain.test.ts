@@ -2,7 +2,7 @@
 // decoded by the real decoder and written by the real AuditWriter.
 // - RowBinary inserts are stored whole and byte-exact (no truncation, no UTF-8 mangling);
 // - the same records through two writers (batch boundaries, a restart, correlated or not, another
-//   partition order) give byte-identical rows and hashes;
+//   partition order, the rows' tails written on ingest workers) give byte-identical rows and hashes;
 // - Node and SQL verification agree, and find an altered, deleted, inserted and reordered row at
 //   its offset; a store holding version-1 rows followed by version-2 rows verifies;
 // - a chain-consistent forged row at the tail raises an integrity alarm when the genuine record
@@ -41,6 +41,7 @@ import { INSERT_COLUMNS } from '../../src/audit/audit-row.js';
 import { loadConfig } from '../../src/config/index.js';
 import { Correlator, type TaskTimeout } from '../../src/correlate/index.js';
 import { RecordDecoder, type AgentEvent, type KafkaRecord } from '../../src/decode/index.js';
+import { IngestWorkers } from '../../src/ingest-workers.js';
 import { createLogger } from '../../src/logger.js';
 import { repoRoot } from '../../bench/local-stack.js';
 
@@ -128,8 +129,8 @@ async function decodeAll(records: readonly KafkaRecord[]): Promise<AgentEvent[]>
   return decoder.decode(records);
 }
 
-function byPartition(events: readonly AgentEvent[]): Map<string, AgentEvent[]> {
-  const out = new Map<string, AgentEvent[]>();
+function byPartition<T extends { topic: string; partition: number }>(events: readonly T[]): Map<string, T[]> {
+  const out = new Map<string, T[]>();
   for (const event of events) {
     const at = `${event.topic}:${event.partition}`;
     out.set(at, [...(out.get(at) ?? []), event]);
@@ -241,6 +242,32 @@ describe('the audit chain, version 2, on the embedded engine', () => {
     await writeAll(writer(), events.slice(0, half), 13, (k) => k.reverse());
     await writeAll(writer(), events.slice(half), 13, (k) => k.reverse(), timeouts);
     assert.deepEqual(await storedRows('repro'), first, 'identical rows, hashes and links');
+    // Writer C: the rows' tails written on ingest worker threads (INGEST_WORKERS), batches of 5.
+    await run("ALTER TABLE audit_events DELETE WHERE startsWith(topic, 'repro.')");
+    await run("ALTER TABLE chain_genesis DELETE WHERE startsWith(topic, 'repro.')");
+    const workers = new IngestWorkers(
+      decoder,
+      {
+        workers: 2,
+        maxPayloadBytes: 1 << 20,
+        sendBodies: false,
+        redactPaths: ['params.secret'],
+        unparsedPayload: 'store',
+      },
+      logger,
+    );
+    try {
+      const fromWorkers: AgentEvent[] = [];
+      for (const list of byPartition(records).values()) fromWorkers.push(...(await workers.decode(list)));
+      assert.ok(
+        fromWorkers.every((e) => e.auditRowTail instanceof Uint8Array),
+        'every row tail written on a worker',
+      );
+      await writeAll(writer(), fromWorkers, 5);
+    } finally {
+      await workers.close();
+    }
+    assert.deepEqual(await storedRows('repro'), first, 'identical rows and hashes from tails written on workers');
     // The outcomes went to task_outcomes.
     const [outcomes] = await (
       await client.query({

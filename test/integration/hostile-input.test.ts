@@ -130,7 +130,7 @@ before(async () => {
       LOG_LEVEL: 'debug',
       // Decoded on a worker thread: hostile values cross the hand-off, and with redaction configured
       // the parsed bodies come back to the main thread (the rest of the suite decodes on it).
-      INGEST_DECODE_WORKERS: '1',
+      INGEST_WORKERS: '1',
     }),
   );
   service = await Service.start(config, createLogger('debug', logFile), { extraSinks: [sink] });
@@ -181,7 +181,7 @@ test('hostile records mixed with normal traffic: no crash, one row per record, o
   }
 
   await waitFor('every record audited', () => service.stats().audit.rowsWritten === produced, 120_000);
-  const decoding = service.stats().decodeWorkers!;
+  const decoding = service.stats().ingestWorkers!;
   assert.ok(decoding.batches > 0 && decoding.failures === 0, JSON.stringify(decoding));
   assert.equal(sink.events.length, produced, 'one event per record');
 

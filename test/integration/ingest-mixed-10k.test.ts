@@ -224,7 +224,7 @@ before(async () => {
     isolatedOverrides(run, {
       CORRELATE_TASK_TTL_MS: String(TTL_MS),
       INGEST_MAX_PAYLOAD_BYTES: '2048',
-      INGEST_DECODE_WORKERS: '2',
+      INGEST_WORKERS: '2',
     }),
     [sink],
   );
@@ -241,7 +241,7 @@ after(async () => {
 
 test('exactly one event per record: 10,000 events, no duplicates', () => {
   assert.equal(sink.events.length, TOTAL);
-  const decoding = service.stats().decodeWorkers!;
+  const decoding = service.stats().ingestWorkers!;
   assert.ok(decoding.batches > 0 && decoding.failures === 0, JSON.stringify(decoding));
   assert.ok(decoding.recordsOnMainThread > 0, 'the Avro records were decoded on the main thread');
   const coordinates = new Set(sink.events.map((e) => `${e.topic}:${e.partition}:${e.offset}`));

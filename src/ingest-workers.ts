@@ -1,31 +1,59 @@
-// Decoding on worker threads (INGEST_DECODE_WORKERS): the main thread packs a batch's records into a
-// few transferable buffers, a worker decodes them, and the main thread builds the events from the
-// worker's packed facts and its own records (packed-batch.ts). Decoding is a pure function of the
-// record, so the events are the ones the main thread would make, whichever worker decodes a batch.
+// Ingest worker threads (INGEST_WORKERS): the main thread packs a batch's records into a few
+// transferable buffers; a worker decodes them and writes each one's audit row tail
+// (src/ingest-worker.ts); the main thread builds the events from the worker's packed facts and its
+// own records (src/decode/packed-batch.ts). Decoding and the row tail are pure functions of the
+// record, so the events and rows are the ones the main thread would make, whichever worker took a
+// batch. Composition of decode and audit, hence beside pipeline.ts and not in either stage.
 //
 // Confluent-framed values (Avro, JSON Schema) are decoded on the main thread, where the schema
 // registry's answers are cached. A worker that fails takes none of its batches with it: they are
 // decoded on the main thread at once, and a new worker is started for the next batch.
 
 import { Worker } from 'node:worker_threads';
-import { AgentwatchError, messageOf } from '../errors.js';
-import type { Logger } from '../logger.js';
-import type { AgentEvent } from './agent-event.js';
-import type { DecodeReply, DecodeRequest, DecodeWorkerSettings } from './decode-worker.js';
-import type { KafkaRecord } from './kafka-record.js';
-import { eventsFromFacts, packRecords, type PackedFacts } from './packed-batch.js';
-import { confluentSchemaId, type RecordDecoder } from './record-decoder.js';
+import { auditRowValues, RowBinaryWriter, writeRowTail, type Redactor } from './audit/index.js';
+import {
+  confluentSchemaId,
+  eventsFromFacts,
+  packFacts,
+  packRecords,
+  unpackRecords,
+  type PackedRecords,
+  type AgentEvent,
+  type BatchDecoder,
+  type KafkaRecord,
+  type PackedFacts,
+  type RecordDecoder,
+} from './decode/index.js';
+import { AgentwatchError, messageOf } from './errors.js';
+import type { IngestReply, IngestRequest, IngestWorkerSettings } from './ingest-worker.js';
+import type { Logger } from './logger.js';
 
-/** Turns a batch's records into events, one per record, in order (RecordDecoder, or DecodeWorkers). */
-export interface BatchDecoder {
-  decode(records: readonly KafkaRecord[]): Promise<AgentEvent[]>;
+/**
+ * A worker's work on one packed batch: decode each record, write its audit row tail, pack both.
+ * Runs on the worker (src/ingest-worker.ts); here so that a test can run it on the main thread.
+ */
+export function ingestBatch(
+  packed: PackedRecords,
+  tools: { decoder: RecordDecoder; redact: Redactor; sendBodies: boolean },
+): PackedFacts {
+  const records = unpackRecords(packed);
+  const events = records.map((record) => tools.decoder.decodeRecord(record));
+  const tails = new RowBinaryWriter(Math.max(1024, packed.bytes.byteLength * 2));
+  const ends = new Int32Array(events.length);
+  for (let i = 0; i < events.length; i += 1) {
+    writeRowTail(tails, auditRowValues(events[i]!, '-1', tools.redact));
+    ends[i] = tails.length;
+  }
+  const bytes = new Uint8Array(tails.length);
+  bytes.set(tails.bytes());
+  return packFacts(events, tools.sendBodies, { bytes: bytes.buffer, ends: ends.buffer });
 }
 
-export interface DecodeWorkersOptions extends DecodeWorkerSettings {
+export interface IngestWorkersOptions extends IngestWorkerSettings {
   workers: number;
 }
 
-export interface DecodeWorkersStats {
+export interface IngestWorkersStats {
   /** Batches (or parts of batches) decoded on a worker. */
   batches: number;
   /** Records decoded on the main thread instead: Confluent-framed, or their worker failed. */
@@ -34,30 +62,30 @@ export interface DecodeWorkersStats {
   failures: number;
 }
 
-interface DecodeThread {
+interface IngestThread {
   worker: Worker;
   /** Requests sent and not answered, by id. */
   pending: Map<number, { resolve: (facts: PackedFacts) => void; reject: (err: Error) => void }>;
 }
 
-export class DecodeWorkers implements BatchDecoder {
-  private readonly threads: Array<DecodeThread | undefined>;
+export class IngestWorkers implements BatchDecoder {
+  private readonly threads: Array<IngestThread | undefined>;
   private nextId = 1;
   private closed = false;
-  private readonly counters: DecodeWorkersStats = { batches: 0, recordsOnMainThread: 0, failures: 0 };
+  private readonly counters: IngestWorkersStats = { batches: 0, recordsOnMainThread: 0, failures: 0 };
 
   constructor(
     /** Decodes what stays on the main thread. */
     private readonly local: RecordDecoder,
-    private readonly options: DecodeWorkersOptions,
+    private readonly options: IngestWorkersOptions,
     private readonly logger: Logger,
   ) {
     if (!(options.workers >= 1))
-      throw new RangeError(`DecodeWorkers needs at least one worker, got ${options.workers}`);
-    this.threads = new Array<DecodeThread | undefined>(options.workers).fill(undefined);
+      throw new RangeError(`IngestWorkers needs at least one worker, got ${options.workers}`);
+    this.threads = new Array<IngestThread | undefined>(options.workers).fill(undefined);
   }
 
-  stats(): DecodeWorkersStats {
+  stats(): IngestWorkersStats {
     return { ...this.counters };
   }
 
@@ -101,8 +129,8 @@ export class DecodeWorkers implements BatchDecoder {
     try {
       const facts = await new Promise<PackedFacts>((resolve, reject) => {
         thread.pending.set(id, { resolve, reject });
-        const request: DecodeRequest = { id, records: packed };
-        thread.worker.postMessage(request, [packed.bytes, packed.layout]);
+        const request: IngestRequest = { id, records: packed };
+        thread.worker.postMessage(request, [packed.bytes, packed.layout, packed.timestamps]);
       });
       this.counters.batches += 1;
       return eventsFromFacts(records, facts);
@@ -114,7 +142,7 @@ export class DecodeWorkers implements BatchDecoder {
   }
 
   /** The thread with the fewest batches in hand, started if its slot is empty. */
-  private leastBusy(): DecodeThread {
+  private leastBusy(): IngestThread {
     let best = 0;
     for (let i = 0; i < this.threads.length; i += 1) {
       const thread = this.threads[i];
@@ -124,14 +152,16 @@ export class DecodeWorkers implements BatchDecoder {
     return this.threads[best]!;
   }
 
-  private start(slot: number): DecodeThread {
-    const settings: DecodeWorkerSettings = {
+  private start(slot: number): IngestThread {
+    const settings: IngestWorkerSettings = {
       maxPayloadBytes: this.options.maxPayloadBytes,
-      keepJsonBody: this.options.keepJsonBody,
+      sendBodies: this.options.sendBodies,
+      redactPaths: this.options.redactPaths,
+      unparsedPayload: this.options.unparsedPayload,
     };
-    const worker = new Worker(new URL('./decode-worker.js', import.meta.url), { workerData: settings });
+    const worker = new Worker(new URL('./ingest-worker.js', import.meta.url), { workerData: settings });
     worker.unref(); // an idle worker does not keep the process alive
-    const thread: DecodeThread = { worker, pending: new Map() };
+    const thread: IngestThread = { worker, pending: new Map() };
     this.threads[slot] = thread;
     let failed = false;
     const fail = (reason: string, cause?: unknown) => {
@@ -140,16 +170,16 @@ export class DecodeWorkers implements BatchDecoder {
       failed = true;
       this.counters.failures += 1;
       const error = new AgentwatchError(
-        'AW_DECODE_WORKER_FAILED',
-        `a decode worker ${reason}; its ${thread.pending.size} batches are decoded on the main thread`,
+        'AW_INGEST_WORKER_FAILED',
+        `an ingest worker ${reason}; its ${thread.pending.size} batches are decoded on the main thread`,
         { cause, retryable: true },
       );
       if (!this.closed)
-        this.logger.warn({ err: error, cause: messageOf(cause) }, 'a decode worker failed; starting another');
+        this.logger.warn({ err: error, cause: messageOf(cause) }, 'an ingest worker failed; starting another');
       for (const { reject } of thread.pending.values()) reject(error);
       thread.pending.clear();
     };
-    worker.on('message', (reply: DecodeReply) => {
+    worker.on('message', (reply: IngestReply) => {
       const waiting = thread.pending.get(reply.id);
       thread.pending.delete(reply.id);
       waiting?.resolve(reply.facts);
