@@ -93,7 +93,9 @@ export async function endToEnd(config: Config, messages: number): Promise<EndToE
         nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${profileDir}`, ...nodeArgs],
       },
     );
-    const profile = readdirSync(profileDir).find((name) => name.endsWith('.cpuprofile'));
+    // CPU.<date>.<time>.<pid>.<thread id>.<seq>.cpuprofile: ingest workers (INGEST_WORKERS) write
+    // their own; the main thread's thread id is 0.
+    const profile = readdirSync(profileDir).find((name) => name.endsWith('.cpuprofile') && name.split('.')[4] === '0');
     const mainThread = profile === undefined ? {} : timeByStage(join(profileDir, profile));
     const keep = process.env.BENCH_KEEP_PROFILE; // a path: open the profile in Chrome DevTools
     if (profile !== undefined && keep !== undefined) copyFileSync(join(profileDir, profile), keep);
