@@ -178,6 +178,7 @@ export class Service {
       lastScores: () => detector.lastScores(),
       pending: () => tap.stats(),
       offsetsLost: () => tap.stats().offsetsLost,
+      ingestWorkers: () => ingestWorkers?.stats() ?? null,
       consumerLag: cachedFor(5_000, () => tap.consumerLag()),
       consumerGroups: () => ({
         groups: groupWatch?.watch.snapshot() ?? [],

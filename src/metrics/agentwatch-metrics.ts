@@ -46,6 +46,8 @@ export interface MetricSources {
   pending(): { pendingRecords: number; pendingWaits: number };
   /** Offsets the topics' retention deleted before agentwatch read them. */
   offsetsLost(): number;
+  /** Ingest workers (INGEST_WORKERS): batches decoded on them, records decoded on the main thread instead, workers that failed; null without workers. */
+  ingestWorkers(): { batches: number; recordsOnMainThread: number; failures: number } | null;
   /** Records not yet processed per tapped partition (Kafka admin API); may reject, then the gauge is left out. */
   consumerLag(): Promise<ReadonlyArray<{ topic: string; partition: number; lag: number }>>;
   /** The agents' consumer groups as last evaluated (at most GROUP_WATCH_MAX_GROUPS), and how many were left out. */
@@ -257,6 +259,16 @@ export class AgentwatchMetrics {
       'agentwatch_ingest_offsets_lost_total',
       "Offsets of agent topics that retention deleted before agentwatch read them (it was down or lagged longer than the topic's retention): records never audited.",
       () => sources.offsetsLost(),
+    );
+    total(
+      'agentwatch_ingest_worker_batches_total',
+      'Batches (or their records that are not Confluent-framed) decoded on an ingest worker thread (INGEST_WORKERS).',
+      () => sources.ingestWorkers()?.batches ?? 0,
+    );
+    total(
+      'agentwatch_ingest_worker_failures_total',
+      'Ingest worker threads that failed or exited; their batches were decoded on the main thread and a new worker started.',
+      () => sources.ingestWorkers()?.failures ?? 0,
     );
     total(
       'agentwatch_audit_insert_retries_total',

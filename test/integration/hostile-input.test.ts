@@ -183,6 +183,11 @@ test('hostile records mixed with normal traffic: no crash, one row per record, o
   await waitFor('every record audited', () => service.stats().audit.rowsWritten === produced, 120_000);
   const decoding = service.stats().ingestWorkers!;
   assert.ok(decoding.batches > 0 && decoding.failures === 0, JSON.stringify(decoding));
+  const metrics = await (
+    await fetch(`${service.apiUrl}/metrics`, { headers: { authorization: `Bearer ${KEY}` } })
+  ).text();
+  assert.match(metrics, new RegExp(`^agentwatch_ingest_worker_batches_total ${decoding.batches}$`, 'm'));
+  assert.match(metrics, /^agentwatch_ingest_worker_failures_total 0$/m);
   assert.equal(sink.events.length, produced, 'one event per record');
 
   // Every dead record: one DLQ copy or reference.
