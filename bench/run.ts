@@ -1,12 +1,14 @@
 // `npm run bench`: agentwatch's performance against its goals, measured in one run on the local
-// stack (scripts/bench.sh starts it). Parts: e2e, scoring, memory, queries (all by default).
-//   node dist/bench/run.js [e2e] [scoring] [memory] [queries] [detection] [--messages N] [--rows N]
+// stack (scripts/bench.sh starts it). Parts: e2e, scoring, memory, queries (all by default), and
+// workers and detection when named.
+//   node dist/bench/run.js [e2e] [scoring] [memory] [queries] [workers] [detection] [--messages N] [--rows N]
 
 import { cpus, totalmem } from 'node:os';
 import { parseArgs } from 'node:util';
 import { stackConfig } from './local-stack.js';
 import { runChild } from './child.js';
 import { endToEnd, type ReaderResult } from './e2e/end-to-end.js';
+import { workerScaling } from './e2e/worker-scaling.js';
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
@@ -17,7 +19,7 @@ const { values, positionals } = parseArgs({
   },
 });
 if (values.help) {
-  console.log(`Usage: npm run bench -- [e2e] [scoring] [memory] [queries] [detection] [--messages N] [--rows N]
+  console.log(`Usage: npm run bench -- [e2e] [scoring] [memory] [queries] [workers] [detection] [--messages N] [--rows N]
 
 Measures agentwatch against its performance goals on the local stack (scripts/bench.sh starts it):
   e2e      N A2A messages (default 1,000,000) over 12 partitions: kcat, bare kafkajs and @platformatic/kafka consumers
@@ -25,16 +27,18 @@ Measures agentwatch against its performance goals on the local stack (scripts/be
   scoring  windows scored per second at d = 4, 8, 16; per-event window upkeep
   memory   RSS with 10,000 agents and 100,000 tasks in flight, at 25/50/75/100 % of the run
   queries  workflow timeline and filtered search p50/p99 over N audit rows (default 10,000,000)
+  workers  agentwatch on N A2A messages with INGEST_WORKERS = 0, 1, 2 and 4, two alternating rounds:
+           msgs/s, main-thread and process CPU per message
   detection  detection quality on a generated heterogeneous fleet, 5 seeds, from a backlog and live
            (no Kafka needed; docs/detection.md)
 With no part named, the first four run. See bench/README.md for the method.`);
   process.exit(0);
 }
 const parts = positionals.length > 0 ? positionals : ['e2e', 'scoring', 'memory', 'queries'];
-const unknown = parts.filter((p) => !['e2e', 'scoring', 'memory', 'queries', 'detection'].includes(p));
+const unknown = parts.filter((p) => !['e2e', 'scoring', 'memory', 'queries', 'workers', 'detection'].includes(p));
 if (unknown.length > 0) {
   console.error(
-    `unknown part ${unknown.join(', ')}; the parts are e2e, scoring, memory, queries, detection (see --help)`,
+    `unknown part ${unknown.join(', ')}; the parts are e2e, scoring, memory, queries, workers, detection (see --help)`,
   );
   process.exit(2);
 }
@@ -136,6 +140,35 @@ if (parts.includes('e2e')) {
     measured: ratio(rate(a) / rate(r.kafkajs)),
     met: rate(a) / rate(r.kafkajs) >= 0.25,
   });
+  console.log();
+}
+
+if (parts.includes('workers')) {
+  const runs = await workerScaling(stackConfig(), messages);
+  const micros = (x: number | null) => (x === null ? '-' : x.toFixed(1));
+  console.log(
+    `## Ingest workers: ${messages.toLocaleString('en')} A2A messages, agentwatch with INGEST_WORKERS = 0, 1, 2, 4 (${cpus().length} cores)`,
+  );
+  table(
+    [
+      'workers',
+      'round',
+      'msgs/s (from first record)',
+      'main thread CPU µs/msg',
+      'process CPU µs/msg',
+      'engine process CPU µs/msg',
+      'machine busy',
+    ],
+    runs.map((r) => [
+      String(r.workers),
+      String(r.round),
+      fmt(r.msgsPerSecond),
+      micros(r.mainThreadMicros),
+      micros(r.processMicros),
+      micros(r.engineMicros),
+      `${(100 * r.machineBusy).toFixed(0)} %`,
+    ]),
+  );
   console.log();
 }
 
