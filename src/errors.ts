@@ -134,7 +134,7 @@ export const ERROR_CATALOGUE = {
     retryable: 'yes',
     exitCode: 1,
     httpStatus: null,
-    help: 'A worker of `INGEST_WORKERS` exited or failed (the warning says why). The batches it held are decoded on the main thread at once, and a new worker takes the next ones; nothing is skipped. If it repeats, report it with the log, and set `INGEST_WORKERS=0` meanwhile.',
+    help: 'A worker of `INGEST_WORKERS` exited, failed, threw on a batch or sent a reply that could not be read (the warning says why). The batches it held are decoded on the main thread at once, and a new worker takes the next ones; nothing is skipped. After 5 failures in a row the workers are given up and everything is decoded on the main thread (an error says so). Report it with the log, and set `INGEST_WORKERS=0` meanwhile.',
   },
   AW_UNEXPECTED: {
     summary: 'A failure agentwatch has no code for (a bug, or an error of a library).',

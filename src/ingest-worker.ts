@@ -14,8 +14,6 @@ import { ingestBatch } from './ingest-workers.js';
 /** What the main thread gives a worker when it starts it. */
 export interface IngestWorkerSettings {
   maxPayloadBytes: number;
-  /** Send the JSON bodies back (the events file writes them). */
-  sendBodies: boolean;
   /** The audit's redaction (AUDIT_REDACT_PATHS, AUDIT_UNPARSED_PAYLOAD): the row tails store redacted payloads. */
   redactPaths: readonly string[];
   unparsedPayload: UnparsedPayloadPolicy;
@@ -26,10 +24,8 @@ export interface IngestRequest {
   records: PackedRecords;
 }
 
-export interface IngestReply {
-  id: number;
-  facts: PackedFacts;
-}
+/** The batch's facts, or why the worker could not make them. */
+export type IngestReply = { id: number; facts: PackedFacts } | { id: number; error: string };
 
 const settings = workerData as IngestWorkerSettings;
 const tools = {
@@ -38,11 +34,17 @@ const tools = {
     { maxPayloadBytes: settings.maxPayloadBytes },
   ),
   redact: createRedactor(settings.redactPaths, settings.unparsedPayload),
-  sendBodies: settings.sendBodies,
 };
 
 parentPort?.on('message', (request: IngestRequest) => {
-  const facts = ingestBatch(request.records, tools);
-  const reply: IngestReply = { id: request.id, facts };
-  parentPort!.postMessage(reply, [facts.ints, facts.rowTails!.bytes, facts.rowTails!.ends]);
+  let reply: IngestReply;
+  let transfer: ArrayBuffer[] = [];
+  try {
+    const facts = ingestBatch(request.records, tools);
+    reply = { id: request.id, facts };
+    transfer = [facts.ints, facts.numbers, facts.rowTails!.bytes, facts.rowTails!.ends];
+  } catch (err) {
+    reply = { id: request.id, error: err instanceof Error ? err.message : String(err) };
+  }
+  parentPort!.postMessage(reply, transfer);
 });

@@ -32,10 +32,7 @@ import type { Logger } from './logger.js';
  * A worker's work on one packed batch: decode each record, write its audit row tail, pack both.
  * Runs on the worker (src/ingest-worker.ts); here so that a test can run it on the main thread.
  */
-export function ingestBatch(
-  packed: PackedRecords,
-  tools: { decoder: RecordDecoder; redact: Redactor; sendBodies: boolean },
-): PackedFacts {
+export function ingestBatch(packed: PackedRecords, tools: { decoder: RecordDecoder; redact: Redactor }): PackedFacts {
   const records = unpackRecords(packed);
   const events = records.map((record) => tools.decoder.decodeRecord(record));
   const tails = new RowBinaryWriter(Math.max(1024, packed.bytes.byteLength * 2));
@@ -46,7 +43,7 @@ export function ingestBatch(
   }
   const bytes = new Uint8Array(tails.length);
   bytes.set(tails.bytes());
-  return packFacts(events, tools.sendBodies, { bytes: bytes.buffer, ends: ends.buffer });
+  return packFacts(events, { bytes: bytes.buffer, ends: ends.buffer });
 }
 
 export interface IngestWorkersOptions extends IngestWorkerSettings {
@@ -58,9 +55,14 @@ export interface IngestWorkersStats {
   batches: number;
   /** Records decoded on the main thread instead: Confluent-framed, or their worker failed. */
   recordsOnMainThread: number;
-  /** Workers that failed (and were replaced). */
+  /** Workers that failed (and were replaced), and batches a worker could not decode. */
   failures: number;
+  /** Whether the workers failed FAILURES_BEFORE_GIVING_UP times in a row, so that everything is decoded on the main thread. */
+  gaveUp: boolean;
 }
+
+/** Failures in a row (no batch decoded on a worker between them) after which the workers are given up. */
+export const FAILURES_BEFORE_GIVING_UP = 5;
 
 interface IngestThread {
   worker: Worker;
@@ -72,7 +74,9 @@ export class IngestWorkers implements BatchDecoder {
   private readonly threads: Array<IngestThread | undefined>;
   private nextId = 1;
   private closed = false;
-  private readonly counters: IngestWorkersStats = { batches: 0, recordsOnMainThread: 0, failures: 0 };
+  private readonly counters: IngestWorkersStats = { batches: 0, recordsOnMainThread: 0, failures: 0, gaveUp: false };
+  /** Failures since a worker last decoded a batch. */
+  private failuresInARow = 0;
 
   constructor(
     /** Decodes what stays on the main thread. */
@@ -121,7 +125,7 @@ export class IngestWorkers implements BatchDecoder {
   }
 
   private async onWorker(topic: string, records: readonly KafkaRecord[]): Promise<AgentEvent[]> {
-    const thread = this.closed ? undefined : this.leastBusy();
+    const thread = this.closed || this.counters.gaveUp ? undefined : this.leastBusy();
     if (thread === undefined) return this.onMainThread(records);
     const packed = packRecords(topic, records);
     const id = this.nextId;
@@ -130,15 +134,32 @@ export class IngestWorkers implements BatchDecoder {
       const facts = await new Promise<PackedFacts>((resolve, reject) => {
         thread.pending.set(id, { resolve, reject });
         const request: IngestRequest = { id, records: packed };
-        thread.worker.postMessage(request, [packed.bytes, packed.layout, packed.timestamps]);
+        thread.worker.postMessage(request, [packed.bytes, packed.layout, packed.pairs, packed.timestamps]);
       });
       this.counters.batches += 1;
+      this.failuresInARow = 0;
       return eventsFromFacts(records, facts);
     } catch (err) {
-      // The worker failed: this batch does not wait for another one.
+      // The worker failed, or could not decode this batch: the batch does not wait for another one.
       this.logger.debug({ err }, 'decoding a batch on the main thread after its worker failed');
       return this.onMainThread(records);
     }
+  }
+
+  /** Counts a failure; after FAILURES_BEFORE_GIVING_UP in a row, everything is decoded on the main thread. */
+  private failed(error: AgentwatchError): void {
+    this.counters.failures += 1;
+    this.failuresInARow += 1;
+    if (this.failuresInARow < FAILURES_BEFORE_GIVING_UP || this.counters.gaveUp) {
+      this.logger.warn({ err: error }, 'an ingest worker failed; its batches are decoded on the main thread');
+      return;
+    }
+    this.counters.gaveUp = true;
+    this.logger.error(
+      { err: error, failures: this.failuresInARow },
+      'the ingest workers failed every time in a row; everything is decoded on the main thread from now on (check the errors above, and set INGEST_WORKERS=0)',
+    );
+    void this.close(); // the main thread decodes from now on
   }
 
   /** The thread with the fewest batches in hand, started if its slot is empty. */
@@ -155,7 +176,6 @@ export class IngestWorkers implements BatchDecoder {
   private start(slot: number): IngestThread {
     const settings: IngestWorkerSettings = {
       maxPayloadBytes: this.options.maxPayloadBytes,
-      sendBodies: this.options.sendBodies,
       redactPaths: this.options.redactPaths,
       unparsedPayload: this.options.unparsedPayload,
     };
@@ -163,26 +183,44 @@ export class IngestWorkers implements BatchDecoder {
     worker.unref(); // an idle worker does not keep the process alive
     const thread: IngestThread = { worker, pending: new Map() };
     this.threads[slot] = thread;
-    let failed = false;
+    let ended = false;
     const fail = (reason: string, cause?: unknown) => {
       if (this.threads[slot] === thread) this.threads[slot] = undefined;
-      if (failed || (thread.pending.size === 0 && this.closed)) return; // 'exit' follows 'error'
-      failed = true;
-      this.counters.failures += 1;
+      if (ended) return; // 'exit' follows 'error'
+      ended = true;
       const error = new AgentwatchError(
         'AW_INGEST_WORKER_FAILED',
-        `an ingest worker ${reason}; its ${thread.pending.size} batches are decoded on the main thread`,
+        `an ingest worker ${reason}; its ${thread.pending.size} batches are decoded on the main thread${cause === undefined ? '' : `: ${messageOf(cause)}`}`,
         { cause, retryable: true },
       );
-      if (!this.closed)
-        this.logger.warn({ err: error, cause: messageOf(cause) }, 'an ingest worker failed; starting another');
+      if (!this.closed) this.failed(error); // stopped by close(): not a failure
       for (const { reject } of thread.pending.values()) reject(error);
       thread.pending.clear();
     };
     worker.on('message', (reply: IngestReply) => {
       const waiting = thread.pending.get(reply.id);
       thread.pending.delete(reply.id);
-      waiting?.resolve(reply.facts);
+      if (waiting === undefined) return;
+      if ('facts' in reply) {
+        waiting.resolve(reply.facts);
+        return;
+      }
+      // The worker threw on this batch alone: the main thread decodes it (and meets the same error
+      // as it would have without workers).
+      const error = new AgentwatchError(
+        'AW_INGEST_WORKER_FAILED',
+        `an ingest worker could not decode a batch: ${reply.error}`,
+        {
+          retryable: true,
+        },
+      );
+      this.failed(error);
+      waiting.reject(error);
+    });
+    // A reply this thread cannot deserialise: which batch it answered is unknown, so the worker goes.
+    worker.on('messageerror', (err) => {
+      fail('sent a reply that could not be read', err);
+      void worker.terminate();
     });
     worker.on('error', (err) => fail('failed', err));
     worker.on('exit', (code) => fail(`exited (code ${code})`));

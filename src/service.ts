@@ -119,8 +119,11 @@ export class Service {
 
   /** Connects to everything, creates missing output topics, and starts tapping. */
   static async start(config: Config, logger: Logger, options: ServiceOptions = {}): Promise<Service> {
-    // Only the tap's consumer resets offsets, so `tap` below exists by the time this is called.
-    const kafka: Kafka = createKafka(config.kafka, logger, (at) => tap.onOffsetReset(at));
+    // Every consumer of this client is heard (alert delivery and the alert feed too): the tap takes
+    // its own group's. Consumers run only after `tap` below exists.
+    const kafka: Kafka = createKafka(config.kafka, logger, (at) => {
+      if (at.groupId === config.kafka.groupId) tap.onOffsetReset(at);
+    });
     const cluster = await probeKafka(kafka, config.kafka);
     logger.info({ clusterId: cluster.clusterId, brokers: config.kafka.brokers }, 'kafka reachable');
     const subjects = await probeSchemaRegistry(config.schemaRegistry);
@@ -258,7 +261,6 @@ export class Service {
             {
               workers: config.ingest.workers,
               maxPayloadBytes: config.ingest.maxPayloadBytes,
-              sendBodies: config.sinks.eventsFile !== undefined,
               redactPaths: config.audit.redactPaths,
               unparsedPayload: config.audit.unparsedPayload,
             },

@@ -314,10 +314,11 @@ const BEYOND_D7FF = /[\ud800-\uffff]/;
 /**
  * The stored payload: the value's bytes as sent when nothing was redacted (a Confluent frame's
  * 5-byte header left out), else the redacted JSON; Avro as its JSON; undecodable values as
- * AUDIT_UNPARSED_PAYLOAD says ('bytes': the value as sent). A body that parsed but is nested too
- * deeply to serialise again (JSON.stringify runs out of stack) and had to be redacted or
- * re-encoded is kept as its SHA-256: its text may hold what redaction masked, and one record must
- * not stop the batch.
+ * AUDIT_UNPARSED_PAYLOAD says ('bytes': the value as sent). A body that had to be redacted or
+ * re-encoded but is nested more than MAX_SERIALISED_DEPTH levels deep is kept as its SHA-256: its
+ * text may hold what redaction masked, and one record must not stop the batch. The limit is a
+ * number, not where JSON.stringify runs out of stack, so that the row is the same on any thread
+ * (an ingest worker has a larger stack than the main thread) and in any Node version.
  */
 export function storedPayload(
   event: AgentEvent,
@@ -344,6 +345,7 @@ function serialisedPayload(
     if (redact.unparsed === 'drop-value') return { payload: '', payload_encoding: 'dropped' };
     return { payload: event.value, payload_encoding: 'bytes' };
   }
+  if (event.encoding === 'avro' && nestedDeeperThan(event.body, MAX_SERIALISED_DEPTH)) return digestOf(event.value);
   const body =
     event.encoding === 'avro'
       ? (JSON.parse(
@@ -352,8 +354,32 @@ function serialisedPayload(
       : event.body;
   const redacted = redact(body);
   if (event.encoding === 'avro') return { payload: JSON.stringify(redacted.value), payload_encoding: 'avro-json' };
-  if (redacted.changed) return { payload: JSON.stringify(redacted.value), payload_encoding: 'json-redacted' };
+  if (redacted.changed) {
+    if (nestedDeeperThan(redacted.value, MAX_SERIALISED_DEPTH)) return digestOf(event.value);
+    return { payload: JSON.stringify(redacted.value), payload_encoding: 'json-redacted' };
+  }
   return { payload: event.schemaId === null ? event.value : event.value.subarray(5), payload_encoding: 'text' };
+}
+
+/** Deepest nesting of objects and arrays in a body that is re-serialised for storage. */
+export const MAX_SERIALISED_DEPTH = 1_000;
+
+function digestOf(value: Buffer): { payload: string; payload_encoding: string } {
+  return { payload: digest('sha256', value, 'hex'), payload_encoding: 'sha256' };
+}
+
+/** Whether `value` nests objects and arrays more than `limit` levels deep (a flat object is 1); iterative. */
+export function nestedDeeperThan(value: unknown, limit: number): boolean {
+  const stack: Array<[unknown, number]> = [[value, 0]];
+  while (stack.length > 0) {
+    const [node, depth] = stack.pop()!;
+    if (node === null || typeof node !== 'object' || ArrayBuffer.isView(node)) continue; // bytes: a leaf
+    if (depth + 1 > limit) return true;
+    for (const child of Array.isArray(node) ? node : Object.values(node)) {
+      if (child !== null && typeof child === 'object') stack.push([child, depth + 1]);
+    }
+  }
+  return false;
 }
 
 /** ClickHouse DateTime64(3) text for ms since the epoch, exact to the millisecond. */

@@ -65,9 +65,14 @@ function eventLine(event: AgentEvent): string {
   }
 }
 
-/** The event as JSON: the raw value as UTF-8 text when it is text, else base64. */
+/**
+ * The event as JSON: the raw value as UTF-8 text when it is text, else base64. An event decoded on
+ * an ingest worker carries no body (only its audit row's tail, which is left out): it is parsed
+ * again from the value here, so that the file is the same with or without workers.
+ */
 export function eventForJson(event: AgentEvent): Record<string, unknown> {
-  const { value, body, ...rest } = event;
+  const { value, body: decodedBody, auditRowTail: _rowTail, ...rest } = event;
+  const body = decodedBody ?? parsedAgain(event);
   const raw =
     value === null
       ? null
@@ -79,6 +84,16 @@ export function eventForJson(event: AgentEvent): Record<string, unknown> {
     body: event.encoding === 'avro' ? JSON.parse(JSON.stringify(body, avroJsonReplacer)) : body,
     value: raw,
   };
+}
+
+/** The JSON body of a JSON or A2A event whose body was not kept, else null. */
+function parsedAgain(event: AgentEvent): unknown {
+  if (event.value === null || (event.encoding !== 'json' && event.encoding !== 'a2a-jsonrpc')) return null;
+  try {
+    return JSON.parse((event.schemaId === null ? event.value : event.value.subarray(5)).toString('utf8')) as unknown;
+  } catch {
+    return null;
+  }
 }
 
 function avroJsonReplacer(_key: string, value: unknown): unknown {

@@ -404,7 +404,7 @@ function readOptions(reader: OptionReader): Config {
     'INGEST_WORKERS',
     0,
     { min: 0, max: 16 },
-    'Worker threads that take work off the main thread (which reads, correlates and scores): they decode JSON and A2A record values and write their audit rows, and the main thread chains and hashes the rows. The records go over in a few buffers; about 10 µs of main-thread CPU per record is saved (bench/README.md). Confluent-framed values (Avro, JSON Schema) stay on the main thread. 0 does everything on the main thread. Each worker is a thread with its own V8 heap; workers pay where the main thread is the bottleneck and a core is free.',
+    'Worker threads that take work off the main thread (which reads, correlates and scores): they decode JSON and A2A record values and write their audit rows, and the main thread chains and hashes the rows. The records go over in a few buffers. On the 2-core benchmark machine one worker took 7–9 µs of CPU per message off the main thread and added about 10 µs to the process (bench/README.md). Confluent-framed values (Avro, JSON Schema) stay on the main thread. 0 does everything on the main thread. Each worker is a thread with its own V8 heap; workers pay where the main thread is the bottleneck and a core is free.',
   );
   const maxPendingRecords = reader.int(
     'INGEST_MAX_PENDING_RECORDS',

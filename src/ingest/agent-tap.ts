@@ -413,10 +413,15 @@ export class AgentTap {
         const offsets = await admin.fetchTopicOffsets(topic);
         const low = offsets.find((o) => o.partition === partition)?.low;
         if (low === undefined || join !== this.joins) return;
+        // Where it had read up to is unknown when the reset came before this join's first batch:
+        // what was lost is not counted then, but the log start is committed all the same.
         const offsetsDeleted = from === undefined || BigInt(low) <= from ? null : BigInt(low) - from;
-        if (offsetsDeleted !== null) {
-          this.counters.offsetsLost += Number(offsetsDeleted);
+        if (offsetsDeleted !== null) this.counters.offsetsLost += Number(offsetsDeleted);
+        if (from === undefined || BigInt(low) > from) {
           commit.next = low;
+          // A second reset counts from here (or from a batch read since, if further).
+          const since = this.readUpTo.get(`${topic}:${partition}`);
+          if (since === undefined || since < BigInt(low)) this.readUpTo.set(`${topic}:${partition}`, BigInt(low));
         }
         this.logger.warn(
           {

@@ -4,16 +4,16 @@ import type { KafkaConfig } from '../config/index.js';
 import { AgentwatchError, messageOf } from '../errors.js';
 import type { Logger } from '../logger.js';
 
-/** A partition whose fetch ran out of range (retention deleted records not read yet); kafkajs resets it to its default start. */
-export type OffsetResetListener = (at: { topic: string; partition: number }) => void;
+/**
+ * A consumer's partition whose fetch ran out of range (retention deleted records not read yet);
+ * kafkajs resets it to its default start. Every consumer of the client is heard: `groupId` says whose.
+ */
+export type OffsetResetListener = (at: { groupId: string; topic: string; partition: number }) => void;
 
 /** kafkajs reports an out-of-range reset only in its log, with this message. */
 const OFFSET_RESET_MESSAGE = 'Offset out of range, resetting to default offset';
 
-/**
- * The kafkajs client. `onOffsetReset` hears of each out-of-range reset of a consumer's partition,
- * which kafkajs only logs; then its log line is info, and the listener reports what was lost.
- */
+/** The kafkajs client. `onOffsetReset` hears of each out-of-range reset of a consumer's partition, which kafkajs only logs. */
 export function createKafka(config: KafkaConfig, logger: Logger, onOffsetReset?: OffsetResetListener): Kafka {
   const options: KafkaJsConfig = {
     brokers: config.brokers,
@@ -22,16 +22,16 @@ export function createKafka(config: KafkaConfig, logger: Logger, onOffsetReset?:
     requestTimeout: config.requestTimeoutMs,
     logLevel: KafkaLogLevel.WARN,
     logCreator: () => (entry: LogEntry) => {
-      const { topic, partition } = entry.log as { topic?: unknown; partition?: unknown };
+      const { groupId, topic, partition } = entry.log as { groupId?: unknown; topic?: unknown; partition?: unknown };
       if (
         onOffsetReset !== undefined &&
         entry.log.message === OFFSET_RESET_MESSAGE &&
+        typeof groupId === 'string' &&
         typeof topic === 'string' &&
         typeof partition === 'number'
-      ) {
-        onOffsetReset({ topic, partition });
-        logKafka(logger, { ...entry, level: KafkaLogLevel.INFO });
-      } else logKafka(logger, entry);
+      )
+        onOffsetReset({ groupId, topic, partition });
+      logKafka(logger, entry);
     },
   };
   if (config.sasl !== undefined) {

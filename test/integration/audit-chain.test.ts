@@ -250,7 +250,6 @@ describe('the audit chain, version 2, on the embedded engine', () => {
       {
         workers: 2,
         maxPayloadBytes: 1 << 20,
-        sendBodies: false,
         redactPaths: ['params.secret'],
         unparsedPayload: 'store',
       },

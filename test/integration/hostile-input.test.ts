@@ -128,8 +128,8 @@ before(async () => {
       INGEST_MAX_PAYLOAD_BYTES: String(PAYLOAD_LIMIT),
       API_KEYS: `root:admin:${KEY}`,
       LOG_LEVEL: 'debug',
-      // Decoded on a worker thread: hostile values cross the hand-off, and with redaction configured
-      // the parsed bodies come back to the main thread (the rest of the suite decodes on it).
+      // Decoded on a worker thread, which also writes the rows' tails with redaction applied:
+      // hostile values cross the hand-off (the rest of the suite decodes on the main thread).
       INGEST_WORKERS: '1',
     }),
   );

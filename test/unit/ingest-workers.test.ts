@@ -1,7 +1,7 @@
-// Ingest workers give, field for field and in the same order, the events the main thread gives, and
-// the same audit rows (hashed columns, byte for byte, with and without redaction): through the
-// packed hand-off alone, and through real worker threads, including a worker that dies while it
-// holds a batch.
+// Ingest workers give, field for field and in the same order, the events the main thread gives (but
+// for the JSON body, which stays on the worker), and the same audit rows (hashed columns, byte for
+// byte, with and without redaction): through the packed hand-off alone, and through real worker
+// threads, including workers that die while they hold a batch.
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -21,7 +21,7 @@ import {
   type AgentEvent,
   type KafkaRecord,
 } from '../../src/decode/index.js';
-import { ingestBatch, IngestWorkers } from '../../src/ingest-workers.js';
+import { FAILURES_BEFORE_GIVING_UP, ingestBatch, IngestWorkers } from '../../src/ingest-workers.js';
 import { createLogger } from '../../src/logger.js';
 import { a2aSendMessage, a2aTaskCompleted } from '../../src/sim/a2a-messages.js';
 
@@ -80,8 +80,8 @@ function records(): KafkaRecord[] {
   });
 }
 
-function decoder(keepJsonBody: boolean): RecordDecoder {
-  return new RecordDecoder({ schemaById: async () => undefined }, { maxPayloadBytes: MAX_PAYLOAD, keepJsonBody });
+function decoder(keepJsonBody: boolean, maxPayloadBytes = MAX_PAYLOAD): RecordDecoder {
+  return new RecordDecoder({ schemaById: async () => undefined }, { maxPayloadBytes, keepJsonBody });
 }
 
 /** No redaction, or redaction as the hostile-input test configures it (with hash-only for unparsed values). */
@@ -101,13 +101,15 @@ function hashedRows(events: AgentEvent[], redact: Redactor, viaTail: boolean): B
 }
 
 /**
- * The events are the main thread's, field for field and in the same order, except that those from
- * a worker carry their row tail (`onMainThread`: the indices decoded on the main thread), and they
- * give the main thread's rows byte for byte.
+ * The events are the main thread's without their bodies (`expected`), field for field and in the
+ * same order, except that those from a worker carry their row tail (`onMainThread`: the indices
+ * decoded on the main thread); and they give the rows of the main thread's events with their
+ * bodies (`withBodies`, which redaction reads), byte for byte.
  */
 function assertSameEvents(
   actual: AgentEvent[],
   expected: AgentEvent[],
+  withBodies: AgentEvent[],
   redact: Redactor,
   onMainThread = new Set<number>(),
 ): void {
@@ -123,25 +125,39 @@ function assertSameEvents(
       onMainThread.has(i),
       `event ${i}: a row tail unless decoded on the main thread`,
     );
-    assert.deepEqual({ ...actual[i]!, auditRowTail: null }, expected[i], `event ${i}`);
+    const body = onMainThread.has(i) ? actual[i]!.body : null;
+    assert.deepEqual({ ...actual[i]!, auditRowTail: null }, { ...expected[i]!, body }, `event ${i}`);
   }
-  assert.deepEqual(hashedRows(actual, redact, true), hashedRows(expected, redact, false), 'the same audit rows');
+  assert.deepEqual(hashedRows(actual, redact, true), hashedRows(withBodies, redact, false), 'the same audit rows');
+}
+
+function workersFor(
+  count: number,
+  paths: string[],
+  unparsed: UnparsedPayloadPolicy,
+  maxPayloadBytes = MAX_PAYLOAD,
+): IngestWorkers {
+  return new IngestWorkers(
+    decoder(paths.length > 0, maxPayloadBytes),
+    { workers: count, maxPayloadBytes, redactPaths: paths, unparsedPayload: unparsed },
+    createLogger('fatal'),
+  );
+}
+
+/** The worker slots, to terminate one while it holds a batch (a failure from outside). */
+function threadsOf(workers: IngestWorkers): Array<{ worker: { terminate(): Promise<number> } } | undefined> {
+  return (workers as unknown as { threads: Array<{ worker: { terminate(): Promise<number> } } | undefined> }).threads;
 }
 
 for (const [n, { paths, unparsed }] of REDACTIONS.entries()) {
-  const sendBodies = n === 1; // the bodies are sent back (an events file), or not
   const redact = createRedactor(paths, unparsed);
-  const settings = { maxPayloadBytes: MAX_PAYLOAD, sendBodies, redactPaths: paths, unparsedPayload: unparsed };
 
   test(`the packed hand-off gives the main thread's events and rows (redaction ${n})`, async () => {
     const all = records().slice(0, -1); // the framed record never goes to a worker
-    const expected = await decoder(true).decode(all);
-    const facts = ingestBatch(packRecords(TOPIC, all), { decoder: decoder(false), redact, sendBodies });
-    const actual = eventsFromFacts(all, facts);
-    // The rows are compared with the bodies; without an events file the worker's events carry none.
-    assert.deepEqual(hashedRows(actual, redact, true), hashedRows(expected, redact, false), 'the same audit rows');
-    if (!sendBodies) for (const event of expected) event.body = null;
-    assertSameEvents(actual, expected, redact);
+    const withBodies = await decoder(true).decode(all);
+    const expected = await decoder(false).decode(all);
+    const facts = ingestBatch(packRecords(TOPIC, all), { decoder: decoder(false), redact });
+    assertSameEvents(eventsFromFacts(all, facts), expected, withBodies, redact);
     assert.ok(expected.some((e) => e.encoding === 'a2a-jsonrpc') && expected.some((e) => e.dlqReason !== null));
     assert.equal(expected[2]!.producer, 'worker-7');
     assert.equal(expected[2]!.attempt, 3);
@@ -149,39 +165,98 @@ for (const [n, { paths, unparsed }] of REDACTIONS.entries()) {
 
   test(`ingest workers give the main thread's events and rows, framed records decoded on the main thread (redaction ${n})`, async () => {
     const all = records();
-    const expected = await decoder(true).decode(all);
-    const rows = hashedRows(expected, redact, false);
-    const workers = new IngestWorkers(decoder(true), { workers: 2, ...settings }, createLogger('error'));
+    const withBodies = await decoder(true).decode(all);
+    const expected = await decoder(false).decode(all);
+    const workers = workersFor(2, paths, unparsed);
     try {
-      const actual = await workers.decode(all);
-      assert.deepEqual(hashedRows(actual, redact, true), rows, 'the same audit rows');
-      if (!sendBodies) for (const [i, event] of expected.entries()) if (i < all.length - 1) event.body = null;
-      assertSameEvents(actual, expected, redact, new Set([all.length - 1]));
-      assertSameEvents(await workers.decode(all.slice(0, 3)), expected.slice(0, 3), redact);
-      assert.deepEqual(workers.stats(), { batches: 2, recordsOnMainThread: 1, failures: 0 });
+      assertSameEvents(await workers.decode(all), expected, withBodies, redact, new Set([all.length - 1]));
+      assertSameEvents(await workers.decode(all.slice(0, 3)), expected.slice(0, 3), withBodies.slice(0, 3), redact);
+      assert.deepEqual(workers.stats(), { batches: 2, recordsOnMainThread: 1, failures: 0, gaveUp: false });
     } finally {
       await workers.close();
     }
   });
 }
 
+test('the same rows on either thread for a body nested deeper than the main thread can serialise, and for an attempt beyond 32 bits', async () => {
+  const deep = `{"password": "x", "task_id": "t-deep", "a": ${'['.repeat(8_000)}1${']'.repeat(8_000)}}`;
+  const all: KafkaRecord[] = [
+    { topic: TOPIC, partition: 0, offset: '1', timestamp: 1, key: 'k', headers: headers({}), value: Buffer.from(deep) },
+    {
+      topic: TOPIC,
+      partition: 0,
+      offset: '2',
+      timestamp: 2,
+      key: 'k',
+      headers: headers({ 'a2a-attempt': '4294967297' }),
+      value: Buffer.from('{"task_id": "t-big"}'),
+    },
+  ];
+  const redact = createRedactor(['password'], 'store');
+  const withBodies = await decoder(true, 1 << 20).decode(all);
+  const expected = await decoder(false, 1 << 20).decode(all);
+  assert.equal(expected[0]!.encoding, 'json');
+  assert.equal(expected[1]!.attempt, 4_294_967_297);
+  const workers = workersFor(1, ['password'], 'store', 1 << 20);
+  try {
+    const actual = await workers.decode(all);
+    assertSameEvents(actual, expected, withBodies, redact);
+    const row = hashedRows(actual, redact, true)[0]!.toString('latin1');
+    assert.ok(row.endsWith('sha256'), 'stored as its SHA-256, past the nesting limit, on both threads');
+  } finally {
+    await workers.close();
+  }
+});
+
+test('header values that are views into a large fetch buffer are copied alone, not with their buffer', () => {
+  const fetched = Buffer.alloc(4 << 20, 0x61); // a kafkajs fetch response
+  const record: KafkaRecord = {
+    topic: TOPIC,
+    partition: 0,
+    offset: '1',
+    timestamp: 1,
+    key: 'k',
+    keyBytes: fetched.subarray(0, 1),
+    headers: headers({ 'agent-id': 'aaaa' }),
+    headerPairs: [['agent-id', fetched.subarray(10, 14)]],
+    value: fetched.subarray(100, 120),
+  };
+  const packed = packRecords(TOPIC, [record]);
+  assert.equal(packed.bytes.byteLength, 1 + 20 + 'agent-id'.length + 4);
+  assert.deepEqual(packed.headers, [[0, headers({ 'agent-id': 'aaaa' })]], 'only texts go by structured clone');
+});
+
 test('an ingest worker that dies while it holds a batch: the batch is decoded on the main thread, the next on a new worker', async () => {
   const all = records().slice(0, -1);
   const expected = await decoder(false).decode(all);
   const redact = createRedactor([]);
-  const workers = new IngestWorkers(
-    decoder(false),
-    { workers: 1, maxPayloadBytes: MAX_PAYLOAD, sendBodies: false, redactPaths: [], unparsedPayload: 'store' },
-    createLogger('error'),
-  );
+  const workers = workersFor(1, [], 'store');
   try {
     const decoding = workers.decode(all);
-    const threads = (workers as unknown as { threads: Array<{ worker: { terminate(): Promise<number> } }> }).threads;
-    await threads[0]!.worker.terminate();
+    await threadsOf(workers)[0]!.worker.terminate();
     assert.deepEqual(await decoding, expected, 'decoded on the main thread: no row tails');
-    assert.deepEqual(workers.stats(), { batches: 0, recordsOnMainThread: all.length, failures: 1 });
-    assertSameEvents(await workers.decode(all), expected, redact);
+    assert.deepEqual(workers.stats(), { batches: 0, recordsOnMainThread: all.length, failures: 1, gaveUp: false });
+    assertSameEvents(await workers.decode(all), expected, expected, redact);
     assert.equal(workers.stats().batches, 1, 'a new worker decoded the next batch');
+  } finally {
+    await workers.close();
+  }
+});
+
+test(`workers that fail ${FAILURES_BEFORE_GIVING_UP} times in a row are given up: everything is decoded on the main thread`, async () => {
+  const all = records().slice(0, -1);
+  const expected = await decoder(false).decode(all);
+  const workers = workersFor(1, [], 'store');
+  try {
+    for (let i = 0; i < FAILURES_BEFORE_GIVING_UP; i += 1) {
+      const decoding = workers.decode(all);
+      await threadsOf(workers)[0]!.worker.terminate();
+      assert.deepEqual(await decoding, expected);
+    }
+    assert.equal(workers.stats().gaveUp, true);
+    assert.deepEqual(await workers.decode(all), expected, 'decoded on the main thread');
+    assert.deepEqual(threadsOf(workers), [], 'no worker started again');
+    assert.equal(workers.stats().failures, FAILURES_BEFORE_GIVING_UP);
   } finally {
     await workers.close();
   }
