@@ -21,18 +21,7 @@ export function createKafka(config: KafkaConfig, logger: Logger, onOffsetReset?:
     connectionTimeout: config.connectionTimeoutMs,
     requestTimeout: config.requestTimeoutMs,
     logLevel: KafkaLogLevel.WARN,
-    logCreator: () => (entry: LogEntry) => {
-      const { groupId, topic, partition } = entry.log as { groupId?: unknown; topic?: unknown; partition?: unknown };
-      if (
-        onOffsetReset !== undefined &&
-        entry.log.message === OFFSET_RESET_MESSAGE &&
-        typeof groupId === 'string' &&
-        typeof topic === 'string' &&
-        typeof partition === 'number'
-      )
-        onOffsetReset({ groupId, topic, partition });
-      logKafka(logger, entry);
-    },
+    logCreator: () => kafkaLogHandler(logger, onOffsetReset),
   };
   if (config.sasl !== undefined) {
     const { mechanism, username, password } = config.sasl;
@@ -53,6 +42,22 @@ export function createKafka(config: KafkaConfig, logger: Logger, onOffsetReset?:
     };
   }
   return new Kafka(options);
+}
+
+/** kafkajs's log lines into agentwatch's log; an out-of-range reset is also told to `onOffsetReset`. */
+export function kafkaLogHandler(logger: Logger, onOffsetReset?: OffsetResetListener): (entry: LogEntry) => void {
+  return (entry) => {
+    const { groupId, topic, partition } = entry.log as { groupId?: unknown; topic?: unknown; partition?: unknown };
+    if (
+      onOffsetReset !== undefined &&
+      entry.log.message === OFFSET_RESET_MESSAGE &&
+      typeof groupId === 'string' &&
+      typeof topic === 'string' &&
+      typeof partition === 'number'
+    )
+      onOffsetReset({ groupId, topic, partition });
+    logKafka(logger, entry);
+  };
 }
 
 function logKafka(logger: Logger, entry: LogEntry): void {
