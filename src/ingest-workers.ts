@@ -147,7 +147,7 @@ export class IngestWorkers implements BatchDecoder {
   }
 
   /** Counts a failure; after FAILURES_BEFORE_GIVING_UP in a row, everything is decoded on the main thread. */
-  private failed(error: AgentwatchError): void {
+  private countFailure(error: AgentwatchError): void {
     this.counters.failures += 1;
     this.failuresInARow += 1;
     if (this.failuresInARow < FAILURES_BEFORE_GIVING_UP || this.counters.gaveUp) {
@@ -174,11 +174,7 @@ export class IngestWorkers implements BatchDecoder {
   }
 
   private start(slot: number): IngestThread {
-    const settings: IngestWorkerSettings = {
-      maxPayloadBytes: this.options.maxPayloadBytes,
-      redactPaths: this.options.redactPaths,
-      unparsedPayload: this.options.unparsedPayload,
-    };
+    const { workers: _workers, ...settings }: IngestWorkersOptions = this.options;
     const worker = new Worker(new URL('./ingest-worker.js', import.meta.url), { workerData: settings });
     worker.unref(); // an idle worker does not keep the process alive
     const thread: IngestThread = { worker, pending: new Map() };
@@ -193,7 +189,7 @@ export class IngestWorkers implements BatchDecoder {
         `an ingest worker ${reason}; its ${thread.pending.size} batches are decoded on the main thread${cause === undefined ? '' : `: ${messageOf(cause)}`}`,
         { cause, retryable: true },
       );
-      if (!this.closed) this.failed(error); // stopped by close(): not a failure
+      if (!this.closed) this.countFailure(error); // stopped by close(): not a failure
       for (const { reject } of thread.pending.values()) reject(error);
       thread.pending.clear();
     };
@@ -214,7 +210,7 @@ export class IngestWorkers implements BatchDecoder {
           retryable: true,
         },
       );
-      this.failed(error);
+      this.countFailure(error);
       waiting.reject(error);
     });
     // A reply this thread cannot deserialise: which batch it answered is unknown, so the worker goes.

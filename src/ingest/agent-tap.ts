@@ -357,12 +357,13 @@ export class AgentTap {
       // A rebalance meanwhile: the partitions may be another member's now, whose offsets this must not move.
       if (join !== this.joins || this.stopping) return null;
       if (pins.length === 0) return backlogged;
-      for (const gap of lost) this.counters.offsetsLost += Number(gap.offsetsDeleted);
-      for (const gap of lost)
+      for (const gap of lost) {
+        this.counters.offsetsLost += Number(gap.offsetsDeleted);
         this.logger.warn(
           gap,
           "the topic's retention deleted records past the group's committed offset before agentwatch read them: those not audited already never will be; reading starts at the log start (keep the agent topics' retention longer than any outage of agentwatch)",
         );
+      }
       for (const pin of pins) consumer.seek(pin);
       await consumer.commitOffsets(pins);
       const unread = pins.length - lost.length;
@@ -388,14 +389,17 @@ export class AgentTap {
    * partition at the earliest retained offset and commits -2 to the group by itself; this counts
    * and reports what was deleted, and commits the log start in the partition's turn, so a restart
    * before the next batch's commit does not take the -2 for "never read" and skip to the end.
+   * Resets of other groups' consumers (the client is shared) are not the tap's.
    */
-  onOffsetReset(at: { topic: string; partition: number }): void {
+  onOffsetReset(at: { groupId: string; topic: string; partition: number }): void {
     const consumer = this.consumer;
     const admin = this.admin;
+    if (at.groupId !== this.options.groupId) return;
     if (consumer === undefined || admin === undefined || this.stopping || this.draining) return;
     const { topic, partition } = at;
+    const key = `${topic}:${partition}`;
     const join = this.joins;
-    const from = this.readUpTo.get(`${topic}:${partition}`);
+    const from = this.readUpTo.get(key);
     // The offset to commit is known once the log start is read; null commits nothing.
     const commit: { join: number; topic: string; partition: number; next: string | null } = {
       join,
@@ -420,8 +424,8 @@ export class AgentTap {
         if (from === undefined || BigInt(low) > from) {
           commit.next = low;
           // A second reset counts from here (or from a batch read since, if further).
-          const since = this.readUpTo.get(`${topic}:${partition}`);
-          if (since === undefined || since < BigInt(low)) this.readUpTo.set(`${topic}:${partition}`, BigInt(low));
+          const since = this.readUpTo.get(key);
+          if (since === undefined || since < BigInt(low)) this.readUpTo.set(key, BigInt(low));
         }
         this.logger.warn(
           {
