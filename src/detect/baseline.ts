@@ -13,8 +13,6 @@
 // current mean, so they move neither μ nor C. A feature's first observation sets its mean, as if
 // the windows before had shown that value; until then it has no baseline and is not scored.
 
-import { choleskySolve } from './cholesky.js';
-
 export interface BaselineOptions {
   /** Windows of memory: older windows weigh e⁻¹ after about this many (α = 1 − 1/memory); Infinity never forgets. */
   memoryWindows: number;
@@ -47,23 +45,54 @@ function scratchOf(d: number, which: 0 | 1): Float64Array {
   return pair[which];
 }
 
+/**
+ * Where each part lives in a baseline's one Float64Array. A baseline is kept per agent (10,000 of
+ * them), and a typed array costs about 200 bytes of objects besides its entries, so its six vectors
+ * and matrices share one array: [μ | C | L | 1 / Lᵢᵢ | 1 / √Σᵢᵢ | observed]. The symmetric C and the
+ * lower-triangular L are packed by rows (row i starts at i(i + 1)/2), half the entries of d × d.
+ */
+interface Layout {
+  scatter: number;
+  factor: number;
+  inverseDiagonal: number;
+  inverseSigma: number;
+  observed: number;
+  length: number;
+}
+
+function layoutOf(d: number): Layout {
+  const triangle = (d * (d + 1)) / 2;
+  const scatter = d;
+  const factor = scatter + triangle;
+  const inverseDiagonal = factor + triangle;
+  const inverseSigma = inverseDiagonal + d;
+  const observed = inverseSigma + d;
+  return { scatter, factor, inverseDiagonal, inverseSigma, observed, length: observed + d };
+}
+
+/** Where row i of a packed lower triangle starts. */
+function rowOf(i: number): number {
+  return (i * (i + 1)) >> 1;
+}
+
 export class Baseline {
   readonly d: number;
   private weight = 0;
   private learned = 0;
-  private readonly mu: Float64Array;
-  /** C, kept in its lower triangle only (it is symmetric: δ and x − μ_new are parallel). */
-  private readonly scatter: Float64Array;
-  /** Σ's Cholesky factor (lower triangle), valid while `factored`; recomputed in place after learning. */
-  private readonly factor: Float64Array;
-  /** 1 / the factor's diagonal. */
-  private readonly inverseDiagonal: Float64Array;
-  /** 1 / √Σᵢᵢ, valid while `factored`. */
-  private readonly inverseSigma: Float64Array;
+  /**
+   * Everything learned, at the offsets below (Layout): μ from 0; C (kept in its lower triangle: it
+   * is symmetric, δ and x − μ_new being parallel); Σ's Cholesky factor L, valid while `factored`
+   * and recomputed in place after learning; 1 / Lᵢᵢ; 1 / √Σᵢᵢ; and whether each feature has been
+   * observed in a learned window (1, else 0: before that its μ is undefined).
+   */
+  private readonly state: Float64Array;
+  private readonly scatterAt: number;
+  private readonly factorAt: number;
+  private readonly inverseDiagonalAt: number;
+  private readonly inverseSigmaAt: number;
+  private readonly observedAt: number;
   private factored = false;
   private readonly alpha: number;
-  /** Whether each feature has been observed in a learned window (before that its μ is undefined). */
-  private readonly observed: Uint8Array;
   // Scratch buffers, shared per d (scratchOf): scoring allocates only its result.
   private readonly delta: Float64Array;
   private readonly solved: Float64Array;
@@ -75,15 +104,16 @@ export class Baseline {
     if (options.sigmaFloor.length !== d)
       throw new RangeError(`sigmaFloor has ${options.sigmaFloor.length} entries for ${d} features`);
     this.d = d;
-    this.mu = new Float64Array(d);
-    this.scatter = new Float64Array(d * d);
+    const layout = layoutOf(d);
+    this.state = new Float64Array(layout.length);
+    this.scatterAt = layout.scatter;
+    this.factorAt = layout.factor;
+    this.inverseDiagonalAt = layout.inverseDiagonal;
+    this.inverseSigmaAt = layout.inverseSigma;
+    this.observedAt = layout.observed;
     this.delta = scratchOf(d, 0);
     this.solved = scratchOf(d, 1);
-    this.factor = new Float64Array(d * d);
-    this.inverseDiagonal = new Float64Array(d);
-    this.inverseSigma = new Float64Array(d);
     this.alpha = Number.isFinite(options.memoryWindows) ? 1 - 1 / options.memoryWindows : 1;
-    this.observed = new Uint8Array(d);
   }
 
   /** Windows learned so far. */
@@ -91,31 +121,32 @@ export class Baseline {
     return this.learned;
   }
 
+  /** μ (a view of the baseline's state: it changes as the baseline learns). */
   get mean(): Float64Array {
-    return this.mu;
+    return this.state.subarray(0, this.d);
   }
 
   /** Learns one normal window. Missing (NaN) features are taken at the current mean; a first observation sets it. */
   learn(x: Float64Array): void {
-    const { d, mu, scatter, delta, solved, alpha, observed } = this;
+    const { d, state: s, scatterAt, observedAt, delta, solved, alpha } = this;
     this.weight = alpha * this.weight + 1;
     const inverseWeight = 1 / this.weight;
     for (let i = 0; i < d; i += 1) {
       const value = x[i]!;
-      if (!Number.isNaN(value) && observed[i] === 0) {
-        observed[i] = 1;
-        mu[i] = value;
+      if (!Number.isNaN(value) && s[observedAt + i] === 0) {
+        s[observedAt + i] = 1;
+        s[i] = value;
       }
-      const xi = Number.isNaN(value) ? mu[i]! : value;
-      const step = xi - mu[i]!;
+      const xi = Number.isNaN(value) ? s[i]! : value;
+      const step = xi - s[i]!;
       delta[i] = step;
-      mu[i] = mu[i]! + step * inverseWeight;
-      solved[i] = xi - mu[i]!; // x − μ_new
+      s[i] = s[i]! + step * inverseWeight;
+      solved[i] = xi - s[i]!; // x − μ_new
     }
     for (let i = 0; i < d; i += 1) {
       const di = delta[i]!;
-      const row = i * d;
-      for (let j = 0; j <= i; j += 1) scatter[row + j] = alpha * scatter[row + j]! + di * solved[j]!;
+      const row = scatterAt + rowOf(i);
+      for (let j = 0; j <= i; j += 1) s[row + j] = alpha * s[row + j]! + di * solved[j]!;
     }
     this.learned += 1;
     this.factored = false;
@@ -123,51 +154,50 @@ export class Baseline {
 
   /** The shrunk, floored covariance Σ (row-major d×d). */
   covariance(): Float64Array {
-    const out = new Float64Array(this.d * this.d);
-    this.lowerCovariance(out);
-    const d = this.d;
-    for (let i = 0; i < d; i += 1) for (let j = i + 1; j < d; j += 1) out[i * d + j] = out[j * d + i]!;
-    return out;
-  }
-
-  /** Σ's lower triangle (with the diagonal) into `out`: all that the Cholesky factorisation reads. */
-  private lowerCovariance(out: Float64Array): void {
-    const { d, scatter, weight } = this;
+    const { d, state: s, scatterAt, weight } = this;
     const floor = this.options.sigmaFloor;
     const offDiagonal = weight > 0 ? (1 - this.options.shrinkage / (weight + this.options.shrinkage)) / weight : 0;
     const diagonal = weight > 0 ? 1 / weight : 0;
+    const out = new Float64Array(d * d);
     for (let i = 0; i < d; i += 1) {
-      for (let j = 0; j < i; j += 1) out[i * d + j] = scatter[i * d + j]! * offDiagonal;
-      out[i * d + i] = Math.max(scatter[i * d + i]! * diagonal, floor[i]! * floor[i]!);
+      const row = scatterAt + rowOf(i);
+      for (let j = 0; j < i; j += 1) {
+        out[i * d + j] = s[row + j]! * offDiagonal;
+        out[j * d + i] = out[i * d + j]!;
+      }
+      out[i * d + i] = Math.max(s[row + i]! * diagonal, floor[i]! * floor[i]!);
     }
+    return out;
   }
 
   /**
    * Σ's Cholesky factor L (lower triangle) and 1 / Lᵢᵢ, with Σ's entries computed from the scatter
-   * as they are needed (cholesky.ts, fused with lowerCovariance: one pass, for every window learned).
-   * false when Σ is not positive definite.
+   * as they are needed (one pass, for every window learned), and 1 / √Σᵢᵢ. false when Σ is not
+   * positive definite.
    */
   private factorize(): boolean {
-    const { d, scatter, weight, factor: l, inverseDiagonal: inverse } = this;
+    const { d, state: s, scatterAt, factorAt, inverseDiagonalAt, inverseSigmaAt, weight } = this;
     const floor = this.options.sigmaFloor;
     const offDiagonal = weight > 0 ? (1 - this.options.shrinkage / (weight + this.options.shrinkage)) / weight : 0;
     const diagonal = weight > 0 ? 1 / weight : 0;
     for (let i = 0; i < d; i += 1) {
-      const row = i * d;
+      const triangleRow = rowOf(i);
+      const scatterRow = scatterAt + triangleRow;
+      const row = factorAt + triangleRow;
       for (let j = 0; j < i; j += 1) {
-        const other = j * d;
-        let sum = scatter[row + j]! * offDiagonal;
-        for (let k = 0; k < j; k += 1) sum -= l[row + k]! * l[other + k]!;
-        l[row + j] = sum * inverse[j]!;
+        const other = factorAt + rowOf(j);
+        let sum = s[scatterRow + j]! * offDiagonal;
+        for (let k = 0; k < j; k += 1) sum -= s[row + k]! * s[other + k]!;
+        s[row + j] = sum * s[inverseDiagonalAt + j]!;
       }
-      const variance = Math.max(scatter[row + i]! * diagonal, floor[i]! * floor[i]!);
-      this.inverseSigma[i] = 1 / Math.sqrt(variance);
+      const variance = Math.max(s[scatterRow + i]! * diagonal, floor[i]! * floor[i]!);
+      s[inverseSigmaAt + i] = 1 / Math.sqrt(variance);
       let sum = variance;
-      for (let k = 0; k < i; k += 1) sum -= l[row + k]! * l[row + k]!;
+      for (let k = 0; k < i; k += 1) sum -= s[row + k]! * s[row + k]!;
       if (!(sum > 0)) return false;
       const root = Math.sqrt(sum);
-      l[row + i] = root;
-      inverse[i] = 1 / root;
+      s[row + i] = root;
+      s[inverseDiagonalAt + i] = 1 / root;
     }
     return true;
   }
@@ -177,17 +207,17 @@ export class Baseline {
    * clears feature i's deviation (it moved the harmless way, or too little to matter).
    */
   score(x: Float64Array, keep?: (i: number) => boolean): ScoreParts {
-    const { d, mu, delta, solved } = this;
+    const { d, state: s, observedAt, inverseSigmaAt, delta, solved } = this;
     if (!this.factored) {
       if (!this.factorize()) throw new Error('baseline covariance is not positive definite (a sigma floor of 0?)');
       this.factored = true;
     }
     let largestMarginal = 0;
     for (let i = 0; i < d; i += 1) {
-      delta[i] = Number.isNaN(x[i]!) || this.observed[i] === 0 || (keep !== undefined && !keep(i)) ? 0 : x[i]! - mu[i]!;
-      largestMarginal = Math.max(largestMarginal, Math.abs(delta[i]!) * this.inverseSigma[i]!);
+      delta[i] = Number.isNaN(x[i]!) || s[observedAt + i] === 0 || (keep !== undefined && !keep(i)) ? 0 : x[i]! - s[i]!;
+      largestMarginal = Math.max(largestMarginal, Math.abs(delta[i]!) * s[inverseSigmaAt + i]!);
     }
-    choleskySolve(this.factor, d, delta, solved, this.inverseDiagonal);
+    this.solve(delta, solved);
     // A plain array: a Float64Array of more than 8 entries gets an off-heap store, ~1 us to allocate.
     const contributions = new Array<number>(d);
     let d2 = 0;
@@ -196,6 +226,25 @@ export class Baseline {
       d2 += contributions[i]!;
     }
     return { d2, contributions, largestMarginal };
+  }
+
+  /**
+   * Solves Σ y = b into `out` as L z = b (forward) then Lᵀ y = z (backward), with the factor: cheaper
+   * and more stable than forming Σ⁻¹, and with 1 / Lᵢᵢ kept, multiplications instead of divisions.
+   */
+  private solve(b: Float64Array, out: Float64Array): void {
+    const { d, state: s, factorAt, inverseDiagonalAt } = this;
+    for (let i = 0; i < d; i += 1) {
+      const row = factorAt + rowOf(i);
+      let sum = b[i]!;
+      for (let k = 0; k < i; k += 1) sum -= s[row + k]! * out[k]!;
+      out[i] = sum * s[inverseDiagonalAt + i]!;
+    }
+    for (let i = d - 1; i >= 0; i -= 1) {
+      let sum = out[i]!;
+      for (let k = i + 1; k < d; k += 1) sum -= s[factorAt + rowOf(k) + i]! * out[k]!;
+      out[i] = sum * s[inverseDiagonalAt + i]!;
+    }
   }
 
   /** Standard deviation per feature (of the shrunk, floored Σ). */
