@@ -93,7 +93,7 @@ class SampleBaseline {
     let { sumLog, sumLogSquares } = samples;
     if (this.known) {
       const limit = this.tailLimit();
-      const within = samples.histogram.momentsUpTo(limit);
+      const within = samples.momentsUpTo(limit);
       const beyond = samples.count - within.count;
       const atLimit = Math.log1p(limit);
       sumLog = within.sumLog + beyond * atLimit;
@@ -428,15 +428,15 @@ export class AgentProfile {
     if (!centre) {
       const limit = baseline.tailLimit();
       return binomial(
-        samples.histogram.countAbove(limit),
+        samples.countAbove(limit),
         samples.count,
         baseline.tailShare(),
-        smoothed(incident.histogram.countAbove(limit), incident.count),
+        smoothed(incident.countAbove(limit), incident.count),
       );
     }
     // The latency's centre is its median (as in the evidence), the payload's its mean of logs.
     const latency = baseline === this.latency;
-    const level = (s: SampleStats) => (latency ? Math.log1p(s.histogram.quantile(0.5)) : s.meanLog());
+    const level = (s: SampleStats) => (latency ? Math.log1p(s.quantile(0.5)) : s.meanLog());
     const sigma = baseline.sigma() * (latency ? Math.sqrt(Math.PI / 2) : 1);
     const mu0 = baseline.mean();
     const mu1 = level(incident);
@@ -465,7 +465,7 @@ export class AgentProfile {
     if (centre === 1) {
       // Latency: the median, robust to a slow tail (that is latency_p95's news). The sample median of
       // n normal values has standard error σ·√(π / 2n).
-      const medianLog = Math.log1p(samples.histogram.quantile(0.5));
+      const medianLog = Math.log1p(samples.quantile(0.5));
       level(
         centre,
         meanZ(medianLog, samples.count, mu, sigma * Math.sqrt(Math.PI / 2)),
@@ -485,10 +485,10 @@ export class AgentProfile {
     }
     share(
       tail,
-      samples.histogram.countAbove(baseline.tailLimit()),
+      samples.countAbove(baseline.tailLimit()),
       samples.count,
       baseline.tailShare(),
-      samples.histogram.quantile(0.95),
+      samples.quantile(0.95),
       Math.expm1(mu + Z95 * sigma),
     );
   }

@@ -21,8 +21,12 @@ export class LogHistogram {
   }
 
   add(value: number): void {
-    if (!(value >= 0)) return;
-    const bucket = bucketOf(value);
+    if (value >= 0) this.addLog(Math.log1p(value));
+  }
+
+  /** Adds a value v ≥ 0 given as ln(1 + v). */
+  protected addLog(log: number): void {
+    const bucket = bucketOfLog(log);
     const cells = this.cells;
     const at = this.indexOf(bucket);
     if (at < cells.length && cells[at] === bucket) cells[at + 1] = cells[at + 1]! + 1;
@@ -117,7 +121,12 @@ export class LogHistogram {
   }
 }
 
-/** The bucket of `value`, as a 31-bit integer (`| 0`), so that V8 stores it unboxed. */
+/** The bucket of `value`. */
 function bucketOf(value: number): number {
-  return Math.ceil(Math.log1p(value) / LOG_GAMMA) | 0;
+  return bucketOfLog(Math.log1p(value));
+}
+
+/** The bucket of a value given as ln(1 + v), as a 31-bit integer (`| 0`), so that V8 stores it unboxed. */
+function bucketOfLog(log: number): number {
+  return Math.ceil(log / LOG_GAMMA) | 0;
 }

@@ -51,7 +51,7 @@ function centre(worker: SampleStats, peers: SampleStats, median: boolean): { z: 
   if (worker.count === 0 || peers.count < 2) return undefined;
   const mu = peers.meanLog();
   const sigma = Math.max(SIGMA_FLOOR, Math.sqrt(Math.max(0, peers.sumLogSquares / peers.count - mu * mu)));
-  const own = median ? Math.log1p(worker.histogram.quantile(0.5)) : worker.meanLog();
+  const own = median ? Math.log1p(worker.quantile(0.5)) : worker.meanLog();
   const ownVariance = (sigma * sigma * (median ? Math.PI / 2 : 1)) / worker.count;
   const z = (own - mu) / Math.sqrt(ownVariance + (sigma * sigma) / peers.count);
   return { z, ratio: Math.exp(own - mu) };

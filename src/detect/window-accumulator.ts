@@ -29,27 +29,27 @@ function rank(reason: ExampleReason, latencyMs: number | null): number {
 
 const rankOf = (example: TaskExample) => rank(example.reason, example.latencyMs);
 
-/** Samples of one quantity (latency or payload size): count, Σ ln(1 + v), Σ ln(1 + v)², histogram. */
-export class SampleStats {
-  count = 0;
+/**
+ * Samples of one quantity (latency or payload size): the histogram of their values (with their
+ * count), and Σ ln(1 + v) and Σ ln(1 + v)². One object, not a histogram beside the sums: an agent
+ * keeps a dozen windows of three of them, and an object costs 40 bytes besides its fields.
+ */
+export class SampleStats extends LogHistogram {
   sumLog = 0;
   sumLogSquares = 0;
-  readonly histogram = new LogHistogram();
 
-  add(value: number): void {
+  override add(value: number): void {
     if (!(value >= 0)) return;
     const log = Math.log1p(value);
-    this.count += 1;
     this.sumLog += log;
     this.sumLogSquares += log * log;
-    this.histogram.add(value);
+    this.addLog(log);
   }
 
-  merge(other: SampleStats): void {
-    this.count += other.count;
+  override merge(other: SampleStats): void {
     this.sumLog += other.sumLog;
     this.sumLogSquares += other.sumLogSquares;
-    this.histogram.merge(other.histogram);
+    super.merge(other);
   }
 
   /** Mean of ln(1 + v), NaN when empty. */
@@ -68,8 +68,8 @@ export class WindowAccumulator {
   /** Payload sizes of requests and of results, apart: their sizes differ, and their mix changes when answers lag. */
   readonly requestPayload = new SampleStats();
   readonly resultPayload = new SampleStats();
-  /** The window's most notable tasks, best first (at most MAX_EXAMPLES). */
-  private examples: TaskExample[] = [];
+  /** The window's most notable tasks, best first (at most MAX_EXAMPLES); none until one is offered (most windows kept hold none). */
+  private examples: TaskExample[] | undefined;
 
   addEvent(event: AgentEvent): void {
     const failed = event.kind === 'error' || event.state === 'failed' || event.state === 'rejected';
@@ -101,8 +101,8 @@ export class WindowAccumulator {
 
   /** Hands over the window's examples once it is scored (a window kept for pooling does not keep them). */
   takeExamples(): TaskExample[] {
-    const taken = this.examples;
-    this.examples = [];
+    const taken = this.examples ?? [];
+    this.examples = undefined;
     return taken;
   }
 
@@ -113,7 +113,7 @@ export class WindowAccumulator {
     reason: ExampleReason,
     latencyMs: number | null,
   ): void {
-    const examples = this.examples;
+    const examples = (this.examples ??= []);
     const score = rank(reason, latencyMs);
     // The usual case (this runs for every event): nothing allocated.
     if (examples.length === MAX_EXAMPLES && score <= rankOf(examples[MAX_EXAMPLES - 1]!)) return;
@@ -130,9 +130,9 @@ export class WindowAccumulator {
 
   /** The window is closed: what it holds stays (for pooling) in as little memory as it needs. */
   seal(): void {
-    this.latency.histogram.compact();
-    this.requestPayload.histogram.compact();
-    this.resultPayload.histogram.compact();
+    this.latency.compact();
+    this.requestPayload.compact();
+    this.resultPayload.compact();
   }
 
   /** A latency measured on a request read after its answer, for the window of the worker that answered. */
