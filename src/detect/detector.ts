@@ -26,9 +26,9 @@ import type { DetectConfig } from '../config/index.js';
 import { OrderedTable, type Ordered, type TaskTimeout } from '../correlate/index.js';
 import { isDecoded, type AgentEvent } from '../decode/index.js';
 import { AgentwatchError } from '../errors.js';
-import { AgentProfile } from './agent-profile.js';
+import { AgentProfile, type ProfileOptions } from './agent-profile.js';
 import { normalSurvival } from './evidence.js';
-import { DRIFT_Z, DriftWatch, type DriftTransition } from './drift-watch.js';
+import { DRIFT_Z, DriftWatch, type DriftOptions, type DriftTransition } from './drift-watch.js';
 import {
   BOTH,
   DEFAULT_DIRECTIONS,
@@ -38,11 +38,11 @@ import {
   type FeatureName,
 } from './features.js';
 import { PEER_DISTRIBUTION, peerScore } from './peer-evidence.js';
-import { IncidentTracker, type AlertState, type Resolution } from './incident-tracker.js';
+import { IncidentTracker, type AlertState, type Resolution, type TrackerOptions } from './incident-tracker.js';
 import { scorerOptions } from './scorer-options.js';
 import { severityOf, type Severity } from './threshold.js';
 import { WindowAccumulator, type TaskExample } from './window-accumulator.js';
-import { WindowScorer, type WindowScore } from './window-scorer.js';
+import { WindowScorer, type ScorerOptions, type WindowScore } from './window-scorer.js';
 
 export interface FeatureExplanation {
   name: string;
@@ -251,6 +251,14 @@ export class Detector {
   private readonly directions: Int8Array;
   private readonly minEffects: Float64Array;
   private readonly oneSided: number;
+  /**
+   * The options every agent's parts are built with, built once: at 10,000 agents, an options object
+   * (and sigma floor) per agent and part was several MB of heap.
+   */
+  private readonly scorerOptions: ScorerOptions;
+  private readonly profileOptions: ProfileOptions;
+  private readonly trackerOptions: { capability: TrackerOptions; worker: TrackerOptions };
+  private readonly driftOptions: DriftOptions;
   private readonly agents = new OrderedTable<AgentState>();
   private closedBefore = Number.NEGATIVE_INFINITY;
   /**
@@ -281,6 +289,28 @@ export class Detector {
     );
     this.minEffects = Float64Array.from(FEATURE_NAMES, (name, i) => config.minEffects[name] ?? DEFAULT_MIN_EFFECTS[i]!);
     this.oneSided = this.selected.filter((i) => this.directions[i] !== BOTH).length;
+    const d = names.length;
+    this.scorerOptions = scorerOptions(config, new Float64Array(d).fill(1), 0, this.oneSided);
+    this.profileOptions = { rateMemoryWindows: config.rateMemoryWindows, memoryWindows: config.memoryWindows };
+    const acceptAfterWindows = Math.max(1, Math.round(config.acceptAfterMs / config.windowMs));
+    const trackerOptions = (smallSamples: boolean): TrackerOptions => ({
+      fireAfter: config.fireAfter,
+      resolveAfter: config.resolveAfter,
+      learnDelay: config.learnDelayWindows,
+      acceptAfterWindows,
+      smallSamples,
+    });
+    // A worker's window holds a fraction of its capability's samples: its small-sample evidence has
+    // heavier tails than its z says.
+    this.trackerOptions = { capability: trackerOptions(false), worker: trackerOptions(true) };
+    this.driftOptions = {
+      memoryWindows: config.memoryWindows,
+      referenceMemoryWindows: Math.max(1, Math.round(config.driftReferenceMs / config.windowMs)),
+      rateMemoryWindows: config.rateMemoryWindows,
+      acceptAfterWindows,
+      minEffects: this.minEffects,
+      directions: this.directions,
+    };
   }
 
   /** Adds events and timeouts, closes the windows the watermark has passed, and returns what closed and what alerted. */
@@ -414,15 +444,7 @@ export class Detector {
       scorer: this.newScorer(),
       tracker: new IncidentTracker<Learnable>(
         agent,
-        {
-          fireAfter: this.config.fireAfter,
-          resolveAfter: this.config.resolveAfter,
-          learnDelay: this.config.learnDelayWindows,
-          acceptAfterWindows: Math.max(1, Math.round(this.config.acceptAfterMs / this.config.windowMs)),
-          // A worker's window holds a fraction of its capability's samples: its small-sample evidence
-          // has heavier tails than its z says.
-          smallSamples: worker !== null,
-        },
+        worker === null ? this.trackerOptions.capability : this.trackerOptions.worker,
         (item, score) => {
           state.profile.learn(item.window);
           state.drift?.learn(item.window);
@@ -434,26 +456,13 @@ export class Detector {
       lastReport: undefined,
       lateEvents: 0,
       incident: null,
-      drift:
-        worker === null && this.config.driftReferenceMs > 0
-          ? new DriftWatch(agent, {
-              memoryWindows: this.config.memoryWindows,
-              referenceMemoryWindows: Math.max(1, Math.round(this.config.driftReferenceMs / this.config.windowMs)),
-              rateMemoryWindows: this.config.rateMemoryWindows,
-              acceptAfterWindows: Math.max(1, Math.round(this.config.acceptAfterMs / this.config.windowMs)),
-              minEffects: this.minEffects,
-              directions: this.directions,
-            })
-          : null,
+      drift: worker === null && this.config.driftReferenceMs > 0 ? new DriftWatch(agent, this.driftOptions) : null,
     };
     return state;
   }
 
   private newProfile(): AgentProfile {
-    return new AgentProfile({
-      rateMemoryWindows: this.config.rateMemoryWindows,
-      memoryWindows: this.config.memoryWindows,
-    });
+    return new AgentProfile(this.profileOptions);
   }
 
   /**
@@ -462,7 +471,7 @@ export class Detector {
    */
   private newScorer(): WindowScorer {
     const d = this.featureNames.length;
-    const scorer = new WindowScorer(d, scorerOptions(this.config, new Float64Array(d).fill(1), 0, this.oneSided));
+    const scorer = new WindowScorer(d, this.scorerOptions);
     const expectation = new Float64Array(d);
     for (let i = 0; i < EVIDENCE_PRIOR_WINDOWS; i += 1) scorer.learn(expectation);
     return scorer;

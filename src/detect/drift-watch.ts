@@ -49,6 +49,17 @@ export interface DriftTransition {
   evidence: Evidence;
 }
 
+/** Each minimum effect times STAY_SHARE, computed once per minimum effects (one array shared by every agent's watch). */
+const stayEffectsByMinEffects = new WeakMap<ArrayLike<number>, Float64Array>();
+function stayEffectsOf(minEffects: ArrayLike<number>): Float64Array {
+  let stayEffects = stayEffectsByMinEffects.get(minEffects);
+  if (stayEffects === undefined) {
+    stayEffects = Float64Array.from(minEffects, (e) => e * STAY_SHARE);
+    stayEffectsByMinEffects.set(minEffects, stayEffects);
+  }
+  return stayEffects;
+}
+
 export class DriftWatch {
   private reference: AgentProfile;
   private drift: { alertId: string; onset: number; windows: number } | undefined;
@@ -61,7 +72,7 @@ export class DriftWatch {
     private readonly options: DriftOptions,
   ) {
     this.reference = this.newReference();
-    this.stayEffects = Float64Array.from(options.minEffects as ArrayLike<number>, (e) => e * STAY_SHARE);
+    this.stayEffects = stayEffectsOf(options.minEffects);
   }
 
   get open(): boolean {

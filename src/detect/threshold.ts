@@ -69,6 +69,9 @@ export class ScoreDistribution {
   }
 }
 
+/** The recent scores of a χ² threshold, which keeps none: one empty array for every agent's. */
+const NO_SCORES = new Float64Array(0);
+
 export class Threshold {
   private readonly fire: number;
   private readonly stay: number;
@@ -84,7 +87,7 @@ export class Threshold {
     this.fire = distribution.quantile(options.p);
     this.stay = distribution.quantile(options.stayP);
     this.atOnce = distribution.quantile(options.atOnceP);
-    this.recent = new Float64Array(options.mode === 'empirical' ? options.empiricalWindow : 0);
+    this.recent = options.mode === 'empirical' ? new Float64Array(options.empiricalWindow) : NO_SCORES;
   }
 
   private empirical(): boolean {

@@ -37,6 +37,18 @@ export interface WindowScore {
   contributions: number[] | null;
 }
 
+/** The null distribution of D² per (two-sided, one-sided) features, one for every scorer (they are immutable). */
+const distributions = new Map<string, ScoreDistribution>();
+function distributionOf(twoSided: number, oneSided: number): ScoreDistribution {
+  const key = `${twoSided} ${oneSided}`;
+  let distribution = distributions.get(key);
+  if (distribution === undefined) {
+    distribution = new ScoreDistribution(twoSided, oneSided);
+    distributions.set(key, distribution);
+  }
+  return distribution;
+}
+
 export class WindowScorer {
   readonly baseline: Baseline;
   private readonly threshold: Threshold;
@@ -54,7 +66,7 @@ export class WindowScorer {
   ) {
     this.baseline = new Baseline(d, options.baseline);
     const oneSided = options.oneSided ?? 0;
-    this.threshold = new Threshold(new ScoreDistribution(d - oneSided, oneSided), options.threshold);
+    this.threshold = new Threshold(distributionOf(d - oneSided, oneSided), options.threshold);
     this.marginalStay = normalQuantile(1 - (1 - options.threshold.stayP) / d);
   }
 
