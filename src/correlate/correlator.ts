@@ -14,7 +14,7 @@
 // read yet; if no request takes it within the TTL it was a duplicate answer. A request read later
 // but sent before that answer is a retry of the answered task, not a new task; an answer sent before
 // a retry that was read first answers the attempt before it. Both tables are insertion-ordered
-// (OrderedTable) with a cap: the in-flight table evicts its oldest entry when full (counted, never silent), and the
+// (task-tables.ts: columns indexed by OrderedSlots, no object per task) with a cap: the in-flight table evicts its oldest entry when full (counted, never silent), and the
 // table of recently finished tasks, which recognises retries after an answer and duplicate answers,
 // drops its oldest.
 //
@@ -22,7 +22,9 @@
 
 import { TASK_OPENING_METHODS, TERMINAL_STATES, type AgentEvent } from '../decode/index.js';
 import { DeadlineHeap } from './deadline-heap.js';
-import { OrderedTable, orderedEntry, type Ordered, type OrderedEntry } from './ordered-table.js';
+import { OrderedTable, orderedEntry, type OrderedEntry } from './ordered-table.js';
+import { NO_SLOT } from './ordered-slots.js';
+import { ANSWERED, FinishedTasks, InFlightTasks, OUTCOMES, type Outcome, type ReadAt } from './task-tables.js';
 
 export interface CorrelatorOptions {
   /** An unanswered task times out this long (event time) after its latest request. */
@@ -76,29 +78,6 @@ export interface CorrelatorStats {
   recentEvictions: number;
 }
 
-interface InFlightTask extends TaskRef, Ordered<InFlightTask> {
-  /** The key it is filed under in the in-flight table. */
-  readonly key: string;
-  requestedAt: number;
-  /** The previous attempt's request, while its answer has not been read (a retry read before it). */
-  earlierRequestedAt: number | null;
-  readonly deadline: number;
-  attempts: number;
-}
-
-type Outcome = 'answered' | 'timed-out' | 'evicted';
-
-interface FinishedTask extends Ordered<FinishedTask> {
-  requestedAt: number;
-  answeredAt: number | null;
-  attempts: number;
-  outcome: Outcome;
-  /** Where the latest request was read, to tell a redelivery from a retry. */
-  topic: string;
-  partition: number;
-  offset: string;
-}
-
 interface PendingAnswer {
   answeredAt: number;
   /** The agent that sent it (AgentEvent.producer). */
@@ -110,10 +89,13 @@ interface PendingAnswer {
 }
 
 export class Correlator {
-  private readonly inFlight = new OrderedTable<InFlightTask>();
-  /** In-flight tasks by deadline; an entry whose task left the table (answered, retried, evicted) is skipped when it comes up. */
-  private readonly deadlines = new DeadlineHeap<InFlightTask>();
-  private readonly recent = new OrderedTable<FinishedTask>();
+  private readonly inFlight = new InFlightTasks();
+  /**
+   * In-flight tasks by deadline, as (deadline, slot); an entry whose slot no longer holds a task with
+   * that deadline (answered, retried, evicted since) is skipped when it comes up.
+   */
+  private readonly deadlines = new DeadlineHeap();
+  private readonly recent = new FinishedTasks();
   /** Answers read before their request, per key in the order read; a key is as old as its first answer. */
   private readonly pendingAnswers = new OrderedTable<OrderedEntry<PendingAnswer[]>>();
   private pendingCount = 0;
@@ -156,35 +138,35 @@ export class Correlator {
     if (event.method !== null && !TASK_OPENING_METHODS.has(event.method)) return;
     const key = primaryKey(event); // a request is filed under its most specific key
     if (key === null) return;
-    const pending = this.inFlight.get(key);
-    if (pending !== undefined && readAt(pending, event)) {
+    const { inFlight, recent } = this;
+    const pending = inFlight.slots.slotOf(key);
+    if (pending !== NO_SLOT && inFlight.readAt(pending, event)) {
       // The same record again: a redelivery to us, not a retry by the fleet.
       this.counters.redeliveries += 1;
-      event.retries = pending.attempts - 1;
+      event.retries = inFlight.attempts[pending]! - 1;
       return;
     }
-    const finished = pending === undefined ? this.recent.get(key) : undefined;
-    if (finished !== undefined && readAt(finished, event)) {
+    const finished = pending === NO_SLOT ? recent.slots.slotOf(key) : NO_SLOT;
+    if (finished !== NO_SLOT && recent.readAt(finished, event)) {
       this.counters.redeliveries += 1;
-      event.retries = finished.attempts - 1;
+      event.retries = recent.attempts[finished]! - 1;
       return;
     }
     this.counters.requests += 1;
     const attempts = Math.max(
       event.attempt,
-      pending !== undefined ? pending.attempts + 1 : finished !== undefined ? finished.attempts + 1 : 1,
+      pending !== NO_SLOT ? inFlight.attempts[pending]! + 1 : finished !== NO_SLOT ? recent.attempts[finished]! + 1 : 1,
     );
     // event.attempt stays what the record declares (the audit row stores that); retries says what correlation found.
     event.retries = attempts - 1;
     if (attempts > 1) this.counters.retries += 1;
 
-    if (finished !== undefined && finished.answeredAt !== null && finished.answeredAt >= event.timestamp) {
+    // NaN (not answered) compares false.
+    if (finished !== NO_SLOT && recent.answeredAt[finished]! >= event.timestamp) {
       // Sent before the answer that was already read: a retry of the answered task.
-      finished.attempts = attempts;
-      finished.topic = event.topic;
-      finished.partition = event.partition;
-      finished.offset = event.offset;
-      event.latencyMs = finished.answeredAt - event.timestamp;
+      recent.attempts[finished] = attempts;
+      recent.setReadAt(finished, event);
+      event.latencyMs = recent.answeredAt[finished]! - event.timestamp;
       return;
     }
     const early = this.takePendingAnswer(event);
@@ -198,32 +180,18 @@ export class Correlator {
         this.counters.timeouts += 1;
         this.counters.lateAnswers += 1;
         event.timedOut = true;
-        this.answeredLate.push(timeoutOf(event, event.timestamp, event.timestamp + this.options.taskTtlMs, attempts));
+        this.answeredLate.push(timeoutOfEvent(event, event.timestamp + this.options.taskTtlMs, attempts));
       }
       this.remember(key, event.timestamp, early.answeredAt, attempts, 'answered', event);
       return;
     }
-    if (finished !== undefined) this.recent.delete(key);
-    // set() makes the key the newest, so the table stays ordered by latest request read (for eviction).
-    const task: InFlightTask = {
-      key,
-      taskId: event.taskId,
-      workflowId: event.workflowId,
-      producer: event.producer,
-      capability: event.capability,
-      topic: event.topic,
-      partition: event.partition,
-      offset: event.offset,
-      requestedAt: event.timestamp,
-      earlierRequestedAt: pending?.requestedAt ?? null,
-      deadline: event.timestamp + this.options.taskTtlMs,
-      attempts,
-      older: undefined,
-      newer: undefined,
-    };
-    this.inFlight.set(task);
-    this.deadlines.push(task);
-    if (this.inFlight.size > this.options.maxInFlight) this.evictOldest();
+    if (finished !== NO_SLOT) recent.delete(finished);
+    // The task becomes the newest, so the table stays ordered by latest request read (for eviction).
+    const deadline = event.timestamp + this.options.taskTtlMs;
+    const earlierRequestedAt = pending === NO_SLOT ? Number.NaN : inFlight.requestedAt[pending]!;
+    const slot = inFlight.set(key, pending, event, earlierRequestedAt, deadline, attempts);
+    this.deadlines.push(deadline, slot);
+    if (inFlight.size > this.options.maxInFlight) this.evictOldest();
   }
 
   /** Removes and returns the oldest answer read before this request under the first of its keys that has one. */
@@ -268,38 +236,40 @@ export class Correlator {
 
   private onAnswer(event: AgentEvent): void {
     event.answeredBy = event.producer;
+    const { inFlight, recent } = this;
     // The usual case, an answer whose task id finds its request in flight, builds no other key.
-    const first = event.taskId === null ? null : taskKey(event.taskId);
-    const found = first === null ? undefined : this.inFlight.get(first);
-    if (found !== undefined) {
-      this.answerInFlight(event, first!, found);
-      return;
+    if (event.taskId !== null) {
+      const slot = inFlight.slots.slotOf(taskKey(event.taskId));
+      if (slot !== NO_SLOT) {
+        this.answerInFlight(event, slot);
+        return;
+      }
     }
     const keys = answerKeys(event);
     for (const key of keys) {
-      const pending = this.inFlight.get(key);
-      if (pending !== undefined) {
-        this.answerInFlight(event, key, pending);
+      const slot = inFlight.slots.slotOf(key);
+      if (slot !== NO_SLOT) {
+        this.answerInFlight(event, slot);
         return;
       }
     }
     for (const key of keys) {
-      const finished = this.recent.get(key);
-      if (finished === undefined) continue;
-      event.retries = finished.attempts - 1;
-      if (finished.outcome === 'answered') {
+      const finished = recent.slots.slotOf(key);
+      if (finished === NO_SLOT) continue;
+      event.retries = recent.attempts[finished]! - 1;
+      if (recent.outcome[finished] === ANSWERED) {
         const ownKeys = correlationKeys(event);
-        // Later than the answer it already got: perhaps the answer to a retry not read yet.
-        if (finished.answeredAt !== null && event.timestamp > finished.answeredAt && ownKeys.length > 0)
+        // Later than the answer it already got: perhaps the answer to a retry not read yet (NaN compares false).
+        if (event.timestamp > recent.answeredAt[finished]! && ownKeys.length > 0)
           this.addPending({ answeredAt: event.timestamp, producer: event.producer, keys: ownKeys, afterAnswer: true });
         else this.counters.duplicateAnswers += 1;
       } else {
         // Answered after it timed out (or was evicted): still a latency, and flagged.
         this.counters.lateAnswers += 1;
-        event.latencyMs = Math.max(0, event.timestamp - finished.requestedAt);
-        event.timedOut = finished.outcome === 'timed-out';
-        finished.outcome = 'answered';
-        finished.answeredAt = event.timestamp;
+        event.latencyMs = Math.max(0, event.timestamp - recent.requestedAt[finished]!);
+        event.timedOut = OUTCOMES[recent.outcome[finished]!] === 'timed-out';
+        recent.outcome[finished] = ANSWERED;
+        recent.answeredAt[finished] = event.timestamp;
       }
       return;
     }
@@ -312,49 +282,54 @@ export class Correlator {
     this.addPending({ answeredAt: event.timestamp, producer: event.producer, keys: ownKeys, afterAnswer: false });
   }
 
-  /** An answer to the task in flight under `key`. */
-  private answerInFlight(event: AgentEvent, key: string, pending: InFlightTask): void {
-    if (pending.earlierRequestedAt !== null && event.timestamp < pending.requestedAt) {
+  /** An answer to the task in flight in `slot`. */
+  private answerInFlight(event: AgentEvent, slot: number): void {
+    const { inFlight } = this;
+    const requestedAt = inFlight.requestedAt[slot]!;
+    const earlierRequestedAt = inFlight.earlierRequestedAt[slot]!;
+    const attempts = inFlight.attempts[slot]!;
+    if (!Number.isNaN(earlierRequestedAt) && event.timestamp < requestedAt) {
       // Sent before the latest attempt was requested: it answers the attempt before, whose retry
       // was read first. The task stays in flight for the latest attempt's answer.
       this.counters.answered += 1;
-      event.latencyMs = Math.max(0, event.timestamp - pending.earlierRequestedAt);
-      event.retries = Math.max(0, pending.attempts - 2);
-      pending.earlierRequestedAt = null;
+      event.latencyMs = Math.max(0, event.timestamp - earlierRequestedAt);
+      event.retries = Math.max(0, attempts - 2);
+      inFlight.earlierRequestedAt[slot] = Number.NaN;
       return;
     }
-    this.inFlight.delete(key);
     this.counters.answered += 1;
-    event.latencyMs = Math.max(0, event.timestamp - pending.requestedAt);
-    event.retries = pending.attempts - 1;
-    if (event.timestamp > pending.deadline) {
+    event.latencyMs = Math.max(0, event.timestamp - requestedAt);
+    event.retries = attempts - 1;
+    const deadline = inFlight.deadline[slot]!;
+    if (event.timestamp > deadline) {
       // Sent after its deadline: a timeout, whether or not the clock got there before the answer was read.
       this.counters.timeouts += 1;
       this.counters.lateAnswers += 1;
       event.timedOut = true;
-      this.answeredLate.push(timeoutOf(pending, pending.requestedAt, pending.deadline, pending.attempts));
+      this.answeredLate.push(this.timeoutOf(slot));
     }
-    this.remember(key, pending.requestedAt, event.timestamp, pending.attempts, 'answered', pending);
+    this.finish(slot, event.timestamp, 'answered');
   }
 
   private expire(now: number): TaskTimeout[] {
     const early = this.answeredLate.length;
     const timeouts: TaskTimeout[] = early === 0 ? [] : this.answeredLate.splice(0);
+    const { inFlight, deadlines } = this;
     // In deadline order, whatever order the requests were read in.
-    while (this.deadlines.peekDeadline() <= now) {
-      const task = this.deadlines.pop()!;
-      const key = task.key;
-      if (this.inFlight.get(key) !== task) continue; // answered, retried or evicted since
-      this.inFlight.delete(key);
+    while (deadlines.peekDeadline() <= now) {
+      const deadline = deadlines.peekDeadline();
+      const slot = deadlines.peekSlot();
+      deadlines.pop();
+      if (!this.holds(deadline, slot)) continue; // answered, retried or evicted since
       this.counters.timeouts += 1;
-      timeouts.push(timeoutOf(task, task.requestedAt, task.deadline, task.attempts));
-      this.remember(key, task.requestedAt, null, task.attempts, 'timed-out', task);
+      timeouts.push(this.timeoutOf(slot));
+      this.finish(slot, Number.NaN, 'timed-out');
     }
     if (early > 0) timeouts.sort((a, b) => a.expiredAt - b.expiredAt);
-    // Entries of tasks that left the table wait for their deadline, holding the task and its strings:
-    // drop them once they are an eighth of the live ones (an O(n) pass every n/8 answers).
-    if (this.deadlines.size > this.inFlight.size + (this.inFlight.size >> 3) + 1024)
-      this.deadlines.retain((task) => this.inFlight.get(task.key) === task);
+    // Entries of tasks that left the table wait for their deadline: drop them once they are an eighth
+    // of the live ones (an O(n) pass every n/8 answers).
+    if (deadlines.size > inFlight.size + (inFlight.size >> 3) + 1024)
+      deadlines.retain((deadline, slot) => this.holds(deadline, slot));
     // Answers whose request did not show up within the TTL.
     for (
       let entry = this.pendingAnswers.oldest();
@@ -369,64 +344,84 @@ export class Correlator {
     return timeouts;
   }
 
-  private evictOldest(): void {
-    const oldest = this.inFlight.oldest();
-    if (oldest === undefined) return;
-    this.inFlight.delete(oldest.key);
-    this.counters.evictions += 1;
-    this.remember(oldest.key, oldest.requestedAt, null, oldest.attempts, 'evicted', oldest);
+  /**
+   * Whether a deadline entry still stands for the task in `slot`: the slot holds a task with that
+   * deadline. A slot reused by a task with the same deadline is that task's due time all the same.
+   */
+  private holds(deadline: number, slot: number): boolean {
+    return this.inFlight.slots.keyOf(slot) !== undefined && this.inFlight.deadline[slot] === deadline;
   }
 
-  /** Files a finished task under `key` in the table of recently finished ones; `read`: where its latest request was read. */
+  private evictOldest(): void {
+    const oldest = this.inFlight.slots.oldest();
+    if (oldest === NO_SLOT) return;
+    this.counters.evictions += 1;
+    this.finish(oldest, Number.NaN, 'evicted');
+  }
+
+  /** The task in flight in `slot` as a timeout. */
+  private timeoutOf(slot: number): TaskTimeout {
+    const { inFlight } = this;
+    return {
+      taskId: inFlight.taskId[slot]!,
+      workflowId: inFlight.workflowId[slot]!,
+      producer: inFlight.producer[slot]!,
+      capability: inFlight.capability[slot]!,
+      topic: inFlight.topic[slot]!,
+      partition: inFlight.partition[slot]!,
+      offset: inFlight.offset[slot]!,
+      requestedAt: inFlight.requestedAt[slot]!,
+      expiredAt: inFlight.deadline[slot]!,
+      attempts: inFlight.attempts[slot]!,
+    };
+  }
+
+  /** Moves the task in flight in `slot` to the recently finished ones. answeredAt: NaN when not answered. */
+  private finish(slot: number, answeredAt: number, outcome: Outcome): void {
+    const { inFlight } = this;
+    const key = inFlight.slots.keyOf(slot)!;
+    const read = { topic: inFlight.topic[slot]!, partition: inFlight.partition[slot]!, offset: inFlight.offset[slot]! };
+    const requestedAt = inFlight.requestedAt[slot]!;
+    const attempts = inFlight.attempts[slot]!;
+    inFlight.delete(slot);
+    this.remember(key, requestedAt, answeredAt, attempts, outcome, read);
+  }
+
+  /** Files a finished task under `key` in the table of recently finished ones; `read`: where its latest request was read. answeredAt: NaN when not answered. */
   private remember(
     key: string,
     requestedAt: number,
-    answeredAt: number | null,
+    answeredAt: number,
     attempts: number,
     outcome: Outcome,
-    read: { topic: string; partition: number; offset: string },
+    read: ReadAt,
   ): void {
-    const { topic, partition, offset } = read;
-    this.recent.set({
-      key,
-      requestedAt,
-      answeredAt,
-      attempts,
-      outcome,
-      topic,
-      partition,
-      offset,
-      older: undefined,
-      newer: undefined,
-    });
-    if (this.recent.size > this.options.maxRecent) {
-      const oldest = this.recent.oldest();
-      if (oldest !== undefined) {
-        this.recent.delete(oldest.key);
+    const { recent } = this;
+    recent.set(key, requestedAt, answeredAt, attempts, outcome, read);
+    if (recent.size > this.options.maxRecent) {
+      const oldest = recent.slots.oldest();
+      if (oldest !== NO_SLOT) {
+        recent.delete(oldest);
         this.counters.recentEvictions += 1;
       }
     }
   }
 }
 
-function timeoutOf(task: TaskRef, requestedAt: number, expiredAt: number, attempts: number): TaskTimeout {
+/** A request answered after its TTL, read after its answer: the timeout of the task `event` requested. */
+function timeoutOfEvent(event: AgentEvent, expiredAt: number, attempts: number): TaskTimeout {
   return {
-    taskId: task.taskId,
-    workflowId: task.workflowId,
-    producer: task.producer,
-    capability: task.capability,
-    topic: task.topic,
-    partition: task.partition,
-    offset: task.offset,
-    requestedAt,
+    taskId: event.taskId,
+    workflowId: event.workflowId,
+    producer: event.producer,
+    capability: event.capability,
+    topic: event.topic,
+    partition: event.partition,
+    offset: event.offset,
+    requestedAt: event.timestamp,
     expiredAt,
     attempts,
   };
-}
-
-/** Whether `event` is the record `task`'s latest request was read from (a redelivery, not a retry). */
-function readAt(task: { topic: string; partition: number; offset: string }, event: AgentEvent): boolean {
-  return task.offset === event.offset && task.partition === event.partition && task.topic === event.topic;
 }
 
 function isAnswer(event: AgentEvent): boolean {

@@ -1,68 +1,91 @@
-// A binary min-heap of items by their deadline: tasks time out in deadline order, whatever order their
-// requests were read in (a backlog is read partition by partition, not in time order). The items are
-// kept as they are (no wrapper per entry); an item's deadline must not change while it is queued.
+// A binary min-heap of (deadline, slot) pairs: tasks time out in deadline order, whatever order their
+// requests were read in (a backlog is read partition by partition, not in time order). The pairs
+// live in two typed arrays, so the heap holds no object per task. An entry may outlive its task
+// (answered, retried or evicted since): the owner checks the slot when the entry comes up.
 
-export class DeadlineHeap<T extends { readonly deadline: number }> {
-  private entries: T[] = [];
+export class DeadlineHeap {
+  private deadlines = new Float64Array(1024);
+  private slots = new Int32Array(1024);
+  private count = 0;
 
   get size(): number {
-    return this.entries.length;
+    return this.count;
   }
 
-  push(entry: T): void {
-    const deadline = entry.deadline;
-    const entries = this.entries;
-    entries.push(entry);
-    let i = entries.length - 1;
+  push(deadline: number, slot: number): void {
+    if (this.count === this.deadlines.length) this.growTo(this.count * 2);
+    const { deadlines, slots } = this;
+    let i = this.count;
+    this.count += 1;
     while (i > 0) {
       const parent = (i - 1) >> 1;
-      if (entries[parent]!.deadline <= deadline) break;
-      entries[i] = entries[parent]!;
+      if (deadlines[parent]! <= deadline) break;
+      deadlines[i] = deadlines[parent]!;
+      slots[i] = slots[parent]!;
       i = parent;
     }
-    entries[i] = entry;
+    deadlines[i] = deadline;
+    slots[i] = slot;
   }
 
   /** The earliest deadline, or +Infinity when empty. */
   peekDeadline(): number {
-    return this.entries.length === 0 ? Number.POSITIVE_INFINITY : this.entries[0]!.deadline;
+    return this.count === 0 ? Number.POSITIVE_INFINITY : this.deadlines[0]!;
   }
 
-  /** Removes and returns the item with the earliest deadline. */
-  pop(): T | undefined {
-    const entries = this.entries;
-    const top = entries[0];
-    if (top === undefined) return undefined;
-    const last = entries.pop()!;
-    if (entries.length > 0) this.siftDown(last);
-    return top;
+  /** The slot of the earliest deadline (only when not empty). */
+  peekSlot(): number {
+    return this.slots[0]!;
   }
 
-  /** Keeps only the items `keep` accepts (dropping stale entries), in O(n). */
-  retain(keep: (item: T) => boolean): void {
-    this.entries = this.entries.filter(keep);
-    for (let i = (this.entries.length >> 1) - 1; i >= 0; i -= 1) this.siftDownFrom(i);
+  /** Removes the entry with the earliest deadline. */
+  pop(): void {
+    if (this.count === 0) return;
+    this.count -= 1;
+    if (this.count > 0) this.siftDown(0, this.deadlines[this.count]!, this.slots[this.count]!);
   }
 
-  private siftDown(entry: T): void {
-    this.entries[0] = entry;
-    this.siftDownFrom(0);
+  /** Keeps only the entries `keep` accepts (dropping stale ones), in O(n). */
+  retain(keep: (deadline: number, slot: number) => boolean): void {
+    const { deadlines, slots } = this;
+    let kept = 0;
+    for (let i = 0; i < this.count; i += 1) {
+      if (!keep(deadlines[i]!, slots[i]!)) continue;
+      deadlines[kept] = deadlines[i]!;
+      slots[kept] = slots[i]!;
+      kept += 1;
+    }
+    this.count = kept;
+    for (let i = (kept >> 1) - 1; i >= 0; i -= 1) this.siftDown(i, deadlines[i]!, slots[i]!);
+    // Give back what a backlog's burst of tasks took, once most of it is free.
+    if (this.deadlines.length > 4096 && kept < this.deadlines.length >> 2) this.growTo(this.deadlines.length >> 1);
   }
 
-  private siftDownFrom(start: number): void {
-    const entries = this.entries;
-    const n = entries.length;
-    const entry = entries[start]!;
+  /** Places (deadline, slot) at `start` or below it, moving smaller children up. */
+  private siftDown(start: number, deadline: number, slot: number): void {
+    const { deadlines, slots } = this;
+    const n = this.count;
     let i = start;
     for (;;) {
       const left = 2 * i + 1;
       if (left >= n) break;
       const right = left + 1;
-      const child = right < n && entries[right]!.deadline < entries[left]!.deadline ? right : left;
-      if (entries[child]!.deadline >= entry.deadline) break;
-      entries[i] = entries[child]!;
+      const child = right < n && deadlines[right]! < deadlines[left]! ? right : left;
+      if (deadlines[child]! >= deadline) break;
+      deadlines[i] = deadlines[child]!;
+      slots[i] = slots[child]!;
       i = child;
     }
-    entries[i] = entry;
+    deadlines[i] = deadline;
+    slots[i] = slot;
+  }
+
+  private growTo(capacity: number): void {
+    const deadlines = new Float64Array(capacity);
+    deadlines.set(this.deadlines.subarray(0, this.count));
+    const slots = new Int32Array(capacity);
+    slots.set(this.slots.subarray(0, this.count));
+    this.deadlines = deadlines;
+    this.slots = slots;
   }
 }

@@ -367,6 +367,23 @@ describe('Correlator timeouts', () => {
     );
   });
 
+  test('a task that takes the table slot of an answered task with the same deadline times out once, with its own fields', () => {
+    const correlator = new Correlator(options);
+    correlator.process([event('request', T0, { taskId: 'a', workflowId: 'wa' })], T0);
+    // a is answered: its slot is freed while its deadline entry stays queued; b takes the slot, same deadline.
+    correlator.process(
+      [event('result', T0 + 10, { taskId: 'a' }), event('request', T0, { taskId: 'b', workflowId: 'wb' })],
+      T0 + 10,
+    );
+    const timeouts = correlator.process([], T0 + 60_000);
+    assert.deepEqual(
+      timeouts.map((t) => [t.taskId, t.workflowId, t.requestedAt, t.expiredAt]),
+      [['b', 'wb', T0, T0 + 60_000]],
+    );
+    assert.deepEqual(correlator.process([], T0 + 120_000), []);
+    assert.equal(correlator.stats().timeouts, 1);
+  });
+
   test('records marked with a clock skew are left out of correlation', () => {
     const correlator = new Correlator(options);
     correlator.process(
