@@ -316,11 +316,9 @@ export class AgentTap {
     const topics = Object.keys(assignment).filter((t) => (assignment[t] ?? []).length > 0);
     if (topics.length === 0) return [];
     try {
-      // The ends as of now, all topics at once: records produced while this runs would be skipped.
-      const [committed, ends] = await Promise.all([
-        this.admin.fetchOffsets({ groupId: this.options.groupId, topics }),
-        topicOffsets(this.admin, topics, () => this.stopping),
-      ]);
+      const read = await this.startOffsets(topics, join);
+      if (read === null) return null;
+      const [committed, ends] = read;
       const pins: Array<{ topic: string; partition: number; offset: string }> = [];
       /** Partitions with records left from where they start: announced to the event clock. */
       const backlogged: string[] = [];
@@ -380,6 +378,36 @@ export class AgentTap {
         'could not settle where the assigned partitions start; reading starts at the committed offsets, and at the earliest retained offset where there is none or it was deleted (INGEST_FROM_BEGINNING=false is not applied this time)',
       );
       return null;
+    }
+  }
+
+  /**
+   * The group's committed offsets and the partitions' ends, as of now (records produced while this
+   * runs would be skipped), all topics at once. A failure is tried again SETTLE_ATTEMPTS times: on a
+   * broker with 1,600 topics, kafkajs's metadata lock timed out once ("updating target topics"),
+   * and giving up there read every agent topic from its beginning. null: stopped, or a rebalance
+   * meanwhile.
+   */
+  private async startOffsets(
+    topics: string[],
+    join: number,
+  ): Promise<[Awaited<ReturnType<Admin['fetchOffsets']>>, Awaited<ReturnType<typeof topicOffsets>>] | null> {
+    const admin = this.admin!;
+    for (let attempt = 1; ; attempt += 1) {
+      try {
+        return await Promise.all([
+          admin.fetchOffsets({ groupId: this.options.groupId, topics }),
+          topicOffsets(admin, topics, () => this.stopping),
+        ]);
+      } catch (err) {
+        if (attempt >= SETTLE_ATTEMPTS || this.stopping) throw err;
+        this.logger.warn(
+          { err, attempt, topics: topics.length },
+          `could not read where the assigned partitions start; trying again in ${SETTLE_RETRY_MS} ms`,
+        );
+        await new Promise((resolve) => setTimeout(resolve, SETTLE_RETRY_MS));
+        if (join !== this.joins || this.stopping) return null;
+      }
     }
   }
 
@@ -715,6 +743,10 @@ export class AgentTap {
     return result;
   }
 }
+
+/** Tries at reading where the assigned partitions start, and the pause between them. */
+const SETTLE_ATTEMPTS = 3;
+const SETTLE_RETRY_MS = 2_000;
 
 /** Topics whose end offsets are asked for at once (one at a time took 18 s for 559 topics). */
 const OFFSET_FETCHES_AT_ONCE = 32;

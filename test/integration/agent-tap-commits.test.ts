@@ -8,7 +8,7 @@ import { before, test } from 'node:test';
 import { AgentTap, createTopicFilter, type TapBatch } from '../../src/ingest/index.js';
 import { createLogger } from '../../src/logger.js';
 import { stackConfig } from '../../bench/local-stack.js';
-import type { Consumer, Kafka } from 'kafkajs';
+import type { Admin, Consumer, Kafka } from 'kafkajs';
 import {
   connectedProducer,
   createTopics,
@@ -37,9 +37,11 @@ function tapWithControlledSinks(
   group: string,
   maxPendingRecords: number,
   client: Kafka = kafka,
+  overrides: Record<string, string> = {},
 ): { tap: AgentTap; handed: Handed[]; flushes: { count: number } } {
   const config = stackConfig(
     isolatedOverrides(run, {
+      ...overrides,
       KAFKA_GROUP_ID: group,
       // One or a few record batches of 10 records per read batch: many batches per partition.
       INGEST_MAX_BYTES_PER_PARTITION: '1024',
@@ -220,6 +222,41 @@ test("a commit the broker refuses does not stop the partition: the next batch's 
     for (const h of handed.slice(1)) h.settle();
     await waitFor('everything committed', async () => (await committed(group)) === RECORDS, 10_000);
   } finally {
+    await tap.stop();
+  }
+});
+
+test('reading where the partitions start is tried again after a failure: INGEST_FROM_BEGINNING=false still starts at the end', async () => {
+  const group = `agentwatch-test-${run}-settle-retry`;
+  let failures = 1;
+  // The real client, whose admin fails its first offsets request. On a broker with 1,600 topics,
+  // kafkajs's metadata lock timed out there once, and the tap read every topic from its beginning.
+  const flaky = withMethod(kafka, 'admin', (real, config) =>
+    withMethod(real.admin(config), 'fetchTopicOffsets', async (admin: Admin, topic) => {
+      if (failures > 0) {
+        failures -= 1;
+        throw new Error('Timeout while acquiring lock (injected): "updating target topics"');
+      }
+      return admin.fetchTopicOffsets(topic);
+    }),
+  );
+  const { tap, handed } = tapWithControlledSinks(group, 1_000_000, flaky, { INGEST_FROM_BEGINNING: 'false' });
+  await tap.start();
+  try {
+    await waitFor(
+      'the start pinned at the end and committed',
+      async () => (await committed(group)) === RECORDS,
+      15_000,
+    );
+    await pause(1_000);
+    assert.equal(failures, 0, 'the injected failure happened');
+    assert.deepEqual(
+      handed.map((h) => h.first),
+      [],
+      'no record produced before the group started was read',
+    );
+  } finally {
+    for (const h of handed) h.settle(); // so that stop, which drains, does not wait on them
     await tap.stop();
   }
 });
