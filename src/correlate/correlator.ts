@@ -24,7 +24,7 @@ import { TASK_OPENING_METHODS, TERMINAL_STATES, type AgentEvent } from '../decod
 import { DeadlineHeap } from './deadline-heap.js';
 import { OrderedTable, orderedEntry, type OrderedEntry } from './ordered-table.js';
 import { NO_SLOT } from './ordered-slots.js';
-import { ANSWERED, FinishedTasks, InFlightTasks, OUTCOMES, type Outcome, type ReadAt } from './task-tables.js';
+import { FinishedTasks, InFlightTasks, Outcome } from './task-tables.js';
 
 export interface CorrelatorOptions {
   /** An unanswered task times out this long (event time) after its latest request. */
@@ -182,7 +182,7 @@ export class Correlator {
         event.timedOut = true;
         this.answeredLate.push(timeoutOfEvent(event, event.timestamp + this.options.taskTtlMs, attempts));
       }
-      this.remember(key, event.timestamp, early.answeredAt, attempts, 'answered', event);
+      this.remember(key, event.timestamp, early.answeredAt, attempts, Outcome.answered, event);
       return;
     }
     if (finished !== NO_SLOT) recent.delete(finished);
@@ -257,7 +257,7 @@ export class Correlator {
       const finished = recent.slots.slotOf(key);
       if (finished === NO_SLOT) continue;
       event.retries = recent.attempts[finished]! - 1;
-      if (recent.outcome[finished] === ANSWERED) {
+      if (recent.outcome[finished] === Outcome.answered) {
         const ownKeys = correlationKeys(event);
         // Later than the answer it already got: perhaps the answer to a retry not read yet (NaN compares false).
         if (event.timestamp > recent.answeredAt[finished]! && ownKeys.length > 0)
@@ -267,8 +267,8 @@ export class Correlator {
         // Answered after it timed out (or was evicted): still a latency, and flagged.
         this.counters.lateAnswers += 1;
         event.latencyMs = Math.max(0, event.timestamp - recent.requestedAt[finished]!);
-        event.timedOut = OUTCOMES[recent.outcome[finished]!] === 'timed-out';
-        recent.outcome[finished] = ANSWERED;
+        event.timedOut = recent.outcome[finished] === Outcome.timedOut;
+        recent.outcome[finished] = Outcome.answered;
         recent.answeredAt[finished] = event.timestamp;
       }
       return;
@@ -308,7 +308,7 @@ export class Correlator {
       event.timedOut = true;
       this.answeredLate.push(this.timeoutOf(slot));
     }
-    this.finish(slot, event.timestamp, 'answered');
+    this.finish(slot, event.timestamp, Outcome.answered);
   }
 
   private expire(now: number): TaskTimeout[] {
@@ -323,7 +323,7 @@ export class Correlator {
       if (!this.holds(deadline, slot)) continue; // answered, retried or evicted since
       this.counters.timeouts += 1;
       timeouts.push(this.timeoutOf(slot));
-      this.finish(slot, Number.NaN, 'timed-out');
+      this.finish(slot, Number.NaN, Outcome.timedOut);
     }
     if (early > 0) timeouts.sort((a, b) => a.expiredAt - b.expiredAt);
     // Entries of tasks that left the table wait for their deadline: drop them once they are an eighth
@@ -356,7 +356,7 @@ export class Correlator {
     const oldest = this.inFlight.slots.oldest();
     if (oldest === NO_SLOT) return;
     this.counters.evictions += 1;
-    this.finish(oldest, Number.NaN, 'evicted');
+    this.finish(oldest, Number.NaN, Outcome.evicted);
   }
 
   /** The task in flight in `slot` as a timeout. */
@@ -380,31 +380,42 @@ export class Correlator {
   private finish(slot: number, answeredAt: number, outcome: Outcome): void {
     const { inFlight } = this;
     const key = inFlight.slots.keyOf(slot)!;
-    const read = { topic: inFlight.topic[slot]!, partition: inFlight.partition[slot]!, offset: inFlight.offset[slot]! };
-    const requestedAt = inFlight.requestedAt[slot]!;
-    const attempts = inFlight.attempts[slot]!;
+    const { topic, partition, offset } = inFlight;
+    this.recent.set(
+      key,
+      inFlight.requestedAt[slot]!,
+      answeredAt,
+      inFlight.attempts[slot]!,
+      outcome,
+      topic[slot]!,
+      partition[slot]!,
+      offset[slot]!,
+    );
     inFlight.delete(slot);
-    this.remember(key, requestedAt, answeredAt, attempts, outcome, read);
+    this.dropOldestFinished();
   }
 
-  /** Files a finished task under `key` in the table of recently finished ones; `read`: where its latest request was read. answeredAt: NaN when not answered. */
+  /** Files a finished task under `key` in the table of recently finished ones, read from `request` (its latest). answeredAt: NaN when not answered. */
   private remember(
     key: string,
     requestedAt: number,
     answeredAt: number,
     attempts: number,
     outcome: Outcome,
-    read: ReadAt,
+    request: AgentEvent,
   ): void {
+    this.recent.set(key, requestedAt, answeredAt, attempts, outcome, request.topic, request.partition, request.offset);
+    this.dropOldestFinished();
+  }
+
+  /** Keeps the table of recently finished tasks within maxRecent. */
+  private dropOldestFinished(): void {
     const { recent } = this;
-    recent.set(key, requestedAt, answeredAt, attempts, outcome, read);
-    if (recent.size > this.options.maxRecent) {
-      const oldest = recent.slots.oldest();
-      if (oldest !== NO_SLOT) {
-        recent.delete(oldest);
-        this.counters.recentEvictions += 1;
-      }
-    }
+    if (recent.size <= this.options.maxRecent) return;
+    const oldest = recent.slots.oldest();
+    if (oldest === NO_SLOT) return;
+    recent.delete(oldest);
+    this.counters.recentEvictions += 1;
   }
 }
 

@@ -103,27 +103,38 @@ export class InFlightTasks extends TaskColumns {
   }
 }
 
-export const OUTCOMES = ['answered', 'timed-out', 'evicted'] as const;
-export type Outcome = (typeof OUTCOMES)[number];
-export const ANSWERED = 0;
+/** How a task finished, as stored in FinishedTasks.outcome. */
+export const Outcome = { answered: 0, timedOut: 1, evicted: 2 } as const;
+export type Outcome = (typeof Outcome)[keyof typeof Outcome];
 
 /** Tasks recently finished (answered, timed out or evicted), oldest first: to tell retries, redeliveries and duplicate answers. */
 export class FinishedTasks extends TaskColumns {
   /** NaN: not answered. */
   answeredAt = new Float64Array(0);
-  /** An index into OUTCOMES. */
+  /** An Outcome. */
   outcome = new Uint8Array(0);
 
   /** Files a finished task under `key`, in place of what was there, as the newest. */
-  set(key: string, requestedAt: number, answeredAt: number, attempts: number, outcome: Outcome, read: ReadAt): void {
+  set(
+    key: string,
+    requestedAt: number,
+    answeredAt: number,
+    attempts: number,
+    outcome: Outcome,
+    topic: string,
+    partition: number,
+    offset: string,
+  ): void {
     let slot = this.slots.slotOf(key);
     if (slot < 0) slot = this.slots.add(key);
     else this.slots.touch(slot);
     this.requestedAt[slot] = requestedAt;
     this.answeredAt[slot] = answeredAt;
     this.attempts[slot] = attempts;
-    this.outcome[slot] = OUTCOMES.indexOf(outcome);
-    this.setReadAt(slot, read);
+    this.outcome[slot] = outcome;
+    this.topic[slot] = topic;
+    this.partition[slot] = partition;
+    this.offset[slot] = offset;
   }
 
   protected override grow(capacity: number): void {
