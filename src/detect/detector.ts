@@ -41,7 +41,7 @@ import { PEER_DISTRIBUTION, peerScore } from './peer-evidence.js';
 import { IncidentTracker, type AlertState, type Resolution, type TrackerOptions } from './incident-tracker.js';
 import { scorerOptions } from './scorer-options.js';
 import { severityOf, type Severity } from './threshold.js';
-import { WindowAccumulator, type TaskExample } from './window-accumulator.js';
+import { WindowAccumulator, type SealedWindow, type TaskExample } from './window-accumulator.js';
 import { WindowScorer, type ScorerOptions, type WindowScore } from './window-scorer.js';
 
 export interface FeatureExplanation {
@@ -128,7 +128,7 @@ export interface DetectorStats {
 }
 
 interface Learnable {
-  window: WindowAccumulator;
+  window: SealedWindow;
   /** The evidence vector, null while the profile warms up. */
   z: Float64Array | null;
 }
@@ -142,7 +142,7 @@ interface AgentState extends Ordered<AgentState> {
   scope: AlertScope;
   open: Map<number, WindowAccumulator>;
   /** The last closed windows, oldest first (for pooling). */
-  recent: WindowAccumulator[];
+  recent: SealedWindow[];
   profile: AgentProfile;
   scorer: WindowScorer;
   tracker: IncidentTracker<Learnable>;
@@ -446,8 +446,9 @@ export class Detector {
         agent,
         worker === null ? this.trackerOptions.capability : this.trackerOptions.worker,
         (item, score) => {
-          state.profile.learn(item.window);
-          state.drift?.learn(item.window);
+          const window = WindowAccumulator.unseal(item.window);
+          state.profile.learn(window);
+          state.drift?.learn(window);
           if (item.z !== null) state.scorer.learn(item.z, score);
         },
       ),
@@ -538,18 +539,24 @@ export class Detector {
     const reports: WindowReport[] = [];
     const alerts: AnomalyAlert[] = [];
     for (let start = from; start <= limit; start += windowMs) {
-      const closed: Array<{ state: AgentState; window: WindowAccumulator; report: WindowReport }> = [];
+      const closed: Array<{
+        state: AgentState;
+        window: WindowAccumulator;
+        sealed: SealedWindow;
+        report: WindowReport;
+      }> = [];
       for (const state of due) {
         if (state.nextToClose !== start) continue;
         const window = state.open.get(start) ?? new WindowAccumulator();
         state.open.delete(start);
         state.nextToClose = start + windowMs;
-        closed.push({ state, window, report: this.scoreWindow(state, start, window) });
+        const sealed = window.seal();
+        closed.push({ state, window, sealed, report: this.scoreWindow(state, start, window, sealed) });
       }
       if (closed.some((c) => c.state.scope === 'worker')) this.compareWithPeers(closed);
-      for (const { state, window, report } of closed) {
+      for (const { state, window, sealed, report } of closed) {
         reports.push(report);
-        this.track(state, window, report, alerts);
+        this.track(state, window, sealed, report, alerts);
       }
     }
     this.closedBefore = Math.max(this.closedBefore, limit);
@@ -559,12 +566,18 @@ export class Detector {
   }
 
   /** Feeds a scored window to its agent's tracker and drift watch: incident and drift transitions (into `alerts`), learning, a restart when accepted. */
-  private track(state: AgentState, window: WindowAccumulator, report: WindowReport, alerts: AnomalyAlert[]): void {
+  private track(
+    state: AgentState,
+    window: WindowAccumulator,
+    sealed: SealedWindow,
+    report: WindowReport,
+    alerts: AnomalyAlert[],
+  ): void {
     const open = state.tracker.firing;
     const recovered = open && report.score.score !== null ? this.recovered(state, window) : undefined;
     const step = state.tracker.update(
       report.score,
-      { window, z: report.score.score === null ? null : report.evidence },
+      { window: sealed, z: report.score.score === null ? null : report.evidence },
       report.windowStart,
       report.pooled,
       recovered,
@@ -619,14 +632,15 @@ export class Detector {
     const incident: OpenIncident = {
       severity: severityOf(report.score.pValue ?? 1),
       features,
-      pool: this.pool(state, fired, true),
+      pool: this.pool(state, fired),
       windows: fired,
       evidence: 0,
       information: 0,
       informed: 0,
     };
     const selected = features.map((i) => this.selected[i]!);
-    for (const window of state.recent.slice(-fired)) {
+    for (const sealed of state.recent.slice(-fired)) {
+      const window = WindowAccumulator.unseal(sealed);
       incident.information -= state.profile.recoveryRatio(window, incident.pool, incident.windows, selected);
       incident.informed += 1;
     }
@@ -694,19 +708,21 @@ export class Detector {
     return { direction: this.directions[i]!, minEffect: this.minEffects[i]! };
   };
 
-  /** The merge of the agent's last `windows` closed windows. */
-  private pool(state: AgentState, windows: number, fresh = false): WindowAccumulator {
-    if (windows === 1 && !fresh) return state.recent[state.recent.length - 1]!;
+  /**
+   * The merge of the agent's last `windows` closed windows, in a new accumulator; or `latest`, the
+   * last of them, when it is the only one (and given: the caller does not add to what it gets).
+   */
+  private pool(state: AgentState, windows: number, latest?: WindowAccumulator): WindowAccumulator {
+    if (windows === 1 && latest !== undefined) return latest;
     const pool = new WindowAccumulator();
-    for (const w of state.recent.slice(-windows)) pool.merge(w);
+    for (const sealed of state.recent.slice(-windows)) pool.mergeSealed(sealed);
     return pool;
   }
 
-  private scoreWindow(state: AgentState, start: number, window: WindowAccumulator): WindowReport {
+  private scoreWindow(state: AgentState, start: number, window: WindowAccumulator, sealed: SealedWindow): WindowReport {
     const { windowMs } = this.config;
     // Windows in which the agent sent nothing still count for pooling and the rate.
-    window.seal();
-    state.recent.push(window);
+    state.recent.push(sealed);
     if (state.recent.length > Math.max(this.config.poolWindows, TAIL_POOL_WINDOWS)) state.recent.shift();
     const d = this.featureNames.length;
     const report: WindowReport = {
@@ -739,7 +755,7 @@ export class Detector {
       state.scope === 'worker' ? Math.min(WORKER_POOL_WINDOWS, this.config.poolWindows) : this.config.poolWindows,
     );
     const evidence = state.profile.evidence(
-      this.pool(state, pooled),
+      this.pool(state, pooled, window),
       pooled,
       windowMs,
       this.minEffects,
@@ -749,7 +765,7 @@ export class Detector {
     const tailPooled = poolSize(this.config.poolMinRequests * TAIL_POOL_FACTOR, TAIL_POOL_WINDOWS);
     if (tailPooled > pooled) {
       const tails = state.profile.evidence(
-        this.pool(state, tailPooled),
+        this.pool(state, tailPooled, window),
         tailPooled,
         windowMs,
         this.minEffects,

@@ -9,9 +9,8 @@ const LOG_GAMMA = Math.log(GAMMA);
 export class LogHistogram {
   /**
    * The non-empty buckets in ascending order, as [bucket, count, bucket, count, …]. Both are small
-   * integers, so V8 keeps them unboxed in one array: a window's histogram holds a few buckets, and
-   * an agent keeps a dozen windows of three histograms (a Map per histogram cost ~4× the memory), so
-   * a histogram kept is compacted to its exact size.
+   * integers, so V8 keeps them unboxed in one array: a window's histogram holds a few buckets (a Map
+   * per histogram cost ~4× the memory), and a closed window's are kept packed (pack()).
    */
   private cells: number[] = [];
   private total = 0;
@@ -31,16 +30,52 @@ export class LogHistogram {
     const at = this.indexOf(bucket);
     if (at < cells.length && cells[at] === bucket) cells[at + 1] = cells[at + 1]! + 1;
     // A new bucket, in place: with buckets 2 % wide most values of a window open one, and a copy of
-    // the array for each was a sixth of the detector's time (compact() trims the room this reserves).
+    // the array for each was a sixth of the detector's time (pack() leaves the room this reserves).
     else if (cells.length === 0)
       this.cells = [bucket, 1]; // a window of one value stays that small
     else cells.splice(at, 0, bucket, 1);
     this.total += 1;
   }
 
-  /** Drops the room that adding reserved: for a histogram that is kept but no longer added to. */
-  compact(): void {
-    this.cells = this.cells.slice();
+  /**
+   * Appends the histogram to `out` as its count, its number of cells and a double per cell
+   * (count · 2¹⁶ + bucket: a bucket is below 2¹⁶, see PACKED_BUCKETS): a closed window's histograms
+   * are kept this way (SealedWindow), at 8 bytes a cell and no object of their own.
+   */
+  pack(out: number[]): void {
+    const cells = this.cells;
+    out.push(this.total, cells.length >> 1);
+    for (let i = 0; i < cells.length; i += 2) out.push(cells[i + 1]! * PACKED_BUCKETS + cells[i]!);
+  }
+
+  /** Merges the histogram that pack() wrote at `from[at]`; returns where what follows it starts. */
+  mergePacked(from: readonly number[], at: number): number {
+    const total = from[at]!;
+    const end = at + 2 + from[at + 1]!;
+    if (total === 0) return end;
+    const a = this.cells;
+    const merged: number[] = [];
+    let i = 0;
+    let j = at + 2;
+    while (i < a.length || j < end) {
+      const packed = j < end ? from[j]! : 0;
+      const bucket = (packed % PACKED_BUCKETS) | 0;
+      const count = asSmallInteger((packed - bucket) / PACKED_BUCKETS);
+      if (j >= end || (i < a.length && a[i]! < bucket)) {
+        merged.push(a[i]!, a[i + 1]!);
+        i += 2;
+      } else if (i >= a.length || bucket < a[i]!) {
+        merged.push(bucket, count);
+        j += 1;
+      } else {
+        merged.push(a[i]!, a[i + 1]! + count);
+        i += 2;
+        j += 1;
+      }
+    }
+    this.cells = merged;
+    this.total += asSmallInteger(total);
+    return end;
   }
 
   merge(other: LogHistogram): void {
@@ -119,6 +154,22 @@ export class LogHistogram {
     }
     return lo << 1;
   }
+}
+
+/**
+ * Buckets are below this, so that a packed cell holds its bucket and count in one double: the
+ * largest finite double is e^709.8, bucket ⌈709.8 / ln 1.02⌉ = 35,844 (and a count is exact up to 2³⁷).
+ */
+const PACKED_BUCKETS = 2 ** 16;
+
+/**
+ * `value`, as a small integer when it is one. V8 keeps a field (or an array) unboxed as small
+ * integers only while every value stored in it is one, and a number read from an array of doubles
+ * (a SealedWindow) comes as a double even when it is whole: stored as it comes, it would make every
+ * window's counts boxed doubles.
+ */
+export function asSmallInteger(value: number): number {
+  return (value | 0) === value ? value | 0 : value;
 }
 
 /** The bucket of `value`. */

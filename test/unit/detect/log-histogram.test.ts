@@ -23,7 +23,7 @@ function reference(values: number[]) {
   };
 }
 
-test('counts, moments and quantiles agree with the values bucket by bucket, merged, compacted or not', () => {
+test('counts, moments and quantiles agree with the values bucket by bucket, merged, packed or not', () => {
   const random = seededRandom(7);
   for (const [n, median, sigma] of [
     [1, 100, 0.5],
@@ -41,14 +41,16 @@ test('counts, moments and quantiles agree with the values bucket by bucket, merg
     const merged = new LogHistogram();
     for (const part of parts.reverse()) merged.merge(part);
     merged.merge(new LogHistogram());
-    // And compacted now and then while it is added to (a kept window's histogram is compacted).
-    const compacted = new LogHistogram();
-    values.forEach((v, i) => {
-      compacted.add(v);
-      if (i % 7 === 0) compacted.compact();
-    });
+    // And packed (as a closed window keeps them), then merged into one that holds a part already.
+    const unpacked = new LogHistogram();
+    unpacked.merge(parts[0]!);
+    const packed: number[] = [];
+    for (const part of [parts[1]!, new LogHistogram(), parts[2]!]) part.pack(packed);
+    let at = 0;
+    for (let k = 0; k < 3; k += 1) at = unpacked.mergePacked(packed, at);
+    assert.equal(at, packed.length);
     const expected = reference(values);
-    for (const h of [whole, merged, compacted]) {
+    for (const h of [whole, merged, unpacked]) {
       assert.equal(h.count, values.length);
       for (const q of [0, 0.25, 0.5, 0.95, 1]) assert.equal(h.quantile(q), expected.quantile(q), `n ${n}, q ${q}`);
       for (const at of [0, median / 3, median, median * 3, 1e12]) {
@@ -81,4 +83,20 @@ test('a quantile is within 2 % of the true value (the bucket ratio)', () => {
     const exact = values[Math.ceil(q * values.length) - 1]!;
     assert.ok(Math.abs(h.quantile(q) - exact) <= 0.02 * (exact + 1), `q ${q}: ${h.quantile(q)} vs ${exact}`);
   }
+});
+
+test('a packed cell holds any bucket and a count past 2¹⁶ exactly', () => {
+  const h = new LogHistogram();
+  for (let i = 0; i < 70_000; i += 1) h.add(0);
+  h.add(Number.MAX_VALUE); // the largest bucket there is
+  h.add(1e-300);
+  const packed: number[] = [];
+  h.pack(packed);
+  const back = new LogHistogram();
+  assert.equal(back.mergePacked(packed, 0), packed.length);
+  assert.equal(back.count, 70_002);
+  assert.equal(back.countAbove(0), h.countAbove(0));
+  assert.equal(back.countAbove(1e300), 1);
+  for (const q of [0, 0.5, 0.99999, 1]) assert.equal(back.quantile(q), h.quantile(q));
+  assert.deepEqual(back.momentsUpTo(1), h.momentsUpTo(1));
 });
