@@ -78,6 +78,14 @@ export interface GroupVerdict {
 
 /** Groups whose offsets are fetched at once while looking for agent groups. */
 const FETCH_CONCURRENCY = 8;
+/**
+ * A group found with no offsets on agent topics is examined again only after this many evaluations
+ * (5 minutes at the default interval of 30 s). Each examination costs an OffsetFetch, and a busy
+ * cluster holds hundreds of groups of other applications: looking at all of them at every
+ * evaluation made one take seconds. So a group that starts reading agent topics is watched
+ * within this many evaluations; a new group, at the next one.
+ */
+export const NOT_AGENT_RECHECK_EVALUATIONS = 10;
 
 /** Evaluations of growing lag (after the one that started it) that make a WARNING. */
 export const WARNING_GROWTHS = 3;
@@ -202,6 +210,8 @@ export interface GroupHealthStats {
   groupsNotWatched: number;
   /** Groups not watched before whose offsets could not be read at the last evaluation. */
   groupsUnreadable: number;
+  /** Groups found with no offsets on agent topics, examined again every NOT_AGENT_RECHECK_EVALUATIONS evaluations. */
+  groupsWithoutAgentTopics: number;
   evaluations: number;
   /** Evaluations at which the groups or topics could not be listed (every watched group went ERROR). */
   failedEvaluations: number;
@@ -236,6 +246,8 @@ type TopicWatermarks = Map<number, { low: number; high: number }>;
  */
 export class GroupHealthWatch {
   private readonly tracked = new Map<string, Tracked>();
+  /** Groups found with no offsets on agent topics, and the evaluation that found it. */
+  private readonly notAgent = new Map<string, number>();
   private readonly listeners: StatusChangeListener[] = [];
   private readonly evaluatedListeners: Array<(snapshot: readonly GroupHealth[]) => void> = [];
   private readonly clock: LagClock;
@@ -301,6 +313,7 @@ export class GroupHealthWatch {
     return {
       groupsWatched: this.tracked.size,
       ...this.counters,
+      groupsWithoutAgentTopics: this.notAgent.size,
       partitionsClocked: clock.partitions,
       refusedSamples: clock.refusedSamples,
     };
@@ -368,13 +381,20 @@ export class GroupHealthWatch {
   /**
    * The groups to evaluate: those already watched first, then the others in name order, each with
    * its committed offsets on agent topics that exist, until maxGroups agent groups are found. A
-   * group with no such offsets is not an agent group.
+   * group with no such offsets is not an agent group, and is examined again only after
+   * NOT_AGENT_RECHECK_EVALUATIONS evaluations.
    */
   private async pick(groupIds: string[], topics: ReadonlySet<string>): Promise<Picked[]> {
     const listed = new Set(groupIds);
+    const evaluation = this.counters.evaluations;
+    for (const groupId of this.notAgent.keys()) if (!listed.has(groupId)) this.notAgent.delete(groupId);
+    const due = (groupId: string) => {
+      const foundAt = this.notAgent.get(groupId);
+      return foundAt === undefined || evaluation - foundAt >= NOT_AGENT_RECHECK_EVALUATIONS;
+    };
     const order = [
       ...[...this.tracked.keys()].filter((id) => listed.has(id)),
-      ...groupIds.filter((id) => !this.tracked.has(id)).sort(),
+      ...groupIds.filter((id) => !this.tracked.has(id) && due(id)).sort(),
     ];
     const picked: Picked[] = [];
     let examined = 0;
@@ -391,7 +411,12 @@ export class GroupHealthWatch {
         if (typeof result === 'string') {
           if (this.tracked.has(groupId)) picked.push({ groupId, error: `fetching its offsets failed: ${result}` });
           else unreadable += 1;
-        } else if (result.length > 0) picked.push({ groupId, committed: result });
+        } else if (result.length > 0) {
+          picked.push({ groupId, committed: result });
+          this.notAgent.delete(groupId);
+        } else {
+          this.notAgent.set(groupId, evaluation);
+        }
       }
     }
     this.counters.groupsNotWatched = order.length - examined;

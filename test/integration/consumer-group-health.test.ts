@@ -9,7 +9,12 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import type { Admin, Consumer, Producer } from 'kafkajs';
-import { GroupHealthWatch, type GroupHealth, type GroupStatus } from '../../src/ingest/group-health.js';
+import {
+  GroupHealthWatch,
+  NOT_AGENT_RECHECK_EVALUATIONS,
+  type GroupHealth,
+  type GroupStatus,
+} from '../../src/ingest/group-health.js';
 import { createLogger } from '../../src/logger.js';
 import { connectedProducer, createTopics, runId, testKafka, waitFor } from './harness.js';
 import { repoRoot, stackConfig } from '../../bench/local-stack.js';
@@ -185,6 +190,43 @@ test('at most maxGroups groups are watched, the rest counted; a group whose desc
   assert.match(result[0]!.reason, /describing it failed: injected: DescribeGroups refused/);
   assert.equal(limited.stats().groupsNotWatched, 1);
   assert.equal(limited.stats().groupsWatched, 1);
+});
+
+test('a group that reads no agent topic is looked at again only every NOT_AGENT_RECHECK_EVALUATIONS evaluations, and watched once it does', async () => {
+  // A group of another application: offsets on a topic that is not an agent topic.
+  const otherTopic = `other.cghealth-${run}`;
+  const otherGroup = `cghealth-other-${run}`;
+  await createTopics(kafka, [{ topic: otherTopic, numPartitions: 1 }]);
+  await admin.setOffsets({ groupId: otherGroup, topic: otherTopic, partitions: [{ partition: 0, offset: '0' }] });
+  const fetched = new Map<string, number>();
+  const counting: Admin = {
+    ...admin,
+    fetchOffsets: (async (options: Parameters<Admin['fetchOffsets']>[0]) => {
+      fetched.set(options.groupId, (fetched.get(options.groupId) ?? 0) + 1);
+      return admin.fetchOffsets(options);
+    }) as Admin['fetchOffsets'],
+  };
+  const ours = new Set([workersGroup, healthyGroup, otherGroup]);
+  const looking = new GroupHealthWatch(counting, { ...watchOptions, excludeGroup: (g) => !ours.has(g) }, logger);
+  const watched = () => looking.snapshot().map((h) => h.groupId);
+
+  await looking.evaluate();
+  assert.equal(fetched.get(otherGroup), 1);
+  assert.equal(looking.stats().groupsWithoutAgentTopics, 1);
+  for (let i = 1; i < NOT_AGENT_RECHECK_EVALUATIONS; i += 1) await looking.evaluate();
+  assert.equal(fetched.get(otherGroup), 1, 'not looked at again before its recheck');
+  assert.equal(fetched.get(healthyGroup), NOT_AGENT_RECHECK_EVALUATIONS, 'a watched group is read at every evaluation');
+  assert.ok(!watched().includes(otherGroup));
+
+  // It starts reading an agent topic: watched at its next recheck, not before.
+  await admin.setOffsets({ groupId: otherGroup, topic, partitions: [{ partition: 0, offset: '0' }] });
+  await looking.evaluate();
+  assert.equal(fetched.get(otherGroup), 2);
+  assert.ok(watched().includes(otherGroup));
+  assert.equal(looking.stats().groupsWithoutAgentTopics, 0);
+  await looking.evaluate();
+  assert.equal(fetched.get(otherGroup), 3, 'watched now: read at every evaluation');
+  await admin.deleteGroups([otherGroup]);
 });
 
 /** The Kafka 4.x broker's classpath of the local stack (its Java clients speak the consumer protocol), if there is one. */
