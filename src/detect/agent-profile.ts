@@ -52,31 +52,52 @@ export interface Evidence {
   expected: Float64Array;
 }
 
+/**
+ * Where each part of a profile lives in its one array of doubles (AgentProfile.state): the request
+ * and answer rates, then three SampleBaselines (latency, request and result payload sizes) of five
+ * sums each, then three ProportionBaselines (retries, timeouts, failures) of two.
+ */
+const AT = {
+  rateSum: 0,
+  answerSum: 1,
+  rateWeight: 2,
+  latency: 3,
+  requestPayload: 8,
+  resultPayload: 13,
+  retries: 18,
+  timeouts: 20,
+  failures: 22,
+  end: 24,
+} as const;
+
+/** The mean and spread of ln(1 + v) of a latency or size, and its share beyond its 99th percentile: a view of five of a profile's sums. */
 class SampleBaseline {
-  private weight = 0;
-  private sum = 0;
-  private sumSquares = 0;
-  private tailHits = 0;
-  private tailTrials = 0;
+  constructor(
+    private readonly state: number[],
+    /** Where its sums start in `state`: weight, Σ, Σ², tail hits, tail trials. */
+    readonly at: number,
+  ) {}
 
   get known(): boolean {
-    return this.weight > 0;
+    return this.state[this.at]! > 0;
   }
 
   /** Samples learned, exponentially weighted. */
   get samples(): number {
-    return this.weight;
+    return this.state[this.at]!;
   }
 
   mean(): number {
-    return this.sum / this.weight;
+    return this.state[this.at + 1]! / this.state[this.at]!;
   }
 
   sigma(): number {
+    const s = this.state;
+    const at = this.at;
     const mean = this.mean();
     // Samples beyond the 99th percentile count at it: a normal winsorised there has 0.991 of the sd.
-    const winsorised = this.tailTrials > 0 ? WINSORISED_SD : 1;
-    return Math.max(SIGMA_FLOOR, Math.sqrt(Math.max(0, this.sumSquares / this.weight - mean * mean)) / winsorised);
+    const winsorised = s[at + 4]! > 0 ? WINSORISED_SD : 1;
+    return Math.max(SIGMA_FLOOR, Math.sqrt(Math.max(0, s[at + 2]! / s[at]! - mean * mean)) / winsorised);
   }
 
   /** The value beyond which the baseline expects about 1 % of samples. */
@@ -85,11 +106,14 @@ class SampleBaseline {
   }
 
   tailShare(): number {
-    return Math.max(PROPORTION_FLOOR, (this.tailHits + PRIOR_HITS) / (this.tailTrials + PRIOR_TRIALS));
+    const s = this.state;
+    return Math.max(PROPORTION_FLOOR, (s[this.at + 3]! + PRIOR_HITS) / (s[this.at + 4]! + PRIOR_TRIALS));
   }
 
   learn(samples: SampleStats, alpha: number): void {
     if (samples.count === 0) return;
+    const s = this.state;
+    const at = this.at;
     let { sumLog, sumLogSquares } = samples;
     if (this.known) {
       const limit = this.tailLimit();
@@ -98,52 +122,66 @@ class SampleBaseline {
       const atLimit = Math.log1p(limit);
       sumLog = within.sumLog + beyond * atLimit;
       sumLogSquares = within.sumLogSquares + beyond * atLimit * atLimit;
-      this.tailHits = alpha * this.tailHits + beyond;
-      this.tailTrials = alpha * this.tailTrials + samples.count;
+      s[at + 3] = alpha * s[at + 3]! + beyond;
+      s[at + 4] = alpha * s[at + 4]! + samples.count;
     }
-    this.weight = alpha * this.weight + samples.count;
-    this.sum = alpha * this.sum + sumLog;
-    this.sumSquares = alpha * this.sumSquares + sumLogSquares;
+    s[at] = alpha * s[at]! + samples.count;
+    s[at + 1] = alpha * s[at + 1]! + sumLog;
+    s[at + 2] = alpha * s[at + 2]! + sumLogSquares;
   }
 }
 
+/** A share (retries per request, timeouts, failures per answer): a view of two of a profile's sums, hits and trials. */
 class ProportionBaseline {
-  private hits = 0;
-  private trials = 0;
+  constructor(
+    private readonly state: number[],
+    private readonly at: number,
+  ) {}
 
   /** Trials learned, exponentially weighted. */
   get weight(): number {
-    return this.trials;
+    return this.state[this.at + 1]!;
   }
 
   share(): number {
-    return Math.max(PROPORTION_FLOOR, (this.hits + PRIOR_HITS) / (this.trials + PRIOR_TRIALS));
+    return Math.max(PROPORTION_FLOOR, (this.state[this.at]! + PRIOR_HITS) / (this.state[this.at + 1]! + PRIOR_TRIALS));
   }
 
   learn(hits: number, trials: number, alpha: number): void {
     if (trials === 0) return;
-    this.hits = alpha * this.hits + hits;
-    this.trials = alpha * this.trials + trials;
+    const s = this.state;
+    s[this.at] = alpha * s[this.at]! + hits;
+    s[this.at + 1] = alpha * s[this.at + 1]! + trials;
   }
 }
 
 export class AgentProfile {
   private learned = 0;
-  private rateSum = 0;
-  private answerSum = 0;
-  private rateWeight = 0;
-  private readonly latency = new SampleBaseline();
-  private readonly requestPayload = new SampleBaseline();
-  private readonly resultPayload = new SampleBaseline();
-  private readonly retries = new ProportionBaseline();
-  private readonly timeouts = new ProportionBaseline();
-  private readonly failures = new ProportionBaseline();
-  private readonly rateAlpha: number;
-  private readonly alpha: number;
+  /**
+   * Everything learned, in one array of doubles (V8 keeps them unboxed there), at the offsets above;
+   * the baselines are views of it made when asked for. Six baseline objects with their sums boxed
+   * took about 830 bytes per profile, and there are two per capability (the drift reference).
+   */
+  private readonly state: number[] = new Array<number>(AT.end).fill(0);
 
-  constructor(options: ProfileOptions) {
-    this.rateAlpha = 1 - 1 / options.rateMemoryWindows;
-    this.alpha = 1 - 1 / options.memoryWindows;
+  constructor(private readonly options: ProfileOptions) {}
+
+  private get rateAlpha(): number {
+    return 1 - 1 / this.options.rateMemoryWindows;
+  }
+
+  private get alpha(): number {
+    return 1 - 1 / this.options.memoryWindows;
+  }
+
+  /** The latency or payload size baseline whose sums start at `at` (AT.latency, AT.requestPayload, AT.resultPayload). */
+  private samplesAt(at: number): SampleBaseline {
+    return new SampleBaseline(this.state, at);
+  }
+
+  /** The share baseline whose sums start at `at` (AT.retries, AT.timeouts, AT.failures). */
+  private shareAt(at: number): ProportionBaseline {
+    return new ProportionBaseline(this.state, at);
   }
 
   /** Windows learned. */
@@ -153,25 +191,27 @@ export class AgentProfile {
 
   /** Expected requests per window. */
   requestsPerWindow(): number {
-    return this.rateWeight > 0 ? this.rateSum / this.rateWeight : 0;
+    const s = this.state;
+    return s[AT.rateWeight]! > 0 ? s[AT.rateSum]! / s[AT.rateWeight]! : 0;
   }
 
   /** Expected requests or answers per window, whichever is more: how much evidence a window holds. */
   eventsPerWindow(): number {
-    return this.rateWeight > 0 ? Math.max(this.rateSum, this.answerSum) / this.rateWeight : 0;
+    const s = this.state;
+    return s[AT.rateWeight]! > 0 ? Math.max(s[AT.rateSum]!, s[AT.answerSum]!) / s[AT.rateWeight]! : 0;
   }
 
   learn(window: WindowAccumulator): void {
-    const { alpha } = this;
-    this.rateSum = this.rateAlpha * this.rateSum + window.requests;
-    this.answerSum = this.rateAlpha * this.answerSum + window.answers;
-    this.rateWeight = this.rateAlpha * this.rateWeight + 1;
-    this.latency.learn(window.latency, alpha);
-    this.requestPayload.learn(window.requestPayload, alpha);
-    this.resultPayload.learn(window.resultPayload, alpha);
-    this.retries.learn(window.retried, window.requests, alpha);
-    this.timeouts.learn(window.timeouts, Math.max(window.requests, window.timeouts), alpha);
-    this.failures.learn(window.failures, window.answers, alpha);
+    const { alpha, rateAlpha, state: s } = this;
+    s[AT.rateSum] = rateAlpha * s[AT.rateSum]! + window.requests;
+    s[AT.answerSum] = rateAlpha * s[AT.answerSum]! + window.answers;
+    s[AT.rateWeight] = rateAlpha * s[AT.rateWeight]! + 1;
+    this.samplesAt(AT.latency).learn(window.latency, alpha);
+    this.samplesAt(AT.requestPayload).learn(window.requestPayload, alpha);
+    this.samplesAt(AT.resultPayload).learn(window.resultPayload, alpha);
+    this.shareAt(AT.retries).learn(window.retried, window.requests, alpha);
+    this.shareAt(AT.timeouts).learn(window.timeouts, Math.max(window.requests, window.timeouts), alpha);
+    this.shareAt(AT.failures).learn(window.failures, window.answers, alpha);
     this.learned += 1;
   }
 
@@ -222,14 +262,19 @@ export class AgentProfile {
       mu / seconds,
     );
 
-    this.samples(1, 2, pool.latency, this.latency, level, share);
+    this.samples(1, 2, pool.latency, this.samplesAt(AT.latency), level, share);
     // Retries beyond those the window's own failures and timeouts explain (above their usual share):
     // an error burst is a failure_rate incident whose retries follow; a retry storm is retrying without cause.
     const explained =
       pool.requests > 0
-        ? Math.max(0, (pool.failures + pool.timeouts) / pool.requests - this.failures.share() - this.timeouts.share())
+        ? Math.max(
+            0,
+            (pool.failures + pool.timeouts) / pool.requests -
+              this.shareAt(AT.failures).share() -
+              this.shareAt(AT.timeouts).share(),
+          )
         : 0;
-    const retryShare = Math.min(0.99, this.retries.share() + explained);
+    const retryShare = Math.min(0.99, this.shareAt(AT.retries).share() + explained);
     share(
       3,
       pool.retried,
@@ -243,20 +288,20 @@ export class AgentProfile {
       4,
       pool.timeouts,
       timeoutTrials,
-      this.timeouts.share(),
+      this.shareAt(AT.timeouts).share(),
       timeoutTrials > 0 ? pool.timeouts / timeoutTrials : Number.NaN,
-      this.timeouts.share(),
+      this.shareAt(AT.timeouts).share(),
     );
     share(
       5,
       pool.failures,
       pool.answers,
-      this.failures.share(),
+      this.shareAt(AT.failures).share(),
       pool.answers > 0 ? pool.failures / pool.answers : Number.NaN,
-      this.failures.share(),
+      this.shareAt(AT.failures).share(),
     );
     // Payloads of requests and of results each against their own baseline; the one further off the worse way speaks.
-    this.samples(6, 7, pool.requestPayload, this.requestPayload, level, share);
+    this.samples(6, 7, pool.requestPayload, this.samplesAt(AT.requestPayload), level, share);
     const ofRequests = PAYLOAD_FEATURES.map((i) => ({
       z: z[i]!,
       worse: worse[i]!,
@@ -267,7 +312,7 @@ export class AgentProfile {
       z[i] = Number.NaN;
       worse[i] = 0;
     }
-    this.samples(6, 7, pool.resultPayload, this.resultPayload, level, share);
+    this.samples(6, 7, pool.resultPayload, this.samplesAt(AT.resultPayload), level, share);
     PAYLOAD_FEATURES.forEach((i, k) => {
       const other = ofRequests[k]!;
       if (Number.isNaN(other.z)) return;
@@ -322,12 +367,12 @@ export class AgentProfile {
       const doubled = directions[i] !== UP || p >= 2 * p0;
       worse[i] = doubled && isWorse(directions[i]!, z[i]!, p - p0, minEffects[i]!) ? 1 : 0;
     };
-    level(1, this.latency, reference.latency);
-    share(3, this.retries, reference.retries);
-    share(4, this.timeouts, reference.timeouts);
-    share(5, this.failures, reference.failures);
-    level(6, this.requestPayload, reference.requestPayload);
-    level(6, this.resultPayload, reference.resultPayload);
+    level(1, this.samplesAt(AT.latency), reference.samplesAt(AT.latency));
+    share(3, this.shareAt(AT.retries), reference.shareAt(AT.retries));
+    share(4, this.shareAt(AT.timeouts), reference.shareAt(AT.timeouts));
+    share(5, this.shareAt(AT.failures), reference.shareAt(AT.failures));
+    level(6, this.samplesAt(AT.requestPayload), reference.samplesAt(AT.requestPayload));
+    level(6, this.samplesAt(AT.resultPayload), reference.samplesAt(AT.resultPayload));
     return { z, worse, value, expected };
   }
 
@@ -356,33 +401,42 @@ export class AgentProfile {
         const mu1 = Math.max(0.5, incident.requests) / Math.max(1, incidentWindows);
         if (mu0 > 0) ratio += window.requests * Math.log(mu0 / mu1) - (mu0 - mu1);
       } else if (f === 1 || f === 2) {
-        ratio += this.samplesRatio(f === 1, window.latency, incident.latency, this.latency, smoothed, binomial);
+        ratio += this.samplesRatio(
+          f === 1,
+          window.latency,
+          incident.latency,
+          this.samplesAt(AT.latency),
+          smoothed,
+          binomial,
+        );
       } else if (f === 3) {
         const explained =
           window.requests > 0
             ? Math.max(
                 0,
-                (window.failures + window.timeouts) / window.requests - this.failures.share() - this.timeouts.share(),
+                (window.failures + window.timeouts) / window.requests -
+                  this.shareAt(AT.failures).share() -
+                  this.shareAt(AT.timeouts).share(),
               )
             : 0;
         ratio += binomial(
           window.retried,
           window.requests,
-          Math.min(0.99, this.retries.share() + explained),
+          Math.min(0.99, this.shareAt(AT.retries).share() + explained),
           smoothed(incident.retried, incident.requests),
         );
       } else if (f === 4) {
         ratio += binomial(
           window.timeouts,
           Math.max(window.requests, window.timeouts),
-          this.timeouts.share(),
+          this.shareAt(AT.timeouts).share(),
           smoothed(incident.timeouts, Math.max(incident.requests, incident.timeouts)),
         );
       } else if (f === 5) {
         ratio += binomial(
           window.failures,
           window.answers,
-          this.failures.share(),
+          this.shareAt(AT.failures).share(),
           smoothed(incident.failures, incident.answers),
         );
       } else if (f === 6 || f === 7) {
@@ -392,13 +446,14 @@ export class AgentProfile {
             ? -1
             : Math.abs(samples.meanLog() - baseline.mean()) / baseline.sigma();
         const results =
-          offBy(incident.resultPayload, this.resultPayload) >= offBy(incident.requestPayload, this.requestPayload);
+          offBy(incident.resultPayload, this.samplesAt(AT.resultPayload)) >=
+          offBy(incident.requestPayload, this.samplesAt(AT.requestPayload));
         ratio += results
           ? this.samplesRatio(
               f === 6,
               window.resultPayload,
               incident.resultPayload,
-              this.resultPayload,
+              this.samplesAt(AT.resultPayload),
               smoothed,
               binomial,
             )
@@ -406,7 +461,7 @@ export class AgentProfile {
               f === 6,
               window.requestPayload,
               incident.requestPayload,
-              this.requestPayload,
+              this.samplesAt(AT.requestPayload),
               smoothed,
               binomial,
             );
@@ -435,7 +490,7 @@ export class AgentProfile {
       );
     }
     // The latency's centre is its median (as in the evidence), the payload's its mean of logs.
-    const latency = baseline === this.latency;
+    const latency = baseline.at === AT.latency;
     const level = (s: SampleStats) => (latency ? Math.log1p(s.quantile(0.5)) : s.meanLog());
     const sigma = baseline.sigma() * (latency ? Math.sqrt(Math.PI / 2) : 1);
     const mu0 = baseline.mean();
