@@ -31,8 +31,9 @@ const rankOf = (example: TaskExample) => rank(example.reason, example.latencyMs)
 
 /**
  * Samples of one quantity (latency or payload size): the histogram of their values (with their
- * count), and Σ ln(1 + v) and Σ ln(1 + v)². One object, not a histogram beside the sums: an agent
- * keeps a dozen windows of three of them, and an object costs 40 bytes besides its fields.
+ * count), and Σ ln(1 + v) and Σ ln(1 + v)². One object, not a histogram beside the sums: an open
+ * window holds three of them, and an object costs 40 bytes besides its fields (a closed window is
+ * kept packed: SealedWindow).
  */
 export class SampleStats extends LogHistogram {
   sumLog = 0;

@@ -79,13 +79,23 @@ export interface GroupVerdict {
 /** Groups whose offsets are fetched at once while looking for agent groups. */
 const FETCH_CONCURRENCY = 8;
 /**
- * A group found with no offsets on agent topics is examined again only after this many evaluations
- * (5 minutes at the default interval of 30 s). Each examination costs an OffsetFetch, and a busy
- * cluster holds hundreds of groups of other applications: looking at all of them at every
- * evaluation made one take seconds. So a group that starts reading agent topics is watched
- * within this many evaluations; a new group, at the next one.
+ * A group of another application (offsets committed, none of them on an agent topic) is examined
+ * again only once in this many evaluations (every 5 minutes at the default interval of 30 s), at an
+ * evaluation picked by its name so that such groups are spread over the evaluations. Each
+ * examination costs an OffsetFetch, and a busy cluster holds hundreds of groups of other
+ * applications: looking at all of them at every evaluation made each take seconds. So a group that
+ * moves to agent topics is watched within this many evaluations. A group that has committed nothing
+ * yet (one that just joined) is examined at every evaluation.
  */
 export const NOT_AGENT_RECHECK_EVALUATIONS = 10;
+
+/** Whether a group of another application is examined at this evaluation: once in NOT_AGENT_RECHECK_EVALUATIONS, by its name. */
+export function notAgentRecheckDue(groupId: string, evaluation: number): boolean {
+  let phase = 0;
+  for (let i = 0; i < groupId.length; i += 1)
+    phase = (phase * 31 + groupId.charCodeAt(i)) % NOT_AGENT_RECHECK_EVALUATIONS;
+  return (evaluation + phase) % NOT_AGENT_RECHECK_EVALUATIONS === 0;
+}
 
 /** Evaluations of growing lag (after the one that started it) that make a WARNING. */
 export const WARNING_GROWTHS = 3;
@@ -205,12 +215,14 @@ export interface GroupHealthStats {
   groupsWatched: number;
   /**
    * Consumer groups not examined because maxGroups agent groups were already watched: an upper
-   * bound on the agent groups missed (some of them may read no agent topic).
+   * bound on the agent groups missed (some of them may read no agent topic), but for groups of
+   * other applications (groupsWithoutAgentTopics) that moved to agent topics since they were last
+   * examined (at most NOT_AGENT_RECHECK_EVALUATIONS evaluations ago).
    */
   groupsNotWatched: number;
   /** Groups not watched before whose offsets could not be read at the last evaluation. */
   groupsUnreadable: number;
-  /** Groups found with no offsets on agent topics, examined again every NOT_AGENT_RECHECK_EVALUATIONS evaluations. */
+  /** Groups of other applications (offsets, none on agent topics), examined once in NOT_AGENT_RECHECK_EVALUATIONS evaluations. */
   groupsWithoutAgentTopics: number;
   evaluations: number;
   /** Evaluations at which the groups or topics could not be listed (every watched group went ERROR). */
@@ -246,8 +258,8 @@ type TopicWatermarks = Map<number, { low: number; high: number }>;
  */
 export class GroupHealthWatch {
   private readonly tracked = new Map<string, Tracked>();
-  /** Groups found with no offsets on agent topics, and the evaluation that found it. */
-  private readonly notAgent = new Map<string, number>();
+  /** Groups of other applications: committed offsets, none on an agent topic (see NOT_AGENT_RECHECK_EVALUATIONS). */
+  private readonly notAgent = new Set<string>();
   private readonly listeners: StatusChangeListener[] = [];
   private readonly evaluatedListeners: Array<(snapshot: readonly GroupHealth[]) => void> = [];
   private readonly clock: LagClock;
@@ -381,17 +393,14 @@ export class GroupHealthWatch {
   /**
    * The groups to evaluate: those already watched first, then the others in name order, each with
    * its committed offsets on agent topics that exist, until maxGroups agent groups are found. A
-   * group with no such offsets is not an agent group, and is examined again only after
-   * NOT_AGENT_RECHECK_EVALUATIONS evaluations.
+   * group with no such offsets is not an agent group; one of another application is examined again
+   * only once in NOT_AGENT_RECHECK_EVALUATIONS evaluations.
    */
   private async pick(groupIds: string[], topics: ReadonlySet<string>): Promise<Picked[]> {
     const listed = new Set(groupIds);
     const evaluation = this.counters.evaluations;
-    for (const groupId of this.notAgent.keys()) if (!listed.has(groupId)) this.notAgent.delete(groupId);
-    const due = (groupId: string) => {
-      const foundAt = this.notAgent.get(groupId);
-      return foundAt === undefined || evaluation - foundAt >= NOT_AGENT_RECHECK_EVALUATIONS;
-    };
+    for (const groupId of this.notAgent) if (!listed.has(groupId)) this.notAgent.delete(groupId);
+    const due = (groupId: string) => !this.notAgent.has(groupId) || notAgentRecheckDue(groupId, evaluation);
     const order = [
       ...[...this.tracked.keys()].filter((id) => listed.has(id)),
       ...groupIds.filter((id) => !this.tracked.has(id) && due(id)).sort(),
@@ -411,11 +420,13 @@ export class GroupHealthWatch {
         if (typeof result === 'string') {
           if (this.tracked.has(groupId)) picked.push({ groupId, error: `fetching its offsets failed: ${result}` });
           else unreadable += 1;
-        } else if (result.length > 0) {
-          picked.push({ groupId, committed: result });
+        } else if (result.committed.length > 0) {
+          picked.push({ groupId, committed: result.committed });
           this.notAgent.delete(groupId);
+        } else if (result.otherApplication) {
+          this.notAgent.add(groupId);
         } else {
-          this.notAgent.set(groupId, evaluation);
+          this.notAgent.delete(groupId);
         }
       }
     }
@@ -424,16 +435,27 @@ export class GroupHealthWatch {
     return picked;
   }
 
-  /** The group's committed offsets on agent topics that exist, or why they could not be read. */
-  private async committedOffsets(groupId: string, topics: ReadonlySet<string>): Promise<Committed[] | string> {
+  /**
+   * The group's committed offsets on agent topics that exist, and whether it belongs to another
+   * application (offsets committed, none on a topic named like an agent topic); or why they could not be read.
+   */
+  private async committedOffsets(
+    groupId: string,
+    topics: ReadonlySet<string>,
+  ): Promise<{ committed: Committed[]; otherApplication: boolean } | string> {
     try {
       // Without topics, OffsetFetch returns every partition the group committed.
       const offsets = await this.admin.fetchOffsets({ groupId });
-      return offsets
-        .filter((t) => this.options.isAgentTopic(t.topic) && topics.has(t.topic))
-        .flatMap((t) =>
-          t.partitions.map((p) => ({ topic: t.topic, partition: p.partition, offset: Number(p.offset) })),
-        );
+      const agentNamed = offsets.filter((t) => this.options.isAgentTopic(t.topic));
+      return {
+        committed: agentNamed
+          .filter((t) => topics.has(t.topic))
+          .flatMap((t) =>
+            t.partitions.map((p) => ({ topic: t.topic, partition: p.partition, offset: Number(p.offset) })),
+          ),
+        // An agent topic being recreated (not listed for a moment) leaves its group an agent group.
+        otherApplication: agentNamed.length === 0 && offsets.length > 0,
+      };
     } catch (err) {
       this.logger.debug({ err, groupId }, 'could not fetch the offsets of a consumer group');
       return messageOf(err);

@@ -192,41 +192,57 @@ test('at most maxGroups groups are watched, the rest counted; a group whose desc
   assert.equal(limited.stats().groupsWatched, 1);
 });
 
-test('a group that reads no agent topic is looked at again only every NOT_AGENT_RECHECK_EVALUATIONS evaluations, and watched once it does', async () => {
-  // A group of another application: offsets on a topic that is not an agent topic.
+test("another application's group is looked at once in NOT_AGENT_RECHECK_EVALUATIONS evaluations, a group that committed nothing at every one, and it is watched soon after it moves to an agent topic", async () => {
   const otherTopic = `other.cghealth-${run}`;
   const otherGroup = `cghealth-other-${run}`;
+  const freshGroup = `cghealth-fresh-${run}`;
   await createTopics(kafka, [{ topic: otherTopic, numPartitions: 1 }]);
+  // Another application's group: offsets on a topic that is not an agent topic.
   await admin.setOffsets({ groupId: otherGroup, topic: otherTopic, partitions: [{ partition: 0, offset: '0' }] });
-  const fetched = new Map<string, number>();
-  const counting: Admin = {
-    ...admin,
-    fetchOffsets: (async (options: Parameters<Admin['fetchOffsets']>[0]) => {
-      fetched.set(options.groupId, (fetched.get(options.groupId) ?? 0) + 1);
-      return admin.fetchOffsets(options);
-    }) as Admin['fetchOffsets'],
-  };
-  const ours = new Set([workersGroup, healthyGroup, otherGroup]);
-  const looking = new GroupHealthWatch(counting, { ...watchOptions, excludeGroup: (g) => !ours.has(g) }, logger);
-  const watched = () => looking.snapshot().map((h) => h.groupId);
+  // A group that joined and has committed nothing yet (it may be an agent group about to commit).
+  const fresh = kafka.consumer({ groupId: freshGroup, allowAutoTopicCreation: false, maxWaitTimeInMs: 200 });
+  try {
+    await fresh.connect();
+    await fresh.subscribe({ topics: [otherTopic] });
+    await fresh.run({ autoCommit: false, eachMessage: async () => {} });
+    await waitFor('the fresh group is listed', async () =>
+      (await admin.listGroups()).groups.some((g) => g.groupId === freshGroup),
+    );
+    const fetched = new Map<string, number>();
+    const counting: Admin = {
+      ...admin,
+      fetchOffsets: (async (options: Parameters<Admin['fetchOffsets']>[0]) => {
+        fetched.set(options.groupId, (fetched.get(options.groupId) ?? 0) + 1);
+        return admin.fetchOffsets(options);
+      }) as Admin['fetchOffsets'],
+    };
+    const ours = new Set([workersGroup, healthyGroup, otherGroup, freshGroup]);
+    const looking = new GroupHealthWatch(counting, { ...watchOptions, excludeGroup: (g) => !ours.has(g) }, logger);
+    const watched = () => looking.snapshot().map((h) => h.groupId);
 
-  await looking.evaluate();
-  assert.equal(fetched.get(otherGroup), 1);
-  assert.equal(looking.stats().groupsWithoutAgentTopics, 1);
-  for (let i = 1; i < NOT_AGENT_RECHECK_EVALUATIONS; i += 1) await looking.evaluate();
-  assert.equal(fetched.get(otherGroup), 1, 'not looked at again before its recheck');
-  assert.equal(fetched.get(healthyGroup), NOT_AGENT_RECHECK_EVALUATIONS, 'a watched group is read at every evaluation');
-  assert.ok(!watched().includes(otherGroup));
+    const evaluations = 2 * NOT_AGENT_RECHECK_EVALUATIONS + 1;
+    for (let i = 0; i < evaluations; i += 1) await looking.evaluate();
+    assert.equal(fetched.get(healthyGroup), evaluations, 'a watched group is read at every evaluation');
+    assert.equal(fetched.get(freshGroup), evaluations, 'a group that committed nothing is read at every evaluation');
+    // The first evaluation, then one in every NOT_AGENT_RECHECK_EVALUATIONS of the 2 × that many after it.
+    assert.equal(fetched.get(otherGroup), 3);
+    assert.equal(looking.stats().groupsWithoutAgentTopics, 1);
+    assert.ok(!watched().includes(otherGroup));
 
-  // It starts reading an agent topic: watched at its next recheck, not before.
-  await admin.setOffsets({ groupId: otherGroup, topic, partitions: [{ partition: 0, offset: '0' }] });
-  await looking.evaluate();
-  assert.equal(fetched.get(otherGroup), 2);
-  assert.ok(watched().includes(otherGroup));
-  assert.equal(looking.stats().groupsWithoutAgentTopics, 0);
-  await looking.evaluate();
-  assert.equal(fetched.get(otherGroup), 3, 'watched now: read at every evaluation');
-  await admin.deleteGroups([otherGroup]);
+    // It moves to an agent topic: watched within NOT_AGENT_RECHECK_EVALUATIONS evaluations.
+    await admin.setOffsets({ groupId: otherGroup, topic, partitions: [{ partition: 0, offset: '0' }] });
+    let more = 0;
+    while (!watched().includes(otherGroup)) {
+      assert.ok(more < NOT_AGENT_RECHECK_EVALUATIONS, `not watched after ${more} evaluations`);
+      await looking.evaluate();
+      more += 1;
+    }
+    assert.equal(looking.stats().groupsWithoutAgentTopics, 0);
+  } finally {
+    await fresh.disconnect();
+    await admin.deleteGroups([otherGroup, freshGroup]).catch(() => undefined);
+    await admin.deleteTopics({ topics: [otherTopic] }).catch(() => undefined);
+  }
 });
 
 /** The Kafka 4.x broker's classpath of the local stack (its Java clients speak the consumer protocol), if there is one. */

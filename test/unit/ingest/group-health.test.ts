@@ -8,6 +8,8 @@ import {
   commitsMoved,
   lagRecords,
   partitionLag,
+  notAgentRecheckDue,
+  NOT_AGENT_RECHECK_EVALUATIONS,
   type GroupObservation,
   type GroupStatus,
 } from '../../../src/ingest/group-health.js';
@@ -166,4 +168,21 @@ describe('classifyGroup', () => {
     assert.equal(classifyGroup(before, seen(1_000, 1, [0, 0], [20, 20]), lags).status, 'STALLED');
     assert.equal(classifyGroup(before, seen(1_000, 0, [0, 0], [20, 20]), lags).status, 'STOPPED');
   });
+});
+
+test("another application's group is due once in every NOT_AGENT_RECHECK_EVALUATIONS evaluations, such groups spread over them", () => {
+  const perEvaluation = new Array<number>(NOT_AGENT_RECHECK_EVALUATIONS).fill(0);
+  for (let g = 0; g < 1_000; g += 1) {
+    const groupId = `payments-consumer-${g}`;
+    for (let from = 1; from <= 3 * NOT_AGENT_RECHECK_EVALUATIONS; from += 7) {
+      let due = 0;
+      for (let e = from; e < from + NOT_AGENT_RECHECK_EVALUATIONS; e += 1) if (notAgentRecheckDue(groupId, e)) due += 1;
+      assert.equal(due, 1, `${groupId} from ${from}`);
+    }
+    for (let e = 0; e < NOT_AGENT_RECHECK_EVALUATIONS; e += 1)
+      if (notAgentRecheckDue(groupId, e)) perEvaluation[e]! += 1;
+  }
+  // Spread: no evaluation rechecks more than twice its share.
+  for (const n of perEvaluation)
+    assert.ok(n > 0 && n < (2 * 1_000) / NOT_AGENT_RECHECK_EVALUATIONS, String(perEvaluation));
 });
