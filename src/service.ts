@@ -1,6 +1,7 @@
 // The composition root: builds the stages from one Config, wires them, and closes them in reverse
 // order on shutdown. No stage constructs another.
 
+import { getHeapStatistics } from 'node:v8';
 import { Partitioners, type Kafka, type Producer } from 'kafkajs';
 import type { Config } from './config/index.js';
 import { ClockFindings, Correlator, EventClock, type CorrelatorStats, type EventSink } from './correlate/index.js';
@@ -38,6 +39,7 @@ import {
   type ClickHouseClient,
 } from './audit/index.js';
 import type { Logger } from './logger.js';
+import { heapLimitWarning } from './heap-budget.js';
 import { AgentwatchMetrics } from './metrics/index.js';
 import { messageOf } from './errors.js';
 import { Pipeline, type PartitionStall, type PipelineStats } from './pipeline.js';
@@ -121,6 +123,8 @@ export class Service {
   static async start(config: Config, logger: Logger, options: ServiceOptions = {}): Promise<Service> {
     // Every consumer of this client is heard (alert delivery and the alert feed too); the tap keeps
     // its own group's. Consumers run only after `tap` below exists.
+    const heapWarning = heapLimitWarning(getHeapStatistics().heap_size_limit, config);
+    if (heapWarning !== undefined) logger.warn(heapWarning);
     const kafka: Kafka = createKafka(config.kafka, logger, (at) => tap.onOffsetReset(at));
     const cluster = await probeKafka(kafka, config.kafka);
     logger.info({ clusterId: cluster.clusterId, brokers: config.kafka.brokers }, 'kafka reachable');

@@ -21,7 +21,13 @@ test('agentwatch run stays up until SIGTERM, then exits 0 after closing', async 
     // page other tests' stopped groups, and their alerts could be logged while shutting down.
     GROUP_WATCH_INTERVAL_MS: '0',
   };
-  const child = spawnAgentwatch(['run'], overrides, ['ignore', 'pipe', 'inherit']);
+  // Caps that a full fleet could fill only with a heap far beyond Node's default limit (about 4 GB):
+  // it says so at the start, and runs.
+  const child = spawnAgentwatch(
+    ['run'],
+    { ...overrides, DETECT_MAX_AGENTS: '1000000', CORRELATE_MAX_INFLIGHT: '10000000' },
+    ['ignore', 'pipe', 'inherit'],
+  );
   const exited = once(child, 'exit');
   const messages: string[] = [];
   const lines = createInterface({ input: child.stdout! });
@@ -43,6 +49,11 @@ test('agentwatch run stays up until SIGTERM, then exits 0 after closing', async 
   assert.equal(check.status, 0, check.stderr);
   assert.match(check.stdout, /"ok":true/);
   assert.equal(child.exitCode, null, `agentwatch run exited on its own: ${messages.join(' | ')}`);
+
+  assert.ok(
+    messages.some((m) => /^the V8 heap limit is \d+ MB, .*\(NODE_OPTIONS=--max-old-space-size=\d+/.test(m)),
+    `no heap limit warning: ${messages.join(' | ')}`,
+  );
 
   child.kill('SIGTERM');
   const [code] = await exited;
