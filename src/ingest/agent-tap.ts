@@ -33,6 +33,13 @@ export interface TapBatch {
   isActive(): boolean;
 }
 
+/** kafkajs's closures that tell whether a batch is still this consumer's, and keep its membership alive. */
+interface BatchLiveness {
+  heartbeat(): Promise<void>;
+  isRunning(): boolean;
+  isStale(): boolean;
+}
+
 /** A batch through the synchronous stages; `durable` settles once every sink holds it (rejects if it was abandoned). */
 export interface HandledBatch {
   durable: Promise<void>;
@@ -121,6 +128,9 @@ export class AgentTap {
   private pendingRecords = 0;
   /** Per "join:topic:partition": settles once its latest pending batch is committed or given up; true when it and every earlier batch are stored. */
   private readonly commitTurns = new Map<string, Promise<boolean>>();
+  /** Per "topic:partition", kafkajs's liveness closures of its latest batch of the join livenessJoin (pendingHooks). */
+  private readonly liveness = new Map<string, { latest: BatchLiveness | undefined; pending: number }>();
+  private livenessJoin = -1;
   /** eachBatch calls under way (stop waits for them before draining). */
   private handling = 0;
   /** stop() or a resubscription is draining: every partition stays paused. */
@@ -438,7 +448,7 @@ export class AgentTap {
     let settled!: () => void;
     const known = new Promise<void>((resolve) => (settled = resolve));
     // Tracked at once, so that its commit comes after the partition's earlier batches and before its later ones.
-    this.track(consumer, commit, 0, known, () => join !== this.joins);
+    void this.track(consumer, commit, 0, known, () => join !== this.joins);
     this.handling += 1;
     void (async () => {
       try {
@@ -484,6 +494,53 @@ export class AgentTap {
     }
   }
 
+  /**
+   * Hooks for a batch while it waits to be durable and committed (heartbeat, and whether it is still
+   * ours) that do not keep kafkajs's batch alive. kafkajs's own closures share one scope with its
+   * Batch (its raw and decoded messages), so a pending batch kept every message it was read with
+   * until its insert was confirmed, up to INGEST_MAX_PENDING_RECORDS of them. Within one group join
+   * they act the same for every batch of a partition (one runner's heartbeat and running flag, one
+   * group's seek for the partition), so these call those of the partition's latest batch of the same
+   * join, held only while some batch of it is pending (`release` once its commit turn is over). Built
+   * here, not in handleBatch, whose closures capture the batch.
+   */
+  private pendingHooks(
+    join: number,
+    topic: string,
+    partition: number,
+    latest: BatchLiveness,
+  ): {
+    heartbeat: () => Promise<void>;
+    isStale: () => boolean;
+    isActive: () => boolean;
+    release: () => void;
+  } {
+    if (join !== this.livenessJoin) {
+      this.liveness.clear(); // an earlier join's pending batches keep their own holders
+      this.livenessJoin = join;
+    }
+    const key = `${topic}:${partition}`;
+    let holder = this.liveness.get(key);
+    if (holder === undefined) this.liveness.set(key, (holder = { latest, pending: 0 }));
+    else holder.latest = latest;
+    holder.pending += 1;
+    const partitionLiveness = holder;
+    return {
+      heartbeat: () => partitionLiveness.latest?.heartbeat() ?? Promise.resolve(),
+      isStale: () => partitionLiveness.latest?.isStale() ?? true,
+      isActive: () => {
+        const current = partitionLiveness.latest;
+        return current !== undefined && current.isRunning() && !current.isStale() && !this.stopping;
+      },
+      release: () => {
+        partitionLiveness.pending -= 1;
+        if (partitionLiveness.pending > 0) return;
+        partitionLiveness.latest = undefined;
+        if (this.liveness.get(key) === partitionLiveness) this.liveness.delete(key);
+      },
+    };
+  }
+
   private async handleBatch(consumer: Consumer, payload: EachBatchPayload): Promise<void> {
     // oxlint-disable-next-line typescript/unbound-method -- kafkajs hands closures, not methods
     const { batch, heartbeat, isRunning, isStale, resolveOffset } = payload;
@@ -500,25 +557,26 @@ export class AgentTap {
     // it, a restart took the marker for a backlog that never comes, and the partition held event time.
     const next = (BigInt(batch.lastOffset()) + 1n).toString();
     this.readUpTo.set(`${batch.topic}:${batch.partition}`, BigInt(next));
+    const hooks = this.pendingHooks(join, batch.topic, batch.partition, { heartbeat, isRunning, isStale });
     const { durable } = await this.options.handler({
       topic: batch.topic,
       partition: batch.partition,
       records,
       caughtUp: BigInt(next) >= BigInt(batch.highWatermark),
-      heartbeat,
-      isActive: () => isRunning() && !isStale() && !this.stopping,
+      heartbeat: hooks.heartbeat,
+      isActive: hooks.isActive,
     });
     this.counters.records += records.length;
     this.counters.batches += 1;
     // The next fetch of this partition starts after this batch; its offsets are committed once durable.
     resolveOffset(last.offset);
-    this.track(
+    void this.track(
       consumer,
       { join, topic: batch.topic, partition: batch.partition, next },
       records.length,
       durable,
-      isStale,
-    );
+      hooks.isStale,
+    ).then(hooks.release);
     if (this.pendingRecords >= this.options.ingest.maxPendingRecords && !this.stopping) {
       this.counters.pendingWaits += 1;
       await this.waitForPending(heartbeat, this.options.ingest.maxPendingRecords);
@@ -560,7 +618,7 @@ export class AgentTap {
     let handedOver!: (durable: Promise<void>) => void;
     const durable = new Promise<void>((resolve) => (handedOver = resolve));
     // Tracked at once, before any wait, so that its commit comes after the partition's earlier batches.
-    this.track(consumer, { join, topic, partition, next }, 0, durable, () => join !== this.joins);
+    void this.track(consumer, { join, topic, partition, next }, 0, durable, () => join !== this.joins);
     this.handling += 1;
     const announced = this.assignmentAnnounced;
     void (async () => {
@@ -591,6 +649,7 @@ export class AgentTap {
    * rebalance, stop) commits nothing, and neither do the partition's later batches of that join:
    * they are read again from the last commit. After a join, kafkajs reads from the committed offset
    * again, so the new join's batches start a chain of their own, and the earlier join's commit nothing.
+   * Settles once the batch's commit turn is over.
    */
   private track(
     consumer: Consumer,
@@ -598,7 +657,7 @@ export class AgentTap {
     records: number,
     durable: Promise<void>,
     isStale: () => boolean,
-  ): void {
+  ): Promise<void> {
     const { topic, partition } = at;
     const key = `${at.join}:${topic}:${partition}`;
     const previous = this.commitTurns.get(key) ?? Promise.resolve(true);
@@ -642,6 +701,7 @@ export class AgentTap {
     };
     this.pending.push(entry);
     this.pendingRecords += records;
+    return entry.settled;
   }
 
   /** Waits, heartbeating, until fewer than `bound` records are pending; sinks are asked to write now. */
