@@ -558,18 +558,24 @@ export class AgentTap {
     const next = (BigInt(batch.lastOffset()) + 1n).toString();
     this.readUpTo.set(`${batch.topic}:${batch.partition}`, BigInt(next));
     const hooks = this.pendingHooks(join, batch.topic, batch.partition, { heartbeat, isRunning, isStale });
-    const { durable } = await this.options.handler({
-      topic: batch.topic,
-      partition: batch.partition,
-      records,
-      caughtUp: BigInt(next) >= BigInt(batch.highWatermark),
-      heartbeat: hooks.heartbeat,
-      isActive: hooks.isActive,
-    });
+    let durable: Promise<void>;
+    try {
+      ({ durable } = await this.options.handler({
+        topic: batch.topic,
+        partition: batch.partition,
+        records,
+        caughtUp: BigInt(next) >= BigInt(batch.highWatermark),
+        heartbeat: hooks.heartbeat,
+        isActive: hooks.isActive,
+      }));
+      // The next fetch of this partition starts after this batch; its offsets are committed once durable.
+      resolveOffset(last.offset);
+    } catch (err) {
+      hooks.release(); // not tracked: nothing pending holds the partition's kafkajs closures for it
+      throw err;
+    }
     this.counters.records += records.length;
     this.counters.batches += 1;
-    // The next fetch of this partition starts after this batch; its offsets are committed once durable.
-    resolveOffset(last.offset);
     void this.track(
       consumer,
       { join, topic: batch.topic, partition: batch.partition, next },
