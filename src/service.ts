@@ -121,10 +121,10 @@ export class Service {
 
   /** Connects to everything, creates missing output topics, and starts tapping. */
   static async start(config: Config, logger: Logger, options: ServiceOptions = {}): Promise<Service> {
-    // Every consumer of this client is heard (alert delivery and the alert feed too); the tap keeps
-    // its own group's. Consumers run only after `tap` below exists.
     const heapWarning = heapLimitWarning(getHeapStatistics().heap_size_limit, config);
     if (heapWarning !== undefined) logger.warn(heapWarning);
+    // Every consumer of this client is heard (alert delivery and the alert feed too); the tap keeps
+    // its own group's. Consumers run only after `tap` below exists.
     const kafka: Kafka = createKafka(config.kafka, logger, (at) => tap.onOffsetReset(at));
     const cluster = await probeKafka(kafka, config.kafka);
     logger.info({ clusterId: cluster.clusterId, brokers: config.kafka.brokers }, 'kafka reachable');

@@ -182,7 +182,16 @@ export class Correlator {
         event.timedOut = true;
         this.answeredLate.push(timeoutOfEvent(event, event.timestamp + this.options.taskTtlMs, attempts));
       }
-      this.remember(key, event.timestamp, early.answeredAt, attempts, Outcome.answered, event);
+      this.remember(
+        key,
+        event.timestamp,
+        early.answeredAt,
+        attempts,
+        Outcome.answered,
+        event.topic,
+        event.partition,
+        event.offset,
+      );
       return;
     }
     if (finished !== NO_SLOT) recent.delete(finished);
@@ -381,7 +390,7 @@ export class Correlator {
     const { inFlight } = this;
     const key = inFlight.slots.keyOf(slot)!;
     const { topic, partition, offset } = inFlight;
-    this.recent.set(
+    this.remember(
       key,
       inFlight.requestedAt[slot]!,
       answeredAt,
@@ -392,25 +401,25 @@ export class Correlator {
       offset[slot]!,
     );
     inFlight.delete(slot);
-    this.dropOldestFinished();
   }
 
-  /** Files a finished task under `key` in the table of recently finished ones, read from `request` (its latest). answeredAt: NaN when not answered. */
+  /**
+   * Files a finished task under `key` in the table of recently finished ones, read where its latest
+   * request was (topic, partition, offset), keeping the table within maxRecent. answeredAt: NaN when
+   * not answered.
+   */
   private remember(
     key: string,
     requestedAt: number,
     answeredAt: number,
     attempts: number,
     outcome: Outcome,
-    request: AgentEvent,
+    topic: string,
+    partition: number,
+    offset: string,
   ): void {
-    this.recent.set(key, requestedAt, answeredAt, attempts, outcome, request.topic, request.partition, request.offset);
-    this.dropOldestFinished();
-  }
-
-  /** Keeps the table of recently finished tasks within maxRecent. */
-  private dropOldestFinished(): void {
     const { recent } = this;
+    recent.set(key, requestedAt, answeredAt, attempts, outcome, topic, partition, offset);
     if (recent.size <= this.options.maxRecent) return;
     const oldest = recent.slots.oldest();
     if (oldest === NO_SLOT) return;
